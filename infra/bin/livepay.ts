@@ -1,0 +1,21 @@
+import * as path from 'node:path';
+import { App } from 'aws-cdk-lib';
+import { LivepayStack } from '../lib/livepay-stack';
+
+const app = new App();
+const ctx = (key: string): string => {
+  const value = app.node.tryGetContext(`livepay:${key}`);
+  if (typeof value !== 'string' || value === '') throw new Error(`missing context livepay:${key} (cdk.json)`);
+  return value;
+};
+const architecture = ctx('architecture');
+if (architecture !== 'arm64' && architecture !== 'x86_64') {
+  throw new Error(`livepay:architecture must be arm64 or x86_64, not ${architecture}`);
+}
+
+new LivepayStack(app, 'Livepay', {
+  architecture,
+  jwtIssuer: ctx('jwtIssuer'),
+  jwtAudience: ctx('jwtAudience'),
+  lambdaArtifacts: process.env.LIVEPAY_LAMBDA_ARTIFACTS ?? path.join(__dirname, '..', '..', 'target', 'lambda'),
+});

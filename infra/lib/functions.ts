@@ -1,0 +1,42 @@
+// The catalog of livepay's Lambda functions and the HTTP routes each one serves.
+// One place, so the stack, its tests and the local gateway agree on the route list.
+
+export type Access = 'jwt' | 'signed-webhook';
+
+export interface RouteSpec {
+  /** API Gateway route key, e.g. `POST /v1/streams`. */
+  readonly routeKey: string;
+  readonly access: Access;
+}
+
+export interface FunctionSpec {
+  /** The Cargo binary (and cargo-lambda function) name under `functions/`. */
+  readonly binary: string;
+  readonly description: string;
+  readonly routes: readonly RouteSpec[];
+}
+
+const jwt = (routeKey: string): RouteSpec => ({ routeKey, access: 'jwt' });
+
+export const FUNCTIONS: readonly FunctionSpec[] = [
+  {
+    binary: 'send-gift',
+    description: 'Sends a virtual gift during a live stream: debit, record and enqueue settlement',
+    routes: [jwt('POST /v1/streams/{stream_id}/gifts')],
+  },
+  {
+    binary: 'wallet-api',
+    description: 'Gift catalog, wallet balance and the viewer\'s own spend limits',
+    routes: [jwt('GET /v1/gifts'), jwt('GET /v1/wallet'), jwt('PUT /v1/wallet/limits')],
+  },
+  {
+    binary: 'streams-api',
+    description: 'Creators open and end live streams',
+    routes: [jwt('POST /v1/streams'), jwt('POST /v1/streams/{stream_id}/end')],
+  },
+  {
+    binary: 'payments-webhook',
+    description: 'Signed payment-provider webhook: coin purchases and chargebacks',
+    routes: [{ routeKey: 'POST /v1/webhooks/payments', access: 'signed-webhook' }],
+  },
+];

@@ -1,0 +1,170 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import {
+  Annotations, CfnOutput, CfnParameter, Duration, RemovalPolicy, Stack, StackProps,
+  aws_apigatewayv2 as apigw, aws_apigatewayv2_authorizers as authorizers,
+  aws_apigatewayv2_integrations as integrations, aws_cloudwatch as cloudwatch,
+  aws_dynamodb as dynamodb, aws_lambda as lambda, aws_logs as logs, aws_sqs as sqs,
+} from 'aws-cdk-lib';
+import { Construct } from 'constructs';
+import { FUNCTIONS, FunctionSpec } from './functions';
+
+export interface LivepayStackProps extends StackProps {
+  /** `arm64` (default: Graviton, cheaper and faster to start) or `x86_64`. */
+  readonly architecture: 'arm64' | 'x86_64';
+  readonly jwtIssuer: string;
+  readonly jwtAudience: string;
+  /** Folder holding `<binary>/bootstrap.zip` from `cargo lambda build --release --output-format zip`. */
+  readonly lambdaArtifacts: string;
+}
+
+/** Seconds an HTTP function may run; API Gateway gives up at 30 s anyway. */
+const HTTP_FUNCTION_TIMEOUT = Duration.seconds(10);
+/** A settlement consumer's timeout; its queue's visibility is 6x this (AWS guidance for SQS sources). */
+export const SETTLEMENT_CONSUMER_TIMEOUT = Duration.seconds(30);
+/** Deliveries before a settlement message is parked on the DLQ for a human. */
+export const SETTLEMENT_MAX_RECEIVE_COUNT = 5;
+
+export class LivepayStack extends Stack {
+  constructor(scope: Construct, id: string, props: LivepayStackProps) {
+    super(scope, id, props);
+
+    const table = (name: string, ttl?: string) => new dynamodb.Table(this, name, {
+      partitionKey: { name: 'pk', type: dynamodb.AttributeType.STRING },
+      sortKey: { name: 'sk', type: dynamodb.AttributeType.STRING },
+      billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      timeToLiveAttribute: ttl,
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    // Accounts, transfers and pending gifts: the money.
+    const ledger = table('LedgerTable');
+    // Streams now; products and orders later.
+    const commerce = table('CommerceTable');
+    // Idempotency keys, expiring through TTL (kept >= 24 h, see API.md).
+    const idempotency = table('IdempotencyTable', 'expires_at');
+
+    const settlementDlq = new sqs.Queue(this, 'SettlementDlq', {
+      retentionPeriod: Duration.days(14),
+      enforceSSL: true,
+    });
+    const settlementQueue = new sqs.Queue(this, 'SettlementQueue', {
+      visibilityTimeout: Duration.seconds(SETTLEMENT_CONSUMER_TIMEOUT.toSeconds() * 6),
+      retentionPeriod: Duration.days(14),
+      deadLetterQueue: { queue: settlementDlq, maxReceiveCount: SETTLEMENT_MAX_RECEIVE_COUNT },
+      enforceSSL: true,
+    });
+    new cloudwatch.Alarm(this, 'SettlementDlqNotEmpty', {
+      alarmDescription: 'Settlement messages failed repeatedly and wait on the DLQ (see docs/runbook.md)',
+      metric: settlementDlq.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(1) }),
+      threshold: 1,
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+
+    const webhookSecret = new CfnParameter(this, 'WebhookSecret', {
+      type: 'String',
+      noEcho: true,
+      minLength: 16,
+      description: 'HMAC secret shared with the payment provider (Livepay-Signature header)',
+    });
+
+    const architecture = props.architecture === 'x86_64' ? lambda.Architecture.X86_64 : lambda.Architecture.ARM_64;
+    const tables = {
+      LEDGER_TABLE: ledger.tableName,
+      COMMERCE_TABLE: commerce.tableName,
+      IDEMPOTENCY_TABLE: idempotency.tableName,
+    };
+
+    const makeFunction = (spec: FunctionSpec, environment: Record<string, string>) => {
+      const fn = new lambda.Function(this, logicalName(spec.binary), {
+        description: spec.description,
+        runtime: lambda.Runtime.PROVIDED_AL2023,
+        handler: 'bootstrap',
+        architecture,
+        memorySize: 256,
+        timeout: HTTP_FUNCTION_TIMEOUT,
+        code: functionCode(this, props.lambdaArtifacts, spec.binary),
+        environment: { RUST_LOG: 'info', ...environment },
+        logGroup: new logs.LogGroup(this, `${logicalName(spec.binary)}Logs`, {
+          retention: logs.RetentionDays.ONE_MONTH,
+        }),
+        loggingFormat: lambda.LoggingFormat.JSON,
+      });
+      // The local stack maps template resources back to cargo-lambda binaries through this.
+      (fn.node.defaultChild as lambda.CfnFunction).addMetadata('livepay:binary', spec.binary);
+      return fn;
+    };
+
+    const spec = (binary: string) => FUNCTIONS.find((f) => f.binary === binary)!;
+
+    // Least privilege: each function gets exactly the item actions its code issues.
+    // TransactWriteItems is authorized per item action (Put/Update/ConditionCheck).
+    const sendGift = makeFunction(spec('send-gift'), {
+      ...tables, SETTLEMENT_QUEUE_URL: settlementQueue.queueUrl,
+    });
+    ledger.grant(sendGift, 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem');
+    commerce.grant(sendGift, 'dynamodb:ConditionCheckItem');
+    idempotency.grant(sendGift, 'dynamodb:GetItem', 'dynamodb:PutItem');
+    settlementQueue.grantSendMessages(sendGift);
+
+    const walletApi = makeFunction(spec('wallet-api'), tables);
+    ledger.grant(walletApi, 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem');
+    idempotency.grant(walletApi, 'dynamodb:GetItem', 'dynamodb:PutItem');
+
+    const streamsApi = makeFunction(spec('streams-api'), tables);
+    commerce.grant(streamsApi, 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem');
+    idempotency.grant(streamsApi, 'dynamodb:GetItem', 'dynamodb:PutItem');
+
+    const paymentsWebhook = makeFunction(spec('payments-webhook'), {
+      ...tables, LIVEPAY_WEBHOOK_SECRET: webhookSecret.valueAsString,
+    });
+    ledger.grant(paymentsWebhook, 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem');
+
+    const byBinary: Record<string, lambda.Function> = {
+      'send-gift': sendGift, 'wallet-api': walletApi, 'streams-api': streamsApi, 'payments-webhook': paymentsWebhook,
+    };
+
+    const api = new apigw.HttpApi(this, 'HttpApi', {
+      description: 'livepay v1 HTTP API',
+      createDefaultStage: true,
+    });
+    const jwtAuthorizer = new authorizers.HttpJwtAuthorizer('JwtAuthorizer', props.jwtIssuer, {
+      jwtAudience: [props.jwtAudience],
+      identitySource: ['$request.header.Authorization'],
+    });
+    for (const fnSpec of FUNCTIONS) {
+      const integration = new integrations.HttpLambdaIntegration(`${logicalName(fnSpec.binary)}Integration`, byBinary[fnSpec.binary]);
+      for (const route of fnSpec.routes) {
+        const [method, routePath] = route.routeKey.split(' ');
+        api.addRoutes({
+          path: routePath,
+          methods: [method as apigw.HttpMethod],
+          integration,
+          authorizer: route.access === 'jwt' ? jwtAuthorizer : new apigw.HttpNoneAuthorizer(),
+        });
+      }
+    }
+
+    new CfnOutput(this, 'ApiUrl', { value: api.apiEndpoint });
+    new CfnOutput(this, 'SettlementQueueUrl', { value: settlementQueue.queueUrl });
+  }
+}
+
+/** `send-gift` → `SendGift`: a stable CloudFormation logical id per binary. */
+export function logicalName(binary: string): string {
+  return binary.split('-').map((w) => w[0].toUpperCase() + w.slice(1)).join('');
+}
+
+function functionCode(scope: Construct, artifacts: string, binary: string): lambda.Code {
+  const zip = path.join(artifacts, binary, 'bootstrap.zip');
+  if (fs.existsSync(zip)) {
+    return lambda.Code.fromAsset(zip);
+  }
+  // Synth and infra tests must run without a Rust build; a deploy must not ship this placeholder,
+  // so it is a warning that `cdk deploy --strict` (scripts/deploy) turns into an error.
+  Annotations.of(scope).addWarningV2('livepay:missing-artifact',
+    `${zip} not found: run scripts/build-lambdas before deploying; using a placeholder for ${binary}`);
+  return lambda.Code.fromAsset(path.join(__dirname, '..', 'placeholder'));
+}

@@ -1,0 +1,170 @@
+//! `POST /v1/streams/{stream_id}/gifts`: the hot path. One `TransactWriteItems` (sender debit
+//! pinned to the wallet snapshot, gift record, transfer, stream check, idempotency record) and
+//! one `SendMessage` to the settlement queue. The wallet snapshot comes from this container's
+//! memory when it has one, else one read.
+
+use lambda_http::{Body, Request, Response};
+use serde::{Deserialize, Serialize};
+
+use super::MAX_PINNED_ATTEMPTS;
+use crate::domain::gifts::{check_sender, price, SentGift};
+use crate::domain::ledger::AccountId;
+use crate::domain::streams::StreamId;
+use crate::domain::time::{day_key, rfc3339, week_key};
+use crate::domain::wallet::{SpendWindow, WalletState};
+use crate::http::idempotency::Idempotency;
+use crate::http::{record_business_id, serve, ApiError, ApiRequest, ApiResponse};
+use crate::queue::settlement::{SettlementEvent, SettlementQueue};
+use crate::store::wallets::wallet_from_failure;
+use crate::store::{Role, TxError};
+use crate::App;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SendGiftBody {
+    gift_id: String,
+    count: u64,
+}
+
+#[derive(Debug, Serialize)]
+struct SentGiftView<'a> {
+    gift_txn_id: &'a str,
+    stream_id: &'a str,
+    creator_id: &'a str,
+    gift_id: &'a str,
+    count: u64,
+    coins_spent: u64,
+    balance_coins: u64,
+}
+
+pub async fn handle(app: &App, queue: &SettlementQueue, req: Request) -> Result<Response<Body>, std::convert::Infallible> {
+    serve(req, |r| send_gift(app, queue, r)).await
+}
+
+async fn send_gift(app: &App, queue: &SettlementQueue, req: ApiRequest) -> Result<ApiResponse, ApiError> {
+    let caller = req.caller()?;
+    let idem = Idempotency::from_request(&req, &caller)?;
+    let body: SendGiftBody = req.json()?;
+    let stream_id = StreamId::parse(req.path_param("stream_id")?).ok_or(ApiError::StreamNotFound)?;
+    let creator_id = stream_id.creator_id();
+    check_sender(&caller.user_id, caller.adult, &creator_id)?;
+    let priced = price(&app.config.gifts, &body.gift_id, body.count)?;
+
+    let now = app.clock.now();
+    let gift = SentGift {
+        gift_txn_id: idem.derived_id("gift"),
+        stream_id: stream_id.as_str().to_owned(),
+        creator_id,
+        sender_id: caller.user_id.clone(),
+        gift_id: priced.gift.gift_id.clone(),
+        count: priced.count,
+        coins: priced.coins,
+        sent_at: rfc3339(now),
+    };
+    record_business_id(&gift.gift_txn_id);
+    let window = SpendWindow { day: day_key(now), week: week_key(now) };
+    let store = &app.store;
+    let wallet_account = AccountId::wallet(&caller.user_id);
+
+    let mut wallet = store.wallet_snapshot(&caller.user_id).await?;
+    let mut fresh = false;
+    for _ in 0..MAX_PINNED_ATTEMPTS {
+        let debit = match wallet.debit(gift.coins, &window, &app.config.spend_limits) {
+            Ok(debit) => debit,
+            // A remembered snapshot may be out of date: refuse only on what is stored now.
+            Err(_) if !fresh => {
+                wallet = store.wallet(&caller.user_id).await?;
+                fresh = true;
+                continue;
+            }
+            Err(refusal) => return replay_or(app, &idem, refusal.into()).await,
+        };
+        let mut tx = crate::store::Tx::new();
+        store.add_sent_gift(&mut tx, &gift, &debit)?;
+        let response = ApiResponse::json(
+            201,
+            &SentGiftView {
+                gift_txn_id: &gift.gift_txn_id,
+                stream_id: &gift.stream_id,
+                creator_id: &gift.creator_id,
+                gift_id: &gift.gift_id,
+                count: gift.count,
+                coins_spent: gift.coins,
+                balance_coins: debit.balance_after,
+            },
+        );
+        let err = match idem.commit(store, tx, response, now, app.config.idempotency_ttl_hours).await? {
+            Ok(response) => {
+                if !response.replayed {
+                    store.remember_wallet(
+                        &caller.user_id,
+                        WalletState {
+                            balance: debit.balance_after,
+                            version: debit.expected_version + 1,
+                            spend_day: Some(window.day.clone()),
+                            spent_day: debit.spent_day_after,
+                            spend_week: Some(window.week.clone()),
+                            spent_week: debit.spent_week_after,
+                            own_daily_cap: wallet.own_daily_cap,
+                        },
+                    );
+                    enqueue(queue, &gift).await;
+                }
+                return Ok(response);
+            }
+            Err(err) => err,
+        };
+        if let Some(stream) = err.failure(&Role::Stream) {
+            return Err(stream_refusal(stream.old.as_ref(), &gift.creator_id));
+        }
+        match err.failure(&Role::Account(wallet_account.clone())) {
+            Some(f) if f.condition_failed() => {
+                wallet = wallet_from_failure(f.old.as_ref())?;
+                fresh = true;
+            }
+            Some(f) if f.conflict() => {
+                wallet = store.wallet(&caller.user_id).await?;
+                fresh = true;
+            }
+            _ => return Err(unexpected(err, &gift)),
+        }
+    }
+    Err(ApiError::Busy(format!("wallet {wallet_account} kept changing")))
+}
+
+/// A committed gift whose message is lost is not lost money: its record stays `pending` and
+/// the settlement sweeper re-drives it. So a failed send is logged, not answered with an error.
+async fn enqueue(queue: &SettlementQueue, gift: &SentGift) {
+    if let Err(e) = queue.send(&SettlementEvent::gift_sent(gift)).await {
+        tracing::error!(error = %e, gift_txn_id = %gift.gift_txn_id, "settlement enqueue failed; the sweeper will re-drive it");
+    }
+}
+
+/// The stream check failed: which of its conditions did the stored stream break?
+fn stream_refusal(old: Option<&crate::store::Item>, creator_id: &str) -> ApiError {
+    match old.map(crate::store::streams::stream_from_item) {
+        Some(Ok(stream)) if stream.creator_id == creator_id => ApiError::StreamNotLive,
+        Some(Err(e)) => e.into(),
+        // No such stream, or an id naming the wrong creator: both are "not found".
+        _ => ApiError::StreamNotFound,
+    }
+}
+
+/// The gift or its transfer already exists although the key's record does not (it expired):
+/// the same key asked for the same effect, which happened long ago.
+fn unexpected(err: TxError, gift: &SentGift) -> ApiError {
+    let gift_account = Role::Account(AccountId::pending_gift(&gift.gift_txn_id));
+    match err.failure(&gift_account) {
+        Some(f) if f.condition_failed() => ApiError::IdempotencyKeyReused,
+        _ => err.into(),
+    }
+}
+
+/// Before refusing, make sure this is not a retry of a request that already succeeded (its
+/// debit may be why the wallet now looks short).
+async fn replay_or(app: &App, idem: &Idempotency, refusal: ApiError) -> Result<ApiResponse, ApiError> {
+    match idem.lookup(&app.store, app.clock.now()).await? {
+        Some(replay) => Ok(replay),
+        None => Err(refusal),
+    }
+}

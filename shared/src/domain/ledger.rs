@@ -1,0 +1,345 @@
+//! Double-entry ledger: accounts, transfers and the postings a set of transfers makes.
+//!
+//! Every movement of value is a [`Transfer`] from one account to another, in one [`Unit`], with
+//! an id chosen by the caller (the same id twice is the same operation). A set of transfers nets
+//! to one signed [`Posting`] per account; the postings of any set sum to zero per unit, which is
+//! asserted here whenever they are built (conservation).
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// What an amount counts. Amounts of different units never mix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Unit {
+    Coins,
+    Diamonds,
+    Cents,
+}
+
+impl Unit {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Unit::Coins => "coins",
+            Unit::Diamonds => "diamonds",
+            Unit::Cents => "cents",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Unit> {
+        [Unit::Coins, Unit::Diamonds, Unit::Cents]
+            .into_iter()
+            .find(|u| u.as_str() == s)
+    }
+}
+
+/// The kinds of account; the kind fixes the unit and whether the balance may go below zero.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum AccountKind {
+    /// A viewer's coins.
+    Wallet,
+    /// One sent gift's coins, held until settlement splits them (pending, never "available").
+    PendingGift,
+    /// Where coins come from when sold and go back to on a chargeback: the coins in circulation
+    /// are the negative of its balance.
+    CoinIssuer,
+    /// The payment provider, outside the platform: the cash it collected for us, negated.
+    PaymentProvider,
+    /// Cash the platform received from coin sales.
+    PlatformCash,
+    /// Coins spent before their purchase was charged back: the platform's loss.
+    ChargebackLoss,
+}
+
+impl AccountKind {
+    const ALL: [AccountKind; 6] = [
+        AccountKind::Wallet,
+        AccountKind::PendingGift,
+        AccountKind::CoinIssuer,
+        AccountKind::PaymentProvider,
+        AccountKind::PlatformCash,
+        AccountKind::ChargebackLoss,
+    ];
+
+    pub fn prefix(self) -> &'static str {
+        match self {
+            AccountKind::Wallet => "wallet",
+            AccountKind::PendingGift => "gift",
+            AccountKind::CoinIssuer => "issuer",
+            AccountKind::PaymentProvider => "provider",
+            AccountKind::PlatformCash => "platform-cash",
+            AccountKind::ChargebackLoss => "chargeback-loss",
+        }
+    }
+
+    pub fn unit(self) -> Unit {
+        match self {
+            AccountKind::Wallet
+            | AccountKind::PendingGift
+            | AccountKind::CoinIssuer
+            | AccountKind::ChargebackLoss => Unit::Coins,
+            AccountKind::PaymentProvider | AccountKind::PlatformCash => Unit::Cents,
+        }
+    }
+
+    /// Only the world outside (issuer, provider) and loss accounts may be negative; everything a
+    /// person owns is guarded by a condition in the same transaction that debits it.
+    pub fn may_go_negative(self) -> bool {
+        matches!(
+            self,
+            AccountKind::CoinIssuer | AccountKind::PaymentProvider | AccountKind::ChargebackLoss
+        )
+    }
+}
+
+/// An account: a kind plus the id of what it belongs to (a user, a gift, or `main` for the
+/// platform's singletons). Rendered as `kind:owner`, which is also its storage key.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct AccountId {
+    pub kind: AccountKind,
+    pub owner: String,
+}
+
+impl AccountId {
+    pub fn new(kind: AccountKind, owner: impl Into<String>) -> Self {
+        Self {
+            kind,
+            owner: owner.into(),
+        }
+    }
+
+    pub fn wallet(user_id: &str) -> Self {
+        Self::new(AccountKind::Wallet, user_id)
+    }
+
+    pub fn pending_gift(gift_txn_id: &str) -> Self {
+        Self::new(AccountKind::PendingGift, gift_txn_id)
+    }
+
+    /// The platform's single account of a kind.
+    pub fn platform(kind: AccountKind) -> Self {
+        Self::new(kind, "main")
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        let (prefix, owner) = s.split_once(':')?;
+        let kind = AccountKind::ALL.into_iter().find(|k| k.prefix() == prefix)?;
+        (!owner.is_empty()).then(|| Self::new(kind, owner))
+    }
+}
+
+impl fmt::Display for AccountId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.kind.prefix(), self.owner)
+    }
+}
+
+/// Why value moved. Stored on every transfer so a statement can explain each entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TransferKind {
+    CoinPurchase,
+    CoinSaleCash,
+    Gift,
+    Chargeback,
+    ChargebackLoss,
+}
+
+impl TransferKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TransferKind::CoinPurchase => "coin_purchase",
+            TransferKind::CoinSaleCash => "coin_sale_cash",
+            TransferKind::Gift => "gift",
+            TransferKind::Chargeback => "chargeback",
+            TransferKind::ChargebackLoss => "chargeback_loss",
+        }
+    }
+}
+
+/// One movement of `amount` from `debit` to `credit`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Transfer {
+    /// Caller-chosen and deterministic from the business id: a retry builds the same id, and the
+    /// store refuses to write an id twice.
+    pub id: String,
+    pub debit: AccountId,
+    pub credit: AccountId,
+    pub amount: u64,
+    pub kind: TransferKind,
+    /// The business id this transfer belongs to (gift, webhook event, ...).
+    pub reference: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LedgerError {
+    #[error("transfer {0} moves nothing")]
+    ZeroAmount(String),
+    #[error("transfer {0} debits and credits the same account")]
+    SameAccount(String),
+    #[error("transfer {id} mixes units: {debit} and {credit}")]
+    MixedUnits {
+        id: String,
+        debit: AccountId,
+        credit: AccountId,
+    },
+    #[error("transfer {0} appears twice in one commit")]
+    DuplicateTransfer(String),
+    #[error("amounts overflow")]
+    Overflow,
+}
+
+impl Transfer {
+    pub fn new(
+        id: impl Into<String>,
+        debit: AccountId,
+        credit: AccountId,
+        amount: u64,
+        kind: TransferKind,
+        reference: impl Into<String>,
+    ) -> Result<Self, LedgerError> {
+        let id = id.into();
+        if amount == 0 {
+            return Err(LedgerError::ZeroAmount(id));
+        }
+        if debit == credit {
+            return Err(LedgerError::SameAccount(id));
+        }
+        if debit.kind.unit() != credit.kind.unit() {
+            return Err(LedgerError::MixedUnits { id, debit, credit });
+        }
+        // Amounts are stored as signed 64-bit numbers; refuse what could not be negated.
+        if i64::try_from(amount).is_err() {
+            return Err(LedgerError::Overflow);
+        }
+        Ok(Self {
+            id,
+            debit,
+            credit,
+            amount,
+            kind,
+            reference: reference.into(),
+        })
+    }
+
+    pub fn unit(&self) -> Unit {
+        self.debit.kind.unit()
+    }
+}
+
+/// The net change one commit makes to one account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Posting {
+    pub account: AccountId,
+    pub delta: i64,
+}
+
+/// Nets transfers into one posting per account (a DynamoDB transaction may touch an item only
+/// once), in a stable order, and asserts that they conserve value per unit.
+pub fn postings(transfers: &[Transfer]) -> Result<Vec<Posting>, LedgerError> {
+    let mut seen = std::collections::HashSet::new();
+    let mut net: BTreeMap<&AccountId, i64> = BTreeMap::new();
+    for t in transfers {
+        if !seen.insert(t.id.as_str()) {
+            return Err(LedgerError::DuplicateTransfer(t.id.clone()));
+        }
+        let amount = i64::try_from(t.amount).map_err(|_| LedgerError::Overflow)?;
+        let debit = net.entry(&t.debit).or_default();
+        *debit = debit.checked_sub(amount).ok_or(LedgerError::Overflow)?;
+        let credit = net.entry(&t.credit).or_default();
+        *credit = credit.checked_add(amount).ok_or(LedgerError::Overflow)?;
+    }
+    let postings: Vec<Posting> = net
+        .into_iter()
+        .filter(|(_, delta)| *delta != 0)
+        .map(|(account, delta)| Posting {
+            account: account.clone(),
+            delta,
+        })
+        .collect();
+    for unit in [Unit::Coins, Unit::Diamonds, Unit::Cents] {
+        let sum: i128 = postings
+            .iter()
+            .filter(|p| p.account.kind.unit() == unit)
+            .map(|p| i128::from(p.delta))
+            .sum();
+        assert_eq!(sum, 0, "postings must conserve {}", unit.as_str());
+    }
+    Ok(postings)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(id: &str, debit: AccountId, credit: AccountId, amount: u64) -> Transfer {
+        Transfer::new(id, debit, credit, amount, TransferKind::Gift, "ref").unwrap()
+    }
+
+    #[test]
+    fn account_ids_round_trip_through_their_text_form() {
+        let a = AccountId::wallet("user:with:colons");
+        assert_eq!(a.to_string(), "wallet:user:with:colons");
+        assert_eq!(AccountId::parse(&a.to_string()), Some(a));
+        assert_eq!(AccountId::parse("nope:x"), None);
+        assert_eq!(AccountId::parse("wallet:"), None);
+    }
+
+    #[test]
+    fn transfers_refuse_zero_same_account_and_mixed_units() {
+        let w = AccountId::wallet("u");
+        let issuer = AccountId::platform(AccountKind::CoinIssuer);
+        let cash = AccountId::platform(AccountKind::PlatformCash);
+        let mk = |d: &AccountId, c: &AccountId, n| {
+            Transfer::new("x", d.clone(), c.clone(), n, TransferKind::Gift, "r")
+        };
+        assert!(matches!(
+            mk(&issuer, &w, 0),
+            Err(LedgerError::ZeroAmount(_))
+        ));
+        assert!(matches!(mk(&w, &w, 1), Err(LedgerError::SameAccount(_))));
+        assert!(matches!(
+            mk(&issuer, &cash, 1),
+            Err(LedgerError::MixedUnits { .. })
+        ));
+        assert!(matches!(mk(&issuer, &w, u64::MAX), Err(LedgerError::Overflow)));
+    }
+
+    #[test]
+    fn postings_net_per_account_and_conserve_value() {
+        let w = AccountId::wallet("u");
+        let g = AccountId::pending_gift("g1");
+        let issuer = AccountId::platform(AccountKind::CoinIssuer);
+        let p = postings(&[
+            t("a", issuer.clone(), w.clone(), 100),
+            t("b", w.clone(), g.clone(), 30),
+        ])
+        .unwrap();
+        assert_eq!(
+            p,
+            vec![
+                Posting { account: w, delta: 70 },
+                Posting { account: g, delta: 30 },
+                Posting { account: issuer, delta: -100 },
+            ]
+        );
+        assert_eq!(p.iter().map(|p| p.delta).sum::<i64>(), 0);
+    }
+
+    #[test]
+    fn postings_refuse_a_transfer_id_twice() {
+        let w = AccountId::wallet("u");
+        let issuer = AccountId::platform(AccountKind::CoinIssuer);
+        let x = t("a", issuer, w, 1);
+        assert_eq!(
+            postings(&[x.clone(), x]),
+            Err(LedgerError::DuplicateTransfer("a".into()))
+        );
+    }
+
+    #[test]
+    fn accounts_cancelling_out_produce_no_posting() {
+        let w = AccountId::wallet("u");
+        let issuer = AccountId::platform(AccountKind::CoinIssuer);
+        let p = postings(&[t("a", issuer.clone(), w.clone(), 5), t("b", w, issuer, 5)]).unwrap();
+        assert!(p.is_empty());
+    }
+}

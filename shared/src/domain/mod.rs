@@ -1,0 +1,10 @@
+//! Pure business rules: plain Rust over plain types, no AWS types, no I/O.
+//! Every rule lives here once; handlers call it, adapters persist what it decides.
+
+pub mod gifts;
+pub mod ids;
+pub mod ledger;
+pub mod payments;
+pub mod streams;
+pub mod time;
+pub mod wallet;

@@ -1,0 +1,131 @@
+//! Every error a client can see, and the one place that maps each to a status and a code.
+
+use crate::domain::gifts::GiftRuleError;
+use crate::domain::ledger::LedgerError;
+use crate::domain::payments::{EventError, SignatureError};
+use crate::domain::wallet::{AbovePlatformCap, SpendError};
+use crate::input::InvalidInput;
+use crate::store::{StoreError, TxError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("a valid identity token is required")]
+    Unauthenticated,
+    #[error("forbidden: {0}")]
+    Forbidden(String),
+    #[error(transparent)]
+    InvalidRequest(#[from] InvalidInput),
+    #[error("the Idempotency-Key header is required")]
+    IdempotencyKeyRequired,
+    #[error("this Idempotency-Key was used with a different request")]
+    IdempotencyKeyReused,
+    #[error("a request with this Idempotency-Key is still running")]
+    IdempotencyInProgress,
+    #[error(transparent)]
+    Gift(#[from] GiftRuleError),
+    #[error("no stream with this id")]
+    StreamNotFound,
+    #[error("the stream is not live")]
+    StreamNotLive,
+    #[error("no route {0}")]
+    RouteNotFound(String),
+    #[error(transparent)]
+    Spend(#[from] SpendError),
+    #[error(transparent)]
+    AbovePlatformCap(#[from] AbovePlatformCap),
+    #[error(transparent)]
+    Signature(#[from] SignatureError),
+    #[error("event type {0} is not supported")]
+    UnsupportedEvent(String),
+    #[error("too much contention or throttling; retry with the same Idempotency-Key")]
+    Busy(String),
+    #[error("internal error")]
+    Internal(String),
+}
+
+impl ApiError {
+    /// `(HTTP status, error code)`, as API.md lists them.
+    pub fn status_and_code(&self) -> (u16, &'static str) {
+        match self {
+            ApiError::Unauthenticated => (401, "unauthenticated"),
+            ApiError::Forbidden(_) => (403, "forbidden"),
+            ApiError::InvalidRequest(_) => (400, "invalid_request"),
+            ApiError::IdempotencyKeyRequired => (400, "idempotency_key_required"),
+            ApiError::IdempotencyKeyReused => (422, "idempotency_key_reused"),
+            ApiError::IdempotencyInProgress => (409, "idempotency_in_progress"),
+            ApiError::Gift(e) => match e {
+                GiftRuleError::AgeRestricted => (403, "age_restricted"),
+                GiftRuleError::CannotGiftSelf => (403, "cannot_gift_self"),
+                GiftRuleError::GiftNotFound(_) => (404, "gift_not_found"),
+                GiftRuleError::CountOutOfRange | GiftRuleError::NotStreakable(_) | GiftRuleError::CostOverflow => {
+                    (400, "invalid_request")
+                }
+            },
+            ApiError::StreamNotFound => (404, "stream_not_found"),
+            ApiError::StreamNotLive => (409, "stream_not_live"),
+            ApiError::RouteNotFound(_) => (404, "not_found"),
+            ApiError::Spend(SpendError::InsufficientCoins { .. }) => (402, "insufficient_coins"),
+            ApiError::Spend(_) => (422, "spend_cap_exceeded"),
+            ApiError::AbovePlatformCap(_) => (422, "above_platform_cap"),
+            ApiError::Signature(SignatureError::Invalid) => (401, "invalid_signature"),
+            ApiError::Signature(SignatureError::Stale) => (401, "stale_signature"),
+            ApiError::UnsupportedEvent(_) => (400, "unsupported_event_type"),
+            ApiError::Busy(_) => (503, "busy"),
+            ApiError::Internal(_) => (500, "internal"),
+        }
+    }
+
+    /// The field a 400 concerns, where there is one.
+    pub fn field(&self) -> Option<&str> {
+        match self {
+            ApiError::InvalidRequest(e) if !e.field.is_empty() => Some(&e.field),
+            ApiError::Gift(GiftRuleError::CountOutOfRange | GiftRuleError::NotStreakable(_) | GiftRuleError::CostOverflow) => {
+                Some("count")
+            }
+            _ => None,
+        }
+    }
+
+    /// The text shown to the client: internals stay in the logs.
+    pub fn public_message(&self) -> String {
+        match self {
+            ApiError::Internal(_) => "internal error; nothing was changed, retry with the same Idempotency-Key".into(),
+            ApiError::Busy(_) => "the service is busy; retry with the same Idempotency-Key".into(),
+            other => other.to_string(),
+        }
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Throttled { .. } => ApiError::Busy(e.to_string()),
+            other => ApiError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<TxError> for ApiError {
+    /// Only for cancellations a handler did not expect: those it expects it maps itself.
+    fn from(e: TxError) -> Self {
+        match e {
+            TxError::Store(s) => s.into(),
+            cancelled => ApiError::Internal(cancelled.to_string()),
+        }
+    }
+}
+
+impl From<LedgerError> for ApiError {
+    fn from(e: LedgerError) -> Self {
+        ApiError::Internal(e.to_string())
+    }
+}
+
+impl From<EventError> for ApiError {
+    fn from(e: EventError) -> Self {
+        match e {
+            EventError::Invalid(i) => ApiError::InvalidRequest(i),
+            EventError::UnsupportedType(t) => ApiError::UnsupportedEvent(t),
+        }
+    }
+}

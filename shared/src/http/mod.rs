@@ -1,0 +1,162 @@
+//! API Gateway (HTTP API, payload 2.0) glue: the request as handlers see it, responses, and
+//! the one wrapper that turns every error into the API.md error body and logs it once.
+
+pub mod caller;
+pub mod error;
+pub mod idempotency;
+
+use std::collections::HashMap;
+use std::future::Future;
+
+use lambda_http::request::RequestContext;
+use lambda_http::{Body, RequestExt, Response};
+use serde::Serialize;
+use tracing::{field, Instrument};
+
+pub use caller::{Caller, Role};
+pub use error::ApiError;
+
+/// An API Gateway request reduced to what handlers use.
+#[derive(Debug, Clone)]
+pub struct ApiRequest {
+    /// `METHOD /path/{param}` as API Gateway matched it; handlers dispatch on it.
+    pub route_key: String,
+    pub request_id: String,
+    pub method: String,
+    pub path: String,
+    claims: Option<HashMap<String, String>>,
+    path_params: HashMap<String, String>,
+    headers: lambda_http::http::HeaderMap,
+    pub body: Vec<u8>,
+}
+
+impl ApiRequest {
+    pub fn from_lambda(req: lambda_http::Request) -> Self {
+        let (route_key, request_id, claims) = match req.request_context_ref() {
+            Some(RequestContext::ApiGatewayV2(ctx)) => (
+                ctx.route_key.clone().unwrap_or_default(),
+                ctx.request_id.clone().unwrap_or_default(),
+                ctx.authorizer.as_ref().and_then(|a| a.jwt.as_ref()).map(|j| j.claims.clone()),
+            ),
+            _ => (String::new(), String::new(), None),
+        };
+        let path_params = req
+            .path_parameters_ref()
+            .map(|p| p.iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect())
+            .unwrap_or_default();
+        let method = req.method().as_str().to_owned();
+        let path = req.raw_http_path().to_owned();
+        let (parts, body) = req.into_parts();
+        Self {
+            route_key,
+            request_id,
+            method,
+            path,
+            claims,
+            path_params,
+            headers: parts.headers,
+            body: body.to_vec(),
+        }
+    }
+
+    pub fn caller(&self) -> Result<Caller, ApiError> {
+        Caller::from_claims(self.claims.as_ref())
+    }
+
+    /// A header's value; a value that is not visible ASCII counts as absent.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    pub fn path_param(&self, name: &str) -> Result<&str, ApiError> {
+        self.path_params
+            .get(name)
+            .map(String::as_str)
+            .ok_or_else(|| ApiError::RouteNotFound(self.route_key.clone()))
+    }
+
+    pub fn json<T: serde::de::DeserializeOwned>(&self) -> Result<T, ApiError> {
+        Ok(crate::input::parse_json(&self.body)?)
+    }
+}
+
+/// A successful (or replayed) response.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiResponse {
+    pub status: u16,
+    pub body: String,
+    /// Set when this is the stored first response to an idempotent request.
+    pub replayed: bool,
+}
+
+impl ApiResponse {
+    pub fn json(status: u16, value: &impl Serialize) -> Self {
+        Self {
+            status,
+            body: serde_json::to_string(value).expect("response types always serialize"),
+            replayed: false,
+        }
+    }
+}
+
+/// Runs one route handler under a span carrying the request id (and, once a handler records
+/// it, the business id); every error becomes its API.md body and is logged here, once.
+pub async fn serve<F, Fut>(req: lambda_http::Request, handler: F) -> Result<Response<Body>, std::convert::Infallible>
+where
+    F: FnOnce(ApiRequest) -> Fut,
+    Fut: Future<Output = Result<ApiResponse, ApiError>>,
+{
+    let req = ApiRequest::from_lambda(req);
+    let span = tracing::info_span!(
+        "request",
+        request_id = %req.request_id,
+        route = %req.route_key,
+        business_id = field::Empty,
+    );
+    async move {
+        let response = match handler(req).await {
+            Ok(ok) => {
+                tracing::info!(status = ok.status, replayed = ok.replayed, "handled");
+                ok
+            }
+            Err(err) => {
+                let (status, code) = err.status_and_code();
+                if status >= 500 {
+                    tracing::error!(status, code, error = ?err, "request failed");
+                } else {
+                    tracing::info!(status, code, error = %err, "request refused");
+                }
+                error_response(&err)
+            }
+        };
+        Ok(to_http(response))
+    }
+    .instrument(span)
+    .await
+}
+
+/// Ties the business id (gift, stream, event) to the current request's log lines.
+pub fn record_business_id(id: &str) {
+    tracing::Span::current().record("business_id", id);
+}
+
+pub fn error_response(err: &ApiError) -> ApiResponse {
+    let (status, code) = err.status_and_code();
+    let mut error = serde_json::json!({ "code": code, "message": err.public_message() });
+    if let Some(field) = err.field() {
+        error["field"] = field.into();
+    }
+    ApiResponse::json(status, &serde_json::json!({ "error": error }))
+}
+
+fn to_http(r: ApiResponse) -> Response<Body> {
+    let mut builder = Response::builder()
+        .status(r.status)
+        .header("content-type", "application/json");
+    if r.replayed {
+        builder = builder.header("Idempotent-Replayed", "true");
+    }
+    builder
+        .body(Body::Text(r.body))
+        .expect("status and headers are valid")
+}

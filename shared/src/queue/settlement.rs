@@ -1,0 +1,108 @@
+//! The settlement queue: one message per committed gift, consumed by `settle-payouts`.
+//!
+//! Message body (JSON, documented in docs/events.md):
+//! `{"type":"gift.sent","version":1,"gift_txn_id","stream_id","creator_id","sender_id",
+//!   "gift_id","count","coins","sent_at"}`.
+//! The business id (`gift_txn_id`) is what makes settlement exactly-once, never the SQS message id.
+
+use aws_sdk_sqs::error::ProvideErrorMetadata;
+use serde::{Deserialize, Serialize};
+
+use super::QueueError;
+use crate::domain::gifts::SentGift;
+
+/// The message format's version; a consumer refuses versions it does not know.
+pub const GIFT_SENT_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", deny_unknown_fields)]
+pub enum SettlementEvent {
+    #[serde(rename = "gift.sent")]
+    GiftSent {
+        version: u32,
+        gift_txn_id: String,
+        stream_id: String,
+        creator_id: String,
+        sender_id: String,
+        gift_id: String,
+        count: u64,
+        coins: u64,
+        sent_at: String,
+    },
+}
+
+impl SettlementEvent {
+    pub fn gift_sent(g: &SentGift) -> Self {
+        SettlementEvent::GiftSent {
+            version: GIFT_SENT_VERSION,
+            gift_txn_id: g.gift_txn_id.clone(),
+            stream_id: g.stream_id.clone(),
+            creator_id: g.creator_id.clone(),
+            sender_id: g.sender_id.clone(),
+            gift_id: g.gift_id.clone(),
+            count: g.count,
+            coins: g.coins,
+            sent_at: g.sent_at.clone(),
+        }
+    }
+
+    pub fn to_body(&self) -> String {
+        serde_json::to_string(self).expect("a settlement event always serializes")
+    }
+
+    pub fn parse(body: &str) -> Result<Self, crate::input::InvalidInput> {
+        crate::input::parse_json(body.as_bytes())
+    }
+}
+
+#[derive(Clone)]
+pub struct SettlementQueue {
+    client: aws_sdk_sqs::Client,
+    url: String,
+}
+
+impl SettlementQueue {
+    pub fn new(client: aws_sdk_sqs::Client, url: String) -> Self {
+        Self { client, url }
+    }
+
+    pub async fn send(&self, event: &SettlementEvent) -> Result<(), QueueError> {
+        self.client
+            .send_message()
+            .queue_url(&self.url)
+            .message_body(event.to_body())
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| QueueError::Failed {
+                op: "SendMessage",
+                message: format!("{}: {}", e.code().unwrap_or("unknown"), e.message().unwrap_or("no message")),
+            })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gift_sent_round_trips_and_refuses_strangers() {
+        let e = SettlementEvent::GiftSent {
+            version: 1,
+            gift_txn_id: "g".into(),
+            stream_id: "s".into(),
+            creator_id: "c".into(),
+            sender_id: "u".into(),
+            gift_id: "rose".into(),
+            count: 3,
+            coins: 3,
+            sent_at: "2026-11-22T00:00:00Z".into(),
+        };
+        let body = e.to_body();
+        assert!(body.starts_with(r#"{"type":"gift.sent","version":1,"#), "{body}");
+        assert_eq!(SettlementEvent::parse(&body).unwrap(), e);
+        assert!(SettlementEvent::parse(r#"{"type":"gift.sent"}"#).is_err());
+        assert!(SettlementEvent::parse(r#"{"type":"other"}"#).is_err());
+        assert!(SettlementEvent::parse(&body.replace("\"count\"", "\"extra\":1,\"count\"")).is_err());
+    }
+}

@@ -1,0 +1,84 @@
+//! DynamoDB adapters: the only code that builds items, keys and expressions.
+//!
+//! Item shapes (pk / sk):
+//! - ledger table: `ACCT#<account>` / `A` an account (wallets and pending gifts carry extra
+//!   attributes); `XFER#<transfer>` / `T` a transfer; `EVENT#<provider event>` / `E` a webhook
+//!   event that took effect.
+//! - commerce table: `STREAM#<stream>` / `S` a stream.
+//! - idempotency table: `<sha256(caller, route, key)>` / `K` a completed request, TTL `expires_at`.
+
+mod attrs;
+pub mod gifts;
+pub mod idempotency;
+pub mod ledger;
+pub mod payments;
+pub mod streams;
+pub mod transaction;
+pub mod wallets;
+
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+
+pub use attrs::Item;
+pub use transaction::{Cancellation, Role, Tx, TxError};
+
+/// Table names, from the environment the infra code sets.
+#[derive(Debug, Clone)]
+pub struct Tables {
+    pub ledger: String,
+    pub commerce: String,
+    pub idempotency: String,
+}
+
+#[derive(Clone)]
+pub struct Store {
+    pub(crate) client: aws_sdk_dynamodb::Client,
+    pub(crate) tables: Tables,
+    pub(crate) wallet_snapshots: wallets::Snapshots,
+}
+
+impl Store {
+    pub fn new(client: aws_sdk_dynamodb::Client, tables: Tables) -> Self {
+        Self {
+            client,
+            tables,
+            wallet_snapshots: wallets::Snapshots::default(),
+        }
+    }
+
+    pub fn client(&self) -> &aws_sdk_dynamodb::Client {
+        &self.client
+    }
+
+    pub fn tables(&self) -> &Tables {
+        &self.tables
+    }
+}
+
+/// What can go wrong talking to DynamoDB, kept apart so callers can decide: a throttle is worth
+/// retrying later (503), anything else is our fault (500). Condition failures are not errors
+/// here: they come back as [`TxError::Cancelled`] with per-item reasons.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("DynamoDB is throttling {op}: {message}")]
+    Throttled { op: &'static str, message: String },
+    #[error("DynamoDB {op} failed: {message}")]
+    Failed { op: &'static str, message: String },
+    #[error("stored item is not what this code wrote: {0}")]
+    Corrupt(String),
+}
+
+pub(crate) fn sdk_error<E: ProvideErrorMetadata + std::fmt::Debug>(op: &'static str, err: SdkError<E>) -> StoreError {
+    let code = err.code().unwrap_or_default().to_owned();
+    let message = match err.message() {
+        Some(m) => format!("{code}: {m}"),
+        None => format!("{err:?}"),
+    };
+    if matches!(
+        code.as_str(),
+        "ProvisionedThroughputExceededException" | "ThrottlingException" | "RequestLimitExceeded"
+    ) {
+        StoreError::Throttled { op, message }
+    } else {
+        StoreError::Failed { op, message }
+    }
+}
