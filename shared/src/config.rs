@@ -30,16 +30,25 @@ impl Config {
     }
 
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let required = |name: &'static str| get(name).filter(|v| !v.is_empty()).ok_or(ConfigError::Missing(name));
+        let required = |name: &'static str| {
+            get(name)
+                .filter(|v| !v.is_empty())
+                .ok_or(ConfigError::Missing(name))
+        };
         let number = |name: &'static str, default: u64| -> Result<u64, ConfigError> {
             get(name).map_or(Ok(default), |v| {
-                v.parse().map_err(|e| ConfigError::Invalid { name, reason: format!("{e}") })
+                v.parse().map_err(|e| ConfigError::Invalid {
+                    name,
+                    reason: format!("{e}"),
+                })
             })
         };
         let defaults = SpendLimits::default();
         let gifts = match get("GIFT_CATALOG") {
-            Some(json) => GiftCatalog::from_json(&json)
-                .map_err(|e| ConfigError::Invalid { name: "GIFT_CATALOG", reason: e.to_string() })?,
+            Some(json) => GiftCatalog::from_json(&json).map_err(|e| ConfigError::Invalid {
+                name: "GIFT_CATALOG",
+                reason: e.to_string(),
+            })?,
             None => GiftCatalog::default(),
         };
         let idempotency_ttl_hours = number("IDEMPOTENCY_TTL_HOURS", MIN_IDEMPOTENCY_TTL_HOURS)?;
@@ -67,7 +76,10 @@ impl Config {
 
 /// A setting only some functions need (a queue URL, a secret), read at their cold start.
 pub fn required_env(name: &'static str) -> Result<String, ConfigError> {
-    std::env::var(name).ok().filter(|v| !v.is_empty()).ok_or(ConfigError::Missing(name))
+    std::env::var(name)
+        .ok()
+        .filter(|v| !v.is_empty())
+        .ok_or(ConfigError::Missing(name))
 }
 
 #[cfg(test)]
@@ -76,11 +88,18 @@ mod tests {
     use std::collections::HashMap;
 
     fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         move |k| map.get(k).cloned()
     }
 
-    const TABLES: [(&str, &str); 3] = [("LEDGER_TABLE", "l"), ("COMMERCE_TABLE", "c"), ("IDEMPOTENCY_TABLE", "i")];
+    const TABLES: [(&str, &str); 3] = [
+        ("LEDGER_TABLE", "l"),
+        ("COMMERCE_TABLE", "c"),
+        ("IDEMPOTENCY_TABLE", "i"),
+    ];
 
     #[test]
     fn defaults_come_from_the_domain() {
@@ -92,12 +111,21 @@ mod tests {
 
     #[test]
     fn bad_or_missing_settings_stop_the_cold_start() {
-        assert!(matches!(Config::from_lookup(env(&[])), Err(ConfigError::Missing("LEDGER_TABLE"))));
+        assert!(matches!(
+            Config::from_lookup(env(&[])),
+            Err(ConfigError::Missing("LEDGER_TABLE"))
+        ));
         let mut bad = TABLES.to_vec();
         bad.push(("IDEMPOTENCY_TTL_HOURS", "1"));
-        assert!(matches!(Config::from_lookup(env(&bad)), Err(ConfigError::Invalid { .. })));
+        assert!(matches!(
+            Config::from_lookup(env(&bad)),
+            Err(ConfigError::Invalid { .. })
+        ));
         let mut bad = TABLES.to_vec();
         bad.push(("DAILY_CAP_COINS", "-5"));
-        assert!(matches!(Config::from_lookup(env(&bad)), Err(ConfigError::Invalid { .. })));
+        assert!(matches!(
+            Config::from_lookup(env(&bad)),
+            Err(ConfigError::Invalid { .. })
+        ));
     }
 }

@@ -26,7 +26,10 @@ impl InvalidInput {
 /// Parses a JSON document into `T`; types used here carry `#[serde(deny_unknown_fields)]`.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, InvalidInput> {
     if bytes.len() > MAX_BODY_BYTES {
-        return Err(InvalidInput::new("", format!("body is larger than {MAX_BODY_BYTES} bytes")));
+        return Err(InvalidInput::new(
+            "",
+            format!("body is larger than {MAX_BODY_BYTES} bytes"),
+        ));
     }
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(InvalidInput::new("", "a JSON body is required"));
@@ -40,10 +43,17 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, InvalidInput> 
 }
 
 /// Like [`parse_json`] for a value already parsed, naming fields under `prefix`.
-pub fn from_value<T: DeserializeOwned>(value: serde_json::Value, prefix: &str) -> Result<T, InvalidInput> {
+pub fn from_value<T: DeserializeOwned>(
+    value: serde_json::Value,
+    prefix: &str,
+) -> Result<T, InvalidInput> {
     serde_path_to_error::deserialize(value).map_err(|e| {
         let path = e.path().to_string();
-        let field = if path == "." { prefix.to_owned() } else { format!("{prefix}.{path}") };
+        let field = if path == "." {
+            prefix.to_owned()
+        } else {
+            format!("{prefix}.{path}")
+        };
         InvalidInput::new(field, strip_position(&e.into_inner().to_string()))
     })
 }
@@ -62,13 +72,20 @@ pub fn bounded_str(field: &str, value: &str, max_bytes: usize) -> Result<(), Inv
         return Err(InvalidInput::new(field, "must not be empty"));
     }
     if value.len() > max_bytes {
-        return Err(InvalidInput::new(field, format!("must be at most {max_bytes} bytes")));
+        return Err(InvalidInput::new(
+            field,
+            format!("must be at most {max_bytes} bytes"),
+        ));
     }
     Ok(())
 }
 
 /// A number within `range`.
-pub fn in_range(field: &str, value: u64, range: std::ops::RangeInclusive<u64>) -> Result<u64, InvalidInput> {
+pub fn in_range(
+    field: &str,
+    value: u64,
+    range: std::ops::RangeInclusive<u64>,
+) -> Result<u64, InvalidInput> {
     if range.contains(&value) {
         Ok(value)
     } else {

@@ -43,9 +43,13 @@ pub struct App {
 }
 
 impl App {
-    pub fn new(config: Config, sdk: &aws_config::SdkConfig, clock: Arc<dyn Clock>) -> Self {
-        let store = store::Store::new(aws_sdk_dynamodb::Client::new(sdk), config.tables.clone());
-        Self { config, store, clock }
+    pub fn new(config: Config, dynamodb: aws_sdk_dynamodb::Client, clock: Arc<dyn Clock>) -> Self {
+        let store = store::Store::new(dynamodb, config.tables.clone());
+        Self {
+            config,
+            store,
+            clock,
+        }
     }
 
     /// Configuration and AWS clients from the environment (`AWS_ENDPOINT_URL` points them at the
@@ -53,7 +57,8 @@ impl App {
     pub async fn from_env() -> Result<(Self, aws_config::SdkConfig), config::ConfigError> {
         let config = Config::from_env()?;
         let sdk = aws_sdk_config().await;
-        Ok((Self::new(config, &sdk, Arc::new(SystemClock)), sdk))
+        let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
+        Ok((Self::new(config, dynamodb, Arc::new(SystemClock)), sdk))
     }
 }
 

@@ -8,5 +8,8 @@ async fn main() -> Result<(), Error> {
     livepay::telemetry::init();
     let (app, _) = livepay::App::from_env().await?;
     let secret = required_env("LIVEPAY_WEBHOOK_SECRET")?;
-    run(service_fn(|req| livepay::api::payments::handle(&app, secret.as_bytes(), req))).await
+    run(service_fn(|req| {
+        livepay::api::payments::handle(&app, secret.as_bytes(), req)
+    }))
+    .await
 }

@@ -8,6 +8,12 @@ use livepay::queue::settlement::SettlementQueue;
 async fn main() -> Result<(), Error> {
     livepay::telemetry::init();
     let (app, sdk) = livepay::App::from_env().await?;
-    let queue = SettlementQueue::new(livepay::aws_sdk_sqs_client(&sdk), required_env("SETTLEMENT_QUEUE_URL")?);
-    run(service_fn(|req| livepay::api::send_gift::handle(&app, &queue, req))).await
+    let queue = SettlementQueue::new(
+        livepay::aws_sdk_sqs_client(&sdk),
+        required_env("SETTLEMENT_QUEUE_URL")?,
+    );
+    run(service_fn(|req| {
+        livepay::api::send_gift::handle(&app, &queue, req)
+    }))
+    .await
 }

@@ -37,15 +37,24 @@ struct SentGiftView<'a> {
     balance_coins: u64,
 }
 
-pub async fn handle(app: &App, queue: &SettlementQueue, req: Request) -> Result<Response<Body>, std::convert::Infallible> {
+pub async fn handle(
+    app: &App,
+    queue: &SettlementQueue,
+    req: Request,
+) -> Result<Response<Body>, std::convert::Infallible> {
     serve(req, |r| send_gift(app, queue, r)).await
 }
 
-async fn send_gift(app: &App, queue: &SettlementQueue, req: ApiRequest) -> Result<ApiResponse, ApiError> {
+async fn send_gift(
+    app: &App,
+    queue: &SettlementQueue,
+    req: ApiRequest,
+) -> Result<ApiResponse, ApiError> {
     let caller = req.caller()?;
     let idem = Idempotency::from_request(&req, &caller)?;
     let body: SendGiftBody = req.json()?;
-    let stream_id = StreamId::parse(req.path_param("stream_id")?).ok_or(ApiError::StreamNotFound)?;
+    let stream_id =
+        StreamId::parse(req.path_param("stream_id")?).ok_or(ApiError::StreamNotFound)?;
     let creator_id = stream_id.creator_id();
     check_sender(&caller.user_id, caller.adult, &creator_id)?;
     let priced = price(&app.config.gifts, &body.gift_id, body.count)?;
@@ -62,7 +71,10 @@ async fn send_gift(app: &App, queue: &SettlementQueue, req: ApiRequest) -> Resul
         sent_at: rfc3339(now),
     };
     record_business_id(&gift.gift_txn_id);
-    let window = SpendWindow { day: day_key(now), week: week_key(now) };
+    let window = SpendWindow {
+        day: day_key(now),
+        week: week_key(now),
+    };
     let store = &app.store;
     let wallet_account = AccountId::wallet(&caller.user_id);
 
@@ -93,7 +105,10 @@ async fn send_gift(app: &App, queue: &SettlementQueue, req: ApiRequest) -> Resul
                 balance_coins: debit.balance_after,
             },
         );
-        let err = match idem.commit(store, tx, response, now, app.config.idempotency_ttl_hours).await? {
+        let err = match idem
+            .commit(store, tx, response, now, app.config.idempotency_ttl_hours)
+            .await?
+        {
             Ok(response) => {
                 if !response.replayed {
                     store.remember_wallet(
@@ -129,7 +144,9 @@ async fn send_gift(app: &App, queue: &SettlementQueue, req: ApiRequest) -> Resul
             _ => return Err(unexpected(err, &gift)),
         }
     }
-    Err(ApiError::Busy(format!("wallet {wallet_account} kept changing")))
+    Err(ApiError::Busy(format!(
+        "wallet {wallet_account} kept changing"
+    )))
 }
 
 /// A committed gift whose message is lost is not lost money: its record stays `pending` and
@@ -162,7 +179,11 @@ fn unexpected(err: TxError, gift: &SentGift) -> ApiError {
 
 /// Before refusing, make sure this is not a retry of a request that already succeeded (its
 /// debit may be why the wallet now looks short).
-async fn replay_or(app: &App, idem: &Idempotency, refusal: ApiError) -> Result<ApiResponse, ApiError> {
+async fn replay_or(
+    app: &App,
+    idem: &Idempotency,
+    refusal: ApiError,
+) -> Result<ApiResponse, ApiError> {
     match idem.lookup(&app.store, app.clock.now()).await? {
         Some(replay) => Ok(replay),
         None => Err(refusal),

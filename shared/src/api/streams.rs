@@ -62,7 +62,8 @@ async fn create(app: &App, req: ApiRequest) -> Result<ApiResponse, ApiError> {
     caller.require(Role::Creator)?;
     let idem = Idempotency::from_request(&req, &caller)?;
     let body: CreateStreamBody = req.json()?;
-    let title = validate_title(&body.title).map_err(|e| InvalidInput::new("title", e.to_string()))?;
+    let title =
+        validate_title(&body.title).map_err(|e| InvalidInput::new("title", e.to_string()))?;
     let now = app.clock.now();
     let stream = Stream {
         stream_id: StreamId::new(&caller.user_id).as_str().to_owned(),
@@ -76,7 +77,15 @@ async fn create(app: &App, req: ApiRequest) -> Result<ApiResponse, ApiError> {
     let mut tx = Tx::new();
     app.store.add_new_stream(&mut tx, &stream);
     let response = ApiResponse::json(201, &StreamView::from(&stream));
-    Ok(idem.commit(&app.store, tx, response, now, app.config.idempotency_ttl_hours).await??)
+    Ok(idem
+        .commit(
+            &app.store,
+            tx,
+            response,
+            now,
+            app.config.idempotency_ttl_hours,
+        )
+        .await??)
 }
 
 async fn end(app: &App, req: ApiRequest) -> Result<ApiResponse, ApiError> {
@@ -85,11 +94,18 @@ async fn end(app: &App, req: ApiRequest) -> Result<ApiResponse, ApiError> {
     if !req.body.iter().all(u8::is_ascii_whitespace) {
         let _: EndStreamBody = req.json()?;
     }
-    let stream_id = StreamId::parse(req.path_param("stream_id")?).ok_or(ApiError::StreamNotFound)?;
+    let stream_id =
+        StreamId::parse(req.path_param("stream_id")?).ok_or(ApiError::StreamNotFound)?;
     record_business_id(stream_id.as_str());
-    let mut stream = app.store.stream(stream_id.as_str()).await?.ok_or(ApiError::StreamNotFound)?;
+    let mut stream = app
+        .store
+        .stream(stream_id.as_str())
+        .await?
+        .ok_or(ApiError::StreamNotFound)?;
     if stream.creator_id != caller.user_id {
-        return Err(ApiError::Forbidden("only the stream's creator can end it".into()));
+        return Err(ApiError::Forbidden(
+            "only the stream's creator can end it".into(),
+        ));
     }
     if stream.status == StreamStatus::Ended {
         return Ok(ApiResponse::json(200, &StreamView::from(&stream)));
@@ -98,16 +114,33 @@ async fn end(app: &App, req: ApiRequest) -> Result<ApiResponse, ApiError> {
     stream.status = StreamStatus::Ended;
     stream.ended_at = Some(rfc3339(now));
     let mut tx = Tx::new();
-    app.store.add_end_stream(&mut tx, &stream.stream_id, &caller.user_id, stream.ended_at.as_deref().unwrap_or_default());
+    app.store.add_end_stream(
+        &mut tx,
+        &stream.stream_id,
+        &caller.user_id,
+        stream.ended_at.as_deref().unwrap_or_default(),
+    );
     let response = ApiResponse::json(200, &StreamView::from(&stream));
-    match idem.commit(&app.store, tx, response, now, app.config.idempotency_ttl_hours).await? {
+    match idem
+        .commit(
+            &app.store,
+            tx,
+            response,
+            now,
+            app.config.idempotency_ttl_hours,
+        )
+        .await?
+    {
         Ok(response) => Ok(response),
         // Ended concurrently by another request: answer with the stream as it now is.
         Err(_) => match app.store.stream(stream_id.as_str()).await? {
             Some(now_stored) if now_stored.status == StreamStatus::Ended => {
                 Ok(ApiResponse::json(200, &StreamView::from(&now_stored)))
             }
-            _ => Err(ApiError::Internal(format!("ending {} failed", stream_id.as_str()))),
+            _ => Err(ApiError::Internal(format!(
+                "ending {} failed",
+                stream_id.as_str()
+            ))),
         },
     }
 }

@@ -39,7 +39,12 @@ pub async fn handle(app: &App, req: Request) -> Result<Response<Body>, std::conv
         match r.route_key.as_str() {
             "GET /v1/gifts" => {
                 r.caller()?;
-                Ok(ApiResponse::json(200, &GiftsView { gifts: app.config.gifts.gifts() }))
+                Ok(ApiResponse::json(
+                    200,
+                    &GiftsView {
+                        gifts: app.config.gifts.gifts(),
+                    },
+                ))
             }
             "GET /v1/wallet" => {
                 let caller = r.caller()?;
@@ -55,7 +60,10 @@ pub async fn handle(app: &App, req: Request) -> Result<Response<Body>, std::conv
 
 fn wallet_response(app: &App, user_id: &str, w: &WalletState) -> ApiResponse {
     let now = app.clock.now();
-    let window = SpendWindow { day: day_key(now), week: week_key(now) };
+    let window = SpendWindow {
+        day: day_key(now),
+        week: week_key(now),
+    };
     let limits: &SpendLimits = &app.config.spend_limits;
     ApiResponse::json(
         200,
@@ -79,11 +87,21 @@ async fn set_limits(app: &App, req: ApiRequest) -> Result<ApiResponse, ApiError>
     for _ in 0..MAX_PINNED_ATTEMPTS {
         let mut wallet = app.store.wallet(&caller.user_id).await?;
         let mut tx = Tx::new();
-        app.store.add_own_daily_cap(&mut tx, &caller.user_id, wallet.version, cap);
+        app.store
+            .add_own_daily_cap(&mut tx, &caller.user_id, wallet.version, cap);
         wallet.own_daily_cap = Some(cap);
         wallet.version += 1;
         let response = wallet_response(app, &caller.user_id, &wallet);
-        match idem.commit(&app.store, tx, response, app.clock.now(), app.config.idempotency_ttl_hours).await? {
+        match idem
+            .commit(
+                &app.store,
+                tx,
+                response,
+                app.clock.now(),
+                app.config.idempotency_ttl_hours,
+            )
+            .await?
+        {
             Ok(response) => return Ok(response),
             Err(err) if err.failure(&account).is_some() => continue,
             Err(err) => return Err(err.into()),

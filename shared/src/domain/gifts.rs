@@ -124,7 +124,11 @@ pub fn check_sender(sender_id: &str, adult: bool, creator_id: &str) -> Result<()
     Ok(())
 }
 
-pub fn price(catalog: &GiftCatalog, gift_id: &str, count: u64) -> Result<PricedGift, GiftRuleError> {
+pub fn price(
+    catalog: &GiftCatalog,
+    gift_id: &str,
+    count: u64,
+) -> Result<PricedGift, GiftRuleError> {
     if !(1..=MAX_COMBO).contains(&count) {
         return Err(GiftRuleError::CountOutOfRange);
     }
@@ -186,8 +190,14 @@ mod tests {
         assert_eq!(price(&c, "lion", 1).unwrap().coins, 29_999);
         assert_eq!(price(&c, "rose", 0), Err(GiftRuleError::CountOutOfRange));
         assert_eq!(price(&c, "rose", 1000), Err(GiftRuleError::CountOutOfRange));
-        assert_eq!(price(&c, "lion", 2), Err(GiftRuleError::NotStreakable("lion".into())));
-        assert_eq!(price(&c, "nope", 1), Err(GiftRuleError::GiftNotFound("nope".into())));
+        assert_eq!(
+            price(&c, "lion", 2),
+            Err(GiftRuleError::NotStreakable("lion".into()))
+        );
+        assert_eq!(
+            price(&c, "nope", 1),
+            Err(GiftRuleError::GiftNotFound("nope".into()))
+        );
     }
 
     #[test]
@@ -206,8 +216,14 @@ mod tests {
 
     #[test]
     fn senders_must_be_adults_and_not_the_creator() {
-        assert_eq!(check_sender("a", false, "c"), Err(GiftRuleError::AgeRestricted));
-        assert_eq!(check_sender("c", true, "c"), Err(GiftRuleError::CannotGiftSelf));
+        assert_eq!(
+            check_sender("a", false, "c"),
+            Err(GiftRuleError::AgeRestricted)
+        );
+        assert_eq!(
+            check_sender("c", true, "c"),
+            Err(GiftRuleError::CannotGiftSelf)
+        );
         assert_eq!(check_sender("a", true, "c"), Ok(()));
     }
 
@@ -215,9 +231,18 @@ mod tests {
     fn catalogs_from_configuration_are_checked() {
         assert_eq!(GiftCatalog::from_json("[]"), Err(CatalogError::Empty));
         let dup = r#"[{"gift_id":"a","name":"A","coins":1,"streakable":true},{"gift_id":"a","name":"B","coins":2,"streakable":false}]"#;
-        assert_eq!(GiftCatalog::from_json(dup), Err(CatalogError::Duplicate("a".into())));
+        assert_eq!(
+            GiftCatalog::from_json(dup),
+            Err(CatalogError::Duplicate("a".into()))
+        );
         let free = r#"[{"gift_id":"a","name":"A","coins":0,"streakable":true}]"#;
-        assert_eq!(GiftCatalog::from_json(free), Err(CatalogError::Free("a".into())));
-        assert!(matches!(GiftCatalog::from_json("{"), Err(CatalogError::Json(_))));
+        assert_eq!(
+            GiftCatalog::from_json(free),
+            Err(CatalogError::Free("a".into()))
+        );
+        assert!(matches!(
+            GiftCatalog::from_json("{"),
+            Err(CatalogError::Json(_))
+        ));
     }
 }

@@ -122,7 +122,9 @@ impl AccountId {
 
     pub fn parse(s: &str) -> Option<Self> {
         let (prefix, owner) = s.split_once(':')?;
-        let kind = AccountKind::ALL.into_iter().find(|k| k.prefix() == prefix)?;
+        let kind = AccountKind::ALL
+            .into_iter()
+            .find(|k| k.prefix() == prefix)?;
         (!owner.is_empty()).then(|| Self::new(kind, owner))
     }
 }
@@ -300,7 +302,10 @@ mod tests {
             mk(&issuer, &cash, 1),
             Err(LedgerError::MixedUnits { .. })
         ));
-        assert!(matches!(mk(&issuer, &w, u64::MAX), Err(LedgerError::Overflow)));
+        assert!(matches!(
+            mk(&issuer, &w, u64::MAX),
+            Err(LedgerError::Overflow)
+        ));
     }
 
     #[test]
@@ -316,9 +321,18 @@ mod tests {
         assert_eq!(
             p,
             vec![
-                Posting { account: w, delta: 70 },
-                Posting { account: g, delta: 30 },
-                Posting { account: issuer, delta: -100 },
+                Posting {
+                    account: w,
+                    delta: 70
+                },
+                Posting {
+                    account: g,
+                    delta: 30
+                },
+                Posting {
+                    account: issuer,
+                    delta: -100
+                },
             ]
         );
         assert_eq!(p.iter().map(|p| p.delta).sum::<i64>(), 0);

@@ -27,7 +27,12 @@ pub enum SignatureError {
 
 /// Checks `Livepay-Signature: t=<unix>,v1=<hex hmac>` over `"<t>.<raw body>"`. Several `v1`
 /// entries are allowed (secret rotation); one match suffices. The comparison is constant-time.
-pub fn verify_signature(secret: &[u8], header: Option<&str>, body: &[u8], now_unix: i64) -> Result<(), SignatureError> {
+pub fn verify_signature(
+    secret: &[u8],
+    header: Option<&str>,
+    body: &[u8],
+    now_unix: i64,
+) -> Result<(), SignatureError> {
     let header = header.ok_or(SignatureError::Invalid)?;
     let mut timestamp = None;
     let mut candidates = Vec::new();
@@ -41,7 +46,9 @@ pub fn verify_signature(secret: &[u8], header: Option<&str>, body: &[u8], now_un
     let t_text = timestamp.ok_or(SignatureError::Invalid)?;
     let t: i64 = t_text.parse().map_err(|_| SignatureError::Invalid)?;
     let matches = candidates.iter().any(|sig| {
-        let Ok(expected) = hex::decode(sig) else { return false };
+        let Ok(expected) = hex::decode(sig) else {
+            return false;
+        };
         mac(secret, t_text, body).verify_slice(&expected).is_ok()
     });
     if !matches {
@@ -112,14 +119,22 @@ impl PaymentEvent {
         let event = match envelope.event_type.as_str() {
             "coins.purchased" => {
                 let e: CoinsPurchased = from_value(envelope.data, "data")?;
-                bounded_str("data.user_id", &e.user_id, super::streams::MAX_USER_ID_BYTES)?;
+                bounded_str(
+                    "data.user_id",
+                    &e.user_id,
+                    super::streams::MAX_USER_ID_BYTES,
+                )?;
                 in_range("data.coins", e.coins, 1..=MAX_COINS_PER_EVENT)?;
                 in_range("data.amount_cents", e.amount_cents, 1..=MAX_CENTS_PER_EVENT)?;
                 PaymentEvent::CoinsPurchased(e)
             }
             "payment.charged_back" => {
                 let e: ChargedBack = from_value(envelope.data, "data")?;
-                bounded_str("data.user_id", &e.user_id, super::streams::MAX_USER_ID_BYTES)?;
+                bounded_str(
+                    "data.user_id",
+                    &e.user_id,
+                    super::streams::MAX_USER_ID_BYTES,
+                )?;
                 in_range("data.coins", e.coins, 1..=MAX_COINS_PER_EVENT)?;
                 PaymentEvent::ChargedBack(e)
             }
@@ -130,7 +145,10 @@ impl PaymentEvent {
 }
 
 /// A purchase: coins issued to the buyer, and the cash the provider collected to the platform.
-pub fn coin_purchase_transfers(event_id: &str, e: &CoinsPurchased) -> Result<Vec<Transfer>, LedgerError> {
+pub fn coin_purchase_transfers(
+    event_id: &str,
+    e: &CoinsPurchased,
+) -> Result<Vec<Transfer>, LedgerError> {
     Ok(vec![
         Transfer::new(
             format!("{event_id}/coins"),
@@ -153,7 +171,12 @@ pub fn coin_purchase_transfers(event_id: &str, e: &CoinsPurchased) -> Result<Vec
 
 /// A chargeback: the coins go back to the issuer, from the wallet as far as it holds them and
 /// from the platform's chargeback-loss account for the rest.
-pub fn chargeback_transfers(event_id: &str, user_id: &str, from_wallet: u64, from_loss: u64) -> Result<Vec<Transfer>, LedgerError> {
+pub fn chargeback_transfers(
+    event_id: &str,
+    user_id: &str,
+    from_wallet: u64,
+    from_loss: u64,
+) -> Result<Vec<Transfer>, LedgerError> {
     let issuer = AccountId::platform(AccountKind::CoinIssuer);
     let mut transfers = Vec::with_capacity(2);
     if from_wallet > 0 {
@@ -189,49 +212,107 @@ mod tests {
     fn a_correct_signature_within_tolerance_passes() {
         let body = br#"{"id":"evt_1"}"#;
         let h = sign(SECRET, 1_000, body);
-        assert_eq!(verify_signature(SECRET, Some(&h), body, 1_000 + 300), Ok(()));
-        assert_eq!(verify_signature(SECRET, Some(&h), body, 1_000 - 300), Ok(()));
+        assert_eq!(
+            verify_signature(SECRET, Some(&h), body, 1_000 + 300),
+            Ok(())
+        );
+        assert_eq!(
+            verify_signature(SECRET, Some(&h), body, 1_000 - 300),
+            Ok(())
+        );
     }
 
     #[test]
     fn wrong_secret_body_or_header_is_invalid_and_old_is_stale() {
         let body = br#"{"id":"evt_1"}"#;
         let h = sign(SECRET, 1_000, body);
-        let check = |secret: &[u8], header: Option<&str>, body: &[u8], now| verify_signature(secret, header, body, now);
-        assert_eq!(check(b"other", Some(&h), body, 1_000), Err(SignatureError::Invalid));
-        assert_eq!(check(SECRET, Some(&h), b"{}", 1_000), Err(SignatureError::Invalid));
-        assert_eq!(check(SECRET, None, body, 1_000), Err(SignatureError::Invalid));
-        assert_eq!(check(SECRET, Some(&h[..h.len() - 4]), body, 1_000), Err(SignatureError::Invalid));
-        assert_eq!(check(SECRET, Some("t=1000"), body, 1_000), Err(SignatureError::Invalid));
-        assert_eq!(check(SECRET, Some("garbage"), body, 1_000), Err(SignatureError::Invalid));
+        let check = |secret: &[u8], header: Option<&str>, body: &[u8], now| {
+            verify_signature(secret, header, body, now)
+        };
+        assert_eq!(
+            check(b"other", Some(&h), body, 1_000),
+            Err(SignatureError::Invalid)
+        );
+        assert_eq!(
+            check(SECRET, Some(&h), b"{}", 1_000),
+            Err(SignatureError::Invalid)
+        );
+        assert_eq!(
+            check(SECRET, None, body, 1_000),
+            Err(SignatureError::Invalid)
+        );
+        assert_eq!(
+            check(SECRET, Some(&h[..h.len() - 4]), body, 1_000),
+            Err(SignatureError::Invalid)
+        );
+        assert_eq!(
+            check(SECRET, Some("t=1000"), body, 1_000),
+            Err(SignatureError::Invalid)
+        );
+        assert_eq!(
+            check(SECRET, Some("garbage"), body, 1_000),
+            Err(SignatureError::Invalid)
+        );
         // Moving the timestamp breaks the signature; an old genuine one is stale.
         let moved = h.replace("t=1000", "t=1001");
-        assert_eq!(check(SECRET, Some(&moved), body, 1_001), Err(SignatureError::Invalid));
-        assert_eq!(check(SECRET, Some(&h), body, 1_301), Err(SignatureError::Stale));
+        assert_eq!(
+            check(SECRET, Some(&moved), body, 1_001),
+            Err(SignatureError::Invalid)
+        );
+        assert_eq!(
+            check(SECRET, Some(&h), body, 1_301),
+            Err(SignatureError::Stale)
+        );
     }
 
     #[test]
     fn one_matching_signature_among_several_suffices() {
         let body = b"{}";
         let good = sign(SECRET, 5, body);
-        let header = format!("t=5,v1={},{}", "00".repeat(32), good.split_once(',').unwrap().1);
+        let header = format!(
+            "t=5,v1={},{}",
+            "00".repeat(32),
+            good.split_once(',').unwrap().1
+        );
         assert_eq!(verify_signature(SECRET, Some(&header), body, 5), Ok(()));
     }
 
     fn envelope(t: &str, data: serde_json::Value) -> WebhookEnvelope {
-        WebhookEnvelope { id: "evt_1".into(), event_type: t.into(), data }
+        WebhookEnvelope {
+            id: "evt_1".into(),
+            event_type: t.into(),
+            data,
+        }
     }
 
     #[test]
     fn events_are_parsed_strictly() {
-        let ok = PaymentEvent::parse(envelope("coins.purchased", serde_json::json!({"user_id":"u","coins":70,"amount_cents":99}))).unwrap();
-        assert!(matches!(ok.1, PaymentEvent::CoinsPurchased(CoinsPurchased { coins: 70, .. })));
-        let bad = PaymentEvent::parse(envelope("coins.purchased", serde_json::json!({"user_id":"u","coins":0,"amount_cents":99})));
-        assert!(matches!(bad, Err(EventError::Invalid(InvalidInput { ref field, .. })) if field == "data.coins"));
-        let extra = PaymentEvent::parse(envelope("payment.charged_back", serde_json::json!({"user_id":"u","coins":1,"x":1})));
+        let ok = PaymentEvent::parse(envelope(
+            "coins.purchased",
+            serde_json::json!({"user_id":"u","coins":70,"amount_cents":99}),
+        ))
+        .unwrap();
+        assert!(matches!(
+            ok.1,
+            PaymentEvent::CoinsPurchased(CoinsPurchased { coins: 70, .. })
+        ));
+        let bad = PaymentEvent::parse(envelope(
+            "coins.purchased",
+            serde_json::json!({"user_id":"u","coins":0,"amount_cents":99}),
+        ));
+        assert!(
+            matches!(bad, Err(EventError::Invalid(InvalidInput { ref field, .. })) if field == "data.coins")
+        );
+        let extra = PaymentEvent::parse(envelope(
+            "payment.charged_back",
+            serde_json::json!({"user_id":"u","coins":1,"x":1}),
+        ));
         assert!(matches!(extra, Err(EventError::Invalid(_))));
         let other = PaymentEvent::parse(envelope("order.refunded", serde_json::json!({})));
-        assert_eq!(other, Err(EventError::UnsupportedType("order.refunded".into())));
+        assert_eq!(
+            other,
+            Err(EventError::UnsupportedType("order.refunded".into()))
+        );
     }
 
     #[test]

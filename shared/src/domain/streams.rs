@@ -108,7 +108,14 @@ mod tests {
 
     #[test]
     fn foreign_or_mangled_ids_are_refused() {
-        for bad in ["", "st_", "st_x_Y3I", "xx_01J0000000000000000000000_Y3I", "st_01J0000000000000000000000_", "st_01J0000000000000000000000_!!"] {
+        for bad in [
+            "",
+            "st_",
+            "st_x_Y3I",
+            "xx_01J0000000000000000000000_Y3I",
+            "st_01J0000000000000000000000_",
+            "st_01J0000000000000000000000_!!",
+        ] {
             assert!(StreamId::parse(bad).is_none(), "{bad}");
         }
     }

@@ -87,8 +87,9 @@ impl WalletState {
 
     /// The tighter of the platform's cap and the viewer's own.
     pub fn daily_cap(&self, limits: &SpendLimits) -> u64 {
-        self.own_daily_cap
-            .map_or(limits.daily_cap_coins, |own| own.min(limits.daily_cap_coins))
+        self.own_daily_cap.map_or(limits.daily_cap_coins, |own| {
+            own.min(limits.daily_cap_coins)
+        })
     }
 
     /// Spending `coins` now: enough coins first (402), then the caps (422).
@@ -98,13 +99,13 @@ impl WalletState {
         window: &SpendWindow,
         limits: &SpendLimits,
     ) -> Result<WalletDebit, SpendError> {
-        let balance_after = self
-            .balance
-            .checked_sub(coins)
-            .ok_or(SpendError::InsufficientCoins {
-                balance: self.balance,
-                needed: coins,
-            })?;
+        let balance_after =
+            self.balance
+                .checked_sub(coins)
+                .ok_or(SpendError::InsufficientCoins {
+                    balance: self.balance,
+                    needed: coins,
+                })?;
         let spent_day = self.spent_today(window);
         let cap = self.daily_cap(limits);
         let spent_day_after = spent_day
@@ -179,10 +180,16 @@ mod tests {
         let now = window("d1", "w1");
         assert_eq!(
             w.debit(11, &now, &limits()),
-            Err(SpendError::InsufficientCoins { balance: 10, needed: 11 })
+            Err(SpendError::InsufficientCoins {
+                balance: 10,
+                needed: 11
+            })
         );
         let d = w.debit(10, &now, &limits()).unwrap();
-        assert_eq!((d.balance_after, d.expected_version, d.spent_day_after), (0, 3, 10));
+        assert_eq!(
+            (d.balance_after, d.expected_version, d.spent_day_after),
+            (0, 3, 10)
+        );
     }
 
     #[test]
@@ -197,12 +204,18 @@ mod tests {
         };
         assert_eq!(
             w.debit(6, &window("d1", "w1"), &limits()),
-            Err(SpendError::DailyCapExceeded { cap: 100, spent: 95 })
+            Err(SpendError::DailyCapExceeded {
+                cap: 100,
+                spent: 95
+            })
         );
         // A new day resets the daily count but not the week's.
         assert_eq!(
             w.debit(11, &window("d2", "w1"), &limits()),
-            Err(SpendError::WeeklyCapExceeded { cap: 250, spent: 240 })
+            Err(SpendError::WeeklyCapExceeded {
+                cap: 250,
+                spent: 240
+            })
         );
         let d = w.debit(10, &window("d2", "w1"), &limits()).unwrap();
         assert_eq!((d.spent_day_after, d.spent_week_after), (10, 250));
@@ -225,7 +238,10 @@ mod tests {
         );
         w.own_daily_cap = Some(10_000);
         assert_eq!(w.daily_cap(&limits()), 100);
-        assert_eq!(check_own_daily_cap(101, &limits()).unwrap_err().platform, 100);
+        assert_eq!(
+            check_own_daily_cap(101, &limits()).unwrap_err().platform,
+            100
+        );
         assert_eq!(check_own_daily_cap(0, &limits()), Ok(0));
     }
 

@@ -40,7 +40,9 @@ impl Caller {
             .filter(|s| !s.trim().is_empty() && s.len() <= MAX_USER_ID_BYTES)
             .ok_or(ApiError::Unauthenticated)?
             .clone();
-        let roles = claims.get("cognito:groups").map_or_else(Vec::new, |g| parse_groups(g));
+        let roles = claims
+            .get("cognito:groups")
+            .map_or_else(Vec::new, |g| parse_groups(g));
         Ok(Caller {
             user_id,
             roles,
@@ -56,7 +58,9 @@ impl Caller {
         if self.has(role) {
             Ok(())
         } else {
-            Err(ApiError::Forbidden(format!("requires the {role:?} role").to_lowercase()))
+            Err(ApiError::Forbidden(
+                format!("requires the {role:?} role").to_lowercase(),
+            ))
         }
     }
 }
@@ -80,26 +84,49 @@ mod tests {
     use super::*;
 
     fn claims(pairs: &[(&str, &str)]) -> HashMap<String, String> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
     fn groups_in_gateway_and_json_form() {
-        for raw in ["[creator seller]", r#"["creator","seller"]"#, "creator", "[creator, seller, other]"] {
-            let c = Caller::from_claims(Some(&claims(&[("sub", "u"), ("cognito:groups", raw)]))).unwrap();
+        for raw in [
+            "[creator seller]",
+            r#"["creator","seller"]"#,
+            "creator",
+            "[creator, seller, other]",
+        ] {
+            let c = Caller::from_claims(Some(&claims(&[("sub", "u"), ("cognito:groups", raw)])))
+                .unwrap();
             assert!(c.has(Role::Creator), "{raw}");
         }
-        let c = Caller::from_claims(Some(&claims(&[("sub", "u"), ("cognito:groups", "[admin]")]))).unwrap();
+        let c = Caller::from_claims(Some(&claims(&[
+            ("sub", "u"),
+            ("cognito:groups", "[admin]"),
+        ])))
+        .unwrap();
         assert_eq!(c.roles, vec![Role::Admin]);
         assert!(!c.adult);
     }
 
     #[test]
     fn no_claims_or_no_subject_is_unauthenticated() {
-        assert!(matches!(Caller::from_claims(None), Err(ApiError::Unauthenticated)));
-        assert!(matches!(Caller::from_claims(Some(&claims(&[("sub", " ")]))), Err(ApiError::Unauthenticated)));
-        let adult = Caller::from_claims(Some(&claims(&[("sub", "u"), ("age_verified", "true")]))).unwrap();
+        assert!(matches!(
+            Caller::from_claims(None),
+            Err(ApiError::Unauthenticated)
+        ));
+        assert!(matches!(
+            Caller::from_claims(Some(&claims(&[("sub", " ")]))),
+            Err(ApiError::Unauthenticated)
+        ));
+        let adult =
+            Caller::from_claims(Some(&claims(&[("sub", "u"), ("age_verified", "true")]))).unwrap();
         assert!(adult.adult);
-        assert!(matches!(adult.require(Role::Creator), Err(ApiError::Forbidden(_))));
+        assert!(matches!(
+            adult.require(Role::Creator),
+            Err(ApiError::Forbidden(_))
+        ));
     }
 }

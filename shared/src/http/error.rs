@@ -57,9 +57,9 @@ impl ApiError {
                 GiftRuleError::AgeRestricted => (403, "age_restricted"),
                 GiftRuleError::CannotGiftSelf => (403, "cannot_gift_self"),
                 GiftRuleError::GiftNotFound(_) => (404, "gift_not_found"),
-                GiftRuleError::CountOutOfRange | GiftRuleError::NotStreakable(_) | GiftRuleError::CostOverflow => {
-                    (400, "invalid_request")
-                }
+                GiftRuleError::CountOutOfRange
+                | GiftRuleError::NotStreakable(_)
+                | GiftRuleError::CostOverflow => (400, "invalid_request"),
             },
             ApiError::StreamNotFound => (404, "stream_not_found"),
             ApiError::StreamNotLive => (409, "stream_not_live"),
@@ -79,9 +79,11 @@ impl ApiError {
     pub fn field(&self) -> Option<&str> {
         match self {
             ApiError::InvalidRequest(e) if !e.field.is_empty() => Some(&e.field),
-            ApiError::Gift(GiftRuleError::CountOutOfRange | GiftRuleError::NotStreakable(_) | GiftRuleError::CostOverflow) => {
-                Some("count")
-            }
+            ApiError::Gift(
+                GiftRuleError::CountOutOfRange
+                | GiftRuleError::NotStreakable(_)
+                | GiftRuleError::CostOverflow,
+            ) => Some("count"),
             _ => None,
         }
     }
@@ -89,7 +91,9 @@ impl ApiError {
     /// The text shown to the client: internals stay in the logs.
     pub fn public_message(&self) -> String {
         match self {
-            ApiError::Internal(_) => "internal error; nothing was changed, retry with the same Idempotency-Key".into(),
+            ApiError::Internal(_) => {
+                "internal error; nothing was changed, retry with the same Idempotency-Key".into()
+            }
             ApiError::Busy(_) => "the service is busy; retry with the same Idempotency-Key".into(),
             other => other.to_string(),
         }

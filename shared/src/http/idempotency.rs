@@ -24,12 +24,18 @@ pub struct Idempotency {
 
 impl Idempotency {
     pub fn from_request(req: &ApiRequest, caller: &Caller) -> Result<Self, ApiError> {
-        let key = req.header("idempotency-key").ok_or(ApiError::IdempotencyKeyRequired)?;
+        let key = req
+            .header("idempotency-key")
+            .ok_or(ApiError::IdempotencyKeyRequired)?;
         if key.is_empty() {
             return Err(ApiError::IdempotencyKeyRequired);
         }
         if key.chars().count() > MAX_KEY_CHARS {
-            return Err(InvalidInput::new("Idempotency-Key", format!("must be 1 to {MAX_KEY_CHARS} characters")).into());
+            return Err(InvalidInput::new(
+                "Idempotency-Key",
+                format!("must be 1 to {MAX_KEY_CHARS} characters"),
+            )
+            .into());
         }
         let canonical = match serde_json::from_slice::<serde_json::Value>(&req.body) {
             Ok(v) => v.to_string(),
@@ -50,7 +56,14 @@ impl Idempotency {
     /// Commits `tx` together with the record of `response`. On success the response is final;
     /// if the key was already used, the outcome is the replay, a 422 or a 409; any other
     /// cancellation is returned for the handler to explain.
-    pub async fn commit(&self, store: &Store, mut tx: Tx, response: ApiResponse, now: OffsetDateTime, ttl_hours: u64) -> Result<Result<ApiResponse, TxError>, ApiError> {
+    pub async fn commit(
+        &self,
+        store: &Store,
+        mut tx: Tx,
+        response: ApiResponse,
+        now: OffsetDateTime,
+        ttl_hours: u64,
+    ) -> Result<Result<ApiResponse, TxError>, ApiError> {
         let record = IdempotencyRecord {
             fingerprint: self.fingerprint.clone(),
             status: response.status,
@@ -58,7 +71,13 @@ impl Idempotency {
         };
         let now_unix = now.unix_timestamp();
         let ttl_secs = i64::try_from(ttl_hours.saturating_mul(3600)).unwrap_or(i64::MAX);
-        store.add_idempotency(&mut tx, &self.key_hash, &record, now_unix, now_unix.saturating_add(ttl_secs));
+        store.add_idempotency(
+            &mut tx,
+            &self.key_hash,
+            &record,
+            now_unix,
+            now_unix.saturating_add(ttl_secs),
+        );
         match tx.commit(store.client()).await {
             Ok(()) => Ok(Ok(response)),
             Err(err) => match self.replay(&err)? {
@@ -69,8 +88,15 @@ impl Idempotency {
     }
 
     /// The stored outcome for this key, read outside any transaction (error paths only).
-    pub async fn lookup(&self, store: &Store, now: OffsetDateTime) -> Result<Option<ApiResponse>, ApiError> {
-        match store.idempotency_record(&self.key_hash, now.unix_timestamp()).await? {
+    pub async fn lookup(
+        &self,
+        store: &Store,
+        now: OffsetDateTime,
+    ) -> Result<Option<ApiResponse>, ApiError> {
+        match store
+            .idempotency_record(&self.key_hash, now.unix_timestamp())
+            .await?
+        {
             Some(record) => self.replay_record(record).map(Some),
             None => Ok(None),
         }
@@ -85,7 +111,10 @@ impl Idempotency {
             return Err(ApiError::IdempotencyInProgress);
         }
         let Some(old) = failure.old.as_ref() else {
-            return Err(ApiError::Internal(format!("idempotency item failed with {}", failure.code)));
+            return Err(ApiError::Internal(format!(
+                "idempotency item failed with {}",
+                failure.code
+            )));
         };
         self.replay_record(idempotency_from_item(old)?).map(Some)
     }

@@ -36,13 +36,20 @@ impl ApiRequest {
             Some(RequestContext::ApiGatewayV2(ctx)) => (
                 ctx.route_key.clone().unwrap_or_default(),
                 ctx.request_id.clone().unwrap_or_default(),
-                ctx.authorizer.as_ref().and_then(|a| a.jwt.as_ref()).map(|j| j.claims.clone()),
+                ctx.authorizer
+                    .as_ref()
+                    .and_then(|a| a.jwt.as_ref())
+                    .map(|j| j.claims.clone()),
             ),
             _ => (String::new(), String::new(), None),
         };
         let path_params = req
             .path_parameters_ref()
-            .map(|p| p.iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect())
+            .map(|p| {
+                p.iter()
+                    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                    .collect()
+            })
             .unwrap_or_default();
         let method = req.method().as_str().to_owned();
         let path = req.raw_http_path().to_owned();
@@ -101,7 +108,10 @@ impl ApiResponse {
 
 /// Runs one route handler under a span carrying the request id (and, once a handler records
 /// it, the business id); every error becomes its API.md body and is logged here, once.
-pub async fn serve<F, Fut>(req: lambda_http::Request, handler: F) -> Result<Response<Body>, std::convert::Infallible>
+pub async fn serve<F, Fut>(
+    req: lambda_http::Request,
+    handler: F,
+) -> Result<Response<Body>, std::convert::Infallible>
 where
     F: FnOnce(ApiRequest) -> Fut,
     Fut: Future<Output = Result<ApiResponse, ApiError>>,

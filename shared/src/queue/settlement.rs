@@ -76,7 +76,11 @@ impl SettlementQueue {
             .map(|_| ())
             .map_err(|e| QueueError::Failed {
                 op: "SendMessage",
-                message: format!("{}: {}", e.code().unwrap_or("unknown"), e.message().unwrap_or("no message")),
+                message: format!(
+                    "{}: {}",
+                    e.code().unwrap_or("unknown"),
+                    e.message().unwrap_or("no message")
+                ),
             })
     }
 }
@@ -99,10 +103,15 @@ mod tests {
             sent_at: "2026-11-22T00:00:00Z".into(),
         };
         let body = e.to_body();
-        assert!(body.starts_with(r#"{"type":"gift.sent","version":1,"#), "{body}");
+        assert!(
+            body.starts_with(r#"{"type":"gift.sent","version":1,"#),
+            "{body}"
+        );
         assert_eq!(SettlementEvent::parse(&body).unwrap(), e);
         assert!(SettlementEvent::parse(r#"{"type":"gift.sent"}"#).is_err());
         assert!(SettlementEvent::parse(r#"{"type":"other"}"#).is_err());
-        assert!(SettlementEvent::parse(&body.replace("\"count\"", "\"extra\":1,\"count\"")).is_err());
+        assert!(
+            SettlementEvent::parse(&body.replace("\"count\"", "\"extra\":1,\"count\"")).is_err()
+        );
     }
 }

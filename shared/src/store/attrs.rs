@@ -31,7 +31,10 @@ pub(crate) fn get_n<T: std::str::FromStr>(item: &Item, name: &str) -> Result<T, 
     opt_n(item, name)?.ok_or_else(|| StoreError::Corrupt(format!("attribute {name} is missing")))
 }
 
-pub(crate) fn opt_n<T: std::str::FromStr>(item: &Item, name: &str) -> Result<Option<T>, StoreError> {
+pub(crate) fn opt_n<T: std::str::FromStr>(
+    item: &Item,
+    name: &str,
+) -> Result<Option<T>, StoreError> {
     match item.get(name) {
         None => Ok(None),
         Some(v) => v
@@ -39,7 +42,9 @@ pub(crate) fn opt_n<T: std::str::FromStr>(item: &Item, name: &str) -> Result<Opt
             .ok()
             .and_then(|n| n.parse().ok())
             .map(Some)
-            .ok_or_else(|| StoreError::Corrupt(format!("attribute {name} is not a number in range"))),
+            .ok_or_else(|| {
+                StoreError::Corrupt(format!("attribute {name} is not a number in range"))
+            }),
     }
 }
 

@@ -16,7 +16,12 @@ use crate::domain::wallet::WalletDebit;
 pub const SETTLEMENT_PENDING: &str = "pending";
 
 impl Store {
-    pub fn add_sent_gift(&self, tx: &mut Tx, gift: &SentGift, debit: &WalletDebit) -> Result<(), LedgerError> {
+    pub fn add_sent_gift(
+        &self,
+        tx: &mut Tx,
+        gift: &SentGift,
+        debit: &WalletDebit,
+    ) -> Result<(), LedgerError> {
         self.add_stream_live_check(tx, &gift.stream_id, &gift.creator_id);
         let record = HashMap::from([
             ("gift_txn_id".to_owned(), s(&gift.gift_txn_id)),

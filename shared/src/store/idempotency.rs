@@ -2,7 +2,9 @@
 
 use std::collections::HashMap;
 
-use aws_sdk_dynamodb::types::{Put, ReturnValuesOnConditionCheckFailure as OnFail, TransactWriteItem};
+use aws_sdk_dynamodb::types::{
+    Put, ReturnValuesOnConditionCheckFailure as OnFail, TransactWriteItem,
+};
 
 use super::attrs::{get_n, get_s, key, n, s, Item};
 use super::transaction::{Role, Tx};
@@ -22,7 +24,14 @@ impl Store {
     /// Records the completed request in the business transaction itself (one round trip). The
     /// write fails if the key is held and unexpired; TTL deletes lazily, so expiry is checked
     /// here too.
-    pub fn add_idempotency(&self, tx: &mut Tx, key_hash: &str, record: &IdempotencyRecord, now_unix: i64, expires_unix: i64) {
+    pub fn add_idempotency(
+        &self,
+        tx: &mut Tx,
+        key_hash: &str,
+        record: &IdempotencyRecord,
+        now_unix: i64,
+        expires_unix: i64,
+    ) {
         let mut item = key(key_hash, IDEMPOTENCY_SK);
         item.extend([
             ("fingerprint".to_owned(), s(&record.fingerprint)),
@@ -35,11 +44,17 @@ impl Store {
             .table_name(&self.tables.idempotency)
             .set_item(Some(item))
             .condition_expression("attribute_not_exists(pk) OR expires_at < :now")
-            .set_expression_attribute_values(Some(HashMap::from([(":now".to_owned(), n(now_unix))])))
+            .set_expression_attribute_values(Some(HashMap::from([(
+                ":now".to_owned(),
+                n(now_unix),
+            )])))
             .return_values_on_condition_check_failure(OnFail::AllOld)
             .build()
             .expect("table, item and condition are set");
-        tx.push(Role::Idempotency, TransactWriteItem::builder().put(put).build());
+        tx.push(
+            Role::Idempotency,
+            TransactWriteItem::builder().put(put).build(),
+        );
     }
 }
 
@@ -53,7 +68,11 @@ pub fn idempotency_from_item(item: &Item) -> Result<IdempotencyRecord, StoreErro
 
 impl Store {
     /// The unexpired record for `key_hash`, if any (strongly consistent).
-    pub async fn idempotency_record(&self, key_hash: &str, now_unix: i64) -> Result<Option<IdempotencyRecord>, StoreError> {
+    pub async fn idempotency_record(
+        &self,
+        key_hash: &str,
+        now_unix: i64,
+    ) -> Result<Option<IdempotencyRecord>, StoreError> {
         let out = self
             .client
             .get_item()
@@ -63,7 +82,9 @@ impl Store {
             .send()
             .await
             .map_err(|e| super::sdk_error("GetItem", e))?;
-        let Some(item) = out.item else { return Ok(None) };
+        let Some(item) = out.item else {
+            return Ok(None);
+        };
         let expires: i64 = get_n(&item, "expires_at")?;
         if expires < now_unix {
             return Ok(None);

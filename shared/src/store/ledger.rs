@@ -3,7 +3,9 @@
 
 use std::collections::HashMap;
 
-use aws_sdk_dynamodb::types::{Put, ReturnValuesOnConditionCheckFailure as OnFail, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{
+    Put, ReturnValuesOnConditionCheckFailure as OnFail, TransactWriteItem, Update,
+};
 
 use super::attrs::{key, n, s, Item};
 use super::transaction::{Role, Tx};
@@ -98,8 +100,16 @@ fn open_account(table: &str, account: &AccountId, delta: i64, extra: &Item) -> T
     TransactWriteItem::builder().put(put).build()
 }
 
-fn update_account(table: &str, account: &AccountId, delta: i64, pin: Option<&Pin>) -> TransactWriteItem {
-    let mut sets = vec!["account_id = if_not_exists(account_id, :id)".to_owned(), "#unit = if_not_exists(#unit, :unit)".to_owned()];
+fn update_account(
+    table: &str,
+    account: &AccountId,
+    delta: i64,
+    pin: Option<&Pin>,
+) -> TransactWriteItem {
+    let mut sets = vec![
+        "account_id = if_not_exists(account_id, :id)".to_owned(),
+        "#unit = if_not_exists(#unit, :unit)".to_owned(),
+    ];
     let mut conditions = Vec::new();
     let mut values = HashMap::from([
         (":id".to_owned(), s(account.to_string())),
@@ -121,7 +131,10 @@ fn update_account(table: &str, account: &AccountId, delta: i64, pin: Option<&Pin
     let update = Update::builder()
         .table_name(table)
         .set_key(Some(key(account_pk(account), ACCOUNT_SK)))
-        .update_expression(format!("SET {} ADD balance :delta, version :one", sets.join(", ")))
+        .update_expression(format!(
+            "SET {} ADD balance :delta, version :one",
+            sets.join(", ")
+        ))
         .set_condition_expression((!conditions.is_empty()).then(|| conditions.join(" AND ")))
         .expression_attribute_names("#unit", "unit")
         .set_expression_attribute_values(Some(values))
@@ -160,4 +173,23 @@ fn put_transfer(table: &str, t: &Transfer, at: &str) -> TransactWriteItem {
         .build()
         .expect("table, item and condition are set");
     TransactWriteItem::builder().put(put).build()
+}
+
+impl Store {
+    /// One account's balance as stored now (0 for an account never written).
+    pub async fn account_balance(&self, account: &AccountId) -> Result<i64, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.tables.ledger)
+            .set_key(Some(key(account_pk(account), ACCOUNT_SK)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| super::sdk_error("GetItem", e))?;
+        match out.item {
+            Some(item) => super::attrs::get_n(&item, "balance"),
+            None => Ok(0),
+        }
+    }
 }

@@ -67,7 +67,10 @@ pub enum StoreError {
     Corrupt(String),
 }
 
-pub(crate) fn sdk_error<E: ProvideErrorMetadata + std::fmt::Debug>(op: &'static str, err: SdkError<E>) -> StoreError {
+pub(crate) fn sdk_error<E: ProvideErrorMetadata + std::fmt::Debug>(
+    op: &'static str,
+    err: SdkError<E>,
+) -> StoreError {
     let code = err.code().unwrap_or_default().to_owned();
     let message = match err.message() {
         Some(m) => format!("{code}: {m}"),

@@ -8,7 +8,14 @@ use super::transaction::{Role, Tx};
 use super::Store;
 
 impl Store {
-    pub fn add_webhook_event(&self, tx: &mut Tx, event_id: &str, event_type: &str, body_sha256: &str, at: &str) {
+    pub fn add_webhook_event(
+        &self,
+        tx: &mut Tx,
+        event_id: &str,
+        event_type: &str,
+        body_sha256: &str,
+        at: &str,
+    ) {
         let mut item = key(format!("EVENT#{event_id}"), "E");
         item.extend([
             ("event_id".to_owned(), s(event_id)),
@@ -22,6 +29,9 @@ impl Store {
             .condition_expression("attribute_not_exists(pk)")
             .build()
             .expect("table, item and condition are set");
-        tx.push(Role::WebhookEvent, TransactWriteItem::builder().put(put).build());
+        tx.push(
+            Role::WebhookEvent,
+            TransactWriteItem::builder().put(put).build(),
+        );
     }
 }

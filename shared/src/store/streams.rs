@@ -2,7 +2,9 @@
 
 use std::collections::HashMap;
 
-use aws_sdk_dynamodb::types::{ConditionCheck, Put, ReturnValuesOnConditionCheckFailure as OnFail, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{
+    ConditionCheck, Put, ReturnValuesOnConditionCheckFailure as OnFail, TransactWriteItem, Update,
+};
 
 use super::attrs::{get_s, key, opt_s, s, Item};
 use super::transaction::{Role, Tx};
@@ -64,7 +66,10 @@ impl Store {
             .return_values_on_condition_check_failure(OnFail::AllOld)
             .build()
             .expect("table, key and expression are set");
-        tx.push(Role::Stream, TransactWriteItem::builder().update(update).build());
+        tx.push(
+            Role::Stream,
+            TransactWriteItem::builder().update(update).build(),
+        );
     }
 
     /// The gift path's stream check: the stream exists, is `creator_id`'s, and is live.
@@ -81,7 +86,10 @@ impl Store {
             .return_values_on_condition_check_failure(OnFail::AllOld)
             .build()
             .expect("table, key and condition are set");
-        tx.push(Role::Stream, TransactWriteItem::builder().condition_check(check).build());
+        tx.push(
+            Role::Stream,
+            TransactWriteItem::builder().condition_check(check).build(),
+        );
     }
 }
 

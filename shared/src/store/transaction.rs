@@ -96,7 +96,8 @@ impl Tx {
             Ok(_) => return Ok(()),
             Err(err) => err,
         };
-        let Some(TransactWriteItemsError::TransactionCanceledException(e)) = err.as_service_error() else {
+        let Some(TransactWriteItemsError::TransactionCanceledException(e)) = err.as_service_error()
+        else {
             return Err(sdk_error("TransactWriteItems", err).into());
         };
         let reasons = e

@@ -3,7 +3,9 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use aws_sdk_dynamodb::types::{ReturnValuesOnConditionCheckFailure as OnFail, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{
+    ReturnValuesOnConditionCheckFailure as OnFail, TransactWriteItem, Update,
+};
 
 use super::attrs::{get_n, key, n, opt_n, opt_s, s, Item};
 use super::ledger::{account_pk, version_condition, Pin, ACCOUNT_SK};
@@ -42,12 +44,20 @@ impl Store {
             .client
             .get_item()
             .table_name(&self.tables.ledger)
-            .set_key(Some(key(account_pk(&AccountId::wallet(user_id)), ACCOUNT_SK)))
+            .set_key(Some(key(
+                account_pk(&AccountId::wallet(user_id)),
+                ACCOUNT_SK,
+            )))
             .consistent_read(true)
             .send()
             .await
             .map_err(|e| sdk_error("GetItem", e))?;
-        let state = out.item.as_ref().map(wallet_from_item).transpose()?.unwrap_or_default();
+        let state = out
+            .item
+            .as_ref()
+            .map(wallet_from_item)
+            .transpose()?
+            .unwrap_or_default();
         self.remember_wallet(user_id, state.clone());
         Ok(state)
     }
@@ -89,7 +99,10 @@ impl Store {
             .return_values_on_condition_check_failure(OnFail::AllOld)
             .build()
             .expect("table, key and expression are set");
-        tx.push(Role::Account(account), TransactWriteItem::builder().update(update).build());
+        tx.push(
+            Role::Account(account),
+            TransactWriteItem::builder().update(update).build(),
+        );
     }
 }
 
@@ -122,5 +135,7 @@ pub(crate) fn wallet_from_item(item: &Item) -> Result<WalletState, StoreError> {
 
 /// The wallet as a failed condition found it, if that item is the wallet.
 pub fn wallet_from_failure(old: Option<&Item>) -> Result<WalletState, StoreError> {
-    old.map(wallet_from_item).transpose().map(Option::unwrap_or_default)
+    old.map(wallet_from_item)
+        .transpose()
+        .map(Option::unwrap_or_default)
 }

@@ -1,0 +1,49 @@
+"""python -m livepay_local <command>: the local stack's tools (see scripts/)."""
+import argparse
+import sys
+
+from . import provision, template
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(prog="livepay_local")
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    p = sub.add_parser("provision", help="create the template's tables and queues; print the functions' env")
+    p.add_argument("--template", required=True)
+    p.add_argument("--endpoint", required=True)
+    p.add_argument("--region", default="us-east-1")
+    p.add_argument("--prefix", required=True)
+    p.add_argument("--webhook-secret", default="local-webhook-secret-0123456789")
+    t = sub.add_parser("token", help="mint a JWT the local gateway accepts")
+    t.add_argument("--sub", required=True)
+    t.add_argument("--groups", default="")
+    t.add_argument("--adult", action="store_true")
+    t.add_argument("--key-dir", required=True)
+    t.add_argument("--template", required=True)
+    g = sub.add_parser("gateway", help="serve the template's HTTP API on 127.0.0.1")
+    g.add_argument("--template", required=True)
+    g.add_argument("--port", type=int, required=True)
+    g.add_argument("--lambda-url", required=True)
+    g.add_argument("--key-dir", required=True)
+    args = ap.parse_args()
+
+    if args.cmd == "provision":
+        tpl = template.load(args.template)
+        refs = provision.provision(tpl, args.endpoint, args.region, args.prefix)
+        env = provision.function_env(tpl, refs, {"WebhookSecret": args.webhook_secret})
+        for name, value in sorted(env.items()):
+            print(f"{name}={value}")
+    elif args.cmd == "token":
+        from . import tokens
+        tpl = template.load(args.template)
+        groups = [g for g in args.groups.split(",") if g]
+        print(tokens.mint(args.key_dir, tpl.jwt_issuer, tpl.jwt_audience[0], args.sub, groups, args.adult))
+    elif args.cmd == "gateway":
+        from . import gateway
+        gateway.serve(template.load(args.template), args.port, args.lambda_url, args.key_dir)
+    else:
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,71 @@
+"""Create exactly the template's tables and queues in the emulator, and resolve every function's
+environment to the local names. Used by scripts/up and, with a per-test prefix, by the tests."""
+import boto3
+
+from .template import Template, short_name
+
+
+def table_name(prefix: str, logical_id: str) -> str:
+    return f"{prefix}-{short_name(logical_id)}"
+
+
+def queue_name(prefix: str, logical_id: str, fifo: bool) -> str:
+    return f"{prefix}-{short_name(logical_id)}" + (".fifo" if fifo else "")
+
+
+def provision(t: Template, endpoint: str, region: str, prefix: str) -> dict:
+    """Returns {logical_id: physical value}: table names and queue URLs (what `Ref` gives)."""
+    session = boto3.session.Session(aws_access_key_id="local", aws_secret_access_key="local", region_name=region)
+    ddb = session.client("dynamodb", endpoint_url=endpoint)
+    sqs = session.client("sqs", endpoint_url=endpoint)
+    refs = {}
+    existing = set(ddb.list_tables().get("TableNames", []))
+    for table in t.tables:
+        p = table.props
+        name = table_name(prefix, table.logical_id)
+        refs[table.logical_id] = name
+        if name in existing:
+            continue
+        args = dict(TableName=name, KeySchema=p["KeySchema"], AttributeDefinitions=p["AttributeDefinitions"],
+                    BillingMode=p.get("BillingMode", "PAY_PER_REQUEST"))
+        if p.get("GlobalSecondaryIndexes"):
+            args["GlobalSecondaryIndexes"] = p["GlobalSecondaryIndexes"]
+        ddb.create_table(**args)
+        ttl = p.get("TimeToLiveSpecification")
+        if ttl and ttl.get("Enabled"):
+            ddb.update_time_to_live(TableName=name, TimeToLiveSpecification={
+                "Enabled": True, "AttributeName": ttl["AttributeName"]})
+    arns = {}
+    # Dead-letter queues first: a redrive policy names its DLQ's ARN.
+    for queue in sorted(t.queues, key=lambda q: "RedrivePolicy" in q.props):
+        p = queue.props
+        fifo = bool(p.get("FifoQueue"))
+        attrs = {}
+        if fifo:
+            attrs["FifoQueue"] = "true"
+            if p.get("ContentBasedDeduplication"):
+                attrs["ContentBasedDeduplication"] = "true"
+        for key in ("VisibilityTimeout", "MessageRetentionPeriod", "DelaySeconds", "ReceiveMessageWaitTimeSeconds"):
+            if key in p:
+                attrs[key] = str(p[key])
+        if "RedrivePolicy" in p:
+            rp = p["RedrivePolicy"]
+            dlq = rp["deadLetterTargetArn"]["Fn::GetAtt"][0]
+            attrs["RedrivePolicy"] = f'{{"deadLetterTargetArn":"{arns[dlq]}","maxReceiveCount":{rp["maxReceiveCount"]}}}'
+        url = sqs.create_queue(QueueName=queue_name(prefix, queue.logical_id, fifo), Attributes=attrs)["QueueUrl"]
+        refs[queue.logical_id] = url
+        arns[queue.logical_id] = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    return refs
+
+
+def function_env(t: Template, refs: dict, secrets: dict) -> dict:
+    """Every function's environment, merged (names never clash in meaning), with Refs resolved.
+    Refs to template parameters (secrets) come from `secrets`."""
+    env = {}
+    for fn in t.functions:
+        for name, value in fn.env.items():
+            if isinstance(value, dict) and "Ref" in value:
+                ref = value["Ref"]
+                value = refs[ref] if ref in refs else secrets[ref]
+            env[name] = str(value)
+    return env

@@ -1,0 +1,77 @@
+"""Reading the synthesized CloudFormation template: the single source of the local resources."""
+import json
+import re
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Table:
+    logical_id: str
+    props: dict
+
+
+@dataclass
+class Queue:
+    logical_id: str
+    props: dict
+
+
+@dataclass
+class Function:
+    logical_id: str
+    binary: str
+    env: dict  # name -> raw CloudFormation value (string or {"Ref": ...})
+
+
+@dataclass
+class Route:
+    method: str
+    path: str
+    binary: str
+    jwt: bool
+
+
+@dataclass
+class Template:
+    tables: list = field(default_factory=list)
+    queues: list = field(default_factory=list)
+    functions: list = field(default_factory=list)
+    routes: list = field(default_factory=list)
+    jwt_issuer: str = ""
+    jwt_audience: list = field(default_factory=list)
+
+
+def short_name(logical_id: str) -> str:
+    """`LedgerTable38A58B60` -> `LedgerTable`: CDK appends an 8-hex-digit hash."""
+    return re.sub(r"[0-9A-F]{8}$", "", logical_id)
+
+
+def load(path: str) -> Template:
+    with open(path) as f:
+        resources = json.load(f)["Resources"]
+    t = Template()
+    by_type = lambda kind: [(k, v) for k, v in resources.items() if v["Type"] == kind]
+    for lid, r in by_type("AWS::DynamoDB::Table"):
+        t.tables.append(Table(lid, r["Properties"]))
+    for lid, r in by_type("AWS::SQS::Queue"):
+        t.queues.append(Queue(lid, r.get("Properties", {})))
+    binaries = {}
+    for lid, r in by_type("AWS::Lambda::Function"):
+        binary = r.get("Metadata", {}).get("livepay:binary")
+        if binary:
+            binaries[lid] = binary
+            env = r["Properties"].get("Environment", {}).get("Variables", {})
+            t.functions.append(Function(lid, binary, env))
+    integrations = {}
+    for lid, r in by_type("AWS::ApiGatewayV2::Integration"):
+        fn = r["Properties"]["IntegrationUri"]["Fn::GetAtt"][0]
+        integrations[lid] = binaries[fn]
+    for lid, r in by_type("AWS::ApiGatewayV2::Authorizer"):
+        cfg = r["Properties"]["JwtConfiguration"]
+        t.jwt_issuer, t.jwt_audience = cfg["Issuer"], cfg["Audience"]
+    for lid, r in by_type("AWS::ApiGatewayV2::Route"):
+        p = r["Properties"]
+        method, path = p["RouteKey"].split(" ", 1)
+        target = p["Target"]["Fn::Join"][1][1]["Ref"]
+        t.routes.append(Route(method, path, integrations[target], p.get("AuthorizationType") == "JWT"))
+    return t
