@@ -1,0 +1,82 @@
+import { test } from 'node:test';
+import * as assert from 'node:assert/strict';
+import { App } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import { LivepayStack, SETTLEMENT_CONSUMER_TIMEOUT } from '../lib/livepay-stack';
+import { FUNCTIONS } from '../lib/functions';
+
+const synth = (architecture: 'arm64' | 'x86_64' = 'arm64') => {
+  const app = new App();
+  const stack = new LivepayStack(app, 'Test', {
+    architecture, jwtIssuer: 'https://issuer.example', jwtAudience: 'livepay', lambdaArtifacts: '/nonexistent',
+  });
+  return Template.fromStack(stack);
+};
+
+test('three on-demand tables with point-in-time recovery; idempotency keys expire by TTL', () => {
+  const t = synth();
+  t.resourceCountIs('AWS::DynamoDB::Table', 3);
+  t.allResourcesProperties('AWS::DynamoDB::Table', {
+    BillingMode: 'PAY_PER_REQUEST',
+    PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+  });
+  t.hasResourceProperties('AWS::DynamoDB::Table', {
+    TimeToLiveSpecification: { AttributeName: 'expires_at', Enabled: true },
+  });
+});
+
+test('settlement queue redrives to its DLQ, visibility is 6x the consumer timeout, DLQ depth alarms', () => {
+  const t = synth();
+  t.hasResourceProperties('AWS::SQS::Queue', {
+    VisibilityTimeout: SETTLEMENT_CONSUMER_TIMEOUT.toSeconds() * 6,
+    RedrivePolicy: { deadLetterTargetArn: Match.anyValue(), maxReceiveCount: 5 },
+  });
+  t.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'ApproximateNumberOfMessagesVisible', Threshold: 1 });
+});
+
+test('every route of every function exists; JWT on all but the webhook', () => {
+  const t = synth();
+  const routes = t.findResources('AWS::ApiGatewayV2::Route');
+  const byKey = new Map(Object.values(routes).map((r: any) => [r.Properties.RouteKey, r.Properties]));
+  const expected = FUNCTIONS.flatMap((f) => f.routes);
+  assert.equal(byKey.size, expected.length);
+  for (const route of expected) {
+    const props: any = byKey.get(route.routeKey);
+    assert.ok(props, `missing route ${route.routeKey}`);
+    assert.equal(props.AuthorizationType, route.access === 'jwt' ? 'JWT' : 'NONE', route.routeKey);
+  }
+  t.hasResourceProperties('AWS::ApiGatewayV2::Authorizer', {
+    AuthorizerType: 'JWT',
+    JwtConfiguration: { Issuer: 'https://issuer.example', Audience: ['livepay'] },
+  });
+  t.allResourcesProperties('AWS::ApiGatewayV2::Integration', { PayloadFormatVersion: '2.0' });
+});
+
+test('functions are provided.al2023 on the configured architecture, tagged with their binary', () => {
+  for (const arch of ['arm64', 'x86_64'] as const) {
+    const t = synth(arch);
+    t.resourceCountIs('AWS::Lambda::Function', FUNCTIONS.length);
+    t.allResourcesProperties('AWS::Lambda::Function', { Runtime: 'provided.al2023', Handler: 'bootstrap', Architectures: [arch] });
+  }
+  const fns = synth().findResources('AWS::Lambda::Function');
+  const binaries = Object.values(fns).map((f: any) => f.Metadata['livepay:binary']).sort();
+  assert.deepEqual(binaries, FUNCTIONS.map((f) => f.binary).sort());
+});
+
+test('least privilege: only send-gift may enqueue settlement; only the webhook gets the secret', () => {
+  const t = synth();
+  const fns = t.findResources('AWS::Lambda::Function');
+  for (const [id, fn] of Object.entries<any>(fns)) {
+    const binary = fn.Metadata['livepay:binary'];
+    const vars = fn.Properties.Environment.Variables;
+    assert.equal('SETTLEMENT_QUEUE_URL' in vars, binary === 'send-gift', id);
+    assert.equal('LIVEPAY_WEBHOOK_SECRET' in vars, binary === 'payments-webhook', id);
+  }
+  const policies = t.findResources('AWS::IAM::Policy');
+  const sendMessage = Object.entries<any>(policies).filter(([, p]) => JSON.stringify(p).includes('sqs:SendMessage'));
+  assert.equal(sendMessage.length, 1);
+  assert.match(sendMessage[0][0], /^SendGift/);
+  // No function may scan or delete items.
+  const all = JSON.stringify(policies);
+  assert.ok(!all.includes('dynamodb:Scan') && !all.includes('dynamodb:DeleteItem') && !all.includes('dynamodb:*'));
+});
