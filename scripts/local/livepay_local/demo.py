@@ -1,0 +1,82 @@
+"""The demo: real HTTP requests through the local gateway, printed as they happen."""
+import hashlib
+import hmac
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+import uuid
+
+API = os.environ["LIVEPAY_API_URL"]
+SECRET = os.environ["LIVEPAY_WEBHOOK_SECRET"].encode()
+TOKEN_CMD = os.environ["LIVEPAY_TOKEN_CMD"]
+
+
+def token(sub, *flags):
+    return subprocess.check_output([TOKEN_CMD, "--sub", sub, *flags], text=True).strip()
+
+
+def call(method, path, body=None, tok=None, key=None, headers=None):
+    data = json.dumps(body).encode() if body is not None else None
+    h = {"content-type": "application/json", **(headers or {})}
+    if tok:
+        h["authorization"] = f"Bearer {tok}"
+    if key:
+        h["idempotency-key"] = key
+    req = urllib.request.Request(API + path, data=data, method=method, headers=h)
+    try:
+        with urllib.request.urlopen(req, timeout=120) as r:
+            status, resp_headers, text = r.status, r.headers, r.read().decode()
+    except urllib.error.HTTPError as e:
+        status, resp_headers, text = e.code, e.headers, e.read().decode()
+    replay = " (Idempotent-Replayed)" if resp_headers.get("idempotent-replayed") == "true" else ""
+    print(f"  {method} {path} -> {status}{replay}\n    {text}")
+    return status, json.loads(text) if text else None
+
+
+def webhook(event):
+    raw = json.dumps(event).encode()
+    t = str(int(time.time()))
+    sig = hmac.new(SECRET, t.encode() + b"." + raw, hashlib.sha256).hexdigest()
+    req = urllib.request.Request(API + "/v1/webhooks/payments", data=raw, method="POST",
+                                 headers={"content-type": "application/json", "livepay-signature": f"t={t},v1={sig}"})
+    with urllib.request.urlopen(req, timeout=120) as r:
+        print(f"  POST /v1/webhooks/payments ({event['type']}) -> {r.status}\n    {r.read().decode()}")
+
+
+def main():
+    run = uuid.uuid4().hex[:6]
+    creator, viewer = f"ana-{run}", f"bob-{run}"
+    ana, bob = token(creator, "--groups", "creator", "--adult"), token(viewer, "--adult")
+    print(f"1. The payment provider confirms {viewer} bought 70 coins ($0.99), signed webhook:")
+    webhook({"id": f"evt_{run}", "type": "coins.purchased", "data": {"user_id": viewer, "coins": 70, "amount_cents": 99}})
+    print("   ...and delivers it again (providers retry): nothing more is credited")
+    webhook({"id": f"evt_{run}", "type": "coins.purchased", "data": {"user_id": viewer, "coins": 70, "amount_cents": 99}})
+    print(f"2. {creator} goes live:")
+    _, stream = call("POST", "/v1/streams", {"title": "Friday night live"}, ana, key=f"open-{run}")
+    sid = stream["stream_id"]
+    print(f"3. {viewer} sends a combo of 5 roses, then a doughnut:")
+    call("POST", f"/v1/streams/{sid}/gifts", {"gift_id": "rose", "count": 5}, bob, key=f"g1-{run}")
+    call("POST", f"/v1/streams/{sid}/gifts", {"gift_id": "doughnut", "count": 1}, bob, key=f"g2-{run}")
+    print("4. The app retries the doughnut with the same Idempotency-Key: replayed, not charged twice")
+    call("POST", f"/v1/streams/{sid}/gifts", {"gift_id": "doughnut", "count": 1}, bob, key=f"g2-{run}")
+    print("5. A Lion (29,999 coins) is more than the wallet holds:")
+    call("POST", f"/v1/streams/{sid}/gifts", {"gift_id": "lion", "count": 1}, bob, key=f"g3-{run}")
+    print("6. No token, or a creator gifting themself, are refused:")
+    call("POST", f"/v1/streams/{sid}/gifts", {"gift_id": "rose", "count": 1}, None, key=f"g4-{run}")
+    call("POST", f"/v1/streams/{sid}/gifts", {"gift_id": "rose", "count": 1}, ana, key=f"g5-{run}")
+    print(f"7. {viewer}'s wallet now:")
+    _, wallet = call("GET", "/v1/wallet", tok=bob)
+    print(f"8. {creator} ends the stream; later gifts are refused:")
+    call("POST", f"/v1/streams/{sid}/end", None, ana, key=f"end-{run}")
+    call("POST", f"/v1/streams/{sid}/gifts", {"gift_id": "rose", "count": 1}, bob, key=f"g6-{run}")
+    ok = wallet and wallet["coins"] == 70 - 5 - 30
+    print(f"\nDemo {'finished: 35 coins spent, 2 settlement events queued' if ok else 'FAILED'}.")
+    sys.exit(0 if ok else 1)
+
+
+if __name__ == "__main__":
+    main()
