@@ -178,6 +178,17 @@ fn put_transfer(table: &str, t: &Transfer, at: &str) -> TransactWriteItem {
 impl Store {
     /// One account's balance as stored now (0 for an account never written).
     pub async fn account_balance(&self, account: &AccountId) -> Result<i64, StoreError> {
+        match self.account_item(account).await? {
+            Some(item) => super::attrs::get_n(&item, "balance"),
+            None => Ok(0),
+        }
+    }
+
+    /// The account's item, strongly consistent; `None` if it was never written.
+    pub(crate) async fn account_item(
+        &self,
+        account: &AccountId,
+    ) -> Result<Option<Item>, StoreError> {
         let out = self
             .client
             .get_item()
@@ -187,9 +198,6 @@ impl Store {
             .send()
             .await
             .map_err(|e| super::sdk_error("GetItem", e))?;
-        match out.item {
-            Some(item) => super::attrs::get_n(&item, "balance"),
-            None => Ok(0),
-        }
+        Ok(out.item)
     }
 }

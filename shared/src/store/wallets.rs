@@ -10,7 +10,7 @@ use aws_sdk_dynamodb::types::{
 use super::attrs::{get_n, key, n, opt_n, opt_s, s, Item};
 use super::ledger::{account_pk, version_condition, Pin, ACCOUNT_SK};
 use super::transaction::{Role, Tx};
-use super::{sdk_error, Store, StoreError};
+use super::{Store, StoreError};
 use crate::domain::ledger::AccountId;
 use crate::domain::wallet::{WalletDebit, WalletState};
 
@@ -40,20 +40,8 @@ impl Snapshots {
 impl Store {
     /// The wallet as stored now (strongly consistent); an unknown user has an empty wallet.
     pub async fn wallet(&self, user_id: &str) -> Result<WalletState, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.tables.ledger)
-            .set_key(Some(key(
-                account_pk(&AccountId::wallet(user_id)),
-                ACCOUNT_SK,
-            )))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| sdk_error("GetItem", e))?;
-        let state = out
-            .item
+        let item = self.account_item(&AccountId::wallet(user_id)).await?;
+        let state = item
             .as_ref()
             .map(wallet_from_item)
             .transpose()?
