@@ -25,9 +25,11 @@ ensure_venv() {
 }
 
 ensure_infra() {
-  if [ -d "$ROOT/infra/node_modules" ] && cmp -s "$ROOT/infra/package-lock.json" "$ROOT/infra/node_modules/.package-lock.json" 2>/dev/null; then return; fi
+  local lock="$ROOT/infra/package-lock.json" stamp="$ROOT/infra/node_modules/.livepay-lock"
+  if cmp -s "$lock" "$stamp"; then return; fi
   log "installing the CDK app's packages (npm ci)"
   (cd "$ROOT/infra" && npm ci --no-audit --no-fund --loglevel=error)
+  cp "$lock" "$stamp"
 }
 
 synth() {

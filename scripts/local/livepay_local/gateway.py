@@ -33,6 +33,11 @@ def claims_for_event(claims: dict) -> dict:
 
 
 def serve(t: Template, port: int, lambda_url: str, key_dir: str) -> None:
+    make_server(t, port, lambda_url, key_dir).serve_forever()
+
+
+def make_server(t: Template, port: int, lambda_url: str, key_dir: str) -> ThreadingHTTPServer:
+    """The gateway bound to 127.0.0.1:port (0 picks a free port), not yet serving."""
     routes = [(r, _route_regex(r.path)) for r in t.routes]
 
     class Handler(BaseHTTPRequestHandler):
@@ -108,4 +113,4 @@ def serve(t: Template, port: int, lambda_url: str, key_dir: str) -> None:
         def log_message(self, fmt, *args):
             print(f"gateway: {self.command} {self.path} -> " + (fmt % args), flush=True)
 
-    ThreadingHTTPServer(("127.0.0.1", port), Handler).serve_forever()
+    return ThreadingHTTPServer(("127.0.0.1", port), Handler)
