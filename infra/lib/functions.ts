@@ -13,6 +13,7 @@ export interface FunctionSpec {
   /** The Cargo binary (and cargo-lambda function) name under `functions/`. */
   readonly binary: string;
   readonly description: string;
+  /** HTTP routes; queue consumers and scheduled functions have none. */
   readonly routes: readonly RouteSpec[];
 }
 
@@ -32,7 +33,25 @@ export const FUNCTIONS: readonly FunctionSpec[] = [
   {
     binary: 'streams-api',
     description: 'Creators open and end live streams',
-    routes: [jwt('POST /v1/streams'), jwt('POST /v1/streams/{stream_id}/end')],
+    routes: [
+      jwt('POST /v1/streams'), jwt('POST /v1/streams/{stream_id}/end'),
+      jwt('GET /v1/streams/{stream_id}/leaderboard'),
+    ],
+  },
+  {
+    binary: 'creators-api',
+    description: 'A creator\'s earnings balance, and weekly top-gifter rankings per creator',
+    routes: [jwt('GET /v1/creators/me/balance'), jwt('GET /v1/creators/{creator_id}/leaderboard/weekly')],
+  },
+  {
+    binary: 'settle-payouts',
+    description: 'Settlement queue consumer: gifts become creator earnings and leaderboard entries, exactly once',
+    routes: [],
+  },
+  {
+    binary: 'sweep-settlements',
+    description: 'Scheduled: re-drives gifts still unsettled after the grace period, releases due earnings holds',
+    routes: [],
   },
   {
     binary: 'payments-webhook',

@@ -4,7 +4,8 @@ import {
   Annotations, CfnOutput, CfnParameter, Duration, RemovalPolicy, Stack, StackProps,
   aws_apigatewayv2 as apigw, aws_apigatewayv2_authorizers as authorizers,
   aws_apigatewayv2_integrations as integrations, aws_cloudwatch as cloudwatch,
-  aws_dynamodb as dynamodb, aws_lambda as lambda, aws_logs as logs, aws_sqs as sqs,
+  aws_dynamodb as dynamodb, aws_events as events, aws_events_targets as targets, aws_lambda as lambda,
+  aws_lambda_event_sources as eventSources, aws_logs as logs, aws_sqs as sqs,
 } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import { FUNCTIONS, FunctionSpec } from './functions';
@@ -24,6 +25,19 @@ const HTTP_FUNCTION_TIMEOUT = Duration.seconds(10);
 export const SETTLEMENT_CONSUMER_TIMEOUT = Duration.seconds(30);
 /** Deliveries before a settlement message is parked on the DLQ for a human. */
 export const SETTLEMENT_MAX_RECEIVE_COUNT = 5;
+/**
+ * Messages per settlement invocation, and how long Lambda waits to fill a batch. Big batches are
+ * what make aggregation work (one creator balance write per 99 of that creator's gifts); 2 s is
+ * the latency a gift's earnings pay for it.
+ */
+export const SETTLEMENT_BATCH_SIZE = 500;
+export const SETTLEMENT_BATCHING_WINDOW = Duration.seconds(2);
+/** How often the sweeper runs; with its 10-minute grace a stranded gift settles within 15 min. */
+export const SWEEP_SCHEDULE = Duration.minutes(5);
+const SWEEP_TIMEOUT = Duration.seconds(120);
+/** Index names the functions get through their environment (see shared/src/store/mod.rs). */
+export const LEDGER_SWEEP_INDEX = 'sweep';
+export const COMMERCE_BOARDS_INDEX = 'boards';
 
 export class LivepayStack extends Stack {
   constructor(scope: Construct, id: string, props: LivepayStackProps) {
@@ -43,6 +57,20 @@ export class LivepayStack extends Stack {
     const commerce = table('CommerceTable');
     // Idempotency keys, expiring through TTL (kept >= 24 h, see API.md).
     const idempotency = table('IdempotencyTable', 'expires_at');
+    // Sparse: only gifts still owing settlement or leaderboard credit, and held earnings.
+    ledger.addGlobalSecondaryIndex({
+      indexName: LEDGER_SWEEP_INDEX,
+      partitionKey: { name: 'sweep_shard', type: dynamodb.AttributeType.STRING },
+      sortKey: { name: 'sweep_at', type: dynamodb.AttributeType.STRING },
+      projectionType: dynamodb.ProjectionType.ALL,
+    });
+    // Each leaderboard's entries ranked by coins.
+    commerce.addGlobalSecondaryIndex({
+      indexName: COMMERCE_BOARDS_INDEX,
+      partitionKey: { name: 'board', type: dynamodb.AttributeType.STRING },
+      sortKey: { name: 'coins', type: dynamodb.AttributeType.NUMBER },
+      projectionType: dynamodb.ProjectionType.ALL,
+    });
 
     const settlementDlq = new sqs.Queue(this, 'SettlementDlq', {
       retentionPeriod: Duration.days(14),
@@ -75,16 +103,18 @@ export class LivepayStack extends Stack {
       LEDGER_TABLE: ledger.tableName,
       COMMERCE_TABLE: commerce.tableName,
       IDEMPOTENCY_TABLE: idempotency.tableName,
+      LEDGER_SWEEP_INDEX,
+      COMMERCE_BOARDS_INDEX,
     };
 
-    const makeFunction = (spec: FunctionSpec, environment: Record<string, string>) => {
+    const makeFunction = (spec: FunctionSpec, environment: Record<string, string>, timeout = HTTP_FUNCTION_TIMEOUT) => {
       const fn = new lambda.Function(this, logicalName(spec.binary), {
         description: spec.description,
         runtime: lambda.Runtime.PROVIDED_AL2023,
         handler: 'bootstrap',
         architecture,
         memorySize: 256,
-        timeout: HTTP_FUNCTION_TIMEOUT,
+        timeout,
         code: functionCode(this, props.lambdaArtifacts, spec.binary),
         environment: { RUST_LOG: 'info', ...environment },
         logGroup: new logs.LogGroup(this, `${logicalName(spec.binary)}Logs`, {
@@ -114,8 +144,30 @@ export class LivepayStack extends Stack {
     idempotency.grant(walletApi, 'dynamodb:GetItem', 'dynamodb:PutItem');
 
     const streamsApi = makeFunction(spec('streams-api'), tables);
-    commerce.grant(streamsApi, 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem');
+    commerce.grant(streamsApi, 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:Query');
     idempotency.grant(streamsApi, 'dynamodb:GetItem', 'dynamodb:PutItem');
+
+    const creatorsApi = makeFunction(spec('creators-api'), tables);
+    ledger.grant(creatorsApi, 'dynamodb:GetItem');
+    commerce.grant(creatorsApi, 'dynamodb:Query');
+
+    const settlePayouts = makeFunction(spec('settle-payouts'), tables, SETTLEMENT_CONSUMER_TIMEOUT);
+    ledger.grant(settlePayouts, 'dynamodb:UpdateItem');
+    commerce.grant(settlePayouts, 'dynamodb:UpdateItem');
+    settlePayouts.addEventSource(new eventSources.SqsEventSource(settlementQueue, {
+      batchSize: SETTLEMENT_BATCH_SIZE,
+      maxBatchingWindow: SETTLEMENT_BATCHING_WINDOW,
+      reportBatchItemFailures: true,
+    }));
+
+    const sweepSettlements = makeFunction(spec('sweep-settlements'), tables, SWEEP_TIMEOUT);
+    ledger.grant(sweepSettlements, 'dynamodb:Query', 'dynamodb:UpdateItem', 'dynamodb:PutItem');
+    commerce.grant(sweepSettlements, 'dynamodb:UpdateItem');
+    new events.Rule(this, 'SweepSchedule', {
+      description: 'Runs sweep-settlements: stranded gifts and due earnings holds',
+      schedule: events.Schedule.rate(SWEEP_SCHEDULE),
+      targets: [new targets.LambdaFunction(sweepSettlements)],
+    });
 
     const paymentsWebhook = makeFunction(spec('payments-webhook'), {
       ...tables, LIVEPAY_WEBHOOK_SECRET: webhookSecret.valueAsString,
@@ -124,6 +176,7 @@ export class LivepayStack extends Stack {
 
     const byBinary: Record<string, lambda.Function> = {
       'send-gift': sendGift, 'wallet-api': walletApi, 'streams-api': streamsApi, 'payments-webhook': paymentsWebhook,
+      'creators-api': creatorsApi,
     };
 
     const api = new apigw.HttpApi(this, 'HttpApi', {
@@ -134,7 +187,7 @@ export class LivepayStack extends Stack {
       jwtAudience: [props.jwtAudience],
       identitySource: ['$request.header.Authorization'],
     });
-    for (const fnSpec of FUNCTIONS) {
+    for (const fnSpec of FUNCTIONS.filter((f) => f.routes.length > 0)) {
       const integration = new integrations.HttpLambdaIntegration(`${logicalName(fnSpec.binary)}Integration`, byBinary[fnSpec.binary]);
       for (const route of fnSpec.routes) {
         const [method, routePath] = route.routeKey.split(' ');

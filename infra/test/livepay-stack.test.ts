@@ -2,7 +2,9 @@ import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { App } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
-import { LivepayStack, SETTLEMENT_CONSUMER_TIMEOUT } from '../lib/livepay-stack';
+import {
+  LivepayStack, SETTLEMENT_BATCH_SIZE, SETTLEMENT_CONSUMER_TIMEOUT, SWEEP_SCHEDULE,
+} from '../lib/livepay-stack';
 import { FUNCTIONS } from '../lib/functions';
 
 const synth = (architecture: 'arm64' | 'x86_64' = 'arm64') => {
@@ -79,4 +81,41 @@ test('least privilege: only send-gift may enqueue settlement; only the webhook g
   // No function may scan or delete items.
   const all = JSON.stringify(policies);
   assert.ok(!all.includes('dynamodb:Scan') && !all.includes('dynamodb:DeleteItem') && !all.includes('dynamodb:*'));
+});
+
+test('settle-payouts consumes the settlement queue in batches and reports partial failures', () => {
+  const t = synth();
+  const fns = t.findResources('AWS::Lambda::Function');
+  const [settleId] = Object.entries<any>(fns).find(([, f]) => f.Metadata['livepay:binary'] === 'settle-payouts')!;
+  t.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+    FunctionName: { Ref: settleId },
+    BatchSize: SETTLEMENT_BATCH_SIZE,
+    MaximumBatchingWindowInSeconds: 2,
+    FunctionResponseTypes: ['ReportBatchItemFailures'],
+  });
+  t.resourceCountIs('AWS::Lambda::EventSourceMapping', 1);
+  assert.equal(fns[settleId].Properties.Timeout, SETTLEMENT_CONSUMER_TIMEOUT.toSeconds());
+});
+
+test('the sweeper runs on a schedule; the sweep and boards indexes exist and reach the functions', () => {
+  const t = synth();
+  t.hasResourceProperties('AWS::Events::Rule', {
+    ScheduleExpression: `rate(${SWEEP_SCHEDULE.toMinutes()} minutes)`,
+    Targets: [Match.objectLike({ Arn: Match.anyValue() })],
+  });
+  t.hasResourceProperties('AWS::DynamoDB::Table', {
+    GlobalSecondaryIndexes: [Match.objectLike({
+      IndexName: 'sweep',
+      KeySchema: [{ AttributeName: 'sweep_shard', KeyType: 'HASH' }, { AttributeName: 'sweep_at', KeyType: 'RANGE' }],
+    })],
+  });
+  t.hasResourceProperties('AWS::DynamoDB::Table', {
+    GlobalSecondaryIndexes: [Match.objectLike({
+      IndexName: 'boards',
+      KeySchema: [{ AttributeName: 'board', KeyType: 'HASH' }, { AttributeName: 'coins', KeyType: 'RANGE' }],
+    })],
+  });
+  t.allResourcesProperties('AWS::Lambda::Function', {
+    Environment: { Variables: Match.objectLike({ LEDGER_SWEEP_INDEX: 'sweep', COMMERCE_BOARDS_INDEX: 'boards' }) },
+  });
 });

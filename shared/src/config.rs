@@ -2,6 +2,7 @@
 //! DOMAIN.md default and can be overridden; a bad value stops the cold start, loudly.
 
 use crate::domain::gifts::GiftCatalog;
+use crate::domain::settlement::{SettlementPolicy, BPS};
 use crate::domain::wallet::SpendLimits;
 use crate::store::Tables;
 
@@ -14,7 +15,18 @@ pub struct Config {
     pub gifts: GiftCatalog,
     pub spend_limits: SpendLimits,
     pub idempotency_ttl_hours: u64,
+    pub settlement: SettlementPolicy,
+    /// What one diamond pays out, in thousandths of a cent (DOMAIN.md: $0.005 = 500).
+    pub diamond_value_millicents: u64,
+    /// How old an unfinished gift must be before the sweeper re-drives it (see README).
+    pub sweep_grace_seconds: u64,
 }
+
+/// DOMAIN.md: 1 diamond = $0.005.
+pub const DEFAULT_DIAMOND_VALUE_MILLICENTS: u64 = 500;
+/// Ten minutes: longer than a healthy gift takes from commit to settled (seconds), so the sweeper
+/// rarely duplicates the queue's work; short enough that a lost message costs a creator minutes.
+pub const DEFAULT_SWEEP_GRACE_SECONDS: u64 = 600;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -58,11 +70,40 @@ impl Config {
                 reason: format!("must be at least {MIN_IDEMPOTENCY_TTL_HOURS}"),
             });
         }
+        let creator_share_bps = number(
+            "CREATOR_SHARE_BPS",
+            SettlementPolicy::default().creator_share_bps,
+        )?;
+        if creator_share_bps > BPS {
+            return Err(ConfigError::Invalid {
+                name: "CREATOR_SHARE_BPS",
+                reason: format!("a share is at most {BPS} basis points"),
+            });
+        }
+        let hold_seconds = number("GIFT_HOLD_SECONDS", 0)?;
+        let hold = i64::try_from(hold_seconds)
+            .ok()
+            .filter(|s| *s <= 366 * 86_400)
+            .ok_or(ConfigError::Invalid {
+                name: "GIFT_HOLD_SECONDS",
+                reason: "at most a year".into(),
+            })?;
         Ok(Self {
+            settlement: SettlementPolicy {
+                creator_share_bps,
+                hold: time::Duration::seconds(hold),
+            },
+            diamond_value_millicents: number(
+                "DIAMOND_VALUE_MILLICENTS",
+                DEFAULT_DIAMOND_VALUE_MILLICENTS,
+            )?,
+            sweep_grace_seconds: number("SWEEP_GRACE_SECONDS", DEFAULT_SWEEP_GRACE_SECONDS)?,
             tables: Tables {
                 ledger: required("LEDGER_TABLE")?,
                 commerce: required("COMMERCE_TABLE")?,
                 idempotency: required("IDEMPOTENCY_TABLE")?,
+                ledger_sweep_index: required("LEDGER_SWEEP_INDEX")?,
+                commerce_boards_index: required("COMMERCE_BOARDS_INDEX")?,
             },
             gifts,
             spend_limits: SpendLimits {
@@ -95,10 +136,12 @@ mod tests {
         move |k| map.get(k).cloned()
     }
 
-    const TABLES: [(&str, &str); 3] = [
+    const TABLES: [(&str, &str); 5] = [
         ("LEDGER_TABLE", "l"),
         ("COMMERCE_TABLE", "c"),
         ("IDEMPOTENCY_TABLE", "i"),
+        ("LEDGER_SWEEP_INDEX", "sweep"),
+        ("COMMERCE_BOARDS_INDEX", "boards"),
     ];
 
     #[test]
@@ -107,6 +150,8 @@ mod tests {
         assert_eq!(c.spend_limits, SpendLimits::default());
         assert_eq!(c.gifts, GiftCatalog::default());
         assert_eq!(c.idempotency_ttl_hours, 24);
+        assert_eq!(c.settlement, SettlementPolicy::default());
+        assert_eq!(c.diamond_value_millicents, 500);
     }
 
     #[test]
@@ -121,6 +166,17 @@ mod tests {
             Config::from_lookup(env(&bad)),
             Err(ConfigError::Invalid { .. })
         ));
+        for (name, value) in [
+            ("CREATOR_SHARE_BPS", "10001"),
+            ("GIFT_HOLD_SECONDS", "99999999999"),
+        ] {
+            let mut bad = TABLES.to_vec();
+            bad.push((name, value));
+            assert!(matches!(
+                Config::from_lookup(env(&bad)),
+                Err(ConfigError::Invalid { .. })
+            ));
+        }
         let mut bad = TABLES.to_vec();
         bad.push(("DAILY_CAP_COINS", "-5"));
         assert!(matches!(

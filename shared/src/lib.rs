@@ -11,6 +11,7 @@ pub mod config;
 pub mod domain;
 pub mod http;
 pub mod input;
+pub mod jobs;
 pub mod queue;
 pub mod store;
 pub mod telemetry;

@@ -36,6 +36,7 @@ pub struct Req {
     route_key: String,
     headers: Map<String, Value>,
     path_params: Map<String, Value>,
+    query: Vec<(String, String)>,
     claims: Option<Identity>,
     body: Option<String>,
 }
@@ -48,6 +49,7 @@ impl Req {
             route_key: route_key.into(),
             headers: Map::new(),
             path_params: Map::new(),
+            query: Vec::new(),
             claims: None,
             body: None,
         }
@@ -80,6 +82,12 @@ impl Req {
         self
     }
 
+    /// A query string parameter (values here need no escaping).
+    pub fn query(mut self, k: &str, v: &str) -> Self {
+        self.query.push((k.into(), v.into()));
+        self
+    }
+
     pub fn json(self, body: Value) -> Self {
         self.raw_body(&body.to_string())
     }
@@ -105,6 +113,16 @@ impl Req {
             "version": "2.0", "routeKey": self.route_key, "rawPath": self.path, "rawQueryString": "",
             "headers": self.headers, "requestContext": ctx, "isBase64Encoded": false
         });
+        if !self.query.is_empty() {
+            let raw: Vec<String> = self.query.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            event["rawQueryString"] = raw.join("&").into();
+            let params: Map<String, Value> = self
+                .query
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone().into()))
+                .collect();
+            event["queryStringParameters"] = Value::Object(params);
+        }
         if !self.path_params.is_empty() {
             event["pathParameters"] = Value::Object(self.path_params.clone());
         }

@@ -10,6 +10,7 @@ use std::collections::HashMap;
 use std::process::Command;
 use std::sync::{Arc, Mutex};
 
+use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
 use livepay::domain::payments::sign;
 use livepay::queue::settlement::{SettlementEvent, SettlementQueue};
 use livepay::{App, Clock, Config};
@@ -36,6 +37,7 @@ pub enum Func {
     WalletApi,
     StreamsApi,
     PaymentsWebhook,
+    CreatorsApi,
 }
 
 #[derive(Debug, Clone)]
@@ -116,6 +118,7 @@ impl TestEnv {
             }
             Func::WalletApi => livepay::api::wallet::handle(&self.app, request).await,
             Func::StreamsApi => livepay::api::streams::handle(&self.app, request).await,
+            Func::CreatorsApi => livepay::api::creators::handle(&self.app, request).await,
             Func::PaymentsWebhook => {
                 livepay::api::payments::handle(&self.app, WEBHOOK_SECRET.as_bytes(), request).await
             }
@@ -211,6 +214,77 @@ impl TestEnv {
                 );
             }
         }
+    }
+
+    /// Every message on the settlement queue with its SQS message id, deleted from the queue (the
+    /// tests play Lambda's event source and decide what is delivered when).
+    pub async fn drain_settlement_queue(&self) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        loop {
+            let r = self
+                .sqs
+                .receive_message()
+                .queue_url(&self.queue_url)
+                .max_number_of_messages(10)
+                .wait_time_seconds(0)
+                .send()
+                .await
+                .unwrap();
+            let batch = r.messages.unwrap_or_default();
+            if batch.is_empty() {
+                return out;
+            }
+            for m in batch {
+                self.sqs
+                    .delete_message()
+                    .queue_url(&self.queue_url)
+                    .receipt_handle(m.receipt_handle().unwrap())
+                    .send()
+                    .await
+                    .unwrap();
+                out.push((m.message_id.unwrap(), m.body.unwrap()));
+            }
+        }
+    }
+
+    /// Invokes the settlement consumer with these `(message id, body)` records; returns the ids it
+    /// reported as failed.
+    pub async fn settle(&self, records: &[(String, String)]) -> Vec<String> {
+        let mut event = SqsEvent::default();
+        for (id, body) in records {
+            let mut m = SqsMessage::default();
+            m.message_id = Some(id.clone());
+            m.body = Some(body.clone());
+            m.event_source = Some("aws:sqs".into());
+            event.records.push(m);
+        }
+        let response = livepay::jobs::settle_payouts::handle(&self.app, event)
+            .await
+            .expect("every record has an id");
+        response
+            .batch_item_failures
+            .into_iter()
+            .map(|f| f.item_identifier)
+            .collect()
+    }
+
+    pub async fn sweep(&self) -> livepay::jobs::sweep::SweepReport {
+        livepay::jobs::sweep::sweep(&self.app)
+            .await
+            .expect("sweep runs")
+    }
+
+    /// A creator's `GET /v1/creators/me/balance`.
+    pub async fn creator_balance(&self, creator: &str) -> Value {
+        let a = self
+            .call(
+                Func::CreatorsApi,
+                Req::get("/v1/creators/me/balance", "GET /v1/creators/me/balance")
+                    .identity(Identity::creator(creator)),
+            )
+            .await;
+        assert_eq!(a.status, 200, "{a:?}");
+        a.body
     }
 
     /// Sum of every account balance per unit: conservation says each is zero.

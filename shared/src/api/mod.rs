@@ -1,6 +1,8 @@
 //! One module per Lambda function. Each handler is thin: read the request, let the domain
 //! decide, commit through the store, answer. Route dispatch is on API Gateway's route key.
 
+pub mod creators;
+pub mod leaderboards;
 pub mod payments;
 pub mod send_gift;
 pub mod streams;

@@ -11,7 +11,7 @@ use crate::domain::payments::{
 use crate::domain::time::rfc3339;
 use crate::domain::wallet::chargeback_split;
 use crate::http::{record_business_id, serve, ApiError, ApiRequest, ApiResponse};
-use crate::store::ledger::{LedgerWrite, Pin};
+use crate::store::ledger::{AccountEdit, LedgerWrite};
 use crate::store::{Role, Tx, TxError};
 use crate::App;
 
@@ -55,10 +55,7 @@ async fn webhook(app: &App, secret: &[u8], req: ApiRequest) -> Result<ApiRespons
                 let pin = (from_wallet > 0).then(|| {
                     (
                         AccountId::wallet(&e.user_id),
-                        Pin {
-                            version: wallet.version,
-                            extra: vec![],
-                        },
+                        AccountEdit::pinned(wallet.version),
                     )
                 });
                 (
@@ -75,8 +72,8 @@ async fn webhook(app: &App, secret: &[u8], req: ApiRequest) -> Result<ApiRespons
             LedgerWrite {
                 transfers: &transfers,
                 at: &now,
-                opened: Default::default(),
-                pinned: pin.into_iter().collect(),
+                edits: pin.into_iter().collect(),
+                ..Default::default()
             },
         )?;
         match tx.commit(app.store.client()).await {

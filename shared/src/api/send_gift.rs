@@ -10,7 +10,7 @@ use super::MAX_PINNED_ATTEMPTS;
 use crate::domain::gifts::{check_sender, price, SentGift};
 use crate::domain::ledger::AccountId;
 use crate::domain::streams::StreamId;
-use crate::domain::time::{day_key, rfc3339, week_key};
+use crate::domain::time::{day_key, sortable, week_key};
 use crate::domain::wallet::{SpendWindow, WalletState};
 use crate::http::idempotency::Idempotency;
 use crate::http::{record_business_id, serve, ApiError, ApiRequest, ApiResponse};
@@ -68,7 +68,7 @@ async fn send_gift(
         gift_id: priced.gift.gift_id.clone(),
         count: priced.count,
         coins: priced.coins,
-        sent_at: rfc3339(now),
+        sent_at: sortable(now),
     };
     record_business_id(&gift.gift_txn_id);
     let window = SpendWindow {

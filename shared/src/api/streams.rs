@@ -1,4 +1,4 @@
-//! `POST /v1/streams` and `POST /v1/streams/{stream_id}/end`.
+//! `POST /v1/streams`, `POST /v1/streams/{stream_id}/end` and the stream's leaderboard.
 
 use lambda_http::{Body, Request, Response};
 use serde::{Deserialize, Serialize};
@@ -51,6 +51,7 @@ pub async fn handle(app: &App, req: Request) -> Result<Response<Body>, std::conv
         match r.route_key.as_str() {
             "POST /v1/streams" => create(app, r).await,
             "POST /v1/streams/{stream_id}/end" => end(app, r).await,
+            "GET /v1/streams/{stream_id}/leaderboard" => super::leaderboards::stream(app, r).await,
             _ => Err(ApiError::RouteNotFound(r.route_key)),
         }
     })

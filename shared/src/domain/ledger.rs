@@ -9,10 +9,14 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 /// What an amount counts. Amounts of different units never mix.
+///
+/// There is no separate diamond unit: a creator's diamonds are the coins of value they have
+/// earned, so splitting a gift between creator and platform is a plain transfer. A conversion
+/// between two units would need an exchange account on both sides of every settlement, and that
+/// account would be written by every settlement batch on the platform (a hot item).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Unit {
     Coins,
-    Diamonds,
     Cents,
 }
 
@@ -20,13 +24,12 @@ impl Unit {
     pub fn as_str(self) -> &'static str {
         match self {
             Unit::Coins => "coins",
-            Unit::Diamonds => "diamonds",
             Unit::Cents => "cents",
         }
     }
 
     pub fn parse(s: &str) -> Option<Unit> {
-        [Unit::Coins, Unit::Diamonds, Unit::Cents]
+        [Unit::Coins, Unit::Cents]
             .into_iter()
             .find(|u| u.as_str() == s)
     }
@@ -38,7 +41,13 @@ pub enum AccountKind {
     /// A viewer's coins.
     Wallet,
     /// One sent gift's coins, held until settlement splits them (pending, never "available").
+    /// Settlement moves the creator's share out; the platform's share stays here, so the
+    /// platform's gift revenue is sharded one account per gift and costs no write of its own.
     PendingGift,
+    /// A creator's earned diamonds that may be paid out.
+    Earnings,
+    /// A creator's earned diamonds still inside their hold (chargeback window).
+    EarningsPending,
     /// Where coins come from when sold and go back to on a chargeback: the coins in circulation
     /// are the negative of its balance.
     CoinIssuer,
@@ -51,9 +60,11 @@ pub enum AccountKind {
 }
 
 impl AccountKind {
-    const ALL: [AccountKind; 6] = [
+    const ALL: [AccountKind; 8] = [
         AccountKind::Wallet,
         AccountKind::PendingGift,
+        AccountKind::Earnings,
+        AccountKind::EarningsPending,
         AccountKind::CoinIssuer,
         AccountKind::PaymentProvider,
         AccountKind::PlatformCash,
@@ -64,6 +75,8 @@ impl AccountKind {
         match self {
             AccountKind::Wallet => "wallet",
             AccountKind::PendingGift => "gift",
+            AccountKind::Earnings => "earnings",
+            AccountKind::EarningsPending => "earnings-pending",
             AccountKind::CoinIssuer => "issuer",
             AccountKind::PaymentProvider => "provider",
             AccountKind::PlatformCash => "platform-cash",
@@ -75,6 +88,8 @@ impl AccountKind {
         match self {
             AccountKind::Wallet
             | AccountKind::PendingGift
+            | AccountKind::Earnings
+            | AccountKind::EarningsPending
             | AccountKind::CoinIssuer
             | AccountKind::ChargebackLoss => Unit::Coins,
             AccountKind::PaymentProvider | AccountKind::PlatformCash => Unit::Cents,
@@ -115,6 +130,14 @@ impl AccountId {
         Self::new(AccountKind::PendingGift, gift_txn_id)
     }
 
+    pub fn earnings(creator_id: &str) -> Self {
+        Self::new(AccountKind::Earnings, creator_id)
+    }
+
+    pub fn earnings_pending(creator_id: &str) -> Self {
+        Self::new(AccountKind::EarningsPending, creator_id)
+    }
+
     /// The platform's single account of a kind.
     pub fn platform(kind: AccountKind) -> Self {
         Self::new(kind, "main")
@@ -143,6 +166,10 @@ pub enum TransferKind {
     Gift,
     Chargeback,
     ChargebackLoss,
+    /// A settled gift's creator share.
+    GiftEarnings,
+    /// Earnings whose hold ended, pending → available.
+    HoldRelease,
 }
 
 impl TransferKind {
@@ -153,6 +180,8 @@ impl TransferKind {
             TransferKind::Gift => "gift",
             TransferKind::Chargeback => "chargeback",
             TransferKind::ChargebackLoss => "chargeback_loss",
+            TransferKind::GiftEarnings => "gift_earnings",
+            TransferKind::HoldRelease => "hold_release",
         }
     }
 }
@@ -257,7 +286,7 @@ pub fn postings(transfers: &[Transfer]) -> Result<Vec<Posting>, LedgerError> {
             delta,
         })
         .collect();
-    for unit in [Unit::Coins, Unit::Diamonds, Unit::Cents] {
+    for unit in [Unit::Coins, Unit::Cents] {
         let sum: i128 = postings
             .iter()
             .filter(|p| p.account.kind.unit() == unit)

@@ -5,6 +5,7 @@ pub mod gifts;
 pub mod ids;
 pub mod ledger;
 pub mod payments;
+pub mod settlement;
 pub mod streams;
 pub mod time;
 pub mod wallet;

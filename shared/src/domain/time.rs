@@ -20,6 +20,12 @@ pub fn rfc3339(at: OffsetDateTime) -> String {
         .expect("an OffsetDateTime always formats as RFC 3339")
 }
 
+/// RFC 3339 truncated to whole seconds: one fixed width, so such times order correctly as text
+/// (storage sort keys compare them that way).
+pub fn sortable(at: OffsetDateTime) -> String {
+    rfc3339(at.replace_nanosecond(0).expect("0 is a valid nanosecond"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -32,5 +38,9 @@ mod tests {
         // 1 January 2027 is a Friday of ISO week 53 of 2026.
         assert_eq!(week_key(t), "2026-W53");
         assert_eq!(rfc3339(t), "2027-01-01T23:59:59Z");
+        assert_eq!(
+            sortable(datetime!(2027-01-01 23:59:59.5 UTC)),
+            "2027-01-01T23:59:59Z"
+        );
     }
 }

@@ -26,6 +26,7 @@ pub struct ApiRequest {
     pub path: String,
     claims: Option<HashMap<String, String>>,
     path_params: HashMap<String, String>,
+    query: HashMap<String, String>,
     headers: lambda_http::http::HeaderMap,
     pub body: Vec<u8>,
 }
@@ -51,6 +52,14 @@ impl ApiRequest {
                     .collect()
             })
             .unwrap_or_default();
+        let query = req
+            .query_string_parameters_ref()
+            .map(|q| {
+                q.iter()
+                    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                    .collect()
+            })
+            .unwrap_or_default();
         let method = req.method().as_str().to_owned();
         let path = req.raw_http_path().to_owned();
         let (parts, body) = req.into_parts();
@@ -61,6 +70,7 @@ impl ApiRequest {
             path,
             claims,
             path_params,
+            query,
             headers: parts.headers,
             body: body.to_vec(),
         }
@@ -80,6 +90,11 @@ impl ApiRequest {
             .get(name)
             .map(String::as_str)
             .ok_or_else(|| ApiError::RouteNotFound(self.route_key.clone()))
+    }
+
+    /// A query string parameter (the last value when it is repeated).
+    pub fn query_param(&self, name: &str) -> Option<&str> {
+        self.query.get(name).map(String::as_str)
     }
 
     pub fn json<T: serde::de::DeserializeOwned>(&self) -> Result<T, ApiError> {

@@ -5,15 +5,14 @@ use std::collections::HashMap;
 
 use super::attrs::{n, s};
 use super::ledger::LedgerWrite;
+use super::settlement::SETTLEMENT_PENDING;
+use super::sweep::gift_sweep_attributes;
 use super::transaction::Tx;
 use super::wallets::debit_pin;
 use super::Store;
 use crate::domain::gifts::SentGift;
 use crate::domain::ledger::{AccountId, LedgerError};
 use crate::domain::wallet::WalletDebit;
-
-/// A gift account's `settlement` attribute while it waits for the settlement consumer.
-pub const SETTLEMENT_PENDING: &str = "pending";
 
 impl Store {
     pub fn add_sent_gift(
@@ -23,7 +22,7 @@ impl Store {
         debit: &WalletDebit,
     ) -> Result<(), LedgerError> {
         self.add_stream_live_check(tx, &gift.stream_id, &gift.creator_id);
-        let record = HashMap::from([
+        let mut record = HashMap::from([
             ("gift_txn_id".to_owned(), s(&gift.gift_txn_id)),
             ("stream_id".to_owned(), s(&gift.stream_id)),
             ("creator_id".to_owned(), s(&gift.creator_id)),
@@ -34,6 +33,7 @@ impl Store {
             ("sent_at".to_owned(), s(&gift.sent_at)),
             ("settlement".to_owned(), s(SETTLEMENT_PENDING)),
         ]);
+        record.extend(gift_sweep_attributes(&gift.gift_txn_id, &gift.sent_at));
         let transfers = [gift.transfer()];
         self.add_ledger_write(
             tx,
@@ -41,7 +41,8 @@ impl Store {
                 transfers: &transfers,
                 at: &gift.sent_at,
                 opened: HashMap::from([(AccountId::pending_gift(&gift.gift_txn_id), record)]),
-                pinned: HashMap::from([(AccountId::wallet(&gift.sender_id), debit_pin(debit))]),
+                edits: HashMap::from([(AccountId::wallet(&gift.sender_id), debit_pin(debit))]),
+                ..Default::default()
             },
         )
     }

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::{
-    Put, ReturnValuesOnConditionCheckFailure as OnFail, TransactWriteItem, Update,
+    AttributeValue, Put, ReturnValuesOnConditionCheckFailure as OnFail, TransactWriteItem, Update,
 };
 
 use super::attrs::{key, n, s, Item};
@@ -14,17 +14,49 @@ use crate::domain::ledger::{postings, AccountId, LedgerError, Transfer};
 
 pub(crate) const ACCOUNT_SK: &str = "A";
 const TRANSFER_SK: &str = "T";
+/// Prefix of a transfer record's attributes on its debit account (`xfer_transfer_id`, ...).
+pub(crate) const RECORD_PREFIX: &str = "xfer_";
 
 pub(crate) fn account_pk(account: &AccountId) -> String {
     format!("ACCT#{account}")
 }
 
-/// An account update that must find the account at `version` (optimistic concurrency for
-/// decisions made on a snapshot), and sets `extra` attributes alongside the balance.
-#[derive(Debug, Clone)]
-pub struct Pin {
-    pub version: u64,
-    pub extra: Vec<(&'static str, aws_sdk_dynamodb::types::AttributeValue)>,
+/// What a commit does to an account besides changing its balance: conditions the account must
+/// meet (a version for decisions made on a snapshot, attribute values a message claimed), and
+/// attributes written alongside. An account with an edit is written even when its balance does
+/// not change, so the conditions are always checked.
+#[derive(Debug, Clone, Default)]
+pub struct AccountEdit {
+    /// Optimistic concurrency: the account must be at this version (0: never written).
+    pub version: Option<u64>,
+    pub equals: Vec<(&'static str, AttributeValue)>,
+    pub set: Vec<(String, AttributeValue)>,
+    pub set_if_absent: Vec<(String, AttributeValue)>,
+    /// Numbers added to (created at 0 if absent).
+    pub add: Vec<(String, AttributeValue)>,
+    pub remove: Vec<String>,
+}
+
+impl AccountEdit {
+    pub fn pinned(version: u64) -> Self {
+        Self {
+            version: Some(version),
+            ..Self::default()
+        }
+    }
+}
+
+/// Where a commit records its transfers.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum TransferRecords {
+    /// One `XFER#<id>` item per transfer, refused if the id exists: the id's uniqueness is the
+    /// exactly-once guard.
+    #[default]
+    Items,
+    /// As attributes of the transfer's debit account, which must carry a version edit (so the
+    /// record is written once) and be debited by no other transfer of the commit. Settlement
+    /// uses it: the gift account is the record, and no item is spent on it.
+    OnDebitAccount,
 }
 
 /// What one commit does to the ledger.
@@ -35,24 +67,63 @@ pub struct LedgerWrite<'a> {
     /// Accounts this commit creates (a Put that fails if the account exists), with their extra
     /// attributes. A pending gift is one: its record and its account are the same item.
     pub opened: HashMap<AccountId, Item>,
-    pub pinned: HashMap<AccountId, Pin>,
+    pub edits: HashMap<AccountId, AccountEdit>,
+    pub records: TransferRecords,
 }
 
 impl Store {
     /// Adds the transfers and the net balance change of every account they touch to `tx`.
     /// Accounts that may not go negative get the condition `balance >= debit` in the same
     /// transaction: no overdraft under any concurrency, and no read needed to enforce it.
-    pub fn add_ledger_write(&self, tx: &mut Tx, w: LedgerWrite<'_>) -> Result<(), LedgerError> {
+    pub fn add_ledger_write(&self, tx: &mut Tx, mut w: LedgerWrite<'_>) -> Result<(), LedgerError> {
         let table = &self.tables.ledger;
+        if w.records == TransferRecords::OnDebitAccount {
+            for t in w.transfers {
+                let edit = w.edits.get_mut(&t.debit).filter(|e| e.version.is_some());
+                let edit = edit.unwrap_or_else(|| {
+                    panic!(
+                        "transfer {} recorded on {}, which is not pinned",
+                        t.id, t.debit
+                    )
+                });
+                assert!(
+                    !edit
+                        .set
+                        .iter()
+                        .any(|(name, _)| name.starts_with(RECORD_PREFIX)),
+                    "{} is debited by two transfers recorded on it",
+                    t.debit
+                );
+                let record = transfer_attributes(t, w.at).into_iter();
+                edit.set
+                    .extend(record.map(|(name, v)| (format!("{RECORD_PREFIX}{name}"), v)));
+            }
+        }
+        let mut touched = std::collections::HashSet::new();
         for p in postings(w.transfers)? {
             let item = match w.opened.get(&p.account) {
                 Some(extra) => open_account(table, &p.account, p.delta, extra),
-                None => update_account(table, &p.account, p.delta, w.pinned.get(&p.account)),
+                None => update_account(table, &p.account, p.delta, w.edits.get(&p.account)),
             };
+            touched.insert(p.account.clone());
             tx.push(Role::Account(p.account), item);
         }
-        for t in w.transfers {
-            tx.push(Role::Transfer(t.id.clone()), put_transfer(table, t, w.at));
+        let mut unmoved: Vec<_> = w
+            .edits
+            .iter()
+            .filter(|(a, _)| !touched.contains(*a))
+            .collect();
+        unmoved.sort_by(|a, b| a.0.cmp(b.0));
+        for (account, edit) in unmoved {
+            tx.push(
+                Role::Account(account.clone()),
+                update_account(table, account, 0, Some(edit)),
+            );
+        }
+        if w.records == TransferRecords::Items {
+            for t in w.transfers {
+                tx.push(Role::Transfer(t.id.clone()), put_transfer(table, t, w.at));
+            }
         }
         Ok(())
     }
@@ -104,13 +175,16 @@ fn update_account(
     table: &str,
     account: &AccountId,
     delta: i64,
-    pin: Option<&Pin>,
+    edit: Option<&AccountEdit>,
 ) -> TransactWriteItem {
     let mut sets = vec![
         "account_id = if_not_exists(account_id, :id)".to_owned(),
         "#unit = if_not_exists(#unit, :unit)".to_owned(),
     ];
+    let mut adds = vec!["balance :delta".to_owned(), "version :one".to_owned()];
+    let mut removes = Vec::new();
     let mut conditions = Vec::new();
+    let mut names = HashMap::from([("#unit".to_owned(), "unit".to_owned())]);
     let mut values = HashMap::from([
         (":id".to_owned(), s(account.to_string())),
         (":unit".to_owned(), s(account.kind.unit().as_str())),
@@ -121,22 +195,49 @@ fn update_account(
         conditions.push("balance >= :need".to_owned());
         values.insert(":need".into(), n(delta.unsigned_abs()));
     }
-    if let Some(pin) = pin {
-        conditions.push(version_condition(pin.version, &mut values));
-        for (name, value) in &pin.extra {
-            sets.push(format!("{name} = :x_{name}"));
-            values.insert(format!(":x_{name}"), value.clone());
+    if let Some(edit) = edit {
+        if let Some(version) = edit.version {
+            conditions.push(version_condition(version, &mut values));
         }
+        // Every edited attribute goes through a placeholder: names may hold any character.
+        let mut placeholder = |name: &str, value: &AttributeValue| {
+            let i = names.len();
+            names.insert(format!("#e{i}"), name.to_owned());
+            values.insert(format!(":e{i}"), value.clone());
+            (format!("#e{i}"), format!(":e{i}"))
+        };
+        for (name, value) in &edit.equals {
+            let (name, value) = placeholder(name, value);
+            conditions.push(format!("{name} = {value}"));
+        }
+        for (name, value) in &edit.set {
+            let (name, value) = placeholder(name, value);
+            sets.push(format!("{name} = {value}"));
+        }
+        for (name, value) in &edit.set_if_absent {
+            let (name, value) = placeholder(name, value);
+            sets.push(format!("{name} = if_not_exists({name}, {value})"));
+        }
+        for (name, value) in &edit.add {
+            let (name, value) = placeholder(name, value);
+            adds.push(format!("{name} {value}"));
+        }
+        for name in &edit.remove {
+            let i = names.len();
+            names.insert(format!("#e{i}"), name.clone());
+            removes.push(format!("#e{i}"));
+        }
+    }
+    let mut expression = format!("SET {} ADD {}", sets.join(", "), adds.join(", "));
+    if !removes.is_empty() {
+        expression.push_str(&format!(" REMOVE {}", removes.join(", ")));
     }
     let update = Update::builder()
         .table_name(table)
         .set_key(Some(key(account_pk(account), ACCOUNT_SK)))
-        .update_expression(format!(
-            "SET {} ADD balance :delta, version :one",
-            sets.join(", ")
-        ))
+        .update_expression(expression)
         .set_condition_expression((!conditions.is_empty()).then(|| conditions.join(" AND ")))
-        .expression_attribute_names("#unit", "unit")
+        .set_expression_attribute_names(Some(names))
         .set_expression_attribute_values(Some(values))
         .return_values_on_condition_check_failure(OnFail::AllOld)
         .build()
@@ -154,18 +255,27 @@ pub(crate) fn version_condition(version: u64, values: &mut Item) -> String {
     }
 }
 
+/// A transfer's record: the attributes of its `XFER#` item.
+fn transfer_attributes(t: &Transfer, at: &str) -> [(&'static str, AttributeValue); 8] {
+    [
+        ("transfer_id", s(&t.id)),
+        ("debit", s(t.debit.to_string())),
+        ("credit", s(t.credit.to_string())),
+        ("unit", s(t.unit().as_str())),
+        ("amount", n(t.amount)),
+        ("kind", s(t.kind.as_str())),
+        ("reference", s(&t.reference)),
+        ("at", s(at)),
+    ]
+}
+
 fn put_transfer(table: &str, t: &Transfer, at: &str) -> TransactWriteItem {
     let mut item = key(format!("XFER#{}", t.id), TRANSFER_SK);
-    item.extend([
-        ("transfer_id".to_owned(), s(&t.id)),
-        ("debit".to_owned(), s(t.debit.to_string())),
-        ("credit".to_owned(), s(t.credit.to_string())),
-        ("unit".to_owned(), s(t.unit().as_str())),
-        ("amount".to_owned(), n(t.amount)),
-        ("kind".to_owned(), s(t.kind.as_str())),
-        ("reference".to_owned(), s(&t.reference)),
-        ("at".to_owned(), s(at)),
-    ]);
+    item.extend(
+        transfer_attributes(t, at)
+            .into_iter()
+            .map(|(name, value)| (name.to_owned(), value)),
+    );
     let put = Put::builder()
         .table_name(table)
         .set_item(Some(item))

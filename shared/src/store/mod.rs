@@ -1,18 +1,23 @@
 //! DynamoDB adapters: the only code that builds items, keys and expressions.
 //!
 //! Item shapes (pk / sk):
-//! - ledger table: `ACCT#<account>` / `A` an account (wallets and pending gifts carry extra
-//!   attributes); `XFER#<transfer>` / `T` a transfer; `EVENT#<provider event>` / `E` a webhook
-//!   event that took effect.
-//! - commerce table: `STREAM#<stream>` / `S` a stream.
+//! - ledger table: `ACCT#<account>` / `A` an account (wallets, gifts and pending earnings carry
+//!   extra attributes; a settled gift carries its settlement transfer as `xfer_*`);
+//!   `XFER#<transfer>` / `T` a transfer; `EVENT#<provider event>` / `E` a webhook event that took
+//!   effect. GSI `sweep` (`sweep_shard` / `sweep_at`): unfinished work, see [`sweep`].
+//! - commerce table: `STREAM#<stream>` / `S` a stream; `BOARD#<board>` / `U#<user>` a gifter's
+//!   coins on a leaderboard. GSI `boards` (`board` / `coins`): entries ranked, see [`boards`].
 //! - idempotency table: `<sha256(caller, route, key)>` / `K` a completed request, TTL `expires_at`.
 
 mod attrs;
+pub mod boards;
 pub mod gifts;
 pub mod idempotency;
 pub mod ledger;
 pub mod payments;
+pub mod settlement;
 pub mod streams;
+pub mod sweep;
 pub mod transaction;
 pub mod wallets;
 
@@ -27,6 +32,10 @@ pub struct Tables {
     pub ledger: String,
     pub commerce: String,
     pub idempotency: String,
+    /// The ledger table's sparse GSI of unfinished work (`store::sweep`).
+    pub ledger_sweep_index: String,
+    /// The commerce table's GSI ranking each leaderboard's entries by coins (`store::boards`).
+    pub commerce_boards_index: String,
 }
 
 #[derive(Clone)]

@@ -18,6 +18,8 @@ pub enum Role {
     Idempotency,
     Stream,
     WebhookEvent,
+    /// A leaderboard entry: the board's key and the user.
+    Board(String, String),
 }
 
 /// Why one item of a cancelled transaction failed.

@@ -8,7 +8,7 @@ use aws_sdk_dynamodb::types::{
 };
 
 use super::attrs::{get_n, key, n, opt_n, opt_s, s, Item};
-use super::ledger::{account_pk, version_condition, Pin, ACCOUNT_SK};
+use super::ledger::{account_pk, version_condition, AccountEdit, ACCOUNT_SK};
 use super::transaction::{Role, Tx};
 use super::{Store, StoreError};
 use crate::domain::ledger::AccountId;
@@ -95,15 +95,15 @@ impl Store {
 }
 
 /// The pin a gift's debit puts on the sender's wallet: its version, and the new spend counters.
-pub(crate) fn debit_pin(debit: &WalletDebit) -> Pin {
-    Pin {
-        version: debit.expected_version,
-        extra: vec![
-            ("spend_day", s(&debit.window.day)),
-            ("spent_day", n(debit.spent_day_after)),
-            ("spend_week", s(&debit.window.week)),
-            ("spent_week", n(debit.spent_week_after)),
+pub(crate) fn debit_pin(debit: &WalletDebit) -> AccountEdit {
+    AccountEdit {
+        set: vec![
+            ("spend_day".into(), s(&debit.window.day)),
+            ("spent_day".into(), n(debit.spent_day_after)),
+            ("spend_week".into(), s(&debit.window.week)),
+            ("spent_week".into(), n(debit.spent_week_after)),
         ],
+        ..AccountEdit::pinned(debit.expected_version)
     }
 }
 

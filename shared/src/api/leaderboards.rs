@@ -1,0 +1,136 @@
+//! Leaderboards from settled gifts (they outlive the stream):
+//! `GET /v1/streams/{stream_id}/leaderboard?limit=N` (API.md) and
+//! `GET /v1/creators/{creator_id}/leaderboard/weekly?week=YYYY-Www&limit=N` (docs/api-additions.md).
+
+use serde::Serialize;
+
+use crate::domain::settlement::Board;
+use crate::domain::streams::StreamId;
+use crate::domain::time::week_key;
+use crate::http::{ApiError, ApiRequest, ApiResponse};
+use crate::input::{in_range, InvalidInput};
+use crate::store::boards::BoardEntry;
+use crate::App;
+
+/// API.md: 1 ≤ N ≤ 100, default 10.
+const MAX_LIMIT: u64 = 100;
+const DEFAULT_LIMIT: u64 = 10;
+
+#[derive(Debug, Serialize)]
+struct EntryView<'a> {
+    user_id: &'a str,
+    coins: u64,
+}
+
+fn top(entries: &[BoardEntry]) -> Vec<EntryView<'_>> {
+    entries
+        .iter()
+        .map(|e| EntryView {
+            user_id: &e.user_id,
+            coins: e.coins,
+        })
+        .collect()
+}
+
+fn limit(req: &ApiRequest) -> Result<u32, InvalidInput> {
+    let Some(raw) = req.query_param("limit") else {
+        return Ok(DEFAULT_LIMIT as u32);
+    };
+    let n = raw.parse::<u64>().map_err(|_| {
+        InvalidInput::new(
+            "limit",
+            format!("must be a whole number from 1 to {MAX_LIMIT}"),
+        )
+    })?;
+    Ok(in_range("limit", n, 1..=MAX_LIMIT)? as u32)
+}
+
+pub async fn stream(app: &App, req: ApiRequest) -> Result<ApiResponse, ApiError> {
+    req.caller()?;
+    let limit = limit(&req)?;
+    let stream_id =
+        StreamId::parse(req.path_param("stream_id")?).ok_or(ApiError::StreamNotFound)?;
+    app.store
+        .stream(stream_id.as_str())
+        .await?
+        .ok_or(ApiError::StreamNotFound)?;
+    let entries = app
+        .store
+        .board_top(&Board::Stream(stream_id.as_str().to_owned()), limit)
+        .await?;
+    #[derive(Serialize)]
+    struct View<'a> {
+        stream_id: &'a str,
+        top: Vec<EntryView<'a>>,
+    }
+    Ok(ApiResponse::json(
+        200,
+        &View {
+            stream_id: stream_id.as_str(),
+            top: top(&entries),
+        },
+    ))
+}
+
+pub async fn creator_week(app: &App, req: ApiRequest) -> Result<ApiResponse, ApiError> {
+    req.caller()?;
+    let limit = limit(&req)?;
+    let creator_id = req.path_param("creator_id")?.to_owned();
+    crate::input::bounded_str("creator_id", &creator_id, 256)?;
+    let week = match req.query_param("week") {
+        Some(w) if is_iso_week(w) => w.to_owned(),
+        Some(_) => {
+            return Err(InvalidInput::new("week", "must be an ISO week such as 2026-W47").into())
+        }
+        None => week_key(app.clock.now()),
+    };
+    let board = Board::CreatorWeek {
+        creator_id: creator_id.clone(),
+        week: week.clone(),
+    };
+    let entries = app.store.board_top(&board, limit).await?;
+    #[derive(Serialize)]
+    struct View<'a> {
+        creator_id: &'a str,
+        week: &'a str,
+        top: Vec<EntryView<'a>>,
+    }
+    Ok(ApiResponse::json(
+        200,
+        &View {
+            creator_id: &creator_id,
+            week: &week,
+            top: top(&entries),
+        },
+    ))
+}
+
+/// `YYYY-Www`, weeks 01–53.
+fn is_iso_week(w: &str) -> bool {
+    let b = w.as_bytes();
+    b.len() == 8
+        && b[..4].iter().all(u8::is_ascii_digit)
+        && &b[4..6] == b"-W"
+        && b[6..].iter().all(u8::is_ascii_digit)
+        && matches!(w[6..].parse::<u8>(), Ok(1..=53))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn iso_weeks() {
+        assert!(super::is_iso_week("2026-W47"));
+        assert!(super::is_iso_week("2026-W01"));
+        for bad in [
+            "2026-W00",
+            "2026-W54",
+            "2026W47",
+            "2026-w47",
+            "26-W47",
+            "2026-W4x",
+            "2026-W١٢",
+        ] {
+            assert!(!super::is_iso_week(bad), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,382 @@
+//! Settling sent gifts: the creator's share and the platform's remainder, where the share lands
+//! (behind a hold, or available), how gifts are grouped into transactions, and what the
+//! leaderboards gain. Pure: the store checks every claimed fact against the stored gift.
+
+use std::collections::BTreeMap;
+
+use time::{Duration, OffsetDateTime};
+
+use super::ledger::{AccountId, LedgerError, Transfer, TransferKind};
+use super::time::{sortable, week_key};
+
+/// Gifts settled in one transaction: DynamoDB's 100 items, less the creator's earnings account.
+/// So a creator's balance item is written once per 99 gifts, not once per gift.
+pub const MAX_GIFTS_PER_SETTLEMENT: usize = 99;
+
+/// Basis points: 10,000 = 100 %.
+pub const BPS: u64 = 10_000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SettlementPolicy {
+    /// The creator's share of a gift's coins (DOMAIN.md: 50 %, range 50–70 %).
+    pub creator_share_bps: u64,
+    /// How long gift earnings stay pending before they become available (the deployment's
+    /// chargeback window; DOMAIN.md default 0).
+    pub hold: Duration,
+}
+
+impl Default for SettlementPolicy {
+    fn default() -> Self {
+        Self {
+            creator_share_bps: 5_000,
+            hold: Duration::ZERO,
+        }
+    }
+}
+
+/// A gift's coins split in two; the parts always add up to the whole.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Split {
+    /// Whole diamonds, rounded down.
+    pub creator: u64,
+    /// Everything else, rounding remainder included: nothing is lost.
+    pub platform: u64,
+}
+
+pub fn split(coins: u64, creator_share_bps: u64) -> Split {
+    assert!(creator_share_bps <= BPS, "a share is at most 100 %");
+    let creator =
+        u64::try_from(u128::from(coins) * u128::from(creator_share_bps) / u128::from(BPS))
+            .expect("a share of a u64 fits a u64");
+    Split {
+        creator,
+        platform: coins - creator,
+    }
+}
+
+/// A gift as its settlement message describes it. Every field is also a condition on the stored
+/// gift in the settling transaction, so a garbled message cannot move anything.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GiftToSettle {
+    pub gift_txn_id: String,
+    pub stream_id: String,
+    pub creator_id: String,
+    pub sender_id: String,
+    pub coins: u64,
+    pub sent_at: String,
+}
+
+/// Where a chunk's creator share lands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Landing {
+    Available,
+    /// Pending until `release_at` (the hold's end, rounded up to the hour so that a creator has
+    /// a few release dates in flight rather than one per batch).
+    Pending {
+        release_at: OffsetDateTime,
+    },
+}
+
+/// Gifts to one creator, settled together in one transaction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SettlementChunk {
+    pub creator_id: String,
+    pub gifts: Vec<(GiftToSettle, Split)>,
+    /// One per gift with a non-zero creator share: `gift:<id>` → the creator's earnings.
+    pub transfers: Vec<Transfer>,
+    pub landing: Landing,
+}
+
+impl SettlementChunk {
+    pub fn creator_total(&self) -> u64 {
+        self.gifts.iter().map(|(_, s)| s.creator).sum()
+    }
+}
+
+/// The transfer id of a gift's settlement: derived from the gift, so it exists at most once.
+pub fn settlement_transfer_id(gift_txn_id: &str) -> String {
+    format!("settle:{gift_txn_id}")
+}
+
+/// Groups gifts by creator into chunks of at most [`MAX_GIFTS_PER_SETTLEMENT`]. Duplicate gift
+/// ids (one message delivered twice in a batch) are settled once.
+pub fn plan(
+    gifts: &[GiftToSettle],
+    policy: &SettlementPolicy,
+    now: OffsetDateTime,
+) -> Result<Vec<SettlementChunk>, LedgerError> {
+    let mut by_creator: BTreeMap<&str, BTreeMap<&str, &GiftToSettle>> = BTreeMap::new();
+    for g in gifts {
+        by_creator
+            .entry(&g.creator_id)
+            .or_default()
+            .entry(&g.gift_txn_id)
+            .or_insert(g);
+    }
+    let landing = if policy.hold.is_zero() {
+        Landing::Available
+    } else {
+        Landing::Pending {
+            release_at: round_up_to_hour(now + policy.hold),
+        }
+    };
+    let mut chunks = Vec::new();
+    for (creator_id, gifts) in by_creator {
+        let gifts: Vec<&GiftToSettle> = gifts.into_values().collect();
+        for part in gifts.chunks(MAX_GIFTS_PER_SETTLEMENT) {
+            chunks.push(chunk(creator_id, part, policy, landing.clone())?);
+        }
+    }
+    Ok(chunks)
+}
+
+fn chunk(
+    creator_id: &str,
+    gifts: &[&GiftToSettle],
+    policy: &SettlementPolicy,
+    landing: Landing,
+) -> Result<SettlementChunk, LedgerError> {
+    let credit = match landing {
+        Landing::Available => AccountId::earnings(creator_id),
+        Landing::Pending { .. } => AccountId::earnings_pending(creator_id),
+    };
+    let mut transfers = Vec::new();
+    let mut split_gifts = Vec::new();
+    for g in gifts {
+        let s = split(g.coins, policy.creator_share_bps);
+        if s.creator > 0 {
+            transfers.push(Transfer::new(
+                settlement_transfer_id(&g.gift_txn_id),
+                AccountId::pending_gift(&g.gift_txn_id),
+                credit.clone(),
+                s.creator,
+                TransferKind::GiftEarnings,
+                &g.gift_txn_id,
+            )?);
+        }
+        split_gifts.push(((*g).clone(), s));
+    }
+    Ok(SettlementChunk {
+        creator_id: creator_id.to_owned(),
+        gifts: split_gifts,
+        transfers,
+        landing,
+    })
+}
+
+fn round_up_to_hour(at: OffsetDateTime) -> OffsetDateTime {
+    let floor = at
+        .replace_minute(0)
+        .and_then(|t| t.replace_second(0))
+        .and_then(|t| t.replace_nanosecond(0))
+        .expect("zero is a valid minute, second and nanosecond");
+    if floor == at {
+        floor
+    } else {
+        floor + Duration::HOUR
+    }
+}
+
+/// One release date's amount on a creator's pending earnings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hold {
+    pub release_at: String,
+    pub amount: u64,
+}
+
+/// What a release does now: the total that becomes available, which holds it empties, and the
+/// next release date still ahead.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Release {
+    pub amount: u64,
+    pub released: Vec<String>,
+    pub next: Option<String>,
+}
+
+/// Holds are keyed by RFC 3339 times of one fixed width, so they order as text.
+pub fn release(holds: &[Hold], now: OffsetDateTime) -> Release {
+    let now = sortable(now);
+    let (due, ahead): (Vec<&Hold>, Vec<&Hold>) = holds
+        .iter()
+        .partition(|h| h.release_at.as_str() <= now.as_str());
+    Release {
+        amount: due.iter().map(|h| h.amount).sum(),
+        released: due.iter().map(|h| h.release_at.clone()).collect(),
+        next: ahead.iter().map(|h| h.release_at.clone()).min(),
+    }
+}
+
+/// A ranking: the gifters of one stream, or of one creator in one ISO week.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Board {
+    Stream(String),
+    CreatorWeek { creator_id: String, week: String },
+}
+
+impl Board {
+    /// The board's storage key: `stream#<stream_id>` or `week#<week>#<creator_id>`.
+    pub fn key(&self) -> String {
+        match self {
+            Board::Stream(stream_id) => format!("stream#{stream_id}"),
+            Board::CreatorWeek { creator_id, week } => format!("week#{week}#{creator_id}"),
+        }
+    }
+}
+
+/// Coins each sender adds to each board: one increment per (board, sender) however many gifts
+/// they sent, so a gift storm writes each gifter's entry once per batch.
+pub fn board_increments(
+    gifts: &[&GiftToSettle],
+) -> Result<BTreeMap<(Board, String), u64>, time::error::Parse> {
+    let mut increments: BTreeMap<(Board, String), u64> = BTreeMap::new();
+    for g in gifts {
+        let sent_at =
+            OffsetDateTime::parse(&g.sent_at, &time::format_description::well_known::Rfc3339)?;
+        let week = Board::CreatorWeek {
+            creator_id: g.creator_id.clone(),
+            week: week_key(sent_at),
+        };
+        for board in [Board::Stream(g.stream_id.clone()), week] {
+            *increments.entry((board, g.sender_id.clone())).or_default() += g.coins;
+        }
+    }
+    Ok(increments)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    fn gift(id: &str, creator: &str, sender: &str, coins: u64) -> GiftToSettle {
+        GiftToSettle {
+            gift_txn_id: id.into(),
+            stream_id: format!("st_{creator}"),
+            creator_id: creator.into(),
+            sender_id: sender.into(),
+            coins,
+            sent_at: "2026-11-22T10:00:00Z".into(),
+        }
+    }
+
+    #[test]
+    fn a_split_rounds_the_creator_down_and_loses_nothing() {
+        assert_eq!(
+            split(1, 5_000),
+            Split {
+                creator: 0,
+                platform: 1
+            }
+        );
+        assert_eq!(
+            split(5, 5_000),
+            Split {
+                creator: 2,
+                platform: 3
+            }
+        );
+        assert_eq!(
+            split(34_999, 7_000),
+            Split {
+                creator: 24_499,
+                platform: 10_500
+            }
+        );
+        assert_eq!(
+            split(100, BPS),
+            Split {
+                creator: 100,
+                platform: 0
+            }
+        );
+        let big = split(u64::MAX, 6_000);
+        assert_eq!(big.creator + big.platform, u64::MAX);
+    }
+
+    #[test]
+    fn plan_groups_per_creator_in_chunks_of_99_and_settles_a_duplicate_once() {
+        let mut gifts: Vec<_> = (0..200)
+            .map(|i| gift(&format!("g{i:03}"), "a", "u", 10))
+            .collect();
+        gifts.push(gift("g000", "a", "u", 10));
+        gifts.push(gift("h1", "b", "u", 1));
+        let now = datetime!(2026-11-22 10:00 UTC);
+        let chunks = plan(&gifts, &SettlementPolicy::default(), now).unwrap();
+        let sizes: Vec<_> = chunks
+            .iter()
+            .map(|c| (c.creator_id.as_str(), c.gifts.len()))
+            .collect();
+        assert_eq!(sizes, [("a", 99), ("a", 99), ("a", 2), ("b", 1)]);
+        assert_eq!(chunks[0].creator_total(), 99 * 5);
+        assert_eq!(chunks[0].transfers[0].credit, AccountId::earnings("a"));
+        // A 1-coin gift earns no whole diamond: no transfer, but the gift is still settled.
+        assert!(chunks[3].transfers.is_empty());
+        assert_eq!(chunks[3].gifts.len(), 1);
+    }
+
+    #[test]
+    fn a_hold_lands_earnings_pending_until_the_next_full_hour_after_it() {
+        let policy = SettlementPolicy {
+            hold: Duration::days(7),
+            ..SettlementPolicy::default()
+        };
+        let chunks = plan(
+            &[gift("g", "a", "u", 10)],
+            &policy,
+            datetime!(2026-11-22 10:20 UTC),
+        )
+        .unwrap();
+        assert_eq!(
+            chunks[0].landing,
+            Landing::Pending {
+                release_at: datetime!(2026-11-29 11:00 UTC)
+            }
+        );
+        assert_eq!(
+            chunks[0].transfers[0].credit,
+            AccountId::earnings_pending("a")
+        );
+    }
+
+    #[test]
+    fn release_takes_what_is_due_and_names_the_next_date() {
+        let h = |at: &str, amount| Hold {
+            release_at: at.into(),
+            amount,
+        };
+        let holds = [
+            h("2026-11-22T10:00:00Z", 5),
+            h("2026-11-22T12:00:00Z", 7),
+            h("2026-11-22T11:00:00Z", 3),
+        ];
+        let r = release(&holds, datetime!(2026-11-22 11:00:00.5 UTC));
+        assert_eq!(r.amount, 8);
+        assert_eq!(r.released, ["2026-11-22T10:00:00Z", "2026-11-22T11:00:00Z"]);
+        assert_eq!(r.next.as_deref(), Some("2026-11-22T12:00:00Z"));
+        assert_eq!(
+            release(&holds[..1], datetime!(2026-11-22 09:59 UTC)).amount,
+            0
+        );
+    }
+
+    #[test]
+    fn board_increments_sum_per_sender_per_board() {
+        let gifts = [
+            gift("g1", "a", "u1", 5),
+            gift("g2", "a", "u1", 30),
+            gift("g3", "a", "u2", 1),
+        ];
+        let refs: Vec<_> = gifts.iter().collect();
+        let inc = board_increments(&refs).unwrap();
+        let stream = Board::Stream("st_a".into());
+        let week = Board::CreatorWeek {
+            creator_id: "a".into(),
+            week: "2026-W47".into(),
+        };
+        assert_eq!(inc[&(stream.clone(), "u1".into())], 35);
+        assert_eq!(inc[&(week.clone(), "u1".into())], 35);
+        assert_eq!(inc[&(stream, "u2".into())], 1);
+        assert_eq!(inc.len(), 4);
+        assert_eq!(week.key(), "week#2026-W47#a");
+    }
+}

@@ -1,0 +1,257 @@
+//! Settling a set of gifts exactly once, whoever calls and however often: the money (gift
+//! accounts → creator earnings, 99 gifts per transaction per creator), then the leaderboards.
+//!
+//! A transaction cancelled because some of its gifts were settled already (a redelivery, the
+//! sweeper) is retried without them: the cancellation reasons say which, and the item as it was
+//! (`ALL_OLD`) says whether their boards are still owed. Conflicts with a concurrent settler back
+//! off and retry; what still fails is reported, so its message comes back.
+
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::time::Duration;
+
+use crate::domain::ledger::AccountKind;
+use crate::domain::settlement::{
+    board_increments, plan, Board, GiftToSettle, SettlementChunk, Split,
+};
+use crate::domain::time::rfc3339;
+use crate::store::settlement::{stored_gift, StoredGift};
+use crate::store::transaction::MAX_TRANSACTION_ITEMS;
+use crate::store::{Role, Tx, TxError};
+use crate::App;
+
+/// Commits tried per chunk when they keep conflicting with another settler or are throttled.
+const MAX_ATTEMPTS: u32 = 6;
+
+#[derive(Debug, Default)]
+pub struct SettleReport {
+    /// Gifts whose creator share moved now.
+    pub settled: usize,
+    /// Gifts found settled already.
+    pub already_settled: usize,
+    /// Gifts credited to the leaderboards now.
+    pub boarded: usize,
+    /// Gifts that could not be finished now (retry later): ids.
+    pub failed: BTreeSet<String>,
+    /// Gifts whose message is wrong (names nothing, or disagrees with the stored gift): ids.
+    pub poison: BTreeMap<String, StoredGift>,
+}
+
+pub async fn settle(app: &App, gifts: &[GiftToSettle]) -> SettleReport {
+    let now = app.clock.now();
+    let at = rfc3339(now);
+    let mut report = SettleReport::default();
+    let mut owe_boards = Vec::new();
+    let chunks = match plan(gifts, &app.config.settlement, now) {
+        Ok(chunks) => chunks,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot plan settlement");
+            report
+                .failed
+                .extend(gifts.iter().map(|g| g.gift_txn_id.clone()));
+            return report;
+        }
+    };
+    for chunk in chunks {
+        settle_chunk(app, chunk, &at, &mut report, &mut owe_boards).await;
+    }
+    apply_boards(app, owe_boards, &at, &mut report).await;
+    report
+}
+
+async fn settle_chunk(
+    app: &App,
+    mut chunk: SettlementChunk,
+    at: &str,
+    report: &mut SettleReport,
+    owe_boards: &mut Vec<GiftToSettle>,
+) {
+    let mut attempts = 0;
+    while !chunk.gifts.is_empty() {
+        let mut tx = Tx::new();
+        if let Err(e) = app.store.add_gift_settlement(&mut tx, &chunk, at) {
+            tracing::error!(error = %e, creator_id = %chunk.creator_id, "cannot build settlement");
+            return fail_all(report, &chunk.gifts);
+        }
+        let reasons = match tx.commit(app.store.client()).await {
+            Ok(()) => {
+                report.settled += chunk.gifts.len();
+                owe_boards.extend(chunk.gifts.into_iter().map(|(g, _)| g));
+                return;
+            }
+            Err(TxError::Cancelled(reasons)) => reasons,
+            Err(TxError::Store(e)) => {
+                tracing::warn!(error = %e, creator_id = %chunk.creator_id, "settlement commit failed");
+                attempts += 1;
+                if attempts >= MAX_ATTEMPTS {
+                    return fail_all(report, &chunk.gifts);
+                }
+                backoff(attempts).await;
+                continue;
+            }
+        };
+        let mut done = HashSet::new();
+        for c in reasons.iter().filter(|c| c.condition_failed()) {
+            let Role::Account(account) = &c.role else {
+                continue;
+            };
+            if account.kind != AccountKind::PendingGift {
+                continue;
+            }
+            let Some((gift, _)) = chunk
+                .gifts
+                .iter()
+                .find(|(g, _)| g.gift_txn_id == account.owner)
+            else {
+                continue;
+            };
+            match stored_gift(gift, c.old.as_ref()) {
+                Ok(StoredGift::Settled { boards_pending }) => {
+                    report.already_settled += 1;
+                    if boards_pending {
+                        owe_boards.push(gift.clone());
+                    }
+                }
+                Ok(poison) => {
+                    tracing::warn!(gift_txn_id = %gift.gift_txn_id, reason = ?poison, "settlement message does not match a stored gift");
+                    report.poison.insert(gift.gift_txn_id.clone(), poison);
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, gift_txn_id = %gift.gift_txn_id, "cannot read the stored gift");
+                    report.failed.insert(gift.gift_txn_id.clone());
+                }
+            }
+            done.insert(gift.gift_txn_id.clone());
+        }
+        if done.is_empty() {
+            // Nothing was settled before: another settler's transaction touched these items.
+            attempts += 1;
+            if attempts >= MAX_ATTEMPTS {
+                tracing::warn!(creator_id = %chunk.creator_id, ?reasons, "settlement kept conflicting");
+                return fail_all(report, &chunk.gifts);
+            }
+            backoff(attempts).await;
+            continue;
+        }
+        let rest: Vec<GiftToSettle> = chunk
+            .gifts
+            .into_iter()
+            .map(|(g, _)| g)
+            .filter(|g| !done.contains(&g.gift_txn_id))
+            .collect();
+        // Fewer gifts of one creator than before: at most one chunk.
+        chunk = match plan(&rest, &app.config.settlement, app.clock.now())
+            .map(|c| c.into_iter().next())
+        {
+            Ok(Some(next)) => next,
+            Ok(None) => return,
+            Err(e) => {
+                tracing::error!(error = %e, creator_id = %chunk.creator_id, "cannot re-plan settlement");
+                return report
+                    .failed
+                    .extend(rest.into_iter().map(|g| g.gift_txn_id));
+            }
+        };
+    }
+}
+
+/// Credits the leaderboards for settled gifts, once: each gift's "boards applied" mark and the
+/// board increments commit together.
+async fn apply_boards(app: &App, gifts: Vec<GiftToSettle>, at: &str, report: &mut SettleReport) {
+    let mut seen = HashSet::new();
+    let gifts: Vec<GiftToSettle> = gifts
+        .into_iter()
+        .filter(|g| seen.insert(g.gift_txn_id.clone()))
+        .collect();
+    for mut part in board_chunks(gifts) {
+        let mut attempts = 0;
+        while !part.is_empty() {
+            let refs: Vec<&GiftToSettle> = part.iter().collect();
+            let increments = match board_increments(&refs) {
+                Ok(increments) => increments,
+                Err(e) => {
+                    tracing::error!(error = %e, "a settled gift has an unreadable sent_at");
+                    report
+                        .failed
+                        .extend(part.iter().map(|g| g.gift_txn_id.clone()));
+                    break;
+                }
+            };
+            let mut tx = Tx::new();
+            for g in &part {
+                app.store.add_boards_applied(&mut tx, &g.gift_txn_id, at);
+            }
+            for ((board, user_id), coins) in &increments {
+                app.store
+                    .add_board_increment(&mut tx, board, user_id, *coins);
+            }
+            let applied_already: HashSet<String> = match tx.commit(app.store.client()).await {
+                Ok(()) => {
+                    report.boarded += part.len();
+                    break;
+                }
+                Err(TxError::Cancelled(reasons)) => reasons
+                    .iter()
+                    .filter(|c| c.condition_failed())
+                    .filter_map(|c| match &c.role {
+                        Role::Account(a) => Some(a.owner.clone()),
+                        _ => None,
+                    })
+                    .collect(),
+                Err(TxError::Store(e)) => {
+                    tracing::warn!(error = %e, "leaderboard commit failed");
+                    HashSet::new()
+                }
+            };
+            if applied_already.is_empty() {
+                attempts += 1;
+                if attempts >= MAX_ATTEMPTS {
+                    report
+                        .failed
+                        .extend(part.iter().map(|g| g.gift_txn_id.clone()));
+                    break;
+                }
+                backoff(attempts).await;
+            }
+            part.retain(|g| !applied_already.contains(&g.gift_txn_id));
+        }
+    }
+}
+
+/// Packs gifts so that each transaction's gift marks plus distinct board entries fit in one
+/// transaction (each gift brings at most two entries: its stream's and its creator's week).
+fn board_chunks(mut gifts: Vec<GiftToSettle>) -> Vec<Vec<GiftToSettle>> {
+    gifts.sort_by(|a, b| (&a.creator_id, &a.stream_id).cmp(&(&b.creator_id, &b.stream_id)));
+    let mut chunks = Vec::new();
+    let mut current: Vec<GiftToSettle> = Vec::new();
+    let mut entries: HashSet<(Board, String)> = HashSet::new();
+    for g in gifts {
+        // A gift with an unreadable time fails in apply_boards; here it just takes no entry.
+        let keys: Vec<(Board, String)> = board_increments(&[&g])
+            .map(|inc| inc.into_keys().collect())
+            .unwrap_or_default();
+        let new = keys.iter().filter(|k| !entries.contains(*k)).count();
+        if current.len() + 1 + entries.len() + new > MAX_TRANSACTION_ITEMS {
+            chunks.push(std::mem::take(&mut current));
+            entries.clear();
+        }
+        entries.extend(keys);
+        current.push(g);
+    }
+    if !current.is_empty() {
+        chunks.push(current);
+    }
+    chunks
+}
+
+fn fail_all(report: &mut SettleReport, gifts: &[(GiftToSettle, Split)]) {
+    report
+        .failed
+        .extend(gifts.iter().map(|(g, _)| g.gift_txn_id.clone()));
+}
+
+/// 25 ms, 50 ms, 100 ms ... with jitter, so racing settlers spread out.
+async fn backoff(attempt: u32) {
+    let base = 25u64 << attempt.min(6);
+    let jitter = u64::from(ulid::Ulid::new().random() as u16) % base;
+    tokio::time::sleep(Duration::from_millis(base / 2 + jitter)).await;
+}

@@ -1,0 +1,162 @@
+//! Settling gifts in the ledger table.
+//!
+//! A gift account moves through three states, each a conditioned update of its one item:
+//! `pending` (written by send-gift, listed in the sweep index) → `settled` (the creator's share
+//! moved out, in one transaction with up to 98 other gifts of the same creator and the creator's
+//! earnings account) → boards applied (leaderboards credited, and the item leaves the sweep
+//! index). Each step's condition makes it happen once, whoever runs it and however often.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::{
+    ReturnValuesOnConditionCheckFailure as OnFail, TransactWriteItem, Update,
+};
+
+use super::attrs::{get_n, get_s, key, n, opt_s, s, Item};
+use super::ledger::{account_pk, AccountEdit, LedgerWrite, TransferRecords, ACCOUNT_SK};
+use super::sweep::{hold_sweep_shard, SWEEP_AT, SWEEP_SHARD};
+use super::transaction::{Role, Tx};
+use super::{Store, StoreError};
+use crate::domain::ledger::{AccountId, LedgerError};
+use crate::domain::settlement::{GiftToSettle, Landing, SettlementChunk};
+use crate::domain::time::sortable;
+
+/// A gift account's `settlement` attribute.
+pub const SETTLEMENT_PENDING: &str = "pending";
+pub const SETTLEMENT_SETTLED: &str = "settled";
+/// The version a gift account has from its opening until it is settled.
+const UNSETTLED_VERSION: u64 = 1;
+/// Prefix of the attributes on a creator's pending earnings that hold amounts by release time.
+pub(crate) const HOLD_PREFIX: &str = "hold:";
+
+/// What the stored gift says about a gift a message named, when settling it did not go through.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoredGift {
+    /// No such gift: the message references nothing.
+    Missing,
+    /// The stored gift disagrees with the message (creator, coins, ...): the message is garbled.
+    Mismatch,
+    /// Settled before (a redelivery, or the sweeper won the race).
+    Settled { boards_pending: bool },
+}
+
+impl Store {
+    /// The gifts' settlement and the creator's earnings, in one transaction.
+    pub fn add_gift_settlement(
+        &self,
+        tx: &mut Tx,
+        chunk: &SettlementChunk,
+        at: &str,
+    ) -> Result<(), LedgerError> {
+        let mut edits = HashMap::new();
+        for (gift, split) in &chunk.gifts {
+            let edit = AccountEdit {
+                equals: claimed_facts(gift),
+                set: vec![
+                    ("settlement".into(), s(SETTLEMENT_SETTLED)),
+                    ("settled_at".into(), s(at)),
+                    ("creator_share".into(), n(split.creator)),
+                    ("platform_share".into(), n(split.platform)),
+                ],
+                ..AccountEdit::pinned(UNSETTLED_VERSION)
+            };
+            edits.insert(AccountId::pending_gift(&gift.gift_txn_id), edit);
+        }
+        if let Landing::Pending { release_at } = &chunk.landing {
+            let release_at = sortable(*release_at);
+            let total = chunk.creator_total();
+            if total > 0 {
+                edits.insert(
+                    AccountId::earnings_pending(&chunk.creator_id),
+                    AccountEdit {
+                        add: vec![(format!("{HOLD_PREFIX}{release_at}"), n(total))],
+                        // The earliest release keeps its place in the sweep index: holds are
+                        // added in time order, so the first one set is the first one due.
+                        set_if_absent: vec![
+                            (SWEEP_SHARD.into(), s(hold_sweep_shard(&chunk.creator_id))),
+                            (SWEEP_AT.into(), s(release_at)),
+                        ],
+                        ..AccountEdit::default()
+                    },
+                );
+            }
+        }
+        self.add_ledger_write(
+            tx,
+            LedgerWrite {
+                transfers: &chunk.transfers,
+                at,
+                edits,
+                records: TransferRecords::OnDebitAccount,
+                ..Default::default()
+            },
+        )
+    }
+
+    /// Marks settled gifts as credited to the leaderboards; the board increments go in the same
+    /// transaction (`add_board_increment`). Fails for a gift whose boards were applied already.
+    pub fn add_boards_applied(&self, tx: &mut Tx, gift_txn_id: &str, at: &str) {
+        let account = AccountId::pending_gift(gift_txn_id);
+        let update = Update::builder()
+            .table_name(&self.tables.ledger)
+            .set_key(Some(key(account_pk(&account), ACCOUNT_SK)))
+            .update_expression("SET boards_applied_at = :at REMOVE #shard, #sweep_at")
+            .condition_expression("settlement = :settled AND attribute_exists(#shard)")
+            .expression_attribute_names("#shard", SWEEP_SHARD)
+            .expression_attribute_names("#sweep_at", SWEEP_AT)
+            .expression_attribute_values(":at", s(at))
+            .expression_attribute_values(":settled", s(SETTLEMENT_SETTLED))
+            .return_values_on_condition_check_failure(OnFail::AllOld)
+            .build()
+            .expect("table, key and expression are set");
+        tx.push(
+            Role::Account(account),
+            TransactWriteItem::builder().update(update).build(),
+        );
+    }
+}
+
+/// Every fact the message claims, as conditions on the stored gift.
+fn claimed_facts(g: &GiftToSettle) -> Vec<(&'static str, aws_sdk_dynamodb::types::AttributeValue)> {
+    vec![
+        ("creator_id", s(&g.creator_id)),
+        ("stream_id", s(&g.stream_id)),
+        ("sender_id", s(&g.sender_id)),
+        ("coins", n(g.coins)),
+        ("sent_at", s(&g.sent_at)),
+    ]
+}
+
+/// Explains a failed condition on a gift account from the item as it was (`ALL_OLD`).
+pub fn stored_gift(claimed: &GiftToSettle, old: Option<&Item>) -> Result<StoredGift, StoreError> {
+    let Some(old) = old else {
+        return Ok(StoredGift::Missing);
+    };
+    let stored = gift_from_item(old)?;
+    if &stored != claimed {
+        return Ok(StoredGift::Mismatch);
+    }
+    let version: u64 = get_n(old, "version")?;
+    let settled = opt_s(old, "settlement").as_deref() == Some(SETTLEMENT_SETTLED);
+    if !settled || version == UNSETTLED_VERSION {
+        return Err(StoreError::Corrupt(format!(
+            "gift {} failed its settlement condition but is not settled",
+            claimed.gift_txn_id
+        )));
+    }
+    Ok(StoredGift::Settled {
+        boards_pending: old.contains_key(SWEEP_SHARD),
+    })
+}
+
+/// A stored gift account, as the settlement message would describe it.
+pub(crate) fn gift_from_item(item: &Item) -> Result<GiftToSettle, StoreError> {
+    Ok(GiftToSettle {
+        gift_txn_id: get_s(item, "gift_txn_id")?.to_owned(),
+        stream_id: get_s(item, "stream_id")?.to_owned(),
+        creator_id: get_s(item, "creator_id")?.to_owned(),
+        sender_id: get_s(item, "sender_id")?.to_owned(),
+        coins: get_n(item, "coins")?,
+        sent_at: get_s(item, "sent_at")?.to_owned(),
+    })
+}

@@ -1,0 +1,178 @@
+//! The sweep index: a sparse GSI of the ledger table over `sweep_shard` / `sweep_at`, holding
+//! exactly the items that still owe work — gifts not yet settled or not yet on the leaderboards
+//! (`gift#NN`), and creators' pending earnings with a hold to release (`hold#NN`). An item leaves
+//! the index when its work is done (the attributes are removed in the same update).
+//!
+//! The partition key is sharded: every gift passes through the index, and one partition of a GSI
+//! takes about 1,000 writes a second, so a single "pending" key would be the hot item DESIGN.md
+//! forbids (a throttled GSI throttles the table's writes).
+
+use aws_sdk_dynamodb::types::AttributeValue;
+
+use super::attrs::{get_n, s, Item};
+use super::ledger::{AccountEdit, LedgerWrite};
+use super::settlement::{gift_from_item, HOLD_PREFIX};
+use super::transaction::Tx;
+use super::{sdk_error, Store, StoreError};
+use crate::domain::ids::digest;
+use crate::domain::ledger::{AccountId, LedgerError, Transfer, TransferKind};
+use crate::domain::settlement::{release, GiftToSettle, Hold};
+use crate::domain::time::sortable;
+
+pub(crate) const SWEEP_SHARD: &str = "sweep_shard";
+pub(crate) const SWEEP_AT: &str = "sweep_at";
+/// Shards of each kind: 16 partitions take ~16,000 gifts a second through the index.
+pub const SWEEP_SHARDS: u8 = 16;
+/// Items read per shard per sweep, so one run stays inside its time limit.
+pub const SWEEP_PAGE: i32 = 500;
+
+fn shard(kind: &str, id: &str) -> String {
+    format!("{kind}#{:02}", digest(&[id])[0] % SWEEP_SHARDS)
+}
+
+pub(crate) fn gift_sweep_shard(gift_txn_id: &str) -> String {
+    shard("gift", gift_txn_id)
+}
+
+pub(crate) fn hold_sweep_shard(creator_id: &str) -> String {
+    shard("hold", creator_id)
+}
+
+/// A creator's pending earnings with holds, as the sweep index lists them.
+#[derive(Debug, Clone)]
+pub struct PendingEarnings {
+    pub creator_id: String,
+    pub version: u64,
+    pub holds: Vec<Hold>,
+}
+
+impl Store {
+    /// Gifts that entered the index before `before` and still owe settlement or boards.
+    pub async fn unfinished_gifts(&self, before: &str) -> Result<Vec<GiftToSettle>, StoreError> {
+        let mut gifts = Vec::new();
+        for shard in 0..SWEEP_SHARDS {
+            for item in self
+                .sweep_query(&format!("gift#{shard:02}"), before)
+                .await?
+            {
+                gifts.push(gift_from_item(&item)?);
+            }
+        }
+        Ok(gifts)
+    }
+
+    /// Creators' pending earnings with a hold due by `now`.
+    pub async fn due_holds(&self, now: &str) -> Result<Vec<PendingEarnings>, StoreError> {
+        let mut due = Vec::new();
+        for shard in 0..SWEEP_SHARDS {
+            for item in self.sweep_query(&format!("hold#{shard:02}"), now).await? {
+                due.push(pending_earnings_from_item(&item)?);
+            }
+        }
+        Ok(due)
+    }
+
+    async fn sweep_query(&self, shard: &str, until: &str) -> Result<Vec<Item>, StoreError> {
+        let out = self
+            .client
+            .query()
+            .table_name(&self.tables.ledger)
+            .index_name(&self.tables.ledger_sweep_index)
+            .key_condition_expression("#shard = :shard AND #at <= :until")
+            .expression_attribute_names("#shard", SWEEP_SHARD)
+            .expression_attribute_names("#at", SWEEP_AT)
+            .expression_attribute_values(":shard", s(shard))
+            .expression_attribute_values(":until", s(until))
+            .limit(SWEEP_PAGE)
+            .send()
+            .await
+            .map_err(|e| sdk_error("Query", e))?;
+        Ok(out.items.unwrap_or_default())
+    }
+
+    /// Moves what is due from a creator's pending earnings to their available earnings, pinned
+    /// to the version the holds were read at (a concurrent settlement adding a hold makes it
+    /// fail, and the next sweep retries). Returns `None` if nothing is due.
+    pub fn add_hold_release(
+        &self,
+        tx: &mut Tx,
+        pending: &PendingEarnings,
+        now: time::OffsetDateTime,
+    ) -> Result<Option<u64>, LedgerError> {
+        let r = release(&pending.holds, now);
+        if r.released.is_empty() {
+            return Ok(None);
+        }
+        let pending_account = AccountId::earnings_pending(&pending.creator_id);
+        let mut edit = AccountEdit {
+            remove: r
+                .released
+                .iter()
+                .map(|at| format!("{HOLD_PREFIX}{at}"))
+                .collect(),
+            ..AccountEdit::pinned(pending.version)
+        };
+        match &r.next {
+            Some(next) => edit.set.push((SWEEP_AT.into(), s(next))),
+            None => edit.remove.extend([SWEEP_SHARD.into(), SWEEP_AT.into()]),
+        }
+        let transfers = match r.amount {
+            0 => vec![],
+            amount => vec![Transfer::new(
+                format!("release:{}:{}", pending.creator_id, pending.version),
+                pending_account.clone(),
+                AccountId::earnings(&pending.creator_id),
+                amount,
+                TransferKind::HoldRelease,
+                &pending.creator_id,
+            )?],
+        };
+        self.add_ledger_write(
+            tx,
+            LedgerWrite {
+                transfers: &transfers,
+                at: &sortable(now),
+                edits: [(pending_account, edit)].into(),
+                ..Default::default()
+            },
+        )?;
+        Ok(Some(r.amount))
+    }
+}
+
+fn pending_earnings_from_item(item: &Item) -> Result<PendingEarnings, StoreError> {
+    let account = super::attrs::get_s(item, "account_id")?;
+    let creator_id = AccountId::parse(account)
+        .map(|a| a.owner)
+        .ok_or_else(|| StoreError::Corrupt(format!("account id {account}")))?;
+    let mut holds = Vec::new();
+    for (name, value) in item {
+        if let Some(release_at) = name.strip_prefix(HOLD_PREFIX) {
+            let amount = match value {
+                AttributeValue::N(v) => v.parse().ok(),
+                _ => None,
+            }
+            .ok_or_else(|| StoreError::Corrupt(format!("hold {name} is not a number")))?;
+            holds.push(Hold {
+                release_at: release_at.to_owned(),
+                amount,
+            });
+        }
+    }
+    Ok(PendingEarnings {
+        creator_id,
+        version: get_n(item, "version")?,
+        holds,
+    })
+}
+
+/// The sweep attributes a new gift carries until its work is done (`sent_at` is whole seconds).
+pub(crate) fn gift_sweep_attributes(
+    gift_txn_id: &str,
+    sent_at: &str,
+) -> [(String, AttributeValue); 2] {
+    [
+        (SWEEP_SHARD.to_owned(), s(gift_sweep_shard(gift_txn_id))),
+        (SWEEP_AT.to_owned(), s(sent_at)),
+    ]
+}
