@@ -25,6 +25,13 @@ def main() -> None:
     g.add_argument("--port", type=int, required=True)
     g.add_argument("--lambda-url", required=True)
     g.add_argument("--key-dir", required=True)
+    r = sub.add_parser("triggers", help="poll the template's queues and fire its schedules into the functions")
+    r.add_argument("--template", required=True)
+    r.add_argument("--endpoint", required=True)
+    r.add_argument("--region", default="us-east-1")
+    r.add_argument("--prefix", required=True)
+    r.add_argument("--lambda-url", required=True)
+    r.add_argument("--schedule-every", type=int, default=0, help="seconds between scheduled runs (default: the template's rate)")
     args = ap.parse_args()
 
     if args.cmd == "provision":
@@ -41,6 +48,10 @@ def main() -> None:
     elif args.cmd == "gateway":
         from . import gateway
         gateway.serve(template.load(args.template), args.port, args.lambda_url, args.key_dir)
+    elif args.cmd == "triggers":
+        from . import triggers
+        triggers.serve(template.load(args.template), args.endpoint, args.region, args.prefix, args.lambda_url,
+                       args.schedule_every)
     else:
         sys.exit(2)
 

@@ -19,7 +19,7 @@ def token(sub, *flags):
     return subprocess.check_output([TOKEN_CMD, "--sub", sub, *flags], text=True).strip()
 
 
-def call(method, path, body=None, tok=None, key=None, headers=None):
+def call(method, path, body=None, tok=None, key=None, headers=None, quiet=False):
     data = json.dumps(body).encode() if body is not None else None
     h = {"content-type": "application/json", **(headers or {})}
     if tok:
@@ -33,7 +33,8 @@ def call(method, path, body=None, tok=None, key=None, headers=None):
     except urllib.error.HTTPError as e:
         status, resp_headers, text = e.code, e.headers, e.read().decode()
     replay = " (Idempotent-Replayed)" if resp_headers.get("idempotent-replayed") == "true" else ""
-    print(f"  {method} {path} -> {status}{replay}\n    {text}")
+    if not quiet:
+        print(f"  {method} {path} -> {status}{replay}\n    {text}")
     return status, json.loads(text) if text else None
 
 
@@ -73,8 +74,23 @@ def main():
     print(f"8. {creator} ends the stream; later gifts are refused:")
     call("POST", f"/v1/streams/{sid}/end", None, ana, key=f"end-{run}")
     call("POST", f"/v1/streams/{sid}/gifts", {"gift_id": "rose", "count": 1}, bob, key=f"g6-{run}")
-    ok = wallet and wallet["coins"] == 70 - 5 - 30
-    print(f"\nDemo {'finished: 35 coins spent, 2 settlement events queued' if ok else 'FAILED'}.")
+    # 5 roses (5 coins) and a doughnut (30) at the 50 % creator share: 2 + 15 whole diamonds.
+    expected = 5 * 50 // 100 + 30 * 50 // 100
+    print(f"9. settle-payouts takes the two gifts off the settlement queue (the local trigger polls it,"
+          f" batching window 2 s); {creator}'s earnings:")
+    balance = None
+    for _ in range(60):
+        status, balance = call("GET", "/v1/creators/me/balance", tok=ana, quiet=True)
+        if status == 200 and balance["diamonds_available"] == expected:
+            break
+        time.sleep(0.5)
+    call("GET", "/v1/creators/me/balance", tok=ana)
+    print("10. The stream's leaderboard (settled gifts; it outlives the stream), and this week's top gifters:")
+    _, board = call("GET", f"/v1/streams/{sid}/leaderboard?limit=3", tok=bob)
+    call("GET", f"/v1/creators/{creator}/leaderboard/weekly", tok=bob)
+    ok = (wallet and wallet["coins"] == 70 - 5 - 30 and balance and balance["diamonds_available"] == expected
+          and board and board["top"] == [{"user_id": viewer, "coins": 35}])
+    print(f"\nDemo {f'finished: 35 coins spent, {expected} diamonds settled to {creator}' if ok else 'FAILED'}.")
     sys.exit(0 if ok else 1)
 
 

@@ -8,7 +8,7 @@ import urllib.error
 import urllib.request
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 from . import tokens
 from .template import Template
@@ -89,7 +89,7 @@ def make_server(t: Template, port: int, lambda_url: str, key_dir: str) -> Thread
             if m.groupdict():
                 event["pathParameters"] = m.groupdict()
             if url.query:
-                event["queryStringParameters"] = dict(p.split("=", 1) if "=" in p else (p, "") for p in url.query.split("&"))
+                event["queryStringParameters"] = dict(parse_qsl(url.query, keep_blank_values=True))
             if text is not None:
                 event["body"] = text
             req = urllib.request.Request(f"{lambda_url}/2015-03-31/functions/{route.binary}/invocations",

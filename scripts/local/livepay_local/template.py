@@ -32,6 +32,22 @@ class Route:
 
 
 @dataclass
+class QueueTrigger:
+    """An SQS event source mapping: what Lambda would poll, and how it batches."""
+    queue_logical_id: str
+    binary: str
+    batch_size: int
+    window_seconds: int
+    report_failures: bool
+
+
+@dataclass
+class Schedule:
+    binary: str
+    every_seconds: int
+
+
+@dataclass
 class Template:
     tables: list = field(default_factory=list)
     queues: list = field(default_factory=list)
@@ -39,6 +55,19 @@ class Template:
     routes: list = field(default_factory=list)
     jwt_issuer: str = ""
     jwt_audience: list = field(default_factory=list)
+    queue_triggers: list = field(default_factory=list)
+    schedules: list = field(default_factory=list)
+
+
+_RATE_UNITS = {"minute": 60, "minutes": 60, "hour": 3600, "hours": 3600, "day": 86400, "days": 86400}
+
+
+def rate_seconds(expression: str) -> int:
+    """`rate(5 minutes)` -> 300. Cron expressions are not used by the stack."""
+    m = re.fullmatch(r"rate\((\d+) (\w+)\)", expression)
+    if not m or m.group(2) not in _RATE_UNITS:
+        raise ValueError(f"unsupported schedule {expression!r}")
+    return int(m.group(1)) * _RATE_UNITS[m.group(2)]
 
 
 def short_name(logical_id: str) -> str:
@@ -74,4 +103,15 @@ def load(path: str) -> Template:
         method, path = p["RouteKey"].split(" ", 1)
         target = p["Target"]["Fn::Join"][1][1]["Ref"]
         t.routes.append(Route(method, path, integrations[target], p.get("AuthorizationType") == "JWT"))
+    for lid, r in by_type("AWS::Lambda::EventSourceMapping"):
+        p = r["Properties"]
+        t.queue_triggers.append(QueueTrigger(
+            p["EventSourceArn"]["Fn::GetAtt"][0], binaries[p["FunctionName"]["Ref"]],
+            int(p.get("BatchSize", 10)), int(p.get("MaximumBatchingWindowInSeconds", 0)),
+            "ReportBatchItemFailures" in p.get("FunctionResponseTypes", [])))
+    for lid, r in by_type("AWS::Events::Rule"):
+        p = r["Properties"]
+        for target in p.get("Targets", []):
+            fn = target["Arn"]["Fn::GetAtt"][0]
+            t.schedules.append(Schedule(binaries[fn], rate_seconds(p["ScheduleExpression"])))
     return t
