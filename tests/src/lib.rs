@@ -191,6 +191,20 @@ impl TestEnv {
 
     /// Every message on the settlement queue (received, then left to become visible again).
     pub async fn settlement_messages(&self) -> Vec<SettlementEvent> {
+        self.receive_all(false)
+            .await
+            .iter()
+            .map(|(_, body)| SettlementEvent::parse(body).expect("well-formed settlement message"))
+            .collect()
+    }
+
+    /// Every message on the settlement queue with its SQS message id, deleted from the queue (the
+    /// tests play Lambda's event source and decide what is delivered when).
+    pub async fn drain_settlement_queue(&self) -> Vec<(String, String)> {
+        self.receive_all(true).await
+    }
+
+    async fn receive_all(&self, delete: bool) -> Vec<(String, String)> {
         let mut out = Vec::new();
         loop {
             let r = self
@@ -208,43 +222,29 @@ impl TestEnv {
                 return out;
             }
             for m in batch {
-                out.push(
-                    SettlementEvent::parse(m.body().unwrap())
-                        .expect("well-formed settlement message"),
-                );
+                if delete {
+                    self.sqs
+                        .delete_message()
+                        .queue_url(&self.queue_url)
+                        .receipt_handle(m.receipt_handle().unwrap())
+                        .send()
+                        .await
+                        .unwrap();
+                }
+                out.push((m.message_id.unwrap(), m.body.unwrap()));
             }
         }
     }
 
-    /// Every message on the settlement queue with its SQS message id, deleted from the queue (the
-    /// tests play Lambda's event source and decide what is delivered when).
-    pub async fn drain_settlement_queue(&self) -> Vec<(String, String)> {
-        let mut out = Vec::new();
-        loop {
-            let r = self
-                .sqs
-                .receive_message()
-                .queue_url(&self.queue_url)
-                .max_number_of_messages(10)
-                .wait_time_seconds(0)
-                .send()
-                .await
-                .unwrap();
-            let batch = r.messages.unwrap_or_default();
-            if batch.is_empty() {
-                return out;
-            }
-            for m in batch {
-                self.sqs
-                    .delete_message()
-                    .queue_url(&self.queue_url)
-                    .receipt_handle(m.receipt_handle().unwrap())
-                    .send()
-                    .await
-                    .unwrap();
-                out.push((m.message_id.unwrap(), m.body.unwrap()));
-            }
-        }
+    /// `creator` ends `stream`.
+    pub async fn end_stream(&self, creator: &str, stream: &str, key: &str) -> Answer {
+        self.call(
+            Func::StreamsApi,
+            end_req(stream)
+                .identity(Identity::creator(creator))
+                .key(key),
+        )
+        .await
     }
 
     /// Invokes the settlement consumer with these `(message id, body)` records; returns the ids it
@@ -295,6 +295,14 @@ impl TestEnv {
             assert_eq!(total, 0, "sum over all {unit} accounts");
         }
     }
+}
+
+pub fn end_req(stream_id: &str) -> Req {
+    Req::post(
+        &format!("/v1/streams/{stream_id}/end"),
+        "POST /v1/streams/{stream_id}/end",
+    )
+    .path_param("stream_id", stream_id)
 }
 
 pub fn gift_req(stream_id: &str) -> Req {

@@ -107,17 +107,7 @@ async fn a_retry_after_the_wallet_ran_dry_replays_instead_of_refusing() {
         .await;
     assert_eq!((retry.status, retry.replayed), (201, true));
     // A stream that ended since still replays the success.
-    env.call(
-        Func::StreamsApi,
-        livepay_tests::Req::post(
-            &format!("/v1/streams/{stream}/end"),
-            "POST /v1/streams/{stream_id}/end",
-        )
-        .path_param("stream_id", &stream)
-        .identity(Identity::creator("c"))
-        .key("end"),
-    )
-    .await;
+    env.end_stream("c", &stream, "end").await;
     let after_end = env
         .gift(
             Identity::adult("v"),
@@ -292,17 +282,7 @@ async fn every_refusal_has_its_code_and_changes_nothing() {
         .await;
     assert_eq!((long_key.status, long_key.code()), (400, "invalid_request"));
 
-    env.call(
-        Func::StreamsApi,
-        livepay_tests::Req::post(
-            &format!("/v1/streams/{stream}/end"),
-            "POST /v1/streams/{stream_id}/end",
-        )
-        .path_param("stream_id", &stream)
-        .identity(Identity::creator("creator-1"))
-        .key("end"),
-    )
-    .await;
+    env.end_stream("creator-1", &stream, "end").await;
     let ended = env
         .gift(Identity::adult("v"), &stream, "after-end", ROSE_BODY(1))
         .await;

@@ -1,16 +1,8 @@
 //! Every route: identity from claims only (401 without), roles and ownership (403/404), and the
 //! wallet and stream routes' own rules.
 
-use livepay_tests::{gift_req, Func, Identity, Req, TestEnv};
+use livepay_tests::{end_req, gift_req, Func, Identity, Req, TestEnv};
 use serde_json::json;
-
-fn end_req(stream: &str) -> Req {
-    Req::post(
-        &format!("/v1/streams/{stream}/end"),
-        "POST /v1/streams/{stream_id}/end",
-    )
-    .path_param("stream_id", stream)
-}
 
 #[tokio::test]
 async fn every_route_refuses_a_request_without_claims() {

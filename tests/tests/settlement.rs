@@ -419,18 +419,7 @@ async fn leaderboards_outlive_the_stream_and_refuse_bad_queries() {
     let (sent, messages) = send_gifts(&env, 6, 3, &["creator-1"]).await;
     assert!(env.settle(&messages).await.is_empty());
     let stream = sent[0].stream.clone();
-    let end = env
-        .call(
-            Func::StreamsApi,
-            Req::post(
-                &format!("/v1/streams/{stream}/end"),
-                "POST /v1/streams/{stream_id}/end",
-            )
-            .path_param("stream_id", &stream)
-            .identity(Identity::creator("creator-1"))
-            .key("end"),
-        )
-        .await;
+    let end = env.end_stream("creator-1", &stream, "end").await;
     assert_eq!(end.status, 200, "{end:?}");
     let top = board(&env, &stream).await;
     assert_eq!(top["stream_id"], stream.as_str());

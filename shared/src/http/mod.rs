@@ -44,22 +44,17 @@ impl ApiRequest {
             ),
             _ => (String::new(), String::new(), None),
         };
-        let path_params = req
-            .path_parameters_ref()
-            .map(|p| {
-                p.iter()
-                    .map(|(k, v)| (k.to_owned(), v.to_owned()))
-                    .collect()
-            })
-            .unwrap_or_default();
-        let query = req
-            .query_string_parameters_ref()
-            .map(|q| {
-                q.iter()
-                    .map(|(k, v)| (k.to_owned(), v.to_owned()))
-                    .collect()
-            })
-            .unwrap_or_default();
+        let owned = |params: Option<&lambda_http::aws_lambda_events::query_map::QueryMap>| {
+            params
+                .map(|p| {
+                    p.iter()
+                        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        let path_params = owned(req.path_parameters_ref());
+        let query = owned(req.query_string_parameters_ref());
         let method = req.method().as_str().to_owned();
         let path = req.raw_http_path().to_owned();
         let (parts, body) = req.into_parts();

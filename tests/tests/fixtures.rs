@@ -1,0 +1,40 @@
+//! The event fixtures under functions/*/events/ (for `cargo lambda invoke --data-file`) are what
+//! the functions accept, and do what the README says.
+
+use aws_lambda_events::event::eventbridge::EventBridgeEvent;
+use aws_lambda_events::event::sqs::SqsEvent;
+use livepay_tests::TestEnv;
+
+fn fixture(path: &str) -> String {
+    std::fs::read_to_string(format!(
+        "{}/../functions/{path}",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap()
+}
+
+#[tokio::test]
+async fn the_poison_batch_fixture_reports_both_records_as_failed() {
+    let env = TestEnv::new().await;
+    let event: SqsEvent =
+        serde_json::from_str(&fixture("settle-payouts/events/poison-batch.json")).unwrap();
+    let response = livepay::jobs::settle_payouts::handle(&env.app, event)
+        .await
+        .unwrap();
+    let ids: Vec<_> = response
+        .batch_item_failures
+        .iter()
+        .map(|f| f.item_identifier.as_str())
+        .collect();
+    assert_eq!(
+        ids,
+        ["0b5c7e8e-poison-not-json", "5d1f3a2b-gift-that-never-was"]
+    );
+}
+
+#[test]
+fn the_scheduled_event_fixture_is_an_eventbridge_event() {
+    let event: EventBridgeEvent =
+        serde_json::from_str(&fixture("sweep-settlements/events/scheduled.json")).unwrap();
+    assert_eq!(event.detail_type, "Scheduled Event");
+}
