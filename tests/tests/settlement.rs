@@ -483,3 +483,104 @@ async fn leaderboards_outlive_the_stream_and_refuse_bad_queries() {
         (403, "forbidden")
     );
 }
+
+#[tokio::test]
+async fn a_poison_message_reaches_the_dlq_after_max_receives_and_a_good_one_settles() {
+    let env = TestEnv::new().await;
+    let (sent, good) = send_gifts(&env, 1, 1, &["creator-1"]).await;
+    for body in ["{not json", good[0].1.as_str()] {
+        env.sqs
+            .send_message()
+            .queue_url(&env.queue_url)
+            .message_body(body)
+            .send()
+            .await
+            .unwrap();
+    }
+    let attrs = env
+        .sqs
+        .get_queue_attributes()
+        .queue_url(&env.queue_url)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::RedrivePolicy)
+        .send()
+        .await
+        .unwrap();
+    let policy: Value = serde_json::from_str(
+        &attrs.attributes.unwrap()[&aws_sdk_sqs::types::QueueAttributeName::RedrivePolicy],
+    )
+    .unwrap();
+    let max_receives = policy["maxReceiveCount"].as_u64().unwrap();
+    let dlq_name = policy["deadLetterTargetArn"]
+        .as_str()
+        .unwrap()
+        .rsplit(':')
+        .next()
+        .unwrap();
+    let dlq = env
+        .sqs
+        .get_queue_url()
+        .queue_name(dlq_name)
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
+
+    // Play Lambda's event source: invoke, delete what succeeded, let the failures come back now.
+    for _ in 0..=max_receives {
+        let got = env
+            .sqs
+            .receive_message()
+            .queue_url(&env.queue_url)
+            .max_number_of_messages(10)
+            .send()
+            .await
+            .unwrap();
+        let messages = got.messages.unwrap_or_default();
+        let records: Vec<_> = messages
+            .iter()
+            .map(|m| (m.message_id.clone().unwrap(), m.body.clone().unwrap()))
+            .collect();
+        let failed = env.settle(&records).await;
+        for m in &messages {
+            let handle = m.receipt_handle.clone().unwrap();
+            if failed.contains(m.message_id.as_ref().unwrap()) {
+                env.sqs
+                    .change_message_visibility()
+                    .queue_url(&env.queue_url)
+                    .receipt_handle(handle)
+                    .visibility_timeout(0)
+                    .send()
+                    .await
+                    .unwrap();
+            } else {
+                env.sqs
+                    .delete_message()
+                    .queue_url(&env.queue_url)
+                    .receipt_handle(handle)
+                    .send()
+                    .await
+                    .unwrap();
+            }
+        }
+    }
+    let parked = env
+        .sqs
+        .receive_message()
+        .queue_url(&dlq)
+        .max_number_of_messages(10)
+        .send()
+        .await
+        .unwrap();
+    let bodies: Vec<_> = parked
+        .messages
+        .unwrap_or_default()
+        .into_iter()
+        .map(|m| m.body.unwrap())
+        .collect();
+    assert_eq!(bodies, ["{not json"]);
+    assert_eq!(
+        diamonds_available(&env, "creator-1").await,
+        creator_shares(&sent)["creator-1"]
+    );
+}
