@@ -43,11 +43,11 @@ pub async fn handle(app: &App, event: SqsEvent) -> Result<SqsBatchResponse, Batc
     }
     let report = settle(app, &gifts).await;
     for (gift_txn_id, reason) in &report.poison {
-        let ids = &messages_of[gift_txn_id];
+        let ids = messages_of.get(gift_txn_id);
         tracing::warn!(%gift_txn_id, message_ids = ?ids, ?reason, "poison settlement message");
     }
     for gift_txn_id in report.failed.iter().chain(report.poison.keys()) {
-        failed.extend(messages_of[gift_txn_id].iter().cloned());
+        failed.extend(messages_of.get(gift_txn_id).into_iter().flatten().cloned());
     }
     tracing::info!(
         records = messages_of.values().map(Vec::len).sum::<usize>() + failed.len(),
