@@ -139,19 +139,23 @@ async fn platform_gift_revenue(env: &TestEnv) -> i64 {
     total
 }
 
+/// `GET /v1/streams/{stream}/leaderboard`, with `limit` when given.
+async fn leaderboard(env: &TestEnv, stream: &str, limit: Option<&str>) -> livepay_tests::Answer {
+    let mut r = Req::get(
+        &format!("/v1/streams/{stream}/leaderboard"),
+        "GET /v1/streams/{stream_id}/leaderboard",
+    )
+    .path_param("stream_id", stream)
+    .identity(Identity::user("anyone"));
+    if let Some(limit) = limit {
+        r = r.query("limit", limit);
+    }
+    env.call(Func::StreamsApi, r).await
+}
+
+/// A stream's whole leaderboard (up to 100).
 async fn board(env: &TestEnv, stream: &str) -> Value {
-    let a = env
-        .call(
-            Func::StreamsApi,
-            Req::get(
-                &format!("/v1/streams/{stream}/leaderboard"),
-                "GET /v1/streams/{stream_id}/leaderboard",
-            )
-            .path_param("stream_id", stream)
-            .query("limit", "100")
-            .identity(Identity::user("anyone")),
-        )
-        .await;
+    let a = leaderboard(env, stream, Some("100")).await;
     assert_eq!(a.status, 200, "{a:?}");
     a.body
 }
@@ -425,25 +429,13 @@ async fn leaderboards_outlive_the_stream_and_refuse_bad_queries() {
     assert_eq!(top["stream_id"], stream.as_str());
     assert_eq!(as_map(&top["top"]).len(), 3);
 
-    let get = |stream: &str, limit: Option<&str>| {
-        let mut r = Req::get(
-            &format!("/v1/streams/{stream}/leaderboard"),
-            "GET /v1/streams/{stream_id}/leaderboard",
-        )
-        .path_param("stream_id", stream)
-        .identity(Identity::user("anyone"));
-        if let Some(l) = limit {
-            r = r.query("limit", l);
-        }
-        env.call(Func::StreamsApi, r)
-    };
-    let first = get(&stream, Some("1")).await;
+    let first = leaderboard(&env, &stream, Some("1")).await;
     assert_eq!(first.body["top"].as_array().unwrap().len(), 1);
     for bad in ["0", "101", "ten", "-1"] {
-        let a = get(&stream, Some(bad)).await;
+        let a = leaderboard(&env, &stream, Some(bad)).await;
         assert_eq!((a.status, a.code()), (400, "invalid_request"), "{bad}");
     }
-    assert_eq!(get("st_nope", None).await.status, 404);
+    assert_eq!(leaderboard(&env, "st_nope", None).await.status, 404);
 
     let weekly = |week: Option<&str>| {
         let mut r = Req::get(

@@ -10,9 +10,7 @@ use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::time::Duration;
 
 use crate::domain::ledger::AccountKind;
-use crate::domain::settlement::{
-    board_increments, plan, Board, GiftToSettle, SettlementChunk, Split,
-};
+use crate::domain::settlement::{board_increments, plan, Board, GiftToSettle, SettlementChunk};
 use crate::domain::time::rfc3339;
 use crate::store::settlement::{stored_gift, StoredGift};
 use crate::store::transaction::MAX_TRANSACTION_ITEMS;
@@ -36,6 +34,13 @@ pub struct SettleReport {
     pub poison: BTreeMap<String, StoredGift>,
 }
 
+impl SettleReport {
+    fn fail<'a>(&mut self, gifts: impl IntoIterator<Item = &'a GiftToSettle>) {
+        self.failed
+            .extend(gifts.into_iter().map(|g| g.gift_txn_id.clone()));
+    }
+}
+
 pub async fn settle(app: &App, gifts: &[GiftToSettle]) -> SettleReport {
     let now = app.clock.now();
     let at = rfc3339(now);
@@ -45,9 +50,7 @@ pub async fn settle(app: &App, gifts: &[GiftToSettle]) -> SettleReport {
         Ok(chunks) => chunks,
         Err(e) => {
             tracing::error!(error = %e, "cannot plan settlement");
-            report
-                .failed
-                .extend(gifts.iter().map(|g| g.gift_txn_id.clone()));
+            report.fail(gifts);
             return report;
         }
     };
@@ -70,7 +73,7 @@ async fn settle_chunk(
         let mut tx = Tx::new();
         if let Err(e) = app.store.add_gift_settlement(&mut tx, &chunk, at) {
             tracing::error!(error = %e, creator_id = %chunk.creator_id, "cannot build settlement");
-            return fail_all(report, &chunk.gifts);
+            return report.fail(chunk.gifts.iter().map(|(g, _)| g));
         }
         let reasons = match tx.commit(app.store.client()).await {
             Ok(()) => {
@@ -83,7 +86,7 @@ async fn settle_chunk(
                 tracing::warn!(error = %e, creator_id = %chunk.creator_id, "settlement commit failed");
                 attempts += 1;
                 if attempts >= MAX_ATTEMPTS {
-                    return fail_all(report, &chunk.gifts);
+                    return report.fail(chunk.gifts.iter().map(|(g, _)| g));
                 }
                 backoff(attempts).await;
                 continue;
@@ -117,7 +120,7 @@ async fn settle_chunk(
                 }
                 Err(e) => {
                     tracing::error!(error = %e, gift_txn_id = %gift.gift_txn_id, "cannot read the stored gift");
-                    report.failed.insert(gift.gift_txn_id.clone());
+                    report.fail([gift]);
                 }
             }
             done.insert(gift.gift_txn_id.clone());
@@ -127,7 +130,7 @@ async fn settle_chunk(
             attempts += 1;
             if attempts >= MAX_ATTEMPTS {
                 tracing::warn!(creator_id = %chunk.creator_id, ?reasons, "settlement kept conflicting");
-                return fail_all(report, &chunk.gifts);
+                return report.fail(chunk.gifts.iter().map(|(g, _)| g));
             }
             backoff(attempts).await;
             continue;
@@ -146,9 +149,7 @@ async fn settle_chunk(
             Ok(None) => return,
             Err(e) => {
                 tracing::error!(error = %e, creator_id = %chunk.creator_id, "cannot re-plan settlement");
-                return report
-                    .failed
-                    .extend(rest.into_iter().map(|g| g.gift_txn_id));
+                return report.fail(&rest);
             }
         };
     }
@@ -170,9 +171,7 @@ async fn apply_boards(app: &App, gifts: Vec<GiftToSettle>, at: &str, report: &mu
                 Ok(increments) => increments,
                 Err(e) => {
                     tracing::error!(error = %e, "a settled gift has an unreadable sent_at");
-                    report
-                        .failed
-                        .extend(part.iter().map(|g| g.gift_txn_id.clone()));
+                    report.fail(&part);
                     break;
                 }
             };
@@ -205,9 +204,7 @@ async fn apply_boards(app: &App, gifts: Vec<GiftToSettle>, at: &str, report: &mu
             if applied_already.is_empty() {
                 attempts += 1;
                 if attempts >= MAX_ATTEMPTS {
-                    report
-                        .failed
-                        .extend(part.iter().map(|g| g.gift_txn_id.clone()));
+                    report.fail(&part);
                     break;
                 }
                 backoff(attempts).await;
@@ -241,12 +238,6 @@ fn board_chunks(mut gifts: Vec<GiftToSettle>) -> Vec<Vec<GiftToSettle>> {
         chunks.push(current);
     }
     chunks
-}
-
-fn fail_all(report: &mut SettleReport, gifts: &[(GiftToSettle, Split)]) {
-    report
-        .failed
-        .extend(gifts.iter().map(|(g, _)| g.gift_txn_id.clone()));
 }
 
 /// 25 ms, 50 ms, 100 ms ... with jitter, so racing settlers spread out.

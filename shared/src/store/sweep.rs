@@ -26,6 +26,7 @@ pub const SWEEP_SHARDS: u8 = 16;
 /// Items read per shard per sweep, so one run stays inside its time limit.
 pub const SWEEP_PAGE: i32 = 500;
 
+/// `<kind>#NN`: the shard of `id` among the kind's [`SWEEP_SHARDS`] (`sweep_all` reads them all).
 fn shard(kind: &str, id: &str) -> String {
     format!("{kind}#{:02}", digest(&[id])[0] % SWEEP_SHARDS)
 }
@@ -49,27 +50,32 @@ pub struct PendingEarnings {
 impl Store {
     /// Gifts that entered the index before `before` and still owe settlement or boards.
     pub async fn unfinished_gifts(&self, before: &str) -> Result<Vec<GiftToSettle>, StoreError> {
-        let mut gifts = Vec::new();
-        for shard in 0..SWEEP_SHARDS {
-            for item in self
-                .sweep_query(&format!("gift#{shard:02}"), before)
-                .await?
-            {
-                gifts.push(gift_from_item(&item)?);
-            }
-        }
-        Ok(gifts)
+        self.sweep_all("gift", before, gift_from_item).await
     }
 
     /// Creators' pending earnings with a hold due by `now`.
     pub async fn due_holds(&self, now: &str) -> Result<Vec<PendingEarnings>, StoreError> {
-        let mut due = Vec::new();
+        self.sweep_all("hold", now, pending_earnings_from_item)
+            .await
+    }
+
+    /// Every shard of one kind, up to `until`, each item read by `from_item`.
+    async fn sweep_all<T>(
+        &self,
+        kind: &str,
+        until: &str,
+        from_item: fn(&Item) -> Result<T, StoreError>,
+    ) -> Result<Vec<T>, StoreError> {
+        let mut out = Vec::new();
         for shard in 0..SWEEP_SHARDS {
-            for item in self.sweep_query(&format!("hold#{shard:02}"), now).await? {
-                due.push(pending_earnings_from_item(&item)?);
+            for item in self
+                .sweep_query(&format!("{kind}#{shard:02}"), until)
+                .await?
+            {
+                out.push(from_item(&item)?);
             }
         }
-        Ok(due)
+        Ok(out)
     }
 
     async fn sweep_query(&self, shard: &str, until: &str) -> Result<Vec<Item>, StoreError> {
