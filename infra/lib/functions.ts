@@ -44,18 +44,32 @@ export const FUNCTIONS: readonly FunctionSpec[] = [
     routes: [jwt('GET /v1/creators/me/balance'), jwt('GET /v1/creators/{creator_id}/leaderboard/weekly')],
   },
   {
+    binary: 'place-order',
+    description: 'Places a shop order: reserves every line\'s stock, the buyer\'s limits and the order in one transaction',
+    routes: [jwt('POST /v1/orders')],
+  },
+  {
+    binary: 'shop-api',
+    description: 'Products and stock; orders after placement: read, cancel, fulfillment, refund',
+    routes: [
+      jwt('POST /v1/products'), jwt('GET /v1/products/{product_id}'), jwt('POST /v1/products/{product_id}/stock'),
+      jwt('GET /v1/orders/{order_id}'), jwt('POST /v1/orders/{order_id}/cancel'),
+      jwt('POST /v1/orders/{order_id}/fulfillment'), jwt('POST /v1/orders/{order_id}/refund'),
+    ],
+  },
+  {
     binary: 'settle-payouts',
-    description: 'Settlement queue consumer: gifts become creator earnings and leaderboard entries, exactly once',
+    description: 'Settlement queue consumer: gifts become creator earnings and leaderboard entries, due orders pay seller and creator, exactly once',
     routes: [],
   },
   {
     binary: 'sweep-settlements',
-    description: 'Scheduled: re-drives gifts still unsettled after the grace period, releases due earnings holds',
+    description: 'Scheduled: re-drives unsettled gifts, releases due holds, expires unpaid orders, sends due orders to settlement',
     routes: [],
   },
   {
     binary: 'payments-webhook',
-    description: 'Signed payment-provider webhook: coin purchases and chargebacks',
+    description: 'Signed payment-provider webhook: coin purchases, chargebacks and order payments',
     routes: [{ routeKey: 'POST /v1/webhooks/payments', access: 'signed-webhook' }],
   },
 ];

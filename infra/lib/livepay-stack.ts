@@ -32,8 +32,14 @@ export const SETTLEMENT_MAX_RECEIVE_COUNT = 5;
  */
 export const SETTLEMENT_BATCH_SIZE = 500;
 export const SETTLEMENT_BATCHING_WINDOW = Duration.seconds(2);
-/** How often the sweeper runs; with its 10-minute grace a stranded gift settles within 15 min. */
-export const SWEEP_SCHEDULE = Duration.minutes(5);
+/**
+ * How often the sweeper runs. It expires unpaid orders, so this bounds how long their stock stays
+ * reserved past the payment window (a flash sale wants it back fast): one minute, EventBridge's
+ * finest rate. Stranded gifts still wait their 10-minute grace (SWEEP_GRACE_SECONDS).
+ */
+export const SWEEP_SCHEDULE = Duration.minutes(1);
+/** Alarm when the oldest settlement message is older than this: settlement is falling behind. */
+export const SETTLEMENT_MAX_AGE = Duration.minutes(15);
 const SWEEP_TIMEOUT = Duration.seconds(120);
 /** Index names the functions get through their environment (see shared/src/store/mod.rs). */
 export const LEDGER_SWEEP_INDEX = 'sweep';
@@ -53,11 +59,13 @@ export class LivepayStack extends Stack {
     });
     // Accounts, transfers and pending gifts: the money.
     const ledger = table('LedgerTable');
-    // Streams now; products and orders later.
+    // Streams, leaderboards, products and buyers' per-product limits. Orders live in the ledger:
+    // an order's record is its own ledger account, so its money and its status change together.
     const commerce = table('CommerceTable');
     // Idempotency keys, expiring through TTL (kept >= 24 h, see API.md).
     const idempotency = table('IdempotencyTable', 'expires_at');
-    // Sparse: only gifts still owing settlement or leaderboard credit, and held earnings.
+    // Sparse: only gifts still owing settlement or leaderboard credit, held earnings and
+    // commissions, and orders awaiting payment or the end of their hold after delivery.
     ledger.addGlobalSecondaryIndex({
       indexName: LEDGER_SWEEP_INDEX,
       partitionKey: { name: 'sweep_shard', type: dynamodb.AttributeType.STRING },
@@ -88,6 +96,14 @@ export class LivepayStack extends Stack {
       threshold: 1,
       evaluationPeriods: 1,
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+    new cloudwatch.Alarm(this, 'SettlementFallingBehind', {
+      alarmDescription: 'The oldest settlement message (gift or due order) is waiting too long (see docs/runbook.md)',
+      metric: settlementQueue.metricApproximateAgeOfOldestMessage({ period: Duration.minutes(5) }),
+      threshold: SETTLEMENT_MAX_AGE.toSeconds(),
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     });
 
@@ -151,8 +167,18 @@ export class LivepayStack extends Stack {
     ledger.grant(creatorsApi, 'dynamodb:GetItem');
     commerce.grant(creatorsApi, 'dynamodb:Query');
 
+    const placeOrder = makeFunction(spec('place-order'), tables);
+    commerce.grant(placeOrder, 'dynamodb:BatchGetItem', 'dynamodb:UpdateItem', 'dynamodb:ConditionCheckItem');
+    ledger.grant(placeOrder, 'dynamodb:PutItem');
+    idempotency.grant(placeOrder, 'dynamodb:GetItem', 'dynamodb:PutItem');
+
+    const shopApi = makeFunction(spec('shop-api'), tables);
+    commerce.grant(shopApi, 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem');
+    ledger.grant(shopApi, 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem');
+    idempotency.grant(shopApi, 'dynamodb:GetItem', 'dynamodb:PutItem');
+
     const settlePayouts = makeFunction(spec('settle-payouts'), tables, SETTLEMENT_CONSUMER_TIMEOUT);
-    ledger.grant(settlePayouts, 'dynamodb:UpdateItem');
+    ledger.grant(settlePayouts, 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem');
     commerce.grant(settlePayouts, 'dynamodb:UpdateItem');
     settlePayouts.addEventSource(new eventSources.SqsEventSource(settlementQueue, {
       batchSize: SETTLEMENT_BATCH_SIZE,
@@ -160,11 +186,22 @@ export class LivepayStack extends Stack {
       reportBatchItemFailures: true,
     }));
 
-    const sweepSettlements = makeFunction(spec('sweep-settlements'), tables, SWEEP_TIMEOUT);
-    ledger.grant(sweepSettlements, 'dynamodb:Query', 'dynamodb:UpdateItem', 'dynamodb:PutItem');
+    const sweepSettlements = makeFunction(spec('sweep-settlements'), {
+      ...tables, SETTLEMENT_QUEUE_URL: settlementQueue.queueUrl,
+    }, SWEEP_TIMEOUT);
+    ledger.grant(sweepSettlements, 'dynamodb:Query', 'dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:PutItem');
     commerce.grant(sweepSettlements, 'dynamodb:UpdateItem');
+    settlementQueue.grantSendMessages(sweepSettlements);
+    new cloudwatch.Alarm(this, 'SweepFailing', {
+      alarmDescription: 'sweep-settlements keeps failing: orders do not expire or complete (see docs/runbook.md)',
+      metric: sweepSettlements.metricErrors({ period: Duration.minutes(5) }),
+      threshold: 3,
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
     new events.Rule(this, 'SweepSchedule', {
-      description: 'Runs sweep-settlements: stranded gifts and due earnings holds',
+      description: 'Runs sweep-settlements: stranded gifts, due holds, unpaid and due orders',
       schedule: events.Schedule.rate(SWEEP_SCHEDULE),
       targets: [new targets.LambdaFunction(sweepSettlements)],
     });
@@ -176,7 +213,7 @@ export class LivepayStack extends Stack {
 
     const byBinary: Record<string, lambda.Function> = {
       'send-gift': sendGift, 'wallet-api': walletApi, 'streams-api': streamsApi, 'payments-webhook': paymentsWebhook,
-      'creators-api': creatorsApi,
+      'creators-api': creatorsApi, 'place-order': placeOrder, 'shop-api': shopApi,
     };
 
     const api = new apigw.HttpApi(this, 'HttpApi', {

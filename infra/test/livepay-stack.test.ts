@@ -3,7 +3,7 @@ import * as assert from 'node:assert/strict';
 import { App } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import {
-  LivepayStack, SETTLEMENT_BATCH_SIZE, SETTLEMENT_CONSUMER_TIMEOUT, SWEEP_SCHEDULE,
+  LivepayStack, logicalName, SETTLEMENT_BATCH_SIZE, SETTLEMENT_CONSUMER_TIMEOUT, SWEEP_SCHEDULE,
 } from '../lib/livepay-stack';
 import { FUNCTIONS } from '../lib/functions';
 
@@ -65,19 +65,19 @@ test('functions are provided.al2023 on the configured architecture, tagged with 
   assert.deepEqual(binaries, FUNCTIONS.map((f) => f.binary).sort());
 });
 
-test('least privilege: only send-gift may enqueue settlement; only the webhook gets the secret', () => {
+test('least privilege: only send-gift and the sweeper may enqueue settlement; only the webhook gets the secret', () => {
   const t = synth();
   const fns = t.findResources('AWS::Lambda::Function');
+  const enqueuers = ['send-gift', 'sweep-settlements'];
   for (const [id, fn] of Object.entries<any>(fns)) {
     const binary = fn.Metadata['livepay:binary'];
     const vars = fn.Properties.Environment.Variables;
-    assert.equal('SETTLEMENT_QUEUE_URL' in vars, binary === 'send-gift', id);
+    assert.equal('SETTLEMENT_QUEUE_URL' in vars, enqueuers.includes(binary), id);
     assert.equal('LIVEPAY_WEBHOOK_SECRET' in vars, binary === 'payments-webhook', id);
   }
   const policies = t.findResources('AWS::IAM::Policy');
   const sendMessage = Object.entries<any>(policies).filter(([, p]) => JSON.stringify(p).includes('sqs:SendMessage'));
-  assert.equal(sendMessage.length, 1);
-  assert.match(sendMessage[0][0], /^SendGift/);
+  assert.deepEqual(sendMessage.map(([id]) => id.replace(/ServiceRole.*/, '')).sort(), ['SendGift', 'SweepSettlements']);
   // No function may scan or delete items.
   const all = JSON.stringify(policies);
   assert.ok(!all.includes('dynamodb:Scan') && !all.includes('dynamodb:DeleteItem') && !all.includes('dynamodb:*'));
@@ -100,7 +100,7 @@ test('settle-payouts consumes the settlement queue in batches and reports partia
 test('the sweeper runs on a schedule; the sweep and boards indexes exist and reach the functions', () => {
   const t = synth();
   t.hasResourceProperties('AWS::Events::Rule', {
-    ScheduleExpression: `rate(${SWEEP_SCHEDULE.toMinutes()} minutes)`,
+    ScheduleExpression: `rate(${SWEEP_SCHEDULE.toMinutes()} minute${SWEEP_SCHEDULE.toMinutes() === 1 ? '' : 's'})`,
     Targets: [Match.objectLike({ Arn: Match.anyValue() })],
   });
   t.hasResourceProperties('AWS::DynamoDB::Table', {
@@ -118,4 +118,27 @@ test('the sweeper runs on a schedule; the sweep and boards indexes exist and rea
   t.allResourcesProperties('AWS::Lambda::Function', {
     Environment: { Variables: Match.objectLike({ LEDGER_SWEEP_INDEX: 'sweep', COMMERCE_BOARDS_INDEX: 'boards' }) },
   });
+});
+
+test('the shop: place-order reserves stock in one transaction; orders live in the ledger; alarms watch settlement and the sweeper', () => {
+  const t = synth();
+  const fns = t.findResources('AWS::Lambda::Function');
+  const idOf = (binary: string) => Object.entries<any>(fns).find(([, f]) => f.Metadata['livepay:binary'] === binary)![0];
+  const policies = Object.entries<any>(t.findResources('AWS::IAM::Policy'));
+  const actionsOf = (binary: string) => {
+    const [, policy] = policies.find(([id]) => id.startsWith(`${logicalName(binary)}ServiceRole`))!;
+    return policy.Properties.PolicyDocument.Statement.flatMap((s: any) => [].concat(s.Action)).sort();
+  };
+  // One BatchGetItem for prices when this container has not seen the products, then only the
+  // transaction's item actions: no read-then-write on stock.
+  assert.deepEqual(actionsOf('place-order'), [
+    'dynamodb:BatchGetItem', 'dynamodb:ConditionCheckItem', 'dynamodb:GetItem', 'dynamodb:PutItem',
+    'dynamodb:PutItem', 'dynamodb:UpdateItem',
+  ].sort());
+  t.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'ApproximateAgeOfOldestMessage' });
+  t.hasResourceProperties('AWS::CloudWatch::Alarm', {
+    MetricName: 'Errors', Dimensions: [{ Name: 'FunctionName', Value: { Ref: idOf('sweep-settlements') } }],
+  });
+  // Expiry is driven by the sweeper every minute, so reserved stock returns promptly.
+  assert.equal(SWEEP_SCHEDULE.toMinutes(), 1);
 });

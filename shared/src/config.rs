@@ -3,6 +3,7 @@
 
 use crate::domain::gifts::GiftCatalog;
 use crate::domain::settlement::{SettlementPolicy, BPS};
+use crate::domain::shop::{ShopPolicy, MAX_PLATFORM_FEE_BPS};
 use crate::domain::wallet::SpendLimits;
 use crate::store::Tables;
 
@@ -20,6 +21,7 @@ pub struct Config {
     pub diamond_value_millicents: u64,
     /// How old an unfinished gift must be before the sweeper re-drives it (see README).
     pub sweep_grace_seconds: u64,
+    pub shop: ShopPolicy,
 }
 
 /// DOMAIN.md: 1 diamond = $0.005.
@@ -80,19 +82,48 @@ impl Config {
                 reason: format!("a share is at most {BPS} basis points"),
             });
         }
-        let hold_seconds = number("GIFT_HOLD_SECONDS", 0)?;
-        let hold = i64::try_from(hold_seconds)
-            .ok()
-            .filter(|s| *s <= 366 * 86_400)
-            .ok_or(ConfigError::Invalid {
-                name: "GIFT_HOLD_SECONDS",
-                reason: "at most a year".into(),
-            })?;
+        // Every duration is whole seconds, at most a year.
+        let duration = |name: &'static str, default: i64| -> Result<time::Duration, ConfigError> {
+            let default = u64::try_from(default).expect("defaults are not negative");
+            i64::try_from(number(name, default)?)
+                .ok()
+                .filter(|s| *s <= 366 * 86_400)
+                .map(time::Duration::seconds)
+                .ok_or(ConfigError::Invalid {
+                    name,
+                    reason: "at most a year, in seconds".into(),
+                })
+        };
+        let hold = duration("GIFT_HOLD_SECONDS", 0)?;
+        let shop_defaults = ShopPolicy::default();
+        let platform_fee_bps = number("SHOP_FEE_BPS", shop_defaults.platform_fee_bps)?;
+        if platform_fee_bps > MAX_PLATFORM_FEE_BPS {
+            return Err(ConfigError::Invalid {
+                name: "SHOP_FEE_BPS",
+                reason: format!("at most {MAX_PLATFORM_FEE_BPS} basis points"),
+            });
+        }
+        let shop = ShopPolicy {
+            platform_fee_bps,
+            payment_window: duration(
+                "ORDER_PAYMENT_WINDOW_SECONDS",
+                shop_defaults.payment_window.whole_seconds(),
+            )?,
+            seller_hold: duration(
+                "SELLER_HOLD_SECONDS",
+                shop_defaults.seller_hold.whole_seconds(),
+            )?,
+            commission_hold: duration(
+                "COMMISSION_HOLD_SECONDS",
+                shop_defaults.commission_hold.whole_seconds(),
+            )?,
+        };
         Ok(Self {
             settlement: SettlementPolicy {
                 creator_share_bps,
-                hold: time::Duration::seconds(hold),
+                hold,
             },
+            shop,
             diamond_value_millicents: number(
                 "DIAMOND_VALUE_MILLICENTS",
                 DEFAULT_DIAMOND_VALUE_MILLICENTS,
@@ -152,6 +183,7 @@ mod tests {
         assert_eq!(c.idempotency_ttl_hours, 24);
         assert_eq!(c.settlement, SettlementPolicy::default());
         assert_eq!(c.diamond_value_millicents, 500);
+        assert_eq!(c.shop, ShopPolicy::default());
     }
 
     #[test]
@@ -169,6 +201,8 @@ mod tests {
         for (name, value) in [
             ("CREATOR_SHARE_BPS", "10001"),
             ("GIFT_HOLD_SECONDS", "99999999999"),
+            ("SHOP_FEE_BPS", "2001"),
+            ("SELLER_HOLD_SECONDS", "-1"),
         ] {
             let mut bad = TABLES.to_vec();
             bad.push((name, value));

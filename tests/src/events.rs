@@ -23,6 +23,14 @@ impl Identity {
         Self::adult(sub).claim("cognito:groups", "[creator]")
     }
 
+    pub fn seller(sub: &str) -> Self {
+        Self::adult(sub).claim("cognito:groups", "[seller]")
+    }
+
+    pub fn admin(sub: &str) -> Self {
+        Self::adult(sub).claim("cognito:groups", "[admin]")
+    }
+
     pub fn claim(mut self, k: &str, v: &str) -> Self {
         self.0.insert(k.into(), v.into());
         self

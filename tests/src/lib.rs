@@ -5,6 +5,7 @@
 
 pub mod calls;
 pub mod events;
+pub mod shop;
 
 use std::collections::HashMap;
 use std::process::Command;
@@ -38,6 +39,8 @@ pub enum Func {
     StreamsApi,
     PaymentsWebhook,
     CreatorsApi,
+    PlaceOrder,
+    ShopApi,
 }
 
 #[derive(Debug, Clone)]
@@ -119,6 +122,8 @@ impl TestEnv {
             Func::WalletApi => livepay::api::wallet::handle(&self.app, request).await,
             Func::StreamsApi => livepay::api::streams::handle(&self.app, request).await,
             Func::CreatorsApi => livepay::api::creators::handle(&self.app, request).await,
+            Func::PlaceOrder => livepay::api::place_order::handle(&self.app, request).await,
+            Func::ShopApi => livepay::api::shop::handle(&self.app, request).await,
             Func::PaymentsWebhook => {
                 livepay::api::payments::handle(&self.app, WEBHOOK_SECRET.as_bytes(), request).await
             }
@@ -269,7 +274,7 @@ impl TestEnv {
     }
 
     pub async fn sweep(&self) -> livepay::jobs::sweep::SweepReport {
-        livepay::jobs::sweep::sweep(&self.app)
+        livepay::jobs::sweep::sweep(&self.app, &self.queue)
             .await
             .expect("sweep runs")
     }

@@ -305,7 +305,9 @@ async fn two_poison_messages_among_eight_good_ones_fail_alone() {
     let env = TestEnv::new().await;
     let (sent, mut batch) = send_gifts(&env, 8, 8, &["creator-1"]).await;
     let mut nothing = SettlementEvent::parse(&batch[0].1).unwrap();
-    let SettlementEvent::GiftSent { gift_txn_id, .. } = &mut nothing;
+    let SettlementEvent::GiftSent { gift_txn_id, .. } = &mut nothing else {
+        unreachable!("gifts send gift.sent")
+    };
     *gift_txn_id = "gift_that_never_was".into();
     batch.insert(3, ("poison-garbage".into(), "{not json".into()));
     batch.insert(6, ("poison-nothing".into(), nothing.to_body()));
@@ -328,7 +330,10 @@ async fn a_message_that_disagrees_with_its_stored_gift_moves_nothing() {
     let mut forged = SettlementEvent::parse(&body).unwrap();
     let SettlementEvent::GiftSent {
         coins, creator_id, ..
-    } = &mut forged;
+    } = &mut forged
+    else {
+        unreachable!("gifts send gift.sent")
+    };
     *coins *= 1000;
     *creator_id = "creator-2".into();
     let failed = env.settle(&[("forged".into(), forged.to_body())]).await;

@@ -27,7 +27,7 @@ class QueueTriggerTest(unittest.TestCase):
         self.assertEqual(self.trigger.binary, "settle-payouts")
         self.assertTrue(self.trigger.report_failures)
         tpl = template.load(os.environ["LIVEPAY_TEMPLATE"])
-        self.assertEqual([(s.binary, s.every_seconds) for s in tpl.schedules], [("sweep-settlements", 300)])
+        self.assertEqual([(s.binary, s.every_seconds) for s in tpl.schedules], [("sweep-settlements", 60)])
         self.assertEqual(template.rate_seconds("rate(1 hour)"), 3600)
         with self.assertRaises(ValueError):
             template.rate_seconds("cron(0 * * * ? *)")

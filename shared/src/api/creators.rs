@@ -5,7 +5,7 @@ use lambda_http::{Body, Request, Response};
 use serde::Serialize;
 
 use super::leaderboards;
-use crate::domain::ledger::AccountId;
+use crate::domain::ledger::{AccountId, AccountKind};
 use crate::http::{serve, ApiError, ApiRequest, ApiResponse, Role};
 use crate::App;
 
@@ -22,8 +22,8 @@ pub async fn handle(app: &App, req: Request) -> Result<Response<Body>, std::conv
     .await
 }
 
-/// Diamonds from gifts; the cent fields count shop earnings and payouts, which have no
-/// accounts yet (their issues), so they are truthfully zero.
+/// Diamonds from gifts, cents from shop commissions. Payouts have no accounts yet (their own
+/// issue), so `cents_in_payout` and `cents_paid_out` are truthfully zero.
 #[derive(Debug, Serialize)]
 struct BalanceView<'a> {
     creator_id: &'a str,
@@ -39,22 +39,21 @@ struct BalanceView<'a> {
 async fn balance(app: &App, req: ApiRequest) -> Result<ApiResponse, ApiError> {
     let caller = req.caller()?;
     caller.require(Role::Creator)?;
-    let (pending, available) = (
-        AccountId::earnings_pending(&caller.user_id),
-        AccountId::earnings(&caller.user_id),
-    );
-    let (pending, available) = futures::try_join!(
-        app.store.account_balance(&pending),
-        app.store.account_balance(&available),
+    let me = &caller.user_id;
+    let balance = |kind| async move { app.store.account_balance(&AccountId::new(kind, me)).await };
+    let (pending, available, cents_pending, cents_available) = futures::try_join!(
+        balance(AccountKind::EarningsPending),
+        balance(AccountKind::Earnings),
+        balance(AccountKind::CommissionPending),
+        balance(AccountKind::Commission),
     )?;
-    let cents_available = 0;
     Ok(ApiResponse::json(
         200,
         &BalanceView {
             creator_id: &caller.user_id,
             diamonds_pending: pending,
             diamonds_available: available,
-            cents_pending: 0,
+            cents_pending,
             cents_available,
             payable_cents: cents_available
                 + payable_cents(available, app.config.diamond_value_millicents),

@@ -4,7 +4,9 @@
 pub mod creators;
 pub mod leaderboards;
 pub mod payments;
+pub mod place_order;
 pub mod send_gift;
+pub mod shop;
 pub mod streams;
 pub mod wallet;
 

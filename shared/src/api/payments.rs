@@ -1,17 +1,25 @@
-//! `POST /v1/webhooks/payments`: signed, each event id at most once.
+//! `POST /v1/webhooks/payments`: signed, each event id at most once. Coin purchases credit
+//! wallets, chargebacks take coins back, and order payments pay an order — or, when the order
+//! can no longer take them, are booked as owed back to the buyer (never lost).
 
 use lambda_http::{Body, Request, Response};
 use serde::Serialize;
 
 use super::MAX_PINNED_ATTEMPTS;
-use crate::domain::ledger::{AccountId, Transfer};
+use std::collections::HashMap;
+
+use crate::domain::ledger::AccountId;
 use crate::domain::payments::{
     chargeback_transfers, coin_purchase_transfers, verify_signature, PaymentEvent, WebhookEnvelope,
 };
-use crate::domain::time::rfc3339;
+use crate::domain::shop::{
+    payment_outcome, payment_transfer, OrderStatus, PaymentOutcome, ShopError,
+};
+use crate::domain::time::{rfc3339, sortable};
 use crate::domain::wallet::chargeback_split;
 use crate::http::{record_business_id, serve, ApiError, ApiRequest, ApiResponse};
 use crate::store::ledger::{AccountEdit, LedgerWrite};
+use crate::store::orders::{OrderChange, SweepAfter};
 use crate::store::{Role, Tx, TxError};
 use crate::App;
 
@@ -20,6 +28,9 @@ struct Ack<'a> {
     event_id: &'a str,
     /// `applied` the first time, `duplicate` for every repeat.
     status: &'static str,
+    /// For an order payment: `order_paid`, or `owed_back_to_buyer:<why>`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    outcome: Option<String>,
 }
 
 pub async fn handle(
@@ -46,62 +57,121 @@ async fn webhook(app: &App, secret: &[u8], req: ApiRequest) -> Result<ApiRespons
     )]));
 
     for _ in 0..MAX_PINNED_ATTEMPTS {
-        let now = rfc3339(app.clock.now());
-        let (transfers, pin) = match &event {
-            PaymentEvent::CoinsPurchased(e) => (coin_purchase_transfers(&event_id, e)?, None),
+        let now = app.clock.now();
+        let at = rfc3339(now);
+        let mut tx = Tx::new();
+        app.store
+            .add_webhook_event(&mut tx, &event_id, &event_type, &body_sha, &at);
+        // Accounts read for this attempt: if one moved before the commit, read and decide again.
+        let mut pinned = Vec::new();
+        let mut outcome = None;
+        match &event {
+            PaymentEvent::CoinsPurchased(e) => {
+                let transfers = coin_purchase_transfers(&event_id, e)?;
+                app.store.add_ledger_write(
+                    &mut tx,
+                    LedgerWrite {
+                        transfers: &transfers,
+                        at: &at,
+                        ..Default::default()
+                    },
+                )?;
+            }
             PaymentEvent::ChargedBack(e) => {
                 let wallet = app.store.wallet(&e.user_id).await?;
                 let (from_wallet, from_loss) = chargeback_split(wallet.balance, e.coins);
-                let pin = (from_wallet > 0).then(|| {
-                    (
-                        AccountId::wallet(&e.user_id),
-                        AccountEdit::pinned(wallet.version),
-                    )
-                });
-                (
-                    chargeback_transfers(&event_id, &e.user_id, from_wallet, from_loss)?,
-                    pin,
-                )
+                let transfers =
+                    chargeback_transfers(&event_id, &e.user_id, from_wallet, from_loss)?;
+                let mut edits = HashMap::new();
+                if from_wallet > 0 {
+                    let account = AccountId::wallet(&e.user_id);
+                    edits.insert(account.clone(), AccountEdit::pinned(wallet.version));
+                    pinned.push(account);
+                }
+                app.store.add_ledger_write(
+                    &mut tx,
+                    LedgerWrite {
+                        transfers: &transfers,
+                        at: &at,
+                        edits,
+                        ..Default::default()
+                    },
+                )?;
             }
-        };
-        let mut tx = Tx::new();
-        app.store
-            .add_webhook_event(&mut tx, &event_id, &event_type, &body_sha, &now);
-        app.store.add_ledger_write(
-            &mut tx,
-            LedgerWrite {
-                transfers: &transfers,
-                at: &now,
-                edits: pin.into_iter().collect(),
-                ..Default::default()
-            },
-        )?;
+            PaymentEvent::OrderPaid(e) => {
+                let order = app
+                    .store
+                    .order(&e.order_id)
+                    .await?
+                    .ok_or(ShopError::OrderNotFound)?;
+                let at = sortable(now);
+                let decided = payment_outcome(&order, e.amount_cents, &at);
+                let transfers = [payment_transfer(
+                    &event_id,
+                    &order,
+                    e.amount_cents,
+                    &decided,
+                )?];
+                let change = match decided {
+                    PaymentOutcome::Accept => OrderChange {
+                        to: Some(OrderStatus::Paid),
+                        sweep: SweepAfter::Done,
+                        ..OrderChange::new(&order, &at)
+                    },
+                    PaymentOutcome::OweBack(_) => OrderChange {
+                        owed_back_cents: e.amount_cents,
+                        ..OrderChange::new(&order, &at)
+                    },
+                };
+                app.store.add_order_change(
+                    &mut tx,
+                    OrderChange {
+                        transfers: &transfers,
+                        ..change
+                    },
+                )?;
+                record_business_id(&order.order_id);
+                pinned.push(order.account());
+                outcome = Some(match decided {
+                    PaymentOutcome::Accept => "order_paid".to_owned(),
+                    PaymentOutcome::OweBack(why) => format!("owed_back_to_buyer:{why}"),
+                });
+            }
+        }
         match tx.commit(app.store.client()).await {
-            Ok(()) => return Ok(ack(&event_id, "applied")),
+            Ok(()) => return Ok(ack(&event_id, "applied", outcome)),
             Err(err)
                 if err
                     .failure(&Role::WebhookEvent)
                     .is_some_and(|f| f.condition_failed()) =>
             {
-                return Ok(ack(&event_id, "duplicate"));
+                return Ok(ack(&event_id, "duplicate", None));
             }
-            // The same event arriving concurrently, or the wallet moving under a chargeback.
-            Err(err) if retryable(&err, &transfers) => continue,
+            // The same event arriving concurrently, or what it read moving under it.
+            Err(err) if retryable(&err, &pinned) => continue,
             Err(err) => return Err(err.into()),
         }
     }
     Err(ApiError::Busy(format!("event {event_id} kept conflicting")))
 }
 
-fn retryable(err: &TxError, transfers: &[Transfer]) -> bool {
+fn retryable(err: &TxError, pinned: &[AccountId]) -> bool {
     let TxError::Cancelled(reasons) = err else {
         return false;
     };
     reasons.iter().all(|c| {
-        c.conflict() || matches!(&c.role, Role::Account(a) if transfers.iter().any(|t| &t.debit == a) && c.condition_failed())
+        c.conflict()
+            || (c.condition_failed() && matches!(&c.role, Role::Account(a) if pinned.contains(a)))
     })
 }
 
-fn ack(event_id: &str, status: &'static str) -> ApiResponse {
-    ApiResponse::json(200, &Ack { event_id, status })
+fn ack(event_id: &str, status: &'static str, outcome: Option<String>) -> ApiResponse {
+    ApiResponse::json(
+        200,
+        &Ack {
+            event_id,
+            status,
+            outcome,
+        },
+    )
 }

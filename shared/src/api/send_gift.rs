@@ -89,7 +89,7 @@ async fn send_gift(
                 fresh = true;
                 continue;
             }
-            Err(refusal) => return replay_or(app, &idem, refusal.into()).await,
+            Err(refusal) => return idem.replay_or(store, app.clock.now(), refusal.into()).await,
         };
         let mut tx = crate::store::Tx::new();
         store.add_sent_gift(&mut tx, &gift, &debit)?;
@@ -174,18 +174,5 @@ fn unexpected(err: TxError, gift: &SentGift) -> ApiError {
     match err.failure(&gift_account) {
         Some(f) if f.condition_failed() => ApiError::IdempotencyKeyReused,
         _ => err.into(),
-    }
-}
-
-/// Before refusing, make sure this is not a retry of a request that already succeeded (its
-/// debit may be why the wallet now looks short).
-async fn replay_or(
-    app: &App,
-    idem: &Idempotency,
-    refusal: ApiError,
-) -> Result<ApiResponse, ApiError> {
-    match idem.lookup(&app.store, app.clock.now()).await? {
-        Some(replay) => Ok(replay),
-        None => Err(refusal),
     }
 }

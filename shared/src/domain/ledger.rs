@@ -57,10 +57,26 @@ pub enum AccountKind {
     PlatformCash,
     /// Coins spent before their purchase was charged back: the platform's loss.
     ChargebackLoss,
+    /// One shop order's money: the buyer's payment, held until the order completes (pending,
+    /// never "available"). Completion moves the seller's and creator's shares out; the platform
+    /// fee stays here, so fee revenue is sharded one account per order, like gift revenue.
+    Order,
+    /// A seller's proceeds from completed orders, available.
+    SellerProceeds,
+    /// What a seller owes back for refunds made after completion: the only seller balance that
+    /// may go negative; later proceeds pay it off first.
+    SellerClawback,
+    /// A creator's affiliate commissions, available.
+    Commission,
+    /// A creator's affiliate commissions still inside their hold (the return window).
+    CommissionPending,
+    /// Money the platform owes a buyer: refunds, and payments for orders that had expired or been
+    /// cancelled (never lost, always visible).
+    RefundOwed,
 }
 
 impl AccountKind {
-    const ALL: [AccountKind; 8] = [
+    const ALL: [AccountKind; 14] = [
         AccountKind::Wallet,
         AccountKind::PendingGift,
         AccountKind::Earnings,
@@ -69,6 +85,12 @@ impl AccountKind {
         AccountKind::PaymentProvider,
         AccountKind::PlatformCash,
         AccountKind::ChargebackLoss,
+        AccountKind::Order,
+        AccountKind::SellerProceeds,
+        AccountKind::SellerClawback,
+        AccountKind::Commission,
+        AccountKind::CommissionPending,
+        AccountKind::RefundOwed,
     ];
 
     pub fn prefix(self) -> &'static str {
@@ -81,6 +103,12 @@ impl AccountKind {
             AccountKind::PaymentProvider => "provider",
             AccountKind::PlatformCash => "platform-cash",
             AccountKind::ChargebackLoss => "chargeback-loss",
+            AccountKind::Order => "order",
+            AccountKind::SellerProceeds => "seller",
+            AccountKind::SellerClawback => "seller-clawback",
+            AccountKind::Commission => "commission",
+            AccountKind::CommissionPending => "commission-pending",
+            AccountKind::RefundOwed => "refund-owed",
         }
     }
 
@@ -92,17 +120,37 @@ impl AccountKind {
             | AccountKind::EarningsPending
             | AccountKind::CoinIssuer
             | AccountKind::ChargebackLoss => Unit::Coins,
-            AccountKind::PaymentProvider | AccountKind::PlatformCash => Unit::Cents,
+            AccountKind::PaymentProvider
+            | AccountKind::PlatformCash
+            | AccountKind::Order
+            | AccountKind::SellerProceeds
+            | AccountKind::SellerClawback
+            | AccountKind::Commission
+            | AccountKind::CommissionPending
+            | AccountKind::RefundOwed => Unit::Cents,
         }
     }
 
-    /// Only the world outside (issuer, provider) and loss accounts may be negative; everything a
-    /// person owns is guarded by a condition in the same transaction that debits it.
+    /// Only the world outside (issuer, provider), loss accounts and a seller's clawback may be
+    /// negative; everything a person owns is guarded by a condition in the same transaction
+    /// that debits it.
     pub fn may_go_negative(self) -> bool {
         matches!(
             self,
-            AccountKind::CoinIssuer | AccountKind::PaymentProvider | AccountKind::ChargebackLoss
+            AccountKind::CoinIssuer
+                | AccountKind::PaymentProvider
+                | AccountKind::ChargebackLoss
+                | AccountKind::SellerClawback
         )
+    }
+
+    /// Where value held in a pending account goes when its hold ends.
+    pub fn released_to(self) -> Option<AccountKind> {
+        match self {
+            AccountKind::EarningsPending => Some(AccountKind::Earnings),
+            AccountKind::CommissionPending => Some(AccountKind::Commission),
+            _ => None,
+        }
     }
 }
 
@@ -124,6 +172,10 @@ impl AccountId {
 
     pub fn wallet(user_id: &str) -> Self {
         Self::new(AccountKind::Wallet, user_id)
+    }
+
+    pub fn order(order_id: &str) -> Self {
+        Self::new(AccountKind::Order, order_id)
     }
 
     pub fn pending_gift(gift_txn_id: &str) -> Self {
@@ -170,6 +222,18 @@ pub enum TransferKind {
     GiftEarnings,
     /// Earnings whose hold ended, pending → available.
     HoldRelease,
+    /// A buyer's payment for an order, provider → the order.
+    OrderPayment,
+    /// A payment that arrived for an order that could not take it, provider → owed to the buyer.
+    PaymentOwedBack,
+    /// A completed order's seller share.
+    OrderProceeds,
+    /// A completed order's creator share.
+    AffiliateCommission,
+    /// Proceeds paying off a seller's clawback.
+    ClawbackRecovery,
+    /// An order's money going back to its buyer.
+    OrderRefund,
 }
 
 impl TransferKind {
@@ -182,6 +246,12 @@ impl TransferKind {
             TransferKind::ChargebackLoss => "chargeback_loss",
             TransferKind::GiftEarnings => "gift_earnings",
             TransferKind::HoldRelease => "hold_release",
+            TransferKind::OrderPayment => "order_payment",
+            TransferKind::PaymentOwedBack => "payment_owed_back",
+            TransferKind::OrderProceeds => "order_proceeds",
+            TransferKind::AffiliateCommission => "affiliate_commission",
+            TransferKind::ClawbackRecovery => "clawback_recovery",
+            TransferKind::OrderRefund => "order_refund",
         }
     }
 }

@@ -6,6 +6,7 @@ pub mod ids;
 pub mod ledger;
 pub mod payments;
 pub mod settlement;
+pub mod shop;
 pub mod streams;
 pub mod time;
 pub mod wallet;

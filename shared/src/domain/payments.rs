@@ -99,10 +99,18 @@ pub struct ChargedBack {
     pub coins: u64,
 }
 
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OrderPaid {
+    pub order_id: String,
+    pub amount_cents: u64,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PaymentEvent {
     CoinsPurchased(CoinsPurchased),
     ChargedBack(ChargedBack),
+    OrderPaid(OrderPaid),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -137,6 +145,13 @@ impl PaymentEvent {
                 )?;
                 in_range("data.coins", e.coins, 1..=MAX_COINS_PER_EVENT)?;
                 PaymentEvent::ChargedBack(e)
+            }
+            "order.paid" => {
+                let e: OrderPaid = from_value(envelope.data, "data")?;
+                bounded_str("data.order_id", &e.order_id, super::shop::MAX_ID_BYTES)?;
+                // An order's total fits far below this: 50 lines × 1,000 × $100,000 is the cap.
+                in_range("data.amount_cents", e.amount_cents, 1..=i64::MAX as u64)?;
+                PaymentEvent::OrderPaid(e)
             }
             other => return Err(EventError::UnsupportedType(other.to_owned())),
         };

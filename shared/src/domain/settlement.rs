@@ -164,7 +164,7 @@ fn chunk(
     })
 }
 
-fn round_up_to_hour(at: OffsetDateTime) -> OffsetDateTime {
+pub fn round_up_to_hour(at: OffsetDateTime) -> OffsetDateTime {
     let floor = at
         .replace_minute(0)
         .and_then(|t| t.replace_second(0))

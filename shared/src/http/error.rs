@@ -3,6 +3,7 @@
 use crate::domain::gifts::GiftRuleError;
 use crate::domain::ledger::LedgerError;
 use crate::domain::payments::{EventError, SignatureError};
+use crate::domain::shop::ShopError;
 use crate::domain::wallet::{AbovePlatformCap, SpendError};
 use crate::input::InvalidInput;
 use crate::store::{StoreError, TxError};
@@ -37,6 +38,8 @@ pub enum ApiError {
     Signature(#[from] SignatureError),
     #[error("event type {0} is not supported")]
     UnsupportedEvent(String),
+    #[error(transparent)]
+    Shop(#[from] ShopError),
     #[error("too much contention or throttling; retry with the same Idempotency-Key")]
     Busy(String),
     #[error("internal error")]
@@ -70,6 +73,17 @@ impl ApiError {
             ApiError::Signature(SignatureError::Invalid) => (401, "invalid_signature"),
             ApiError::Signature(SignatureError::Stale) => (401, "stale_signature"),
             ApiError::UnsupportedEvent(_) => (400, "unsupported_event_type"),
+            ApiError::Shop(e) => match e {
+                ShopError::ProductNotFound(_) => (404, "product_not_found"),
+                ShopError::MixedSellers => (400, "mixed_sellers"),
+                ShopError::OutOfStock { .. } => (409, "out_of_stock"),
+                ShopError::PerBuyerLimitExceeded { .. } => (422, "per_buyer_limit_exceeded"),
+                ShopError::StockWouldGoNegative { .. } => (409, "stock_would_go_negative"),
+                ShopError::OrderNotFound => (404, "order_not_found"),
+                ShopError::NotCancellable(_) => (409, "order_not_cancellable"),
+                ShopError::InvalidTransition { .. } => (409, "invalid_transition"),
+                ShopError::TotalOverflow => (400, "invalid_request"),
+            },
             ApiError::Busy(_) => (503, "busy"),
             ApiError::Internal(_) => (500, "internal"),
         }
@@ -84,6 +98,20 @@ impl ApiError {
                 | GiftRuleError::NotStreakable(_)
                 | GiftRuleError::CostOverflow,
             ) => Some("count"),
+            ApiError::Shop(ShopError::TotalOverflow) => Some("lines"),
+            _ => None,
+        }
+    }
+
+    /// The product a shop error is about (API.md: `out_of_stock` names the product).
+    pub fn product_id(&self) -> Option<&str> {
+        match self {
+            ApiError::Shop(
+                ShopError::ProductNotFound(product_id)
+                | ShopError::OutOfStock { product_id }
+                | ShopError::PerBuyerLimitExceeded { product_id, .. }
+                | ShopError::StockWouldGoNegative { product_id },
+            ) => Some(product_id),
             _ => None,
         }
     }

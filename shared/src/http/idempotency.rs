@@ -102,6 +102,20 @@ impl Idempotency {
         }
     }
 
+    /// A refusal, unless this is a retry of a request that already succeeded (whose effect may
+    /// be why the request is refused now: the wallet it debited, the order it cancelled).
+    pub async fn replay_or(
+        &self,
+        store: &Store,
+        now: OffsetDateTime,
+        refusal: ApiError,
+    ) -> Result<ApiResponse, ApiError> {
+        match self.lookup(store, now).await? {
+            Some(replay) => Ok(replay),
+            None => Err(refusal),
+        }
+    }
+
     /// What a failed commit means for this key, if the key decided it.
     pub fn replay(&self, err: &TxError) -> Result<Option<ApiResponse>, ApiError> {
         let Some(failure) = err.failure(&Role::Idempotency) else {

@@ -166,6 +166,9 @@ pub fn error_response(err: &ApiError) -> ApiResponse {
     if let Some(field) = err.field() {
         error["field"] = field.into();
     }
+    if let Some(product_id) = err.product_id() {
+        error["product_id"] = product_id.into();
+    }
     ApiResponse::json(status, &serde_json::json!({ "error": error }))
 }
 

@@ -1,9 +1,11 @@
 //! Handlers of queue and schedule events (the API's handlers are in [`crate::api`]).
 //!
 //! - [`settlement`]: settling gifts — shared by the queue consumer and the sweeper.
+//! - [`orders`]: expiring unpaid orders and completing delivered ones.
 //! - [`settle_payouts`]: the settlement queue's consumer (`settle-payouts`).
 //! - [`sweep`]: the scheduled sweeper (`sweep-settlements`).
 
+pub mod orders;
 pub mod settle_payouts;
 pub mod settlement;
 pub mod sweep;

@@ -1,16 +1,28 @@
 //! `settle-payouts`: the settlement queue's consumer. Parses each record (a record that cannot be
 //! a settlement is poison: reported failed and logged with its message id, so after
-//! maxReceiveCount it lands in the DLQ), settles the batch's gifts together, and reports the
-//! records of gifts that are not finished, so only they come back.
+//! maxReceiveCount it lands in the DLQ), settles the batch's gifts together, completes the
+//! orders that are due, and reports the records whose work is not finished, so only they come
+//! back.
 
 use std::collections::BTreeMap;
 
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
+use futures::StreamExt;
 
+use super::orders::{complete, OrderJobError};
 use super::settlement::settle;
 use crate::domain::settlement::GiftToSettle;
-use crate::queue::settlement::{SettlementEvent, GIFT_SENT_VERSION};
+use crate::queue::settlement::{SettlementEvent, GIFT_SENT_VERSION, ORDER_COMPLETION_DUE_VERSION};
 use crate::App;
+
+/// Orders completed at once within one batch (each is a read or two and one transaction).
+const ORDER_CONCURRENCY: usize = 8;
+
+/// What one record asks for.
+enum Work {
+    Gift(GiftToSettle),
+    CompleteOrder(String),
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum BatchError {
@@ -25,16 +37,18 @@ pub async fn handle(app: &App, event: SqsEvent) -> Result<SqsBatchResponse, Batc
     let mut failed: Vec<Option<String>> = Vec::new();
     let mut gifts = Vec::new();
     let mut messages_of: BTreeMap<String, Vec<Option<String>>> = BTreeMap::new();
+    let mut orders: BTreeMap<String, Vec<Option<String>>> = BTreeMap::new();
     for record in event.records {
         let id = record.message_id;
         match parse(record.body.as_deref()) {
-            Ok(gift) => {
+            Ok(Work::Gift(gift)) => {
                 messages_of
                     .entry(gift.gift_txn_id.clone())
                     .or_default()
                     .push(id);
                 gifts.push(gift);
             }
+            Ok(Work::CompleteOrder(order_id)) => orders.entry(order_id).or_default().push(id),
             Err(reason) => {
                 tracing::warn!(message_id = ?id, %reason, "poison settlement message");
                 failed.push(id);
@@ -49,8 +63,37 @@ pub async fn handle(app: &App, event: SqsEvent) -> Result<SqsBatchResponse, Batc
     for gift_txn_id in report.failed.iter().chain(report.poison.keys()) {
         failed.extend(messages_of.get(gift_txn_id).into_iter().flatten().cloned());
     }
+    let order_results: Vec<(String, Result<_, OrderJobError>)> =
+        futures::stream::iter(orders.keys().cloned())
+            .map(|order_id| async move {
+                let result = complete(app, &order_id).await;
+                (order_id, result)
+            })
+            .buffer_unordered(ORDER_CONCURRENCY)
+            .collect()
+            .await;
+    for (order_id, result) in &order_results {
+        let ids = &orders[order_id];
+        match result {
+            Ok(outcome) => tracing::info!(%order_id, ?outcome, "order completion"),
+            Err(OrderJobError::Missing(_)) => {
+                tracing::warn!(%order_id, message_ids = ?ids, "poison completion message: no such order");
+                failed.extend(ids.iter().cloned());
+            }
+            Err(e) => {
+                tracing::warn!(%order_id, error = %e, "order completion failed; the message comes back");
+                failed.extend(ids.iter().cloned());
+            }
+        }
+    }
     tracing::info!(
-        records = messages_of.values().map(Vec::len).sum::<usize>() + failed.len(),
+        records = messages_of
+            .values()
+            .chain(orders.values())
+            .map(Vec::len)
+            .sum::<usize>()
+            + failed.len(),
+        orders = orders.len(),
         settled = report.settled,
         already_settled = report.already_settled,
         boarded = report.boarded,
@@ -75,12 +118,20 @@ pub async fn handle(app: &App, event: SqsEvent) -> Result<SqsBatchResponse, Batc
     Ok(response)
 }
 
-fn parse(body: Option<&str>) -> Result<GiftToSettle, String> {
+fn parse(body: Option<&str>) -> Result<Work, String> {
     let body = body.ok_or("no body")?;
     match SettlementEvent::parse(body).map_err(|e| e.to_string())? {
         SettlementEvent::GiftSent { version, .. } if version != GIFT_SENT_VERSION => Err(format!(
             "gift.sent version {version} is not {GIFT_SENT_VERSION}"
         )),
+        SettlementEvent::OrderCompletionDue { version, .. }
+            if version != ORDER_COMPLETION_DUE_VERSION =>
+        {
+            Err(format!(
+                "order.completion_due version {version} is not {ORDER_COMPLETION_DUE_VERSION}"
+            ))
+        }
+        SettlementEvent::OrderCompletionDue { order_id, .. } => Ok(Work::CompleteOrder(order_id)),
         SettlementEvent::GiftSent {
             gift_txn_id,
             stream_id,
@@ -89,13 +140,13 @@ fn parse(body: Option<&str>) -> Result<GiftToSettle, String> {
             coins,
             sent_at,
             ..
-        } => Ok(GiftToSettle {
+        } => Ok(Work::Gift(GiftToSettle {
             gift_txn_id,
             stream_id,
             creator_id,
             sender_id,
             coins,
             sent_at,
-        }),
+        })),
     }
 }

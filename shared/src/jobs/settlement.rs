@@ -7,12 +7,12 @@
 //! off and retry; what still fails is reported, so its message comes back.
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
-use std::time::Duration;
 
 use crate::domain::ledger::AccountKind;
 use crate::domain::settlement::{board_increments, plan, Board, GiftToSettle, SettlementChunk};
 use crate::domain::time::rfc3339;
 use crate::store::settlement::{stored_gift, StoredGift};
+use crate::store::transaction::backoff;
 use crate::store::transaction::MAX_TRANSACTION_ITEMS;
 use crate::store::{Role, Tx, TxError};
 use crate::App;
@@ -238,11 +238,4 @@ fn board_chunks(mut gifts: Vec<GiftToSettle>) -> Vec<Vec<GiftToSettle>> {
         chunks.push(current);
     }
     chunks
-}
-
-/// 25 ms, 50 ms, 100 ms ... with jitter, so racing settlers spread out.
-async fn backoff(attempt: u32) {
-    let base = 25u64 << attempt.min(6);
-    let jitter = u64::from(ulid::Ulid::new().random() as u16) % base;
-    tokio::time::sleep(Duration::from_millis(base / 2 + jitter)).await;
 }

@@ -1,13 +1,18 @@
 //! `sweep-settlements`, on a schedule: re-drives gifts committed but still unfinished after the
 //! grace period (a crash between commit and enqueue, a lost or dead-lettered message) through
 //! the same settlement as the queue consumer — racing it is safe, every step is conditioned —
-//! and releases creators' held earnings that are due.
+//! releases held earnings and commissions that are due, expires unpaid orders whose payment
+//! window ended, and sends delivered orders whose hold ended to the settlement queue.
 
 use serde::Serialize;
 use time::Duration;
 
+use super::orders::{expire, Outcome};
 use super::settlement::settle;
+use crate::domain::ledger::Unit;
+use crate::domain::shop::OrderStatus;
 use crate::domain::time::sortable;
+use crate::queue::settlement::{SettlementEvent, SettlementQueue};
 use crate::store::{StoreError, Tx};
 use crate::App;
 
@@ -19,10 +24,16 @@ pub struct SweepReport {
     pub failed: usize,
     pub poison: usize,
     pub holds_released: usize,
+    /// Gift earnings released.
     pub diamonds_released: u64,
+    /// Commissions released.
+    pub cents_released: u64,
+    pub orders_expired: usize,
+    pub orders_due_for_completion: usize,
+    pub orders_failed: usize,
 }
 
-pub async fn sweep(app: &App) -> Result<SweepReport, StoreError> {
+pub async fn sweep(app: &App, queue: &SettlementQueue) -> Result<SweepReport, StoreError> {
     let now = app.clock.now();
     let grace =
         Duration::seconds(i64::try_from(app.config.sweep_grace_seconds).unwrap_or(i64::MAX));
@@ -49,7 +60,7 @@ pub async fn sweep(app: &App) -> Result<SweepReport, StoreError> {
             Ok(Some(amount)) => amount,
             Ok(None) => continue,
             Err(e) => {
-                tracing::error!(error = %e, creator_id = %pending.creator_id, "cannot build hold release");
+                tracing::error!(error = %e, account = %pending.account, "cannot build hold release");
                 continue;
             }
         };
@@ -57,13 +68,56 @@ pub async fn sweep(app: &App) -> Result<SweepReport, StoreError> {
         match tx.commit(app.store.client()).await {
             Ok(()) => {
                 report.holds_released += 1;
-                report.diamonds_released += amount;
+                match pending.account.kind.unit() {
+                    Unit::Coins => report.diamonds_released += amount,
+                    Unit::Cents => report.cents_released += amount,
+                }
             }
             Err(e) => {
-                tracing::warn!(error = %e, creator_id = %pending.creator_id, "hold release deferred")
+                tracing::warn!(error = %e, account = %pending.account, "hold release deferred")
             }
         }
     }
+    sweep_orders(app, queue, &sortable(now), &mut report).await?;
     tracing::info!(?report, "sweep");
     Ok(report)
+}
+
+/// Orders due by `now`: unpaid ones expire here (their stock must come back promptly); delivered
+/// ones go through the settlement queue like every other settlement. An order stays in the index
+/// until its change commits, so a failure here is retried by the next run.
+async fn sweep_orders(
+    app: &App,
+    queue: &SettlementQueue,
+    now: &str,
+    report: &mut SweepReport,
+) -> Result<(), StoreError> {
+    for order in app.store.due_orders(now).await? {
+        match order.status {
+            OrderStatus::PendingPayment => match expire(app, &order.order_id).await {
+                Ok(Outcome::Changed) => report.orders_expired += 1,
+                Ok(_) => {}
+                Err(e) => {
+                    report.orders_failed += 1;
+                    tracing::warn!(order_id = %order.order_id, error = %e, "order expiry deferred");
+                }
+            },
+            OrderStatus::Delivered => {
+                match queue
+                    .send(&SettlementEvent::order_completion_due(&order.order_id))
+                    .await
+                {
+                    Ok(()) => report.orders_due_for_completion += 1,
+                    Err(e) => {
+                        report.orders_failed += 1;
+                        tracing::warn!(order_id = %order.order_id, error = %e, "completion enqueue deferred");
+                    }
+                }
+            }
+            other => {
+                tracing::error!(order_id = %order.order_id, status = other.as_str(), "order in the sweep index has nothing due");
+            }
+        }
+    }
+    Ok(())
 }

@@ -1,9 +1,11 @@
-//! The settlement queue: one message per committed gift, consumed by `settle-payouts`.
+//! The settlement queue, consumed by `settle-payouts`: one message per committed gift, and one
+//! per delivered order whose hold has ended.
 //!
-//! Message body (JSON, documented in docs/events.md):
+//! Message bodies (JSON, documented in docs/events.md):
 //! `{"type":"gift.sent","version":1,"gift_txn_id","stream_id","creator_id","sender_id",
-//!   "gift_id","count","coins","sent_at"}`.
-//! The business id (`gift_txn_id`) is what makes settlement exactly-once, never the SQS message id.
+//!   "gift_id","count","coins","sent_at"}` and `{"type":"order.completion_due","version":1,
+//!   "order_id"}`.
+//! The business id (gift or order) is what makes settlement exactly-once, never the message id.
 
 use aws_sdk_sqs::error::ProvideErrorMetadata;
 use serde::{Deserialize, Serialize};
@@ -11,8 +13,9 @@ use serde::{Deserialize, Serialize};
 use super::QueueError;
 use crate::domain::gifts::SentGift;
 
-/// The message format's version; a consumer refuses versions it does not know.
+/// The message formats' versions; a consumer refuses versions it does not know.
 pub const GIFT_SENT_VERSION: u32 = 1;
+pub const ORDER_COMPLETION_DUE_VERSION: u32 = 1;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", deny_unknown_fields)]
@@ -29,6 +32,10 @@ pub enum SettlementEvent {
         coins: u64,
         sent_at: String,
     },
+    /// A delivered order's hold has ended: credit the seller and the creator, complete it. The
+    /// message carries only the id: the stored order is the truth.
+    #[serde(rename = "order.completion_due")]
+    OrderCompletionDue { version: u32, order_id: String },
 }
 
 impl SettlementEvent {
@@ -43,6 +50,13 @@ impl SettlementEvent {
             count: g.count,
             coins: g.coins,
             sent_at: g.sent_at.clone(),
+        }
+    }
+
+    pub fn order_completion_due(order_id: &str) -> Self {
+        SettlementEvent::OrderCompletionDue {
+            version: ORDER_COMPLETION_DUE_VERSION,
+            order_id: order_id.to_owned(),
         }
     }
 
@@ -113,5 +127,11 @@ mod tests {
         assert!(
             SettlementEvent::parse(&body.replace("\"count\"", "\"extra\":1,\"count\"")).is_err()
         );
+        let due = SettlementEvent::order_completion_due("o1");
+        assert_eq!(
+            due.to_body(),
+            r#"{"type":"order.completion_due","version":1,"order_id":"o1"}"#
+        );
+        assert_eq!(SettlementEvent::parse(&due.to_body()).unwrap(), due);
     }
 }

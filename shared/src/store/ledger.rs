@@ -65,7 +65,8 @@ pub struct LedgerWrite<'a> {
     pub transfers: &'a [Transfer],
     pub at: &'a str,
     /// Accounts this commit creates (a Put that fails if the account exists), with their extra
-    /// attributes. A pending gift is one: its record and its account are the same item.
+    /// attributes, whether or not a transfer moves anything into them yet. A pending gift is
+    /// one, and so is a placed order: its record and its account are the same item.
     pub opened: HashMap<AccountId, Item>,
     pub edits: HashMap<AccountId, AccountEdit>,
     pub records: TransferRecords,
@@ -107,6 +108,18 @@ impl Store {
             };
             touched.insert(p.account.clone());
             tx.push(Role::Account(p.account), item);
+        }
+        let mut unopened: Vec<_> = w
+            .opened
+            .iter()
+            .filter(|(a, _)| !touched.contains(*a))
+            .collect();
+        unopened.sort_by(|a, b| a.0.cmp(b.0));
+        for (account, extra) in unopened {
+            tx.push(
+                Role::Account(account.clone()),
+                open_account(table, account, 0, extra),
+            );
         }
         let mut unmoved: Vec<_> = w
             .edits
@@ -291,6 +304,18 @@ impl Store {
         match self.account_item(account).await? {
             Some(item) => super::attrs::get_n(&item, "balance"),
             None => Ok(0),
+        }
+    }
+
+    /// One account's balance and version as stored now (`(0, 0)` for one never written), for a
+    /// commit pinned to what was read.
+    pub async fn account_state(&self, account: &AccountId) -> Result<(i64, u64), StoreError> {
+        match self.account_item(account).await? {
+            Some(item) => Ok((
+                super::attrs::get_n(&item, "balance")?,
+                super::attrs::get_n(&item, "version")?,
+            )),
+            None => Ok((0, 0)),
         }
     }
 

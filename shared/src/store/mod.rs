@@ -14,8 +14,11 @@ pub mod boards;
 pub mod gifts;
 pub mod idempotency;
 pub mod ledger;
+pub mod orders;
 pub mod payments;
+pub mod products;
 pub mod settlement;
+mod snapshots;
 pub mod streams;
 pub mod sweep;
 pub mod transaction;
@@ -43,6 +46,7 @@ pub struct Store {
     pub(crate) client: aws_sdk_dynamodb::Client,
     pub(crate) tables: Tables,
     pub(crate) wallet_snapshots: wallets::Snapshots,
+    pub(crate) product_snapshots: snapshots::Snapshots<crate::domain::shop::Product>,
 }
 
 impl Store {
@@ -51,6 +55,7 @@ impl Store {
             client,
             tables,
             wallet_snapshots: wallets::Snapshots::default(),
+            product_snapshots: snapshots::Snapshots::default(),
         }
     }
 

@@ -14,7 +14,7 @@ use aws_sdk_dynamodb::types::{
 
 use super::attrs::{get_n, get_s, key, n, opt_s, s, Item};
 use super::ledger::{account_pk, AccountEdit, LedgerWrite, TransferRecords, ACCOUNT_SK};
-use super::sweep::{hold_sweep_shard, SWEEP_AT, SWEEP_SHARD};
+use super::sweep::{hold_edit, SWEEP_AT, SWEEP_SHARD};
 use super::transaction::{Role, Tx};
 use super::{Store, StoreError};
 use crate::domain::ledger::{AccountId, LedgerError};
@@ -63,22 +63,11 @@ impl Store {
             edits.insert(AccountId::pending_gift(&gift.gift_txn_id), edit);
         }
         if let Landing::Pending { release_at } = &chunk.landing {
-            let release_at = sortable(*release_at);
             let total = chunk.creator_total();
             if total > 0 {
-                edits.insert(
-                    AccountId::earnings_pending(&chunk.creator_id),
-                    AccountEdit {
-                        add: vec![(format!("{HOLD_PREFIX}{release_at}"), n(total))],
-                        // The earliest release keeps its place in the sweep index: holds are
-                        // added in time order, so the first one set is the first one due.
-                        set_if_absent: vec![
-                            (SWEEP_SHARD.into(), s(hold_sweep_shard(&chunk.creator_id))),
-                            (SWEEP_AT.into(), s(release_at)),
-                        ],
-                        ..AccountEdit::default()
-                    },
-                );
+                let account = AccountId::earnings_pending(&chunk.creator_id);
+                let edit = hold_edit(&account, &sortable(*release_at), total);
+                edits.insert(account, edit);
             }
         }
         self.add_ledger_write(

@@ -74,16 +74,31 @@ impl Store {
 
     /// The gift path's stream check: the stream exists, is `creator_id`'s, and is live.
     pub(crate) fn add_stream_live_check(&self, tx: &mut Tx, stream_id: &str, creator_id: &str) {
-        let check = ConditionCheck::builder()
+        self.add_stream_check(tx, stream_id, creator_id, true);
+    }
+
+    /// The shop's stream check: the stream an order names exists and is `creator_id`'s (a buyer
+    /// may finish checking out after the stream ended).
+    pub(crate) fn add_stream_exists_check(&self, tx: &mut Tx, stream_id: &str, creator_id: &str) {
+        self.add_stream_check(tx, stream_id, creator_id, false);
+    }
+
+    fn add_stream_check(&self, tx: &mut Tx, stream_id: &str, creator_id: &str, live: bool) {
+        let mut values = HashMap::from([(":creator".to_owned(), s(creator_id))]);
+        let mut check = ConditionCheck::builder()
             .table_name(&self.tables.commerce)
             .set_key(Some(stream_key(stream_id)))
-            .condition_expression("creator_id = :creator AND #status = :live")
-            .expression_attribute_names("#status", "status")
-            .set_expression_attribute_values(Some(HashMap::from([
-                (":live".to_owned(), s(StreamStatus::Live.as_str())),
-                (":creator".to_owned(), s(creator_id)),
-            ])))
-            .return_values_on_condition_check_failure(OnFail::AllOld)
+            .return_values_on_condition_check_failure(OnFail::AllOld);
+        check = if live {
+            values.insert(":live".to_owned(), s(StreamStatus::Live.as_str()));
+            check
+                .condition_expression("creator_id = :creator AND #status = :live")
+                .expression_attribute_names("#status", "status")
+        } else {
+            check.condition_expression("creator_id = :creator")
+        };
+        let check = check
+            .set_expression_attribute_values(Some(values))
             .build()
             .expect("table, key and condition are set");
         tx.push(

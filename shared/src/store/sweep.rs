@@ -1,7 +1,8 @@
 //! The sweep index: a sparse GSI of the ledger table over `sweep_shard` / `sweep_at`, holding
 //! exactly the items that still owe work — gifts not yet settled or not yet on the leaderboards
-//! (`gift#NN`), and creators' pending earnings with a hold to release (`hold#NN`). An item leaves
-//! the index when its work is done (the attributes are removed in the same update).
+//! (`gift#NN`), pending accounts with a hold to release (`hold#NN`: gift earnings, commissions),
+//! and orders awaiting payment or their hold after delivery (`order#NN`, due at `sweep_at`). An
+//! item leaves the index when its work is done (the attributes are removed in the same update).
 //!
 //! The partition key is sharded: every gift passes through the index, and one partition of a GSI
 //! takes about 1,000 writes a second, so a single "pending" key would be the hot item DESIGN.md
@@ -9,14 +10,16 @@
 
 use aws_sdk_dynamodb::types::AttributeValue;
 
-use super::attrs::{get_n, s, Item};
+use super::attrs::{get_n, n, s, Item};
 use super::ledger::{AccountEdit, LedgerWrite};
+use super::orders::order_from_item;
 use super::settlement::{gift_from_item, HOLD_PREFIX};
 use super::transaction::Tx;
 use super::{sdk_error, Store, StoreError};
 use crate::domain::ids::digest;
 use crate::domain::ledger::{AccountId, LedgerError, Transfer, TransferKind};
 use crate::domain::settlement::{release, GiftToSettle, Hold};
+use crate::domain::shop::Order;
 use crate::domain::time::sortable;
 
 pub(crate) const SWEEP_SHARD: &str = "sweep_shard";
@@ -35,16 +38,31 @@ pub(crate) fn gift_sweep_shard(gift_txn_id: &str) -> String {
     shard("gift", gift_txn_id)
 }
 
-pub(crate) fn hold_sweep_shard(creator_id: &str) -> String {
-    shard("hold", creator_id)
+pub(crate) fn order_sweep_shard(order_id: &str) -> String {
+    shard("order", order_id)
 }
 
-/// A creator's pending earnings with holds, as the sweep index lists them.
+/// A pending account with holds (a creator's gift earnings or commissions), as the sweep index
+/// lists it.
 #[derive(Debug, Clone)]
 pub struct PendingEarnings {
-    pub creator_id: String,
+    pub account: AccountId,
     pub version: u64,
     pub holds: Vec<Hold>,
+}
+
+/// What adds `amount` to a pending account's hold releasing at `release_at` (sortable).
+pub(crate) fn hold_edit(account: &AccountId, release_at: &str, amount: u64) -> AccountEdit {
+    AccountEdit {
+        add: vec![(format!("{HOLD_PREFIX}{release_at}"), n(amount))],
+        // The earliest release keeps its place in the sweep index: holds are added in time
+        // order, so the first one set is the first one due.
+        set_if_absent: vec![
+            (SWEEP_SHARD.into(), s(shard("hold", &account.owner))),
+            (SWEEP_AT.into(), s(release_at)),
+        ],
+        ..AccountEdit::default()
+    }
 }
 
 impl Store {
@@ -53,10 +71,15 @@ impl Store {
         self.sweep_all("gift", before, gift_from_item).await
     }
 
-    /// Creators' pending earnings with a hold due by `now`.
+    /// Pending accounts with a hold due by `now`.
     pub async fn due_holds(&self, now: &str) -> Result<Vec<PendingEarnings>, StoreError> {
         self.sweep_all("hold", now, pending_earnings_from_item)
             .await
+    }
+
+    /// Orders whose payment window or hold after delivery ended by `now`.
+    pub async fn due_orders(&self, now: &str) -> Result<Vec<Order>, StoreError> {
+        self.sweep_all("order", now, order_from_item).await
     }
 
     /// Every shard of one kind, up to `until`, each item read by `from_item`.
@@ -96,9 +119,9 @@ impl Store {
         Ok(out.items.unwrap_or_default())
     }
 
-    /// Moves what is due from a creator's pending earnings to their available earnings, pinned
-    /// to the version the holds were read at (a concurrent settlement adding a hold makes it
-    /// fail, and the next sweep retries). Returns `None` if nothing is due.
+    /// Moves what is due from a pending account to its available account, pinned to the version
+    /// the holds were read at (a concurrent settlement adding a hold makes it fail, and the next
+    /// sweep retries). Returns `None` if nothing is due.
     pub fn add_hold_release(
         &self,
         tx: &mut Tx,
@@ -109,7 +132,12 @@ impl Store {
         if r.released.is_empty() {
             return Ok(None);
         }
-        let pending_account = AccountId::earnings_pending(&pending.creator_id);
+        let pending_account = pending.account.clone();
+        let available = pending_account
+            .kind
+            .released_to()
+            .map(|kind| AccountId::new(kind, &pending_account.owner))
+            .expect("only pending accounts carry holds");
         let mut edit = AccountEdit {
             remove: r
                 .released
@@ -125,12 +153,12 @@ impl Store {
         let transfers = match r.amount {
             0 => vec![],
             amount => vec![Transfer::new(
-                format!("release:{}:{}", pending.creator_id, pending.version),
+                format!("release:{pending_account}:{}", pending.version),
                 pending_account.clone(),
-                AccountId::earnings(&pending.creator_id),
+                available,
                 amount,
                 TransferKind::HoldRelease,
-                &pending.creator_id,
+                &pending_account.owner,
             )?],
         };
         self.add_ledger_write(
@@ -147,10 +175,10 @@ impl Store {
 }
 
 fn pending_earnings_from_item(item: &Item) -> Result<PendingEarnings, StoreError> {
-    let account = super::attrs::get_s(item, "account_id")?;
-    let creator_id = AccountId::parse(account)
-        .map(|a| a.owner)
-        .ok_or_else(|| StoreError::Corrupt(format!("account id {account}")))?;
+    let id = super::attrs::get_s(item, "account_id")?;
+    let account = AccountId::parse(id)
+        .filter(|a| a.kind.released_to().is_some())
+        .ok_or_else(|| StoreError::Corrupt(format!("held account {id}")))?;
     let mut holds = Vec::new();
     for (name, value) in item {
         if let Some(release_at) = name.strip_prefix(HOLD_PREFIX) {
@@ -166,7 +194,7 @@ fn pending_earnings_from_item(item: &Item) -> Result<PendingEarnings, StoreError
         }
     }
     Ok(PendingEarnings {
-        creator_id,
+        account,
         version: get_n(item, "version")?,
         holds,
     })

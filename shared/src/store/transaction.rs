@@ -20,6 +20,10 @@ pub enum Role {
     WebhookEvent,
     /// A leaderboard entry: the board's key and the user.
     Board(String, String),
+    /// A product's stock.
+    Product(String),
+    /// A buyer's units held of one seller's limited products.
+    BuyerLimits,
 }
 
 /// Why one item of a cancelled transaction failed.
@@ -117,4 +121,12 @@ impl Tx {
             .collect();
         Err(TxError::Cancelled(reasons))
     }
+}
+
+/// Waits before retrying a transaction that conflicted with another: 25 ms, 50 ms, 100 ms ...
+/// (capped at 1.6 s) with jitter, so racing writers spread out.
+pub async fn backoff(attempt: u32) {
+    let base = 25u64 << attempt.min(6);
+    let jitter = u64::from(ulid::Ulid::new().random() as u16) % base;
+    tokio::time::sleep(std::time::Duration::from_millis(base / 2 + jitter)).await;
 }

@@ -1,7 +1,6 @@
 //! Wallet items: a viewer's coin account plus spend counters and their own cap.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
 
 use aws_sdk_dynamodb::types::{
     ReturnValuesOnConditionCheckFailure as OnFail, TransactWriteItem, Update,
@@ -14,28 +13,10 @@ use super::{Store, StoreError};
 use crate::domain::ledger::AccountId;
 use crate::domain::wallet::{WalletDebit, WalletState};
 
-/// Wallet snapshots remembered per warm container. A viewer's gifts usually arrive in bursts;
-/// remembering the wallet after each gift lets the next one skip its read. A stale snapshot is
-/// harmless: the commit is pinned to the snapshot's version, fails, and returns the current item.
-const MAX_SNAPSHOTS: usize = 10_000;
-
-#[derive(Clone, Default)]
-pub(crate) struct Snapshots(Arc<Mutex<HashMap<String, WalletState>>>);
-
-impl Snapshots {
-    fn get(&self, user_id: &str) -> Option<WalletState> {
-        self.0.lock().ok()?.get(user_id).cloned()
-    }
-
-    fn put(&self, user_id: &str, state: WalletState) {
-        if let Ok(mut map) = self.0.lock() {
-            if map.len() >= MAX_SNAPSHOTS && !map.contains_key(user_id) {
-                map.clear();
-            }
-            map.insert(user_id.to_owned(), state);
-        }
-    }
-}
+/// Wallet snapshots remembered per warm container: a viewer's gifts usually arrive in bursts,
+/// and remembering the wallet after each gift lets the next one skip its read (the commit is
+/// pinned to the snapshot's version).
+pub(crate) type Snapshots = super::snapshots::Snapshots<WalletState>;
 
 impl Store {
     /// The wallet as stored now (strongly consistent); an unknown user has an empty wallet.

@@ -1,0 +1,457 @@
+//! `shop-api`: products (create, read, adjust stock) and everything after an order is placed
+//! (read, cancel, fulfillment, refund). Placing an order is `place-order` ([`super::place_order`]).
+
+use lambda_http::{Body, Request, Response};
+use serde::{Deserialize, Serialize};
+
+use super::MAX_PINNED_ATTEMPTS;
+use crate::domain::shop::{
+    completion_due, refund_transfer, validate_stock_delta, Order, OrderStatus, Product,
+    RefundBooking, ShopError, MAX_ID_BYTES, MAX_REFUND_REASON_BYTES, MAX_STOCK,
+};
+use crate::domain::time::{rfc3339, sortable};
+use crate::http::idempotency::Idempotency;
+use crate::http::{record_business_id, serve, ApiError, ApiRequest, ApiResponse, Caller, Role};
+use crate::input::{bounded_str, InvalidInput};
+use crate::store::orders::{order_moved, OrderChange, SweepAfter};
+use crate::store::{Role as TxRole, Tx};
+use crate::App;
+
+pub async fn handle(app: &App, req: Request) -> Result<Response<Body>, std::convert::Infallible> {
+    serve(req, |r| async move {
+        match r.route_key.as_str() {
+            "POST /v1/products" => create_product(app, r).await,
+            "GET /v1/products/{product_id}" => get_product(app, r).await,
+            "POST /v1/products/{product_id}/stock" => adjust_stock(app, r).await,
+            "GET /v1/orders/{order_id}" => get_order(app, r).await,
+            "POST /v1/orders/{order_id}/cancel" => cancel(app, r).await,
+            "POST /v1/orders/{order_id}/fulfillment" => fulfill(app, r).await,
+            "POST /v1/orders/{order_id}/refund" => refund(app, r).await,
+            _ => Err(ApiError::RouteNotFound(r.route_key)),
+        }
+    })
+    .await
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateProductBody {
+    title: String,
+    price_cents: u64,
+    stock: u64,
+    per_buyer_limit: Option<u64>,
+    #[serde(default)]
+    affiliate_rate_bps: u64,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StockBody {
+    delta: i64,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FulfillmentBody {
+    status: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RefundBody {
+    reason: String,
+}
+
+/// `cancel` takes no fields; an empty body or `{}` both mean "cancel it".
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CancelBody {}
+
+#[derive(Debug, Serialize)]
+struct ProductView<'a> {
+    product_id: &'a str,
+    seller_id: &'a str,
+    title: &'a str,
+    price_cents: u64,
+    stock_available: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    per_buyer_limit: Option<u64>,
+    affiliate_rate_bps: u64,
+    created_at: &'a str,
+}
+
+impl<'a> From<&'a Product> for ProductView<'a> {
+    fn from(p: &'a Product) -> Self {
+        Self {
+            product_id: &p.product_id,
+            seller_id: &p.seller_id,
+            title: &p.title,
+            price_cents: p.price_cents,
+            stock_available: p.stock_available,
+            per_buyer_limit: p.per_buyer_limit,
+            affiliate_rate_bps: p.affiliate_rate_bps,
+            created_at: &p.created_at,
+        }
+    }
+}
+
+/// An order as API.md shows it, plus when each step happened (`paid_at`, ...), the stream and
+/// affiliate it was bought through, and any payment owed back to the buyer.
+pub fn order_view(o: &Order) -> serde_json::Value {
+    let lines: Vec<_> = o
+        .lines
+        .iter()
+        .map(|l| {
+            serde_json::json!({
+                "product_id": l.product_id,
+                "quantity": l.quantity,
+                "unit_price_cents": l.unit_price_cents,
+                "affiliate_rate_bps": l.affiliate_rate_bps,
+            })
+        })
+        .collect();
+    let mut v = serde_json::json!({
+        "order_id": o.order_id,
+        "buyer_id": o.buyer_id,
+        "seller_id": o.seller_id,
+        "status": o.status.as_str(),
+        "lines": lines,
+        "total_cents": o.total_cents,
+        "placed_at": o.placed_at,
+        "expires_at": o.expires_at,
+        "owed_back_cents": o.owed_back_cents,
+    });
+    for (name, value) in [
+        ("stream_id", &o.stream_id),
+        ("affiliate_id", &o.affiliate_id),
+        ("refund_reason", &o.refund_reason),
+    ] {
+        if let Some(value) = value {
+            v[name] = value.as_str().into();
+        }
+    }
+    for (status, at) in &o.history {
+        v[format!("{}_at", status.as_str())] = at.as_str().into();
+    }
+    v
+}
+
+async fn create_product(app: &App, req: ApiRequest) -> Result<ApiResponse, ApiError> {
+    let caller = req.caller()?;
+    caller.require(Role::Seller)?;
+    let idem = Idempotency::from_request(&req, &caller)?;
+    let body: CreateProductBody = req.json()?;
+    let title = Product::validate_new(
+        &body.title,
+        body.price_cents,
+        body.stock,
+        body.per_buyer_limit,
+        body.affiliate_rate_bps,
+    )?;
+    let now = app.clock.now();
+    let product = Product {
+        product_id: idem.derived_id("prod"),
+        seller_id: caller.user_id.clone(),
+        title,
+        price_cents: body.price_cents,
+        stock_available: body.stock,
+        per_buyer_limit: body.per_buyer_limit,
+        affiliate_rate_bps: body.affiliate_rate_bps,
+        created_at: rfc3339(now),
+    };
+    record_business_id(&product.product_id);
+    let mut tx = Tx::new();
+    app.store.add_new_product(&mut tx, &product);
+    let response = ApiResponse::json(201, &ProductView::from(&product));
+    match idem
+        .commit(
+            &app.store,
+            tx,
+            response,
+            now,
+            app.config.idempotency_ttl_hours,
+        )
+        .await?
+    {
+        Ok(response) => Ok(response),
+        // The product exists but the key's record expired: the same key asked again.
+        Err(err) if err.failure(&TxRole::Product(product.product_id)).is_some() => {
+            Err(ApiError::IdempotencyKeyReused)
+        }
+        Err(err) => Err(err.into()),
+    }
+}
+
+fn product_id(req: &ApiRequest) -> Result<&str, ApiError> {
+    let id = req.path_param("product_id")?;
+    bounded_str("product_id", id, MAX_ID_BYTES)
+        .map_err(|_| ShopError::ProductNotFound(id.to_owned()))?;
+    record_business_id(id);
+    Ok(id)
+}
+
+async fn get_product(app: &App, req: ApiRequest) -> Result<ApiResponse, ApiError> {
+    req.caller()?;
+    let id = product_id(&req)?;
+    let product = app
+        .store
+        .product(id)
+        .await?
+        .ok_or_else(|| ShopError::ProductNotFound(id.to_owned()))?;
+    Ok(ApiResponse::json(200, &ProductView::from(&product)))
+}
+
+async fn adjust_stock(app: &App, req: ApiRequest) -> Result<ApiResponse, ApiError> {
+    let caller = req.caller()?;
+    let idem = Idempotency::from_request(&req, &caller)?;
+    let body: StockBody = req.json()?;
+    let delta = validate_stock_delta(body.delta)?;
+    let id = product_id(&req)?;
+    let now = app.clock.now();
+    for _ in 0..MAX_PINNED_ATTEMPTS {
+        let refusal = |e: ApiError| idem.replay_or(&app.store, now, e);
+        let Some(mut product) = app.store.product(id).await? else {
+            return refusal(ShopError::ProductNotFound(id.to_owned()).into()).await;
+        };
+        if product.seller_id != caller.user_id {
+            return refusal(ApiError::Forbidden(
+                "only the product's seller can change its stock".into(),
+            ))
+            .await;
+        }
+        let Some(after) = product
+            .stock_available
+            .checked_add_signed(delta)
+            .filter(|s| *s <= MAX_STOCK)
+        else {
+            let refused = if delta < 0 {
+                ShopError::StockWouldGoNegative {
+                    product_id: id.to_owned(),
+                }
+                .into()
+            } else {
+                InvalidInput::new("delta", format!("stock may not exceed {MAX_STOCK}")).into()
+            };
+            return refusal(refused).await;
+        };
+        let mut tx = Tx::new();
+        app.store
+            .add_stock_adjustment(&mut tx, &product, &caller.user_id, delta);
+        product.stock_available = after;
+        let response = ApiResponse::json(200, &ProductView::from(&product));
+        match idem
+            .commit(
+                &app.store,
+                tx,
+                response,
+                now,
+                app.config.idempotency_ttl_hours,
+            )
+            .await?
+        {
+            Ok(response) => return Ok(response),
+            // Orders moved the stock since it was read: read again.
+            Err(err) if err.failure(&TxRole::Product(id.to_owned())).is_some() => continue,
+            Err(err) => return Err(err.into()),
+        }
+    }
+    Err(ApiError::Busy(format!("stock of {id} kept changing")))
+}
+
+/// Who the caller is to an order. A stranger learns nothing, not even that it exists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Party {
+    buyer: bool,
+    seller: bool,
+    admin: bool,
+}
+
+fn party(order: &Order, caller: &Caller) -> Result<Party, ApiError> {
+    let p = Party {
+        buyer: order.buyer_id == caller.user_id,
+        seller: order.seller_id == caller.user_id,
+        admin: caller.has(Role::Admin),
+    };
+    if p.buyer || p.seller || p.admin {
+        Ok(p)
+    } else {
+        Err(ShopError::OrderNotFound.into())
+    }
+}
+
+fn order_id(req: &ApiRequest) -> Result<&str, ApiError> {
+    let id = req.path_param("order_id")?;
+    bounded_str("order_id", id, MAX_ID_BYTES).map_err(|_| ShopError::OrderNotFound)?;
+    record_business_id(id);
+    Ok(id)
+}
+
+async fn get_order(app: &App, req: ApiRequest) -> Result<ApiResponse, ApiError> {
+    let caller = req.caller()?;
+    let order = app
+        .store
+        .order(order_id(&req)?)
+        .await?
+        .ok_or(ShopError::OrderNotFound)?;
+    party(&order, &caller)?;
+    Ok(ApiResponse::json(200, &order_view(&order)))
+}
+
+/// What a request decided to do to an order: the transaction, and the order as it will be.
+struct Decision {
+    tx: Tx,
+    after: Order,
+}
+
+/// Reads the order, lets `decide` build the change, and commits it with the idempotency record;
+/// if the order moved meanwhile (a payment, the sweeper, another request), decides again on the
+/// order as it now is. A refusal is first checked against the key: a retry of a request that
+/// succeeded gets its answer replayed, not the refusal its own success causes.
+async fn change_order<F>(app: &App, req: &ApiRequest, decide: F) -> Result<ApiResponse, ApiError>
+where
+    F: Fn(&Order, Party, &str) -> Result<Decision, ApiError>,
+{
+    let caller = req.caller()?;
+    let idem = Idempotency::from_request(req, &caller)?;
+    let id = order_id(req)?;
+    for _ in 0..MAX_PINNED_ATTEMPTS {
+        let now = app.clock.now();
+        let at = sortable(now);
+        let Some(order) = app.store.order(id).await? else {
+            return Err(ShopError::OrderNotFound.into());
+        };
+        let decision = party(&order, &caller).and_then(|p| decide(&order, p, &at));
+        let Decision { tx, after } = match decision {
+            Ok(d) => d,
+            Err(refusal) => return idem.replay_or(&app.store, now, refusal).await,
+        };
+        let response = ApiResponse::json(200, &order_view(&after));
+        match idem
+            .commit(
+                &app.store,
+                tx,
+                response,
+                now,
+                app.config.idempotency_ttl_hours,
+            )
+            .await?
+        {
+            Ok(response) => return Ok(response),
+            Err(err) if order_moved(&err, &order) => continue,
+            Err(err) => return Err(err.into()),
+        }
+    }
+    Err(ApiError::Busy(format!("order {id} kept changing")))
+}
+
+/// The order after moving to `to` at `at`.
+fn moved(order: &Order, to: OrderStatus, at: &str) -> Order {
+    let mut after = order.clone();
+    after.status = to;
+    after.history.push((to, at.to_owned()));
+    after.version += 1;
+    after
+}
+
+async fn cancel(app: &App, req: ApiRequest) -> Result<ApiResponse, ApiError> {
+    if !req.body.iter().all(u8::is_ascii_whitespace) {
+        let _: CancelBody = req.json()?;
+    }
+    change_order(app, &req, |order, party, at| {
+        if !party.buyer {
+            return Err(ApiError::Forbidden(
+                "only the buyer can cancel an order".into(),
+            ));
+        }
+        if order.status != OrderStatus::PendingPayment {
+            return Err(ShopError::NotCancellable(order.status).into());
+        }
+        let mut tx = Tx::new();
+        app.store.add_order_change(
+            &mut tx,
+            OrderChange {
+                to: Some(OrderStatus::Cancelled),
+                sweep: SweepAfter::Done,
+                ..OrderChange::new(order, at)
+            },
+        )?;
+        app.store.add_order_release(&mut tx, order);
+        Ok(Decision {
+            tx,
+            after: moved(order, OrderStatus::Cancelled, at),
+        })
+    })
+    .await
+}
+
+async fn fulfill(app: &App, req: ApiRequest) -> Result<ApiResponse, ApiError> {
+    let body: FulfillmentBody = req.json()?;
+    let to = match OrderStatus::parse(&body.status) {
+        Some(s @ (OrderStatus::Shipped | OrderStatus::Delivered)) => s,
+        _ => {
+            return Err(InvalidInput::new("status", "must be \"shipped\" or \"delivered\"").into())
+        }
+    };
+    let policy = app.config.shop;
+    let now = app.clock.now();
+    change_order(app, &req, |order, party, at| {
+        if !party.seller {
+            return Err(ApiError::Forbidden(
+                "only the order's seller can fulfil it".into(),
+            ));
+        }
+        order.status.fulfill(to)?;
+        // Delivery starts the hold; the sweeper completes the order when it ends.
+        let sweep = match to {
+            OrderStatus::Delivered => SweepAfter::DueAt(sortable(completion_due(now, &policy))),
+            _ => SweepAfter::Unchanged,
+        };
+        let mut tx = Tx::new();
+        app.store.add_order_change(
+            &mut tx,
+            OrderChange {
+                to: Some(to),
+                sweep,
+                ..OrderChange::new(order, at)
+            },
+        )?;
+        Ok(Decision {
+            tx,
+            after: moved(order, to, at),
+        })
+    })
+    .await
+}
+
+async fn refund(app: &App, req: ApiRequest) -> Result<ApiResponse, ApiError> {
+    let body: RefundBody = req.json()?;
+    bounded_str("reason", &body.reason, MAX_REFUND_REASON_BYTES)?;
+    let reason = body.reason.trim();
+    change_order(app, &req, |order, party, at| {
+        if !(party.seller || party.admin) {
+            return Err(ApiError::Forbidden(
+                "only the seller or an admin can refund an order".into(),
+            ));
+        }
+        let booking = order.status.refund(party.admin)?;
+        let transfers = [refund_transfer(order, booking)?];
+        let mut tx = Tx::new();
+        app.store.add_order_change(
+            &mut tx,
+            OrderChange {
+                to: Some(OrderStatus::Refunded),
+                transfers: &transfers,
+                sweep: SweepAfter::Done,
+                refund_reason: Some(reason),
+                ..OrderChange::new(order, at)
+            },
+        )?;
+        if booking == RefundBooking::FromOrder {
+            app.store.add_order_release(&mut tx, order);
+        }
+        let mut after = moved(order, OrderStatus::Refunded, at);
+        after.refund_reason = Some(reason.to_owned());
+        Ok(Decision { tx, after })
+    })
+    .await
+}

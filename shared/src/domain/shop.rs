@@ -1,0 +1,741 @@
+//! The in-stream shop: products, orders and their life cycle, and how an order's money is split.
+//!
+//! An order's money sits on the order's own ledger account from payment until completion (or
+//! refund). Completion moves the seller's proceeds and the creator's commission out; the
+//! platform's fee is what stays behind, so the three always add up to the total.
+
+use std::collections::{HashMap, HashSet};
+
+use time::{Duration, OffsetDateTime};
+
+use super::ledger::{AccountId, AccountKind, LedgerError, Transfer, TransferKind};
+use super::settlement::BPS;
+use crate::input::{bounded_str, in_range, InvalidInput};
+
+/// Lines per order (API.md). 50 product items plus the order, the buyer's limits, the stream
+/// check and the idempotency record fit one 100-item transaction.
+pub const MAX_ORDER_LINES: usize = 50;
+/// Units per line (API.md).
+pub const MAX_LINE_QUANTITY: u64 = 1_000;
+/// Highest product price: $100,000.
+pub const MAX_PRICE_CENTS: u64 = 10_000_000;
+/// Most units a product may hold in stock.
+pub const MAX_STOCK: u64 = 1_000_000_000;
+/// Highest affiliate rate (DOMAIN.md: 1–80 %; 0 means no commission).
+pub const MAX_AFFILIATE_RATE_BPS: u64 = 8_000;
+/// Highest platform fee a deployment may configure, so fee + commission never exceed a total.
+pub const MAX_PLATFORM_FEE_BPS: u64 = 2_000;
+pub const MAX_PRODUCT_TITLE_BYTES: usize = 200;
+pub const MAX_REFUND_REASON_BYTES: usize = 500;
+/// Longest product or order id a client may send (ours are far shorter).
+pub const MAX_ID_BYTES: usize = 128;
+
+/// The shop's numbers (DOMAIN.md defaults; each is configuration).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ShopPolicy {
+    /// The platform's referral fee on an order's total: 6 %.
+    pub platform_fee_bps: u64,
+    /// How long an unpaid order keeps its stock reserved: 15 minutes.
+    pub payment_window: Duration,
+    /// From delivery to the seller's proceeds becoming available (and the order `completed`).
+    pub seller_hold: Duration,
+    /// From delivery to the creator's commission becoming available (after the return window).
+    pub commission_hold: Duration,
+}
+
+impl Default for ShopPolicy {
+    fn default() -> Self {
+        Self {
+            platform_fee_bps: 600,
+            payment_window: Duration::seconds(900),
+            seller_hold: Duration::days(7),
+            commission_hold: Duration::days(15),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Product {
+    pub product_id: String,
+    pub seller_id: String,
+    pub title: String,
+    pub price_cents: u64,
+    /// Units neither reserved by an order nor sold.
+    pub stock_available: u64,
+    /// Most units one buyer may hold across all their orders that are not cancelled, expired or
+    /// refunded.
+    pub per_buyer_limit: Option<u64>,
+    /// The creator's commission on this product, fixed on each order when it is placed.
+    pub affiliate_rate_bps: u64,
+    pub created_at: String,
+}
+
+impl Product {
+    /// Checks a seller's new product; the title comes back trimmed.
+    pub fn validate_new(
+        title: &str,
+        price_cents: u64,
+        stock: u64,
+        per_buyer_limit: Option<u64>,
+        affiliate_rate_bps: u64,
+    ) -> Result<String, InvalidInput> {
+        bounded_str("title", title, MAX_PRODUCT_TITLE_BYTES)?;
+        in_range("price_cents", price_cents, 1..=MAX_PRICE_CENTS)?;
+        in_range("stock", stock, 0..=MAX_STOCK)?;
+        if let Some(limit) = per_buyer_limit {
+            in_range("per_buyer_limit", limit, 1..=MAX_STOCK)?;
+        }
+        in_range(
+            "affiliate_rate_bps",
+            affiliate_rate_bps,
+            0..=MAX_AFFILIATE_RATE_BPS,
+        )?;
+        Ok(title.trim().to_owned())
+    }
+}
+
+/// A stock adjustment: a seller adds or removes units (never more than are available).
+pub fn validate_stock_delta(delta: i64) -> Result<i64, InvalidInput> {
+    let max = i64::try_from(MAX_STOCK).expect("MAX_STOCK fits i64");
+    if delta == 0 || delta.abs() > max {
+        return Err(InvalidInput::new(
+            "delta",
+            format!("must be a non-zero number between -{max} and {max}"),
+        ));
+    }
+    Ok(delta)
+}
+
+/// One line as the buyer asked for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LineRequest {
+    pub product_id: String,
+    pub quantity: u64,
+}
+
+/// One line as ordered: the price and the commission rate are the product's at placement.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderLine {
+    pub product_id: String,
+    pub quantity: u64,
+    pub unit_price_cents: u64,
+    pub affiliate_rate_bps: u64,
+    /// The product's per-buyer limit: the units count against the buyer's limit until they are
+    /// released (cancel, expiry, refund).
+    pub per_buyer_limit: Option<u64>,
+}
+
+impl OrderLine {
+    pub fn total_cents(&self) -> u64 {
+        self.quantity * self.unit_price_cents
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OrderStatus {
+    PendingPayment,
+    Paid,
+    Shipped,
+    Delivered,
+    Completed,
+    Cancelled,
+    Expired,
+    Refunded,
+}
+
+impl OrderStatus {
+    const ALL: [OrderStatus; 8] = [
+        OrderStatus::PendingPayment,
+        OrderStatus::Paid,
+        OrderStatus::Shipped,
+        OrderStatus::Delivered,
+        OrderStatus::Completed,
+        OrderStatus::Cancelled,
+        OrderStatus::Expired,
+        OrderStatus::Refunded,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OrderStatus::PendingPayment => "pending_payment",
+            OrderStatus::Paid => "paid",
+            OrderStatus::Shipped => "shipped",
+            OrderStatus::Delivered => "delivered",
+            OrderStatus::Completed => "completed",
+            OrderStatus::Cancelled => "cancelled",
+            OrderStatus::Expired => "expired",
+            OrderStatus::Refunded => "refunded",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|x| x.as_str() == s)
+    }
+
+    /// The seller's fulfillment steps: paid → shipped → delivered (or paid → delivered).
+    pub fn fulfill(self, to: OrderStatus) -> Result<(), ShopError> {
+        match (self, to) {
+            (OrderStatus::Paid, OrderStatus::Shipped | OrderStatus::Delivered)
+            | (OrderStatus::Shipped, OrderStatus::Delivered) => Ok(()),
+            _ => Err(ShopError::InvalidTransition { from: self, to }),
+        }
+    }
+
+    /// How a refund of an order in this status is booked; `admin` may refund a completed order.
+    pub fn refund(self, admin: bool) -> Result<RefundBooking, ShopError> {
+        match self {
+            OrderStatus::Paid | OrderStatus::Shipped | OrderStatus::Delivered => {
+                Ok(RefundBooking::FromOrder)
+            }
+            OrderStatus::Completed if admin => Ok(RefundBooking::AgainstSeller),
+            _ => Err(ShopError::InvalidTransition {
+                from: self,
+                to: OrderStatus::Refunded,
+            }),
+        }
+    }
+}
+
+/// Where a refund's money comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefundBooking {
+    /// Before completion the order still holds the whole payment: it all goes back, the seller's
+    /// and creator's shares are never credited, and the stock returns.
+    FromOrder,
+    /// After completion the shares are paid out: the refund is booked against the seller's
+    /// future earnings (their clawback account goes negative), and the goods are not restocked.
+    AgainstSeller,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Order {
+    pub order_id: String,
+    pub buyer_id: String,
+    pub seller_id: String,
+    /// The stream it was bought from.
+    pub stream_id: Option<String>,
+    /// Who earns the commission: the stream's creator, unless they are the buyer or the seller.
+    pub affiliate_id: Option<String>,
+    pub lines: Vec<OrderLine>,
+    pub total_cents: u64,
+    pub status: OrderStatus,
+    pub placed_at: String,
+    pub expires_at: String,
+    /// When each step happened, by status name (`paid`, `shipped`, ...).
+    pub history: Vec<(OrderStatus, String)>,
+    pub refund_reason: Option<String>,
+    /// Payments that arrived after the order could take them, owed back to the buyer.
+    pub owed_back_cents: u64,
+    pub version: u64,
+}
+
+impl Order {
+    pub fn at(&self, status: OrderStatus) -> Option<&str> {
+        self.history
+            .iter()
+            .find(|(s, _)| *s == status)
+            .map(|(_, at)| at.as_str())
+    }
+
+    pub fn account(&self) -> AccountId {
+        AccountId::order(&self.order_id)
+    }
+
+    pub fn product_ids(&self) -> impl Iterator<Item = &str> {
+        self.lines.iter().map(|l| l.product_id.as_str())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ShopError {
+    #[error("no product {0}")]
+    ProductNotFound(String),
+    #[error("all lines of an order must come from one seller; place one order per seller")]
+    MixedSellers,
+    #[error("product {product_id} is out of stock")]
+    OutOfStock { product_id: String },
+    #[error("product {product_id} allows {limit} per buyer")]
+    PerBuyerLimitExceeded { product_id: String, limit: u64 },
+    #[error("product {product_id}: stock would go negative")]
+    StockWouldGoNegative { product_id: String },
+    #[error("no order with this id")]
+    OrderNotFound,
+    #[error("only an order awaiting payment can be cancelled (it is {})", .0.as_str())]
+    NotCancellable(OrderStatus),
+    #[error("an order cannot go from {} to {}", .from.as_str(), .to.as_str())]
+    InvalidTransition { from: OrderStatus, to: OrderStatus },
+    #[error("the order total overflows")]
+    TotalOverflow,
+}
+
+/// Lines as a buyer sent them: 1–50, quantity 1–1000, no product twice.
+pub fn validate_lines(lines: &[LineRequest]) -> Result<(), InvalidInput> {
+    if lines.is_empty() || lines.len() > MAX_ORDER_LINES {
+        return Err(InvalidInput::new(
+            "lines",
+            format!("must hold 1 to {MAX_ORDER_LINES} lines"),
+        ));
+    }
+    let mut seen = HashSet::new();
+    for (i, line) in lines.iter().enumerate() {
+        bounded_str(
+            &format!("lines[{i}].product_id"),
+            &line.product_id,
+            MAX_ID_BYTES,
+        )?;
+        in_range(
+            &format!("lines[{i}].quantity"),
+            line.quantity,
+            1..=MAX_LINE_QUANTITY,
+        )?;
+        if !seen.insert(line.product_id.as_str()) {
+            return Err(InvalidInput::new(
+                format!("lines[{i}].product_id"),
+                "a product may appear on one line only",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Prices validated lines from the products as they are now. Returns the seller, the lines and
+/// the total. Refuses unknown products, a second seller, and a line above the buyer limit.
+pub fn price_lines(
+    lines: &[LineRequest],
+    products: &HashMap<String, Product>,
+) -> Result<(String, Vec<OrderLine>, u64), ShopError> {
+    let mut seller: Option<&str> = None;
+    let mut priced = Vec::with_capacity(lines.len());
+    let mut total: u64 = 0;
+    for line in lines {
+        let product = products
+            .get(&line.product_id)
+            .ok_or_else(|| ShopError::ProductNotFound(line.product_id.clone()))?;
+        match seller {
+            Some(s) if s != product.seller_id => return Err(ShopError::MixedSellers),
+            _ => seller = Some(&product.seller_id),
+        }
+        if let Some(limit) = product.per_buyer_limit.filter(|l| line.quantity > *l) {
+            return Err(ShopError::PerBuyerLimitExceeded {
+                product_id: product.product_id.clone(),
+                limit,
+            });
+        }
+        let line = OrderLine {
+            product_id: product.product_id.clone(),
+            quantity: line.quantity,
+            unit_price_cents: product.price_cents,
+            affiliate_rate_bps: product.affiliate_rate_bps,
+            per_buyer_limit: product.per_buyer_limit,
+        };
+        total = total
+            .checked_add(line.total_cents())
+            .filter(|t| i64::try_from(*t).is_ok())
+            .ok_or(ShopError::TotalOverflow)?;
+        priced.push(line);
+    }
+    let seller = seller.expect("validated lines are never empty").to_owned();
+    Ok((seller, priced, total))
+}
+
+/// The creator who earns the commission for an order bought from `stream_creator`'s stream: no
+/// one earns a commission on their own purchase or their own products.
+pub fn affiliate(stream_creator: Option<&str>, buyer_id: &str, seller_id: &str) -> Option<String> {
+    stream_creator
+        .filter(|c| *c != buyer_id && *c != seller_id)
+        .map(str::to_owned)
+}
+
+pub fn expires_at(placed: OffsetDateTime, policy: &ShopPolicy) -> OffsetDateTime {
+    placed + policy.payment_window
+}
+
+/// An order's total in three parts that always add up to it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OrderSplit {
+    /// The platform's fee on the total, rounded down.
+    pub fee: u64,
+    /// Each line's rate × its total, rounded down per line; 0 without an affiliate.
+    pub commission: u64,
+    /// The rest, rounding remainders included.
+    pub proceeds: u64,
+}
+
+pub fn split_order(order: &Order, platform_fee_bps: u64) -> OrderSplit {
+    assert!(platform_fee_bps <= MAX_PLATFORM_FEE_BPS);
+    let share = |amount: u64, bps: u64| {
+        u64::try_from(u128::from(amount) * u128::from(bps) / u128::from(BPS))
+            .expect("a share of a u64 fits a u64")
+    };
+    let fee = share(order.total_cents, platform_fee_bps);
+    let commission = match order.affiliate_id {
+        Some(_) => order
+            .lines
+            .iter()
+            .map(|l| share(l.total_cents(), l.affiliate_rate_bps))
+            .sum(),
+        None => 0,
+    };
+    // Fee ≤ 20 % and every rate ≤ 80 %: the parts never exceed the total.
+    let proceeds = order.total_cents - fee - commission;
+    OrderSplit {
+        fee,
+        commission,
+        proceeds,
+    }
+}
+
+/// When a delivered order completes (the seller's hold ends).
+pub fn completion_due(delivered_at: OffsetDateTime, policy: &ShopPolicy) -> OffsetDateTime {
+    delivered_at + policy.seller_hold
+}
+
+/// Where the creator's commission lands when the order completes: available if its own hold has
+/// ended too, else pending until it does.
+pub fn commission_release(
+    delivered_at: OffsetDateTime,
+    now: OffsetDateTime,
+    policy: &ShopPolicy,
+) -> Option<OffsetDateTime> {
+    let release = delivered_at + policy.commission_hold;
+    (release > now).then_some(release)
+}
+
+/// The transfers that complete an order: the seller's proceeds (first paying off what they owe
+/// for refunds after completion, `seller_debt`) and the creator's commission. The fee stays on
+/// the order's account.
+pub fn completion_transfers(
+    order: &Order,
+    split: &OrderSplit,
+    seller_debt: u64,
+    commission_pending: bool,
+) -> Result<Vec<Transfer>, LedgerError> {
+    let from = order.account();
+    let recovery = split.proceeds.min(seller_debt);
+    let mut transfers = Vec::new();
+    if recovery > 0 {
+        transfers.push(Transfer::new(
+            format!("recovery:{}", order.order_id),
+            from.clone(),
+            AccountId::new(AccountKind::SellerClawback, &order.seller_id),
+            recovery,
+            TransferKind::ClawbackRecovery,
+            &order.order_id,
+        )?);
+    }
+    if split.proceeds > recovery {
+        transfers.push(Transfer::new(
+            format!("proceeds:{}", order.order_id),
+            from.clone(),
+            AccountId::new(AccountKind::SellerProceeds, &order.seller_id),
+            split.proceeds - recovery,
+            TransferKind::OrderProceeds,
+            &order.order_id,
+        )?);
+    }
+    if let (Some(creator), true) = (&order.affiliate_id, split.commission > 0) {
+        let kind = if commission_pending {
+            AccountKind::CommissionPending
+        } else {
+            AccountKind::Commission
+        };
+        transfers.push(Transfer::new(
+            format!("commission:{}", order.order_id),
+            from,
+            AccountId::new(kind, creator),
+            split.commission,
+            TransferKind::AffiliateCommission,
+            &order.order_id,
+        )?);
+    }
+    Ok(transfers)
+}
+
+/// The refund of a whole order: its money back to the buyer, from where `booking` says.
+pub fn refund_transfer(order: &Order, booking: RefundBooking) -> Result<Transfer, LedgerError> {
+    let from = match booking {
+        RefundBooking::FromOrder => order.account(),
+        RefundBooking::AgainstSeller => {
+            AccountId::new(AccountKind::SellerClawback, &order.seller_id)
+        }
+    };
+    Transfer::new(
+        format!("refund:{}", order.order_id),
+        from,
+        AccountId::new(AccountKind::RefundOwed, &order.buyer_id),
+        order.total_cents,
+        TransferKind::OrderRefund,
+        &order.order_id,
+    )
+}
+
+/// What an `order.paid` event does to the order it names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PaymentOutcome {
+    /// The order takes the payment and becomes `paid`.
+    Accept,
+    /// The order cannot take it (expired, cancelled, paid already, wrong amount): the money is
+    /// owed back to the buyer.
+    OweBack(&'static str),
+}
+
+pub fn payment_outcome(order: &Order, amount_cents: u64, now: &str) -> PaymentOutcome {
+    if order.status != OrderStatus::PendingPayment {
+        return PaymentOutcome::OweBack(order.status.as_str());
+    }
+    // Past its window the order is as good as expired, even before the sweeper marks it so:
+    // otherwise whether a late payment counts would depend on when the sweeper last ran.
+    if order.expires_at.as_str() <= now {
+        return PaymentOutcome::OweBack("expired");
+    }
+    if amount_cents != order.total_cents {
+        return PaymentOutcome::OweBack("amount_mismatch");
+    }
+    PaymentOutcome::Accept
+}
+
+/// The transfer an `order.paid` event makes: into the order, or owed back to its buyer.
+pub fn payment_transfer(
+    event_id: &str,
+    order: &Order,
+    amount_cents: u64,
+    outcome: &PaymentOutcome,
+) -> Result<Transfer, LedgerError> {
+    let provider = AccountId::platform(AccountKind::PaymentProvider);
+    let (credit, kind) = match outcome {
+        PaymentOutcome::Accept => (order.account(), TransferKind::OrderPayment),
+        PaymentOutcome::OweBack(_) => (
+            AccountId::new(AccountKind::RefundOwed, &order.buyer_id),
+            TransferKind::PaymentOwedBack,
+        ),
+    };
+    Transfer::new(
+        format!("payment:{event_id}"),
+        provider,
+        credit,
+        amount_cents,
+        kind,
+        &order.order_id,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn product(id: &str, seller: &str, price: u64, limit: Option<u64>, rate: u64) -> Product {
+        Product {
+            product_id: id.into(),
+            seller_id: seller.into(),
+            title: "t".into(),
+            price_cents: price,
+            stock_available: 10,
+            per_buyer_limit: limit,
+            affiliate_rate_bps: rate,
+            created_at: "2026-11-22T00:00:00Z".into(),
+        }
+    }
+
+    fn line(id: &str, quantity: u64) -> LineRequest {
+        LineRequest {
+            product_id: id.into(),
+            quantity,
+        }
+    }
+
+    fn order(lines: Vec<OrderLine>, affiliate: Option<&str>) -> Order {
+        let total_cents = lines.iter().map(OrderLine::total_cents).sum();
+        Order {
+            order_id: "o".into(),
+            buyer_id: "b".into(),
+            seller_id: "s".into(),
+            stream_id: None,
+            affiliate_id: affiliate.map(str::to_owned),
+            lines,
+            total_cents,
+            status: OrderStatus::PendingPayment,
+            placed_at: "2026-11-22T00:00:00Z".into(),
+            expires_at: "2026-11-22T00:15:00Z".into(),
+            history: vec![],
+            refund_reason: None,
+            owed_back_cents: 0,
+            version: 1,
+        }
+    }
+
+    #[test]
+    fn lines_are_bounded_and_unique() {
+        assert!(validate_lines(&[]).is_err());
+        assert!(validate_lines(&[line("a", 1)]).is_ok());
+        assert_eq!(
+            validate_lines(&[line("a", 0)]).unwrap_err().field,
+            "lines[0].quantity"
+        );
+        assert!(validate_lines(&[line("a", 1001)]).is_err());
+        assert_eq!(
+            validate_lines(&[line("a", 1), line("a", 2)])
+                .unwrap_err()
+                .field,
+            "lines[1].product_id"
+        );
+        let many: Vec<_> = (0..51).map(|i| line(&format!("p{i}"), 1)).collect();
+        assert_eq!(validate_lines(&many).unwrap_err().field, "lines");
+    }
+
+    #[test]
+    fn pricing_refuses_strangers_second_sellers_and_lines_above_the_limit() {
+        let products: HashMap<String, Product> = [
+            product("a", "s1", 250, Some(2), 1000),
+            product("b", "s1", 100, None, 0),
+            product("c", "s2", 100, None, 0),
+        ]
+        .into_iter()
+        .map(|p| (p.product_id.clone(), p))
+        .collect();
+        let (seller, lines, total) = price_lines(&[line("a", 2), line("b", 3)], &products).unwrap();
+        assert_eq!((seller.as_str(), total), ("s1", 800));
+        assert_eq!(lines[0].unit_price_cents, 250);
+        assert_eq!(lines[0].affiliate_rate_bps, 1000);
+        assert_eq!(
+            price_lines(&[line("x", 1)], &products),
+            Err(ShopError::ProductNotFound("x".into()))
+        );
+        assert_eq!(
+            price_lines(&[line("a", 1), line("c", 1)], &products),
+            Err(ShopError::MixedSellers)
+        );
+        assert!(matches!(
+            price_lines(&[line("a", 3)], &products),
+            Err(ShopError::PerBuyerLimitExceeded { limit: 2, .. })
+        ));
+    }
+
+    #[test]
+    fn the_three_shares_always_add_up_to_the_total() {
+        for (price, qty, rate, fee_bps) in [
+            (1, 1, 8000, 2000),
+            (999, 7, 1234, 600),
+            (10_000_000, 1000, 8000, 2000),
+            (3, 3, 0, 600),
+        ] {
+            let o = order(
+                vec![OrderLine {
+                    product_id: "a".into(),
+                    quantity: qty,
+                    unit_price_cents: price,
+                    affiliate_rate_bps: rate,
+                    per_buyer_limit: None,
+                }],
+                Some("c"),
+            );
+            let s = split_order(&o, fee_bps);
+            assert_eq!(s.fee + s.commission + s.proceeds, o.total_cents);
+        }
+        let o = order(
+            vec![OrderLine {
+                product_id: "a".into(),
+                quantity: 1,
+                unit_price_cents: 10_000,
+                affiliate_rate_bps: 1_000,
+                per_buyer_limit: None,
+            }],
+            Some("c"),
+        );
+        assert_eq!(
+            split_order(&o, 600),
+            OrderSplit {
+                fee: 600,
+                commission: 1_000,
+                proceeds: 8_400
+            }
+        );
+        let unaffiliated = Order {
+            affiliate_id: None,
+            ..o
+        };
+        assert_eq!(split_order(&unaffiliated, 600).commission, 0);
+    }
+
+    #[test]
+    fn completion_pays_off_seller_debt_first() {
+        let o = order(
+            vec![OrderLine {
+                product_id: "a".into(),
+                quantity: 1,
+                unit_price_cents: 10_000,
+                affiliate_rate_bps: 1_000,
+                per_buyer_limit: None,
+            }],
+            Some("c"),
+        );
+        let s = split_order(&o, 600);
+        let t = completion_transfers(&o, &s, 3_000, true).unwrap();
+        let amounts: Vec<_> = t.iter().map(|t| (t.credit.to_string(), t.amount)).collect();
+        assert_eq!(
+            amounts,
+            vec![
+                ("seller-clawback:s".into(), 3_000),
+                ("seller:s".into(), 5_400),
+                ("commission-pending:c".into(), 1_000),
+            ]
+        );
+        let all_debt = completion_transfers(&o, &s, 1_000_000, false).unwrap();
+        assert_eq!(all_debt.len(), 2);
+        assert_eq!(all_debt[0].amount, 8_400);
+        assert_eq!(all_debt[1].credit.to_string(), "commission:c");
+    }
+
+    #[test]
+    fn transitions_follow_the_api() {
+        use OrderStatus::*;
+        assert!(Paid.fulfill(Shipped).is_ok());
+        assert!(Paid.fulfill(Delivered).is_ok());
+        assert!(Shipped.fulfill(Delivered).is_ok());
+        for (from, to) in [
+            (PendingPayment, Shipped),
+            (Shipped, Shipped),
+            (Delivered, Shipped),
+        ] {
+            assert!(from.fulfill(to).is_err(), "{from:?} → {to:?}");
+        }
+        assert_eq!(Delivered.refund(false), Ok(RefundBooking::FromOrder));
+        assert!(Completed.refund(false).is_err());
+        assert_eq!(Completed.refund(true), Ok(RefundBooking::AgainstSeller));
+        assert!(PendingPayment.refund(true).is_err());
+        assert!(Refunded.refund(true).is_err());
+        for s in OrderStatus::ALL {
+            assert_eq!(OrderStatus::parse(s.as_str()), Some(s));
+        }
+    }
+
+    #[test]
+    fn only_a_pending_order_inside_its_window_takes_a_payment() {
+        let mut o = order(vec![], None);
+        o.total_cents = 500;
+        assert_eq!(
+            payment_outcome(&o, 500, "2026-11-22T00:14:59Z"),
+            PaymentOutcome::Accept
+        );
+        assert_eq!(
+            payment_outcome(&o, 500, "2026-11-22T00:15:00Z"),
+            PaymentOutcome::OweBack("expired")
+        );
+        assert_eq!(
+            payment_outcome(&o, 499, "2026-11-22T00:00:01Z"),
+            PaymentOutcome::OweBack("amount_mismatch")
+        );
+        o.status = OrderStatus::Cancelled;
+        assert_eq!(
+            payment_outcome(&o, 500, "2026-11-22T00:00:01Z"),
+            PaymentOutcome::OweBack("cancelled")
+        );
+    }
+
+    #[test]
+    fn affiliates_never_earn_on_themselves() {
+        assert_eq!(affiliate(Some("c"), "b", "s"), Some("c".into()));
+        assert_eq!(affiliate(Some("b"), "b", "s"), None);
+        assert_eq!(affiliate(Some("s"), "b", "s"), None);
+        assert_eq!(affiliate(None, "b", "s"), None);
+    }
+}

@@ -1,0 +1,258 @@
+//! Orders, in the ledger table: an order's record is its own ledger account (`order:<id>`), the
+//! way a gift's is, so payment, completion and refund move money and change the order's status
+//! in one conditioned update of one item.
+//!
+//! Every change is pinned to the order's version as it was read: of two racing changes (expiry,
+//! cancel, a payment) exactly one commits, and the loser re-reads and decides again. While an
+//! order awaits payment or its hold after delivery, it sits in the sweep index (`order#NN`,
+//! `sweep_at` = when it is due), which is how expiry and completion are driven by time.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+
+use super::attrs::{get_n, get_s, n, opt_n, opt_s, s, Item};
+use super::ledger::{AccountEdit, LedgerWrite, TransferRecords};
+use super::products::Units;
+use super::sweep::{order_sweep_shard, SWEEP_AT, SWEEP_SHARD};
+use super::transaction::{Role, Tx, TxError};
+use super::{Store, StoreError};
+use crate::domain::ledger::{AccountId, LedgerError, Transfer};
+use crate::domain::shop::{Order, OrderLine, OrderStatus};
+
+/// What a change does to the order's place in the sweep index.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SweepAfter {
+    Unchanged,
+    /// Due for the sweeper at this (sortable) time.
+    DueAt(String),
+    /// Nothing left for the sweeper to do.
+    Done,
+}
+
+/// One change to an order: a new status and when, the money it moves, and the other accounts
+/// it pins.
+#[derive(Debug)]
+pub struct OrderChange<'a> {
+    pub order: &'a Order,
+    pub to: Option<OrderStatus>,
+    pub at: &'a str,
+    pub transfers: &'a [Transfer],
+    pub sweep: SweepAfter,
+    pub refund_reason: Option<&'a str>,
+    /// A payment owed back to the buyer, shown on the order.
+    pub owed_back_cents: u64,
+    pub other_edits: HashMap<AccountId, AccountEdit>,
+}
+
+impl<'a> OrderChange<'a> {
+    pub fn new(order: &'a Order, at: &'a str) -> Self {
+        Self {
+            order,
+            to: None,
+            at,
+            transfers: &[],
+            sweep: SweepAfter::Unchanged,
+            refund_reason: None,
+            owed_back_cents: 0,
+            other_edits: HashMap::new(),
+        }
+    }
+}
+
+impl Store {
+    /// Opens the order's account (balance 0) as its record, due for expiry at `expires_at`.
+    pub fn add_new_order(&self, tx: &mut Tx, order: &Order) -> Result<(), LedgerError> {
+        let mut record = HashMap::from([
+            ("order_id".to_owned(), s(&order.order_id)),
+            ("buyer_id".to_owned(), s(&order.buyer_id)),
+            ("seller_id".to_owned(), s(&order.seller_id)),
+            ("lines".to_owned(), lines_value(&order.lines)),
+            ("total_cents".to_owned(), n(order.total_cents)),
+            ("status".to_owned(), s(order.status.as_str())),
+            ("placed_at".to_owned(), s(&order.placed_at)),
+            ("expires_at".to_owned(), s(&order.expires_at)),
+            (
+                SWEEP_SHARD.to_owned(),
+                s(order_sweep_shard(&order.order_id)),
+            ),
+            (SWEEP_AT.to_owned(), s(&order.expires_at)),
+        ]);
+        for (name, value) in [
+            ("stream_id", &order.stream_id),
+            ("affiliate_id", &order.affiliate_id),
+        ] {
+            if let Some(v) = value {
+                record.insert(name.to_owned(), s(v));
+            }
+        }
+        self.add_ledger_write(
+            tx,
+            LedgerWrite {
+                at: &order.placed_at,
+                opened: HashMap::from([(order.account(), record)]),
+                ..Default::default()
+            },
+        )
+    }
+
+    pub async fn order(&self, order_id: &str) -> Result<Option<Order>, StoreError> {
+        self.account_item(&AccountId::order(order_id))
+            .await?
+            .as_ref()
+            .map(order_from_item)
+            .transpose()
+    }
+
+    /// Adds `change` to `tx`, pinned to the order's version.
+    pub fn add_order_change(
+        &self,
+        tx: &mut Tx,
+        change: OrderChange<'_>,
+    ) -> Result<(), LedgerError> {
+        let mut edit = AccountEdit::pinned(change.order.version);
+        if let Some(to) = change.to {
+            edit.set.push(("status".into(), s(to.as_str())));
+            edit.set.push((format!("{}_at", to.as_str()), s(change.at)));
+        }
+        match change.sweep {
+            SweepAfter::Unchanged => {}
+            SweepAfter::DueAt(at) => {
+                edit.set.push((
+                    SWEEP_SHARD.into(),
+                    s(order_sweep_shard(&change.order.order_id)),
+                ));
+                edit.set.push((SWEEP_AT.into(), s(at)));
+            }
+            SweepAfter::Done => edit.remove.extend([SWEEP_SHARD.into(), SWEEP_AT.into()]),
+        }
+        if let Some(reason) = change.refund_reason {
+            edit.set.push(("refund_reason".into(), s(reason)));
+        }
+        if change.owed_back_cents > 0 {
+            edit.add
+                .push(("owed_back_cents".into(), n(change.owed_back_cents)));
+        }
+        let mut edits = change.other_edits;
+        edits.insert(change.order.account(), edit);
+        self.add_ledger_write(
+            tx,
+            LedgerWrite {
+                transfers: change.transfers,
+                at: change.at,
+                edits,
+                records: TransferRecords::Items,
+                ..Default::default()
+            },
+        )
+    }
+
+    /// Puts the order's units back: stock, and the buyer's limits.
+    pub fn add_order_release(&self, tx: &mut Tx, order: &Order) {
+        for line in &order.lines {
+            self.add_stock_release(tx, &line.product_id, line.quantity);
+        }
+        self.add_buyer_limit_release(tx, &order.seller_id, &order.buyer_id, &order_units(order));
+    }
+}
+
+/// Whether a cancelled commit failed only because the order or the items it touches moved on
+/// meanwhile (another change to the order won, or a concurrent transaction conflicted): read
+/// the order again and decide again.
+pub fn order_moved(err: &TxError, order: &Order) -> bool {
+    let TxError::Cancelled(reasons) = err else {
+        return false;
+    };
+    let account = Role::Account(order.account());
+    !reasons.is_empty()
+        && reasons
+            .iter()
+            .all(|c| c.conflict() || (c.role == account && c.condition_failed()))
+}
+
+/// The order's lines as units held against the buyer's limits.
+pub fn order_units(order: &Order) -> Vec<Units<'_>> {
+    order
+        .lines
+        .iter()
+        .map(|l| Units {
+            product_id: &l.product_id,
+            quantity: l.quantity,
+            limit: l.per_buyer_limit,
+        })
+        .collect()
+}
+
+fn lines_value(lines: &[OrderLine]) -> AttributeValue {
+    AttributeValue::L(
+        lines
+            .iter()
+            .map(|l| {
+                let mut m = HashMap::from([
+                    ("product_id".to_owned(), s(&l.product_id)),
+                    ("quantity".to_owned(), n(l.quantity)),
+                    ("unit_price_cents".to_owned(), n(l.unit_price_cents)),
+                    ("affiliate_rate_bps".to_owned(), n(l.affiliate_rate_bps)),
+                ]);
+                if let Some(limit) = l.per_buyer_limit {
+                    m.insert("per_buyer_limit".into(), n(limit));
+                }
+                AttributeValue::M(m)
+            })
+            .collect(),
+    )
+}
+
+fn lines_from(item: &Item) -> Result<Vec<OrderLine>, StoreError> {
+    let corrupt = || StoreError::Corrupt("order lines".into());
+    let list = item
+        .get("lines")
+        .and_then(|v| v.as_l().ok())
+        .ok_or_else(corrupt)?;
+    list.iter()
+        .map(|v| {
+            let m = v.as_m().map_err(|_| corrupt())?;
+            Ok(OrderLine {
+                product_id: get_s(m, "product_id")?.to_owned(),
+                quantity: get_n(m, "quantity")?,
+                unit_price_cents: get_n(m, "unit_price_cents")?,
+                affiliate_rate_bps: get_n(m, "affiliate_rate_bps")?,
+                per_buyer_limit: opt_n(m, "per_buyer_limit")?,
+            })
+        })
+        .collect()
+}
+
+pub fn order_from_item(item: &Item) -> Result<Order, StoreError> {
+    let status = get_s(item, "status")?;
+    let status = OrderStatus::parse(status)
+        .ok_or_else(|| StoreError::Corrupt(format!("order status {status}")))?;
+    let history = [
+        OrderStatus::Paid,
+        OrderStatus::Shipped,
+        OrderStatus::Delivered,
+        OrderStatus::Completed,
+        OrderStatus::Cancelled,
+        OrderStatus::Expired,
+        OrderStatus::Refunded,
+    ]
+    .into_iter()
+    .filter_map(|st| opt_s(item, &format!("{}_at", st.as_str())).map(|at| (st, at)))
+    .collect();
+    Ok(Order {
+        order_id: get_s(item, "order_id")?.to_owned(),
+        buyer_id: get_s(item, "buyer_id")?.to_owned(),
+        seller_id: get_s(item, "seller_id")?.to_owned(),
+        stream_id: opt_s(item, "stream_id"),
+        affiliate_id: opt_s(item, "affiliate_id"),
+        lines: lines_from(item)?,
+        total_cents: get_n(item, "total_cents")?,
+        status,
+        placed_at: get_s(item, "placed_at")?.to_owned(),
+        expires_at: get_s(item, "expires_at")?.to_owned(),
+        history,
+        refund_reason: opt_s(item, "refund_reason"),
+        owed_back_cents: opt_n(item, "owed_back_cents")?.unwrap_or(0),
+        version: get_n(item, "version")?,
+    })
+}
