@@ -192,6 +192,45 @@ async fn expiry_cancel_and_a_late_payment_race_and_release_stock_once() {
     env.assert_conserved().await;
 }
 
+/// The guard behind the race above, made deterministic: a change decided on an order as it was
+/// before another change committed is refused, and releases nothing.
+#[tokio::test]
+async fn a_change_decided_on_a_stale_order_is_refused() {
+    use livepay::domain::shop::OrderStatus;
+    use livepay::store::orders::{order_moved, OrderChange, SweepAfter};
+    let env = TestEnv::new().await;
+    let product = env
+        .create_product("s", json!({"title": "One", "price_cents": 100, "stock": 4}))
+        .await;
+    let (order_id, _) = env.placed("b", one(&product, 4)).await;
+    let stale = env.app.store.order(&order_id).await.unwrap().unwrap();
+    let cancelled = env
+        .order_action(Identity::adult("b"), &order_id, "cancel", json!({}))
+        .await;
+    assert_eq!(cancelled.body["status"], "cancelled");
+    // An expiry decided on the stale read: still `pending_payment` as far as it knows.
+    let mut tx = livepay::store::Tx::new();
+    let at = "2099-01-01T00:00:00Z";
+    env.app
+        .store
+        .add_order_change(
+            &mut tx,
+            OrderChange {
+                to: Some(OrderStatus::Expired),
+                sweep: SweepAfter::Done,
+                ..OrderChange::new(&stale, at)
+            },
+        )
+        .unwrap();
+    env.app.store.add_order_release(&mut tx, &stale);
+    let err = tx
+        .commit(env.app.store.client())
+        .await
+        .expect_err("the stale change must not commit");
+    assert!(order_moved(&err, &stale), "{err:?}");
+    assert_eq!(env.stock(&product).await, 4);
+}
+
 /// Seller "s", creator "c" streaming, buyer "b": an order of 3 × $19.99 at 15 % commission.
 async fn delivered_order(env: &TestEnv) -> (String, String, u64) {
     let stream = env.open_stream("c").await;
