@@ -9,6 +9,7 @@ import time
 import urllib.error
 import urllib.request
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 API = os.environ["LIVEPAY_API_URL"]
 SECRET = os.environ["LIVEPAY_WEBHOOK_SECRET"].encode()
@@ -88,10 +89,51 @@ def main():
     print("10. The stream's leaderboard (settled gifts; it outlives the stream), and this week's top gifters:")
     _, board = call("GET", f"/v1/streams/{sid}/leaderboard?limit=3", tok=bob)
     call("GET", f"/v1/creators/{creator}/leaderboard/weekly", tok=bob)
-    ok = (wallet and wallet["coins"] == 70 - 5 - 30 and balance and balance["diamonds_available"] == expected
-          and board and board["top"] == [{"user_id": viewer, "coins": 35}])
-    print(f"\nDemo {f'finished: 35 coins spent, {expected} diamonds settled to {creator}' if ok else 'FAILED'}.")
+    gifts_ok = (wallet and wallet["coins"] == 70 - 5 - 30 and balance and balance["diamonds_available"] == expected
+                and board and board["top"] == [{"user_id": viewer, "coins": 35}])
+    sale_ok = flash_sale(run, creator, ana)
+    ok = gifts_ok and sale_ok
+    print(f"\nDemo {f'finished: 35 coins spent, {expected} diamonds settled to {creator}; flash sale sold 5 of 5' if ok else 'FAILED'}.")
     sys.exit(0 if ok else 1)
+
+
+def flash_sale(run, creator, ana):
+    """A live flash sale: twelve viewers race for five units on the creator's stream."""
+    seller = f"sam-{run}"
+    sam = token(seller, "--groups", "seller", "--adult")
+    print(f"11. {creator} goes live again for a flash sale; {seller} lists 5 lamps, 1 per buyer, 10 % commission:")
+    _, stream = call("POST", "/v1/streams", {"title": "Flash sale!"}, ana, key=f"open2-{run}")
+    _, product = call("POST", "/v1/products", {"title": "Moon lamp", "price_cents": 2500, "stock": 5,
+                                               "per_buyer_limit": 1, "affiliate_rate_bps": 1000}, sam, key=f"p-{run}")
+    pid, sid = product["product_id"], stream["stream_id"]
+    buyers = [f"fan{i}-{run}" for i in range(12)]
+    tokens = {b: token(b, "--adult") for b in buyers}
+    print("12. Twelve viewers place an order at the same moment (one transaction each reserves the stock):")
+
+    def order(b):
+        return b, call("POST", "/v1/orders", {"lines": [{"product_id": pid, "quantity": 1}], "stream_id": sid},
+                       tokens[b], key=f"o-{run}", quiet=True)
+
+    with ThreadPoolExecutor(max_workers=12) as pool:
+        results = list(pool.map(order, buyers))
+    placed = [(b, body) for b, (status, body) in results if status == 201]
+    sold_out = [b for b, (status, body) in results if status == 409 and body["error"]["code"] == "out_of_stock"]
+    print(f"    {len(placed)} orders placed (201), {len(sold_out)} refused with 409 out_of_stock")
+    call("GET", f"/v1/products/{pid}", tok=sam)
+    (payer, paid), (canceller, cancelled) = placed[0], placed[1]
+    print(f"13. The provider confirms {payer}'s payment; {canceller} cancels, and the lamp is back in stock:")
+    webhook({"id": f"evt_pay_{run}", "type": "order.paid",
+             "data": {"order_id": paid["order_id"], "amount_cents": paid["total_cents"]}})
+    call("POST", f"/v1/orders/{cancelled['order_id']}/cancel", None, tokens[canceller], key=f"c-{run}")
+    _, after_cancel = call("GET", f"/v1/products/{pid}", tok=sam, quiet=True)
+    print(f"    stock_available is now {after_cancel['stock_available']}; unpaid orders expire after 15 minutes")
+    print(f"14. {seller} ships and delivers; the order completes 7 days after delivery (SELLER_HOLD_SECONDS),")
+    print(f"    paying {seller} the total less the 6 % fee and {creator}'s 10 % commission:")
+    call("POST", f"/v1/orders/{paid['order_id']}/fulfillment", {"status": "shipped"}, sam, key=f"ship-{run}")
+    _, delivered = call("POST", f"/v1/orders/{paid['order_id']}/fulfillment", {"status": "delivered"}, sam,
+                        key=f"deliver-{run}")
+    return (len(placed) == 5 and len(sold_out) == 7 and after_cancel["stock_available"] == 1
+            and delivered and delivered["status"] == "delivered")
 
 
 if __name__ == "__main__":
