@@ -1,6 +1,7 @@
 //! Every route: identity from claims only (401 without), roles and ownership (403/404), and the
 //! wallet and stream routes' own rules.
 
+use livepay_tests::shop::order_req;
 use livepay_tests::{end_req, gift_req, Func, Identity, Req, TestEnv};
 use serde_json::json;
 
@@ -24,6 +25,40 @@ async fn every_route_refuses_a_request_without_claims() {
         (
             Func::SendGift,
             gift_req(&stream).json(json!({"gift_id": "rose", "count": 1})),
+        ),
+        (
+            Func::ShopApi,
+            Req::post("/v1/products", "POST /v1/products")
+                .json(json!({"title": "x", "price_cents": 1, "stock": 1})),
+        ),
+        (
+            Func::ShopApi,
+            Req::get("/v1/products/p", "GET /v1/products/{product_id}")
+                .path_param("product_id", "p"),
+        ),
+        (
+            Func::ShopApi,
+            Req::post(
+                "/v1/products/p/stock",
+                "POST /v1/products/{product_id}/stock",
+            )
+            .path_param("product_id", "p")
+            .json(json!({"delta": 1})),
+        ),
+        (
+            Func::PlaceOrder,
+            Req::post("/v1/orders", "POST /v1/orders")
+                .json(json!({"lines": [{"product_id": "p", "quantity": 1}]})),
+        ),
+        (Func::ShopApi, order_req("o", "")),
+        (Func::ShopApi, order_req("o", "cancel").json(json!({}))),
+        (
+            Func::ShopApi,
+            order_req("o", "fulfillment").json(json!({"status": "shipped"})),
+        ),
+        (
+            Func::ShopApi,
+            order_req("o", "refund").json(json!({"reason": "x"})),
         ),
     ];
     for (func, req) in routes {

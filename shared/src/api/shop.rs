@@ -354,6 +354,7 @@ fn moved(order: &Order, to: OrderStatus, at: &str) -> Order {
 }
 
 async fn cancel(app: &App, req: ApiRequest) -> Result<ApiResponse, ApiError> {
+    req.caller()?;
     if !req.body.iter().all(u8::is_ascii_whitespace) {
         let _: CancelBody = req.json()?;
     }
@@ -385,6 +386,7 @@ async fn cancel(app: &App, req: ApiRequest) -> Result<ApiResponse, ApiError> {
 }
 
 async fn fulfill(app: &App, req: ApiRequest) -> Result<ApiResponse, ApiError> {
+    req.caller()?;
     let body: FulfillmentBody = req.json()?;
     let to = match OrderStatus::parse(&body.status) {
         Some(s @ (OrderStatus::Shipped | OrderStatus::Delivered)) => s,
@@ -424,6 +426,7 @@ async fn fulfill(app: &App, req: ApiRequest) -> Result<ApiResponse, ApiError> {
 }
 
 async fn refund(app: &App, req: ApiRequest) -> Result<ApiResponse, ApiError> {
+    req.caller()?;
     let body: RefundBody = req.json()?;
     bounded_str("reason", &body.reason, MAX_REFUND_REASON_BYTES)?;
     let reason = body.reason.trim();
