@@ -96,16 +96,7 @@ async fn place_order(app: &App, req: ApiRequest) -> Result<ApiResponse, ApiError
                 .add_stream_exists_check(&mut tx, stream_id, creator);
         }
         app.store.add_new_order(&mut tx, &order)?;
-        let err = match idem
-            .commit(
-                &app.store,
-                tx,
-                response.clone(),
-                now,
-                app.config.idempotency_ttl_hours,
-            )
-            .await?
-        {
+        let err = match idem.commit(app, tx, response.clone(), now).await? {
             Ok(response) => return Ok(response),
             Err(err) => err,
         };

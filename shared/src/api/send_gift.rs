@@ -105,10 +105,7 @@ async fn send_gift(
                 balance_coins: debit.balance_after,
             },
         );
-        let err = match idem
-            .commit(store, tx, response, now, app.config.idempotency_ttl_hours)
-            .await?
-        {
+        let err = match idem.commit(app, tx, response, now).await? {
             Ok(response) => {
                 if !response.replayed {
                     store.remember_wallet(

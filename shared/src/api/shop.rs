@@ -163,16 +163,7 @@ async fn create_product(app: &App, req: ApiRequest) -> Result<ApiResponse, ApiEr
     let mut tx = Tx::new();
     app.store.add_new_product(&mut tx, &product);
     let response = ApiResponse::json(201, &ProductView::from(&product));
-    match idem
-        .commit(
-            &app.store,
-            tx,
-            response,
-            now,
-            app.config.idempotency_ttl_hours,
-        )
-        .await?
-    {
+    match idem.commit(app, tx, response, now).await? {
         Ok(response) => Ok(response),
         // The product exists but the key's record expired: the same key asked again.
         Err(err) if err.failure(&TxRole::Product(product.product_id)).is_some() => {
@@ -239,16 +230,7 @@ async fn adjust_stock(app: &App, req: ApiRequest) -> Result<ApiResponse, ApiErro
             .add_stock_adjustment(&mut tx, &product, &caller.user_id, delta);
         product.stock_available = after;
         let response = ApiResponse::json(200, &ProductView::from(&product));
-        match idem
-            .commit(
-                &app.store,
-                tx,
-                response,
-                now,
-                app.config.idempotency_ttl_hours,
-            )
-            .await?
-        {
+        match idem.commit(app, tx, response, now).await? {
             Ok(response) => return Ok(response),
             // Orders moved the stock since it was read: read again.
             Err(err) if err.failure(&TxRole::Product(id.to_owned())).is_some() => continue,
@@ -326,16 +308,7 @@ where
             Err(refusal) => return idem.replay_or(&app.store, now, refusal).await,
         };
         let response = ApiResponse::json(200, &order_view(&after));
-        match idem
-            .commit(
-                &app.store,
-                tx,
-                response,
-                now,
-                app.config.idempotency_ttl_hours,
-            )
-            .await?
-        {
+        match idem.commit(app, tx, response, now).await? {
             Ok(response) => return Ok(response),
             Err(err) if order_moved(&err, &order) => continue,
             Err(err) => return Err(err.into()),

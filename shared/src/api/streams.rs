@@ -78,15 +78,7 @@ async fn create(app: &App, req: ApiRequest) -> Result<ApiResponse, ApiError> {
     let mut tx = Tx::new();
     app.store.add_new_stream(&mut tx, &stream);
     let response = ApiResponse::json(201, &StreamView::from(&stream));
-    Ok(idem
-        .commit(
-            &app.store,
-            tx,
-            response,
-            now,
-            app.config.idempotency_ttl_hours,
-        )
-        .await??)
+    Ok(idem.commit(app, tx, response, now).await??)
 }
 
 async fn end(app: &App, req: ApiRequest) -> Result<ApiResponse, ApiError> {
@@ -122,16 +114,7 @@ async fn end(app: &App, req: ApiRequest) -> Result<ApiResponse, ApiError> {
         stream.ended_at.as_deref().unwrap_or_default(),
     );
     let response = ApiResponse::json(200, &StreamView::from(&stream));
-    match idem
-        .commit(
-            &app.store,
-            tx,
-            response,
-            now,
-            app.config.idempotency_ttl_hours,
-        )
-        .await?
-    {
+    match idem.commit(app, tx, response, now).await? {
         Ok(response) => Ok(response),
         // Ended concurrently by another request: answer with the stream as it now is.
         Err(_) => match app.store.stream(stream_id.as_str()).await? {

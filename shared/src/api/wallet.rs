@@ -92,16 +92,7 @@ async fn set_limits(app: &App, req: ApiRequest) -> Result<ApiResponse, ApiError>
         wallet.own_daily_cap = Some(cap);
         wallet.version += 1;
         let response = wallet_response(app, &caller.user_id, &wallet);
-        match idem
-            .commit(
-                &app.store,
-                tx,
-                response,
-                app.clock.now(),
-                app.config.idempotency_ttl_hours,
-            )
-            .await?
-        {
+        match idem.commit(app, tx, response, app.clock.now()).await? {
             Ok(response) => return Ok(response),
             Err(err) if err.failure(&account).is_some() => continue,
             Err(err) => return Err(err.into()),

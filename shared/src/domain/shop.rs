@@ -144,7 +144,7 @@ pub enum OrderStatus {
 }
 
 impl OrderStatus {
-    const ALL: [OrderStatus; 8] = [
+    pub const ALL: [OrderStatus; 8] = [
         OrderStatus::PendingPayment,
         OrderStatus::Paid,
         OrderStatus::Shipped,
@@ -543,6 +543,16 @@ mod tests {
         }
     }
 
+    fn priced(quantity: u64, unit_price_cents: u64, affiliate_rate_bps: u64) -> OrderLine {
+        OrderLine {
+            product_id: "a".into(),
+            quantity,
+            unit_price_cents,
+            affiliate_rate_bps,
+            per_buyer_limit: None,
+        }
+    }
+
     fn order(lines: Vec<OrderLine>, affiliate: Option<&str>) -> Order {
         let total_cents = lines.iter().map(OrderLine::total_cents).sum();
         Order {
@@ -618,29 +628,11 @@ mod tests {
             (10_000_000, 1000, 8000, 2000),
             (3, 3, 0, 600),
         ] {
-            let o = order(
-                vec![OrderLine {
-                    product_id: "a".into(),
-                    quantity: qty,
-                    unit_price_cents: price,
-                    affiliate_rate_bps: rate,
-                    per_buyer_limit: None,
-                }],
-                Some("c"),
-            );
+            let o = order(vec![priced(qty, price, rate)], Some("c"));
             let s = split_order(&o, fee_bps);
             assert_eq!(s.fee + s.commission + s.proceeds, o.total_cents);
         }
-        let o = order(
-            vec![OrderLine {
-                product_id: "a".into(),
-                quantity: 1,
-                unit_price_cents: 10_000,
-                affiliate_rate_bps: 1_000,
-                per_buyer_limit: None,
-            }],
-            Some("c"),
-        );
+        let o = order(vec![priced(1, 10_000, 1_000)], Some("c"));
         assert_eq!(
             split_order(&o, 600),
             OrderSplit {
@@ -658,16 +650,7 @@ mod tests {
 
     #[test]
     fn completion_pays_off_seller_debt_first() {
-        let o = order(
-            vec![OrderLine {
-                product_id: "a".into(),
-                quantity: 1,
-                unit_price_cents: 10_000,
-                affiliate_rate_bps: 1_000,
-                per_buyer_limit: None,
-            }],
-            Some("c"),
-        );
+        let o = order(vec![priced(1, 10_000, 1_000)], Some("c"));
         let s = split_order(&o, 600);
         let t = completion_transfers(&o, &s, 3_000, true).unwrap();
         let amounts: Vec<_> = t.iter().map(|t| (t.credit.to_string(), t.amount)).collect();

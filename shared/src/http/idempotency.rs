@@ -9,6 +9,7 @@ use crate::domain::ids::digest;
 use crate::input::InvalidInput;
 use crate::store::idempotency::{idempotency_from_item, IdempotencyRecord};
 use crate::store::{Role, Store, Tx, TxError};
+use crate::App;
 
 /// Longest accepted `Idempotency-Key` (API.md).
 pub const MAX_KEY_CHARS: usize = 255;
@@ -58,12 +59,13 @@ impl Idempotency {
     /// cancellation is returned for the handler to explain.
     pub async fn commit(
         &self,
-        store: &Store,
+        app: &App,
         mut tx: Tx,
         response: ApiResponse,
         now: OffsetDateTime,
-        ttl_hours: u64,
     ) -> Result<Result<ApiResponse, TxError>, ApiError> {
+        let store = &app.store;
+        let ttl_hours = app.config.idempotency_ttl_hours;
         let record = IdempotencyRecord {
             fingerprint: self.fingerprint.clone(),
             status: response.status,

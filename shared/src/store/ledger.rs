@@ -109,25 +109,14 @@ impl Store {
             touched.insert(p.account.clone());
             tx.push(Role::Account(p.account), item);
         }
-        let mut unopened: Vec<_> = w
-            .opened
-            .iter()
-            .filter(|(a, _)| !touched.contains(*a))
-            .collect();
-        unopened.sort_by(|a, b| a.0.cmp(b.0));
-        for (account, extra) in unopened {
+        // Accounts opened or edited without a posting are written too (sorted: a stable order).
+        for (account, extra) in untouched(&w.opened, &touched) {
             tx.push(
                 Role::Account(account.clone()),
                 open_account(table, account, 0, extra),
             );
         }
-        let mut unmoved: Vec<_> = w
-            .edits
-            .iter()
-            .filter(|(a, _)| !touched.contains(*a))
-            .collect();
-        unmoved.sort_by(|a, b| a.0.cmp(b.0));
-        for (account, edit) in unmoved {
+        for (account, edit) in untouched(&w.edits, &touched) {
             tx.push(
                 Role::Account(account.clone()),
                 update_account(table, account, 0, Some(edit)),
@@ -161,6 +150,15 @@ impl Store {
         }
         Ok(totals)
     }
+}
+
+fn untouched<'m, V>(
+    map: &'m HashMap<AccountId, V>,
+    touched: &std::collections::HashSet<AccountId>,
+) -> Vec<(&'m AccountId, &'m V)> {
+    let mut rest: Vec<_> = map.iter().filter(|(a, _)| !touched.contains(*a)).collect();
+    rest.sort_by(|a, b| a.0.cmp(b.0));
+    rest
 }
 
 fn open_account(table: &str, account: &AccountId, delta: i64, extra: &Item) -> TransactWriteItem {
@@ -324,15 +322,7 @@ impl Store {
         &self,
         account: &AccountId,
     ) -> Result<Option<Item>, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.tables.ledger)
-            .set_key(Some(key(account_pk(account), ACCOUNT_SK)))
-            .consistent_read(true)
-            .send()
+        self.get_item(&self.tables.ledger, key(account_pk(account), ACCOUNT_SK))
             .await
-            .map_err(|e| super::sdk_error("GetItem", e))?;
-        Ok(out.item)
     }
 }

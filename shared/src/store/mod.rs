@@ -66,6 +66,24 @@ impl Store {
     pub fn tables(&self) -> &Tables {
         &self.tables
     }
+
+    /// One item, strongly consistent; `None` if it does not exist.
+    pub(crate) async fn get_item(
+        &self,
+        table: &str,
+        key: Item,
+    ) -> Result<Option<Item>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(table)
+            .set_key(Some(key))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| sdk_error("GetItem", e))?;
+        Ok(out.item)
+    }
 }
 
 /// What can go wrong talking to DynamoDB, kept apart so callers can decide: a throttle is worth

@@ -227,18 +227,12 @@ pub fn order_from_item(item: &Item) -> Result<Order, StoreError> {
     let status = get_s(item, "status")?;
     let status = OrderStatus::parse(status)
         .ok_or_else(|| StoreError::Corrupt(format!("order status {status}")))?;
-    let history = [
-        OrderStatus::Paid,
-        OrderStatus::Shipped,
-        OrderStatus::Delivered,
-        OrderStatus::Completed,
-        OrderStatus::Cancelled,
-        OrderStatus::Expired,
-        OrderStatus::Refunded,
-    ]
-    .into_iter()
-    .filter_map(|st| opt_s(item, &format!("{}_at", st.as_str())).map(|at| (st, at)))
-    .collect();
+    // Every step but the first records when it happened as `<status>_at`.
+    let history = OrderStatus::ALL
+        .into_iter()
+        .filter(|st| *st != OrderStatus::PendingPayment)
+        .filter_map(|st| opt_s(item, &format!("{}_at", st.as_str())).map(|at| (st, at)))
+        .collect();
     Ok(Order {
         order_id: get_s(item, "order_id")?.to_owned(),
         buyer_id: get_s(item, "buyer_id")?.to_owned(),

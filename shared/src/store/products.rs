@@ -72,16 +72,10 @@ impl Store {
     }
 
     pub async fn product(&self, product_id: &str) -> Result<Option<Product>, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.tables.commerce)
-            .set_key(Some(product_key(product_id)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| sdk_error("GetItem", e))?;
-        let product = out.item.as_ref().map(product_from_item).transpose()?;
+        let item = self
+            .get_item(&self.tables.commerce, product_key(product_id))
+            .await?;
+        let product = item.as_ref().map(product_from_item).transpose()?;
         if let Some(p) = &product {
             self.product_snapshots.put(product_id, p.clone());
         }

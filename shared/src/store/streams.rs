@@ -8,7 +8,7 @@ use aws_sdk_dynamodb::types::{
 
 use super::attrs::{get_s, key, opt_s, s, Item};
 use super::transaction::{Role, Tx};
-use super::{sdk_error, Store, StoreError};
+use super::{Store, StoreError};
 use crate::domain::streams::{Stream, StreamStatus};
 
 const STREAM_SK: &str = "S";
@@ -19,16 +19,10 @@ fn stream_key(stream_id: &str) -> Item {
 
 impl Store {
     pub async fn stream(&self, stream_id: &str) -> Result<Option<Stream>, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.tables.commerce)
-            .set_key(Some(stream_key(stream_id)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| sdk_error("GetItem", e))?;
-        out.item.as_ref().map(stream_from_item).transpose()
+        let item = self
+            .get_item(&self.tables.commerce, stream_key(stream_id))
+            .await?;
+        item.as_ref().map(stream_from_item).transpose()
     }
 
     pub fn add_new_stream(&self, tx: &mut Tx, stream: &Stream) {
