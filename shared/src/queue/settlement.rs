@@ -80,6 +80,12 @@ impl SettlementQueue {
         Self { client, url }
     }
 
+    /// The queue the infra code names in `SETTLEMENT_QUEUE_URL`, for the functions that send.
+    pub fn from_env(sdk: &aws_config::SdkConfig) -> Result<Self, crate::config::ConfigError> {
+        let url = crate::config::required_env("SETTLEMENT_QUEUE_URL")?;
+        Ok(Self::new(aws_sdk_sqs::Client::new(sdk), url))
+    }
+
     pub async fn send(&self, event: &SettlementEvent) -> Result<(), QueueError> {
         self.client
             .send_message()

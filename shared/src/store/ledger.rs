@@ -4,11 +4,11 @@
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::{
-    AttributeValue, Put, ReturnValuesOnConditionCheckFailure as OnFail, TransactWriteItem, Update,
+    AttributeValue, ReturnValuesOnConditionCheckFailure as OnFail, TransactWriteItem, Update,
 };
 
 use super::attrs::{key, n, s, Item};
-use super::transaction::{Role, Tx};
+use super::transaction::{put_new, Role, Tx};
 use super::{Store, StoreError};
 use crate::domain::ledger::{postings, AccountId, LedgerError, Transfer};
 
@@ -172,14 +172,7 @@ fn open_account(table: &str, account: &AccountId, delta: i64, extra: &Item) -> T
     item.insert("unit".into(), s(account.kind.unit().as_str()));
     item.insert("balance".into(), n(delta));
     item.insert("version".into(), n(1));
-    let put = Put::builder()
-        .table_name(table)
-        .set_item(Some(item))
-        .condition_expression("attribute_not_exists(pk)")
-        .return_values_on_condition_check_failure(OnFail::AllOld)
-        .build()
-        .expect("table, item and condition are set");
-    TransactWriteItem::builder().put(put).build()
+    put_new(table, item)
 }
 
 fn update_account(
@@ -287,13 +280,7 @@ fn put_transfer(table: &str, t: &Transfer, at: &str) -> TransactWriteItem {
             .into_iter()
             .map(|(name, value)| (name.to_owned(), value)),
     );
-    let put = Put::builder()
-        .table_name(table)
-        .set_item(Some(item))
-        .condition_expression("attribute_not_exists(pk)")
-        .build()
-        .expect("table, item and condition are set");
-    TransactWriteItem::builder().put(put).build()
+    put_new(table, item)
 }
 
 impl Store {

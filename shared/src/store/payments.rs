@@ -1,10 +1,8 @@
 //! Webhook events that took effect: one item per provider event id, written in the same
 //! transaction as the event's transfers, so an event can only take effect once.
 
-use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
-
 use super::attrs::{key, s};
-use super::transaction::{Role, Tx};
+use super::transaction::{put_new, Role, Tx};
 use super::Store;
 
 impl Store {
@@ -23,15 +21,6 @@ impl Store {
             ("body_sha256".to_owned(), s(body_sha256)),
             ("received_at".to_owned(), s(at)),
         ]);
-        let put = Put::builder()
-            .table_name(&self.tables.ledger)
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(pk)")
-            .build()
-            .expect("table, item and condition are set");
-        tx.push(
-            Role::WebhookEvent,
-            TransactWriteItem::builder().put(put).build(),
-        );
+        tx.push(Role::WebhookEvent, put_new(&self.tables.ledger, item));
     }
 }

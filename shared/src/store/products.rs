@@ -9,12 +9,11 @@
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::{
-    KeysAndAttributes, Put, ReturnValuesOnConditionCheckFailure as OnFail, TransactWriteItem,
-    Update,
+    KeysAndAttributes, ReturnValuesOnConditionCheckFailure as OnFail, TransactWriteItem, Update,
 };
 
 use super::attrs::{get_n, get_s, key, n, opt_n, s, Item};
-use super::transaction::{Role, Tx};
+use super::transaction::{put_new, Role, Tx};
 use super::{sdk_error, Store, StoreError};
 use crate::domain::shop::Product;
 
@@ -59,15 +58,9 @@ impl Store {
         if let Some(limit) = p.per_buyer_limit {
             item.insert("per_buyer_limit".into(), n(limit));
         }
-        let put = Put::builder()
-            .table_name(&self.tables.commerce)
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(pk)")
-            .build()
-            .expect("table, item and condition are set");
         tx.push(
             Role::Product(p.product_id.clone()),
-            TransactWriteItem::builder().put(put).build(),
+            put_new(&self.tables.commerce, item),
         );
     }
 

@@ -3,11 +3,11 @@
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::{
-    ConditionCheck, Put, ReturnValuesOnConditionCheckFailure as OnFail, TransactWriteItem, Update,
+    ConditionCheck, ReturnValuesOnConditionCheckFailure as OnFail, TransactWriteItem, Update,
 };
 
 use super::attrs::{get_s, key, opt_s, s, Item};
-use super::transaction::{Role, Tx};
+use super::transaction::{put_new, Role, Tx};
 use super::{Store, StoreError};
 use crate::domain::streams::{Stream, StreamStatus};
 
@@ -34,13 +34,7 @@ impl Store {
             ("status".to_owned(), s(stream.status.as_str())),
             ("started_at".to_owned(), s(&stream.started_at)),
         ]);
-        let put = Put::builder()
-            .table_name(&self.tables.commerce)
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(pk)")
-            .build()
-            .expect("table, item and condition are set");
-        tx.push(Role::Stream, TransactWriteItem::builder().put(put).build());
+        tx.push(Role::Stream, put_new(&self.tables.commerce, item));
     }
 
     /// Ends a live stream of `creator_id`; fails (with the old item) otherwise.

@@ -2,7 +2,9 @@
 //! explained per role (which condition failed, and the item as it was).
 
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::TransactWriteItem;
+use aws_sdk_dynamodb::types::{
+    Put, ReturnValuesOnConditionCheckFailure as OnFail, TransactWriteItem,
+};
 
 use super::attrs::Item;
 use super::{sdk_error, StoreError};
@@ -24,6 +26,19 @@ pub enum Role {
     Product(String),
     /// A buyer's units held of one seller's limited products.
     BuyerLimits,
+}
+
+/// A Put that creates `item` and fails (returning what is there) if its key exists: how every
+/// record whose id must be unique is written.
+pub(crate) fn put_new(table: &str, item: Item) -> TransactWriteItem {
+    let put = Put::builder()
+        .table_name(table)
+        .set_item(Some(item))
+        .condition_expression("attribute_not_exists(pk)")
+        .return_values_on_condition_check_failure(OnFail::AllOld)
+        .build()
+        .expect("table, item and condition are set");
+    TransactWriteItem::builder().put(put).build()
 }
 
 /// Why one item of a cancelled transaction failed.
