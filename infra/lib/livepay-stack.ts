@@ -80,6 +80,18 @@ export class LivepayStack extends Stack {
       projectionType: dynamodb.ProjectionType.ALL,
     });
 
+    // Every alarm fires on one evaluation period and treats missing data as healthy.
+    const alarm = (id: string, description: string, metric: cloudwatch.IMetric, threshold: number,
+      comparisonOperator = cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD) =>
+      new cloudwatch.Alarm(this, id, {
+        alarmDescription: `${description} (see docs/runbook.md)`,
+        metric,
+        threshold,
+        evaluationPeriods: 1,
+        comparisonOperator,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      });
+
     const settlementDlq = new sqs.Queue(this, 'SettlementDlq', {
       retentionPeriod: Duration.days(14),
       enforceSSL: true,
@@ -90,22 +102,11 @@ export class LivepayStack extends Stack {
       deadLetterQueue: { queue: settlementDlq, maxReceiveCount: SETTLEMENT_MAX_RECEIVE_COUNT },
       enforceSSL: true,
     });
-    new cloudwatch.Alarm(this, 'SettlementDlqNotEmpty', {
-      alarmDescription: 'Settlement messages failed repeatedly and wait on the DLQ (see docs/runbook.md)',
-      metric: settlementDlq.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(1) }),
-      threshold: 1,
-      evaluationPeriods: 1,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-    });
-    new cloudwatch.Alarm(this, 'SettlementFallingBehind', {
-      alarmDescription: 'The oldest settlement message (gift or due order) is waiting too long (see docs/runbook.md)',
-      metric: settlementQueue.metricApproximateAgeOfOldestMessage({ period: Duration.minutes(5) }),
-      threshold: SETTLEMENT_MAX_AGE.toSeconds(),
-      evaluationPeriods: 1,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-    });
+    alarm('SettlementDlqNotEmpty', 'Settlement messages failed repeatedly and wait on the DLQ',
+      settlementDlq.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(1) }), 1);
+    alarm('SettlementFallingBehind', 'The oldest settlement message (gift or due order) is waiting too long',
+      settlementQueue.metricApproximateAgeOfOldestMessage({ period: Duration.minutes(5) }),
+      SETTLEMENT_MAX_AGE.toSeconds(), cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD);
 
     const webhookSecret = new CfnParameter(this, 'WebhookSecret', {
       type: 'String',
@@ -192,14 +193,8 @@ export class LivepayStack extends Stack {
     ledger.grant(sweepSettlements, 'dynamodb:Query', 'dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:PutItem');
     commerce.grant(sweepSettlements, 'dynamodb:UpdateItem');
     settlementQueue.grantSendMessages(sweepSettlements);
-    new cloudwatch.Alarm(this, 'SweepFailing', {
-      alarmDescription: 'sweep-settlements keeps failing: orders do not expire or complete (see docs/runbook.md)',
-      metric: sweepSettlements.metricErrors({ period: Duration.minutes(5) }),
-      threshold: 3,
-      evaluationPeriods: 1,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-    });
+    alarm('SweepFailing', 'sweep-settlements keeps failing: orders do not expire or complete',
+      sweepSettlements.metricErrors({ period: Duration.minutes(5) }), 3);
     new events.Rule(this, 'SweepSchedule', {
       description: 'Runs sweep-settlements: stranded gifts, due holds, unpaid and due orders',
       schedule: events.Schedule.rate(SWEEP_SCHEDULE),

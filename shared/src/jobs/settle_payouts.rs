@@ -12,7 +12,7 @@ use futures::StreamExt;
 use super::orders::{complete, OrderJobError};
 use super::settlement::settle;
 use crate::domain::settlement::GiftToSettle;
-use crate::queue::settlement::{SettlementEvent, GIFT_SENT_VERSION, ORDER_COMPLETION_DUE_VERSION};
+use crate::queue::settlement::SettlementEvent;
 use crate::App;
 
 /// Orders completed at once within one batch (each is a read or two and one transaction).
@@ -120,17 +120,9 @@ pub async fn handle(app: &App, event: SqsEvent) -> Result<SqsBatchResponse, Batc
 
 fn parse(body: Option<&str>) -> Result<Work, String> {
     let body = body.ok_or("no body")?;
-    match SettlementEvent::parse(body).map_err(|e| e.to_string())? {
-        SettlementEvent::GiftSent { version, .. } if version != GIFT_SENT_VERSION => Err(format!(
-            "gift.sent version {version} is not {GIFT_SENT_VERSION}"
-        )),
-        SettlementEvent::OrderCompletionDue { version, .. }
-            if version != ORDER_COMPLETION_DUE_VERSION =>
-        {
-            Err(format!(
-                "order.completion_due version {version} is not {ORDER_COMPLETION_DUE_VERSION}"
-            ))
-        }
+    let event = SettlementEvent::parse(body).map_err(|e| e.to_string())?;
+    event.known_version()?;
+    match event {
         SettlementEvent::OrderCompletionDue { order_id, .. } => Ok(Work::CompleteOrder(order_id)),
         SettlementEvent::GiftSent {
             gift_txn_id,

@@ -60,6 +60,23 @@ impl SettlementEvent {
         }
     }
 
+    /// The message format's version this consumer understands for this message's type.
+    pub fn known_version(&self) -> Result<(), String> {
+        let (name, version, known) = match self {
+            SettlementEvent::GiftSent { version, .. } => ("gift.sent", *version, GIFT_SENT_VERSION),
+            SettlementEvent::OrderCompletionDue { version, .. } => (
+                "order.completion_due",
+                *version,
+                ORDER_COMPLETION_DUE_VERSION,
+            ),
+        };
+        if version == known {
+            Ok(())
+        } else {
+            Err(format!("{name} version {version} is not {known}"))
+        }
+    }
+
     pub fn to_body(&self) -> String {
         serde_json::to_string(self).expect("a settlement event always serializes")
     }
