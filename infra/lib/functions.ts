@@ -40,8 +40,12 @@ export const FUNCTIONS: readonly FunctionSpec[] = [
   },
   {
     binary: 'creators-api',
-    description: 'A creator\'s earnings balance, and weekly top-gifter rankings per creator',
-    routes: [jwt('GET /v1/creators/me/balance'), jwt('GET /v1/creators/{creator_id}/leaderboard/weekly')],
+    description: 'A creator\'s balance, statement and payout requests, and weekly top-gifter rankings per creator',
+    routes: [
+      jwt('GET /v1/creators/me/balance'), jwt('GET /v1/creators/me/statement'),
+      jwt('POST /v1/creators/me/payouts'), jwt('GET /v1/creators/me/payouts'),
+      jwt('GET /v1/creators/{creator_id}/leaderboard/weekly'),
+    ],
   },
   {
     binary: 'place-order',
@@ -65,6 +69,16 @@ export const FUNCTIONS: readonly FunctionSpec[] = [
   {
     binary: 'sweep-settlements',
     description: 'Scheduled: re-drives unsettled gifts, releases due holds, expires unpaid orders, sends due orders to settlement',
+    routes: [],
+  },
+  {
+    binary: 'execute-payouts',
+    description: 'Payouts queue consumer (FIFO, one creator at a time): pays each payout through the provider, exactly once',
+    routes: [],
+  },
+  {
+    binary: 'schedule-payouts',
+    description: 'Scheduled weekly: requests a payout for every creator with at least the minimum available',
     routes: [],
   },
   {

@@ -41,6 +41,21 @@ export const SWEEP_SCHEDULE = Duration.minutes(1);
 /** Alarm when the oldest settlement message is older than this: settlement is falling behind. */
 export const SETTLEMENT_MAX_AGE = Duration.minutes(15);
 const SWEEP_TIMEOUT = Duration.seconds(120);
+/** The payout executor's timeout: one provider call per payout, each bounded by what is left of it. */
+export const PAYOUT_CONSUMER_TIMEOUT = Duration.seconds(30);
+/**
+ * Deliveries before a payout message is parked on the DLQ: with a 180 s visibility, about an
+ * hour of a provider not answering. The payout stays `processing` (money in payout, never paid
+ * twice) until its message is redriven (docs/runbook.md).
+ */
+export const PAYOUT_MAX_RECEIVE_COUNT = 20;
+/** SQS hands a FIFO consumer at most 10 messages. */
+export const PAYOUT_BATCH_SIZE = 10;
+/** Scheduled payouts: every creator with the minimum available, weekly (DOMAIN.md). */
+export const PAYOUT_SCHEDULE = Duration.days(7);
+/** Alarm when a payout message is older than this: payouts are stuck in `processing`. */
+export const PAYOUT_MAX_AGE = Duration.minutes(15);
+const PAYOUT_SCHEDULE_TIMEOUT = Duration.minutes(15);
 /** Index names the functions get through their environment (see shared/src/store/mod.rs). */
 export const LEDGER_SWEEP_INDEX = 'sweep';
 export const COMMERCE_BOARDS_INDEX = 'boards';
@@ -108,6 +123,42 @@ export class LivepayStack extends Stack {
       settlementQueue.metricApproximateAgeOfOldestMessage({ period: Duration.minutes(5) }),
       SETTLEMENT_MAX_AGE.toSeconds(), cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD);
 
+    // FIFO: one message group per creator, so one creator's payouts run one at a time, in order.
+    const payoutDlq = new sqs.Queue(this, 'PayoutDlq', {
+      fifo: true,
+      retentionPeriod: Duration.days(14),
+      enforceSSL: true,
+    });
+    const payoutQueue = new sqs.Queue(this, 'PayoutQueue', {
+      fifo: true,
+      visibilityTimeout: Duration.seconds(PAYOUT_CONSUMER_TIMEOUT.toSeconds() * 6),
+      retentionPeriod: Duration.days(14),
+      deadLetterQueue: { queue: payoutDlq, maxReceiveCount: PAYOUT_MAX_RECEIVE_COUNT },
+      enforceSSL: true,
+    });
+    alarm('PayoutDlqNotEmpty', 'Payout messages failed repeatedly and wait on the DLQ; their payouts stay processing',
+      payoutDlq.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(1) }), 1);
+    alarm('PayoutsStuckInProcessing', 'A payout has waited too long for the provider (requested or processing)',
+      payoutQueue.metricApproximateAgeOfOldestMessage({ period: Duration.minutes(5) }),
+      PAYOUT_MAX_AGE.toSeconds(), cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD);
+
+    const payoutProvider = new CfnParameter(this, 'PayoutProvider', {
+      type: 'String',
+      allowedValues: ['http', 'sandbox'],
+      description: 'Where payouts go: http (PayoutApiUrl, PayoutApiKey) or sandbox (moves no money). No default on purpose',
+    });
+    const payoutApiUrl = new CfnParameter(this, 'PayoutApiUrl', {
+      type: 'String',
+      default: '',
+      description: 'Base URL of the Stripe-Connect-style transfer API (http provider)',
+    });
+    const payoutApiKey = new CfnParameter(this, 'PayoutApiKey', {
+      type: 'String',
+      default: '',
+      noEcho: true,
+      description: 'Bearer secret for the transfer API (http provider)',
+    });
+
     const webhookSecret = new CfnParameter(this, 'WebhookSecret', {
       type: 'String',
       noEcho: true,
@@ -164,9 +215,11 @@ export class LivepayStack extends Stack {
     commerce.grant(streamsApi, 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:Query');
     idempotency.grant(streamsApi, 'dynamodb:GetItem', 'dynamodb:PutItem');
 
-    const creatorsApi = makeFunction(spec('creators-api'), tables);
-    ledger.grant(creatorsApi, 'dynamodb:GetItem');
+    const creatorsApi = makeFunction(spec('creators-api'), { ...tables, PAYOUT_QUEUE_URL: payoutQueue.queueUrl });
+    ledger.grant(creatorsApi, 'dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:PutItem', 'dynamodb:UpdateItem');
     commerce.grant(creatorsApi, 'dynamodb:Query');
+    idempotency.grant(creatorsApi, 'dynamodb:GetItem', 'dynamodb:PutItem');
+    payoutQueue.grantSendMessages(creatorsApi);
 
     const placeOrder = makeFunction(spec('place-order'), tables);
     commerce.grant(placeOrder, 'dynamodb:BatchGetItem', 'dynamodb:UpdateItem', 'dynamodb:ConditionCheckItem');
@@ -188,17 +241,41 @@ export class LivepayStack extends Stack {
     }));
 
     const sweepSettlements = makeFunction(spec('sweep-settlements'), {
-      ...tables, SETTLEMENT_QUEUE_URL: settlementQueue.queueUrl,
+      ...tables, SETTLEMENT_QUEUE_URL: settlementQueue.queueUrl, PAYOUT_QUEUE_URL: payoutQueue.queueUrl,
     }, SWEEP_TIMEOUT);
     ledger.grant(sweepSettlements, 'dynamodb:Query', 'dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:PutItem');
     commerce.grant(sweepSettlements, 'dynamodb:UpdateItem');
     settlementQueue.grantSendMessages(sweepSettlements);
+    payoutQueue.grantSendMessages(sweepSettlements);
     alarm('SweepFailing', 'sweep-settlements keeps failing: orders do not expire or complete',
       sweepSettlements.metricErrors({ period: Duration.minutes(5) }), 3);
     new events.Rule(this, 'SweepSchedule', {
       description: 'Runs sweep-settlements: stranded gifts, due holds, unpaid and due orders',
       schedule: events.Schedule.rate(SWEEP_SCHEDULE),
       targets: [new targets.LambdaFunction(sweepSettlements)],
+    });
+
+    const executePayouts = makeFunction(spec('execute-payouts'), {
+      ...tables,
+      PAYOUT_PROVIDER: payoutProvider.valueAsString,
+      PAYOUT_API_URL: payoutApiUrl.valueAsString,
+      PAYOUT_API_KEY: payoutApiKey.valueAsString,
+    }, PAYOUT_CONSUMER_TIMEOUT);
+    ledger.grant(executePayouts, 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem');
+    executePayouts.addEventSource(new eventSources.SqsEventSource(payoutQueue, {
+      batchSize: PAYOUT_BATCH_SIZE,
+      reportBatchItemFailures: true,
+    }));
+
+    const schedulePayouts = makeFunction(spec('schedule-payouts'), {
+      ...tables, PAYOUT_QUEUE_URL: payoutQueue.queueUrl,
+    }, PAYOUT_SCHEDULE_TIMEOUT);
+    ledger.grant(schedulePayouts, 'dynamodb:Query', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem');
+    payoutQueue.grantSendMessages(schedulePayouts);
+    new events.Rule(this, 'PayoutSchedule', {
+      description: 'Runs schedule-payouts: a payout for every creator with the minimum available',
+      schedule: events.Schedule.rate(PAYOUT_SCHEDULE),
+      targets: [new targets.LambdaFunction(schedulePayouts)],
     });
 
     const paymentsWebhook = makeFunction(spec('payments-webhook'), {
@@ -234,6 +311,7 @@ export class LivepayStack extends Stack {
 
     new CfnOutput(this, 'ApiUrl', { value: api.apiEndpoint });
     new CfnOutput(this, 'SettlementQueueUrl', { value: settlementQueue.queueUrl });
+    new CfnOutput(this, 'PayoutQueueUrl', { value: payoutQueue.queueUrl });
   }
 }
 

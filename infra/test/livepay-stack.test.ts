@@ -3,7 +3,8 @@ import * as assert from 'node:assert/strict';
 import { App } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import {
-  LivepayStack, logicalName, SETTLEMENT_BATCH_SIZE, SETTLEMENT_CONSUMER_TIMEOUT, SWEEP_SCHEDULE,
+  LivepayStack, logicalName, PAYOUT_BATCH_SIZE, PAYOUT_CONSUMER_TIMEOUT, PAYOUT_MAX_AGE, PAYOUT_MAX_RECEIVE_COUNT,
+  PAYOUT_SCHEDULE, SETTLEMENT_BATCH_SIZE, SETTLEMENT_CONSUMER_TIMEOUT, SWEEP_SCHEDULE,
 } from '../lib/livepay-stack';
 import { FUNCTIONS } from '../lib/functions';
 
@@ -65,19 +66,23 @@ test('functions are provided.al2023 on the configured architecture, tagged with 
   assert.deepEqual(binaries, FUNCTIONS.map((f) => f.binary).sort());
 });
 
-test('least privilege: only send-gift and the sweeper may enqueue settlement; only the webhook gets the secret', () => {
+test('least privilege: who may enqueue settlement or payouts; only the webhook and the executor get secrets', () => {
   const t = synth();
   const fns = t.findResources('AWS::Lambda::Function');
-  const enqueuers = ['send-gift', 'sweep-settlements'];
+  const settlementSenders = ['send-gift', 'sweep-settlements'];
+  const payoutSenders = ['creators-api', 'schedule-payouts', 'sweep-settlements'];
   for (const [id, fn] of Object.entries<any>(fns)) {
     const binary = fn.Metadata['livepay:binary'];
     const vars = fn.Properties.Environment.Variables;
-    assert.equal('SETTLEMENT_QUEUE_URL' in vars, enqueuers.includes(binary), id);
+    assert.equal('SETTLEMENT_QUEUE_URL' in vars, settlementSenders.includes(binary), id);
+    assert.equal('PAYOUT_QUEUE_URL' in vars, payoutSenders.includes(binary), id);
     assert.equal('LIVEPAY_WEBHOOK_SECRET' in vars, binary === 'payments-webhook', id);
+    assert.equal('PAYOUT_API_KEY' in vars, binary === 'execute-payouts', id);
   }
   const policies = t.findResources('AWS::IAM::Policy');
   const sendMessage = Object.entries<any>(policies).filter(([, p]) => JSON.stringify(p).includes('sqs:SendMessage'));
-  assert.deepEqual(sendMessage.map(([id]) => id.replace(/ServiceRole.*/, '')).sort(), ['SendGift', 'SweepSettlements']);
+  assert.deepEqual(sendMessage.map(([id]) => id.replace(/ServiceRole.*/, '')).sort(),
+    ['CreatorsApi', 'SchedulePayouts', 'SendGift', 'SweepSettlements']);
   // No function may scan or delete items.
   const all = JSON.stringify(policies);
   assert.ok(!all.includes('dynamodb:Scan') && !all.includes('dynamodb:DeleteItem') && !all.includes('dynamodb:*'));
@@ -93,7 +98,7 @@ test('settle-payouts consumes the settlement queue in batches and reports partia
     MaximumBatchingWindowInSeconds: 2,
     FunctionResponseTypes: ['ReportBatchItemFailures'],
   });
-  t.resourceCountIs('AWS::Lambda::EventSourceMapping', 1);
+  t.resourceCountIs('AWS::Lambda::EventSourceMapping', 2);
   assert.equal(fns[settleId].Properties.Timeout, SETTLEMENT_CONSUMER_TIMEOUT.toSeconds());
 });
 
@@ -141,4 +146,45 @@ test('the shop: place-order reserves stock in one transaction; orders live in th
   });
   // Expiry is driven by the sweeper every minute, so reserved stock returns promptly.
   assert.equal(SWEEP_SCHEDULE.toMinutes(), 1);
+});
+
+test('payouts: a FIFO queue with a FIFO DLQ feeds execute-payouts; a weekly schedule; alarms on the DLQ and stuck payouts', () => {
+  const t = synth();
+  const fns = t.findResources('AWS::Lambda::Function');
+  const idOf = (binary: string) => Object.entries<any>(fns).find(([, f]) => f.Metadata['livepay:binary'] === binary)![0];
+  const queues = Object.entries<any>(t.findResources('AWS::SQS::Queue'));
+  const [queueId, queue] = queues.find(([id]) => id.startsWith('PayoutQueue'))!;
+  const [dlqId, dlq] = queues.find(([id]) => id.startsWith('PayoutDlq'))!;
+  assert.equal(queue.Properties.FifoQueue, true);
+  assert.equal(dlq.Properties.FifoQueue, true);
+  // Deduplication by payout id (the message's MessageDeduplicationId), never by content.
+  assert.notEqual(queue.Properties.ContentBasedDeduplication, true);
+  assert.deepEqual(queue.Properties.RedrivePolicy, {
+    deadLetterTargetArn: { 'Fn::GetAtt': [dlqId, 'Arn'] }, maxReceiveCount: PAYOUT_MAX_RECEIVE_COUNT,
+  });
+  assert.ok(queue.Properties.VisibilityTimeout >= 6 * PAYOUT_CONSUMER_TIMEOUT.toSeconds());
+  t.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+    FunctionName: { Ref: idOf('execute-payouts') },
+    EventSourceArn: { 'Fn::GetAtt': [queueId, 'Arn'] },
+    BatchSize: PAYOUT_BATCH_SIZE,
+    FunctionResponseTypes: ['ReportBatchItemFailures'],
+  });
+  assert.equal(fns[idOf('execute-payouts')].Properties.Timeout, PAYOUT_CONSUMER_TIMEOUT.toSeconds());
+  t.hasResourceProperties('AWS::Events::Rule', {
+    ScheduleExpression: `rate(${PAYOUT_SCHEDULE.toDays()} days)`,
+    Targets: [Match.objectLike({ Arn: { 'Fn::GetAtt': [idOf('schedule-payouts'), 'Arn'] } })],
+  });
+  t.hasResourceProperties('AWS::CloudWatch::Alarm', {
+    MetricName: 'ApproximateNumberOfMessagesVisible', Threshold: 1,
+    Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [dlqId, 'QueueName'] } }],
+  });
+  t.hasResourceProperties('AWS::CloudWatch::Alarm', {
+    MetricName: 'ApproximateAgeOfOldestMessage', Threshold: PAYOUT_MAX_AGE.toSeconds(),
+    Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [queueId, 'QueueName'] } }],
+  });
+  // The provider is a deliberate choice at deploy time: no default that could fake payouts.
+  const params = t.toJSON().Parameters;
+  assert.deepEqual(params.PayoutProvider.AllowedValues, ['http', 'sandbox']);
+  assert.equal(params.PayoutProvider.Default, undefined);
+  assert.equal(params.PayoutApiKey.NoEcho, true);
 });

@@ -2,6 +2,7 @@
 //! DOMAIN.md default and can be overridden; a bad value stops the cold start, loudly.
 
 use crate::domain::gifts::GiftCatalog;
+use crate::domain::payouts::PayoutPolicy;
 use crate::domain::settlement::{SettlementPolicy, BPS};
 use crate::domain::shop::{ShopPolicy, MAX_PLATFORM_FEE_BPS};
 use crate::domain::wallet::SpendLimits;
@@ -22,6 +23,7 @@ pub struct Config {
     /// How old an unfinished gift must be before the sweeper re-drives it (see README).
     pub sweep_grace_seconds: u64,
     pub shop: ShopPolicy,
+    pub payouts: PayoutPolicy,
 }
 
 /// DOMAIN.md: 1 diamond = $0.005.
@@ -118,7 +120,19 @@ impl Config {
                 shop_defaults.commission_hold.whole_seconds(),
             )?,
         };
+        let payout_defaults = PayoutPolicy::default();
+        let payouts = PayoutPolicy {
+            minimum_cents: number("PAYOUT_MINIMUM_CENTS", payout_defaults.minimum_cents)?,
+            daily_cap_cents: number("PAYOUT_DAILY_CAP_CENTS", payout_defaults.daily_cap_cents)?,
+        };
+        if payouts.minimum_cents == 0 || payouts.daily_cap_cents < payouts.minimum_cents {
+            return Err(ConfigError::Invalid {
+                name: "PAYOUT_DAILY_CAP_CENTS",
+                reason: "the minimum payout is at least 1 cent and at most the daily cap".into(),
+            });
+        }
         Ok(Self {
+            payouts,
             settlement: SettlementPolicy {
                 creator_share_bps,
                 hold,
@@ -184,6 +198,7 @@ mod tests {
         assert_eq!(c.settlement, SettlementPolicy::default());
         assert_eq!(c.diamond_value_millicents, 500);
         assert_eq!(c.shop, ShopPolicy::default());
+        assert_eq!(c.payouts, PayoutPolicy::default());
     }
 
     #[test]
@@ -203,6 +218,8 @@ mod tests {
             ("GIFT_HOLD_SECONDS", "99999999999"),
             ("SHOP_FEE_BPS", "2001"),
             ("SELLER_HOLD_SECONDS", "-1"),
+            ("PAYOUT_MINIMUM_CENTS", "0"),
+            ("PAYOUT_DAILY_CAP_CENTS", "4999"),
         ] {
             let mut bad = TABLES.to_vec();
             bad.push((name, value));

@@ -3,6 +3,7 @@
 //! - [`domain`]: pure rules (ledger, gifts, wallets, streams, payments); no AWS types.
 //! - [`store`]: DynamoDB adapters, the only code that knows item shapes and expressions.
 //! - [`queue`]: SQS adapters, the only code that knows message formats.
+//! - [`provider`]: payout providers (sandbox, Stripe-Connect-style HTTP).
 //! - [`http`]: API Gateway glue: claims → caller, errors → responses, idempotency.
 //! - [`api`]: one module per function: parse, decide (domain), commit (store).
 
@@ -12,6 +13,7 @@ pub mod domain;
 pub mod http;
 pub mod input;
 pub mod jobs;
+pub mod provider;
 pub mod queue;
 pub mod store;
 pub mod telemetry;

@@ -5,6 +5,7 @@
 
 pub mod calls;
 pub mod events;
+pub mod payouts;
 pub mod shop;
 
 use std::collections::HashMap;
@@ -13,6 +14,8 @@ use std::sync::{Arc, Mutex};
 
 use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
 use livepay::domain::payments::sign;
+use livepay::provider::sandbox::{SandboxBehavior, SandboxProvider};
+use livepay::queue::payouts::PayoutQueue;
 use livepay::queue::settlement::{SettlementEvent, SettlementQueue};
 use livepay::{App, Clock, Config};
 use serde_json::{json, Value};
@@ -60,6 +63,10 @@ pub struct TestEnv {
     pub app: App,
     pub queue: SettlementQueue,
     pub queue_url: String,
+    pub payouts: PayoutQueue,
+    pub payout_queue_url: String,
+    /// The payout provider the executor calls; tests script its answers.
+    pub sandbox: SandboxProvider,
     pub sqs: aws_sdk_sqs::Client,
     pub env: HashMap<String, String>,
     pub calls: CallCounter,
@@ -94,10 +101,14 @@ impl TestEnv {
         );
         let clock = Arc::new(TestClock(Mutex::new(OffsetDateTime::now_utc())));
         let queue_url = env["SETTLEMENT_QUEUE_URL"].clone();
+        let payout_queue_url = env["PAYOUT_QUEUE_URL"].clone();
         Self {
             app: App::new(config, dynamodb, clock.clone()),
             queue: SettlementQueue::new(sqs.clone(), queue_url.clone()),
             queue_url,
+            payouts: PayoutQueue::new(sqs.clone(), payout_queue_url.clone()),
+            payout_queue_url,
+            sandbox: SandboxProvider::new(SandboxBehavior::Succeed),
             sqs,
             env,
             calls,
@@ -121,7 +132,9 @@ impl TestEnv {
             }
             Func::WalletApi => livepay::api::wallet::handle(&self.app, request).await,
             Func::StreamsApi => livepay::api::streams::handle(&self.app, request).await,
-            Func::CreatorsApi => livepay::api::creators::handle(&self.app, request).await,
+            Func::CreatorsApi => {
+                livepay::api::creators::handle(&self.app, &self.payouts, request).await
+            }
             Func::PlaceOrder => livepay::api::place_order::handle(&self.app, request).await,
             Func::ShopApi => livepay::api::shop::handle(&self.app, request).await,
             Func::PaymentsWebhook => {
@@ -210,15 +223,25 @@ impl TestEnv {
     }
 
     async fn receive_all(&self, delete: bool) -> Vec<(String, String)> {
+        self.receive(&self.queue_url, delete)
+            .await
+            .into_iter()
+            .map(|m| (m.message_id.unwrap(), m.body.unwrap()))
+            .collect()
+    }
+
+    /// Every message on the queue at `url`, with its attributes, deleted if `delete`.
+    pub async fn receive(&self, url: &str, delete: bool) -> Vec<aws_sdk_sqs::types::Message> {
         let mut out = Vec::new();
         loop {
             let r = self
                 .sqs
                 .receive_message()
-                .queue_url(&self.queue_url)
+                .queue_url(url)
                 .max_number_of_messages(10)
                 .visibility_timeout(30)
                 .wait_time_seconds(0)
+                .message_system_attribute_names(aws_sdk_sqs::types::MessageSystemAttributeName::All)
                 .send()
                 .await
                 .unwrap();
@@ -230,13 +253,13 @@ impl TestEnv {
                 if delete {
                     self.sqs
                         .delete_message()
-                        .queue_url(&self.queue_url)
+                        .queue_url(url)
                         .receipt_handle(m.receipt_handle().unwrap())
                         .send()
                         .await
                         .unwrap();
                 }
-                out.push((m.message_id.unwrap(), m.body.unwrap()));
+                out.push(m);
             }
         }
     }
@@ -274,7 +297,7 @@ impl TestEnv {
     }
 
     pub async fn sweep(&self) -> livepay::jobs::sweep::SweepReport {
-        livepay::jobs::sweep::sweep(&self.app, &self.queue)
+        livepay::jobs::sweep::sweep(&self.app, &self.queue, &self.payouts)
             .await
             .expect("sweep runs")
     }

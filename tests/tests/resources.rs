@@ -149,6 +149,11 @@ async fn emulator_resources_are_exactly_the_templates() {
                 .get(&aws_sdk_sqs::types::QueueAttributeName::from(k))
                 .cloned()
         };
+        assert_eq!(
+            get("FifoQueue").as_deref() == Some("true"),
+            props["FifoQueue"] == true,
+            "{name}"
+        );
         if let Some(v) = props["VisibilityTimeout"].as_u64() {
             assert_eq!(get("VisibilityTimeout"), Some(v.to_string()), "{name}");
         }
@@ -161,12 +166,16 @@ async fn emulator_resources_are_exactly_the_templates() {
                     rp["maxReceiveCount"].as_u64(),
                     "{name}"
                 );
-                let dlq = short(rp["deadLetterTargetArn"]["Fn::GetAtt"][0].as_str().unwrap());
+                let dlq_id = rp["deadLetterTargetArn"]["Fn::GetAtt"][0].as_str().unwrap();
+                let dlq_fifo = resources[dlq_id]["Properties"]["FifoQueue"] == true;
+                // A FIFO queue's DLQ must be FIFO too.
+                assert_eq!(dlq_fifo, props["FifoQueue"] == true, "{name}");
+                let suffix = if dlq_fifo { ".fifo" } else { "" };
                 assert!(
                     actual["deadLetterTargetArn"]
                         .as_str()
                         .unwrap()
-                        .ends_with(&format!(":{prefix}-{dlq}")),
+                        .ends_with(&format!(":{prefix}-{}{suffix}", short(dlq_id))),
                     "{name}: {actual}"
                 );
             }

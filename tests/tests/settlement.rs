@@ -373,11 +373,11 @@ async fn settlement_and_sweeper_racing_on_the_same_gifts_settle_each_once() {
 }
 
 #[tokio::test]
-async fn nine_hundred_ninety_gifts_to_one_creator_write_their_balance_ten_times() {
+async fn nine_hundred_eighty_gifts_to_one_creator_write_their_balance_ten_times() {
     let env = TestEnv::new().await;
-    let (sent, messages) = send_gifts(&env, 990, 45, &["creator-1"]).await;
+    let (sent, messages) = send_gifts(&env, 980, 45, &["creator-1"]).await;
     env.calls.take_item_writes();
-    for batch in messages.chunks(495) {
+    for batch in messages.chunks(490) {
         assert!(env.settle(batch).await.is_empty());
     }
     let (writes, _) = env.calls.take_item_writes();
@@ -387,7 +387,7 @@ async fn nine_hundred_ninety_gifts_to_one_creator_write_their_balance_ten_times(
         diamonds_available(&env, "creator-1").await,
         creator_shares(&sent)["creator-1"]
     );
-    println!("aggregation-metrics: 990 gifts, creator-balance writes {balance_writes}");
+    println!("aggregation-metrics: 980 gifts, creator-balance writes {balance_writes}");
 }
 
 #[tokio::test]

@@ -1,10 +1,15 @@
-//! `creators-api`: `GET /v1/creators/me/balance`, `GET /v1/creators/{creator_id}/leaderboard/weekly`.
+//! `creators-api`: a creator's balance, statement and payouts, and weekly top-gifter boards.
 
 use lambda_http::{run, service_fn, Error};
+use livepay::queue::payouts::PayoutQueue;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     livepay::telemetry::init();
-    let (app, _) = livepay::App::from_env().await?;
-    run(service_fn(|req| livepay::api::creators::handle(&app, req))).await
+    let (app, sdk) = livepay::App::from_env().await?;
+    let payouts = PayoutQueue::from_env(&sdk)?;
+    run(service_fn(|req| {
+        livepay::api::creators::handle(&app, &payouts, req)
+    }))
+    .await
 }

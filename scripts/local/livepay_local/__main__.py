@@ -14,6 +14,9 @@ def main() -> None:
     p.add_argument("--region", default="us-east-1")
     p.add_argument("--prefix", required=True)
     p.add_argument("--webhook-secret", default="local-webhook-secret-0123456789")
+    p.add_argument("--payout-provider", default="sandbox", choices=["sandbox", "http"])
+    p.add_argument("--payout-api-url", default="")
+    p.add_argument("--payout-api-key", default="")
     t = sub.add_parser("token", help="mint a JWT the local gateway accepts")
     t.add_argument("--sub", required=True)
     t.add_argument("--groups", default="")
@@ -37,7 +40,9 @@ def main() -> None:
     if args.cmd == "provision":
         tpl = template.load(args.template)
         refs = provision.provision(tpl, args.endpoint, args.region, args.prefix)
-        env = provision.function_env(tpl, refs, {"WebhookSecret": args.webhook_secret})
+        env = provision.function_env(tpl, refs, {
+            "WebhookSecret": args.webhook_secret, "PayoutProvider": args.payout_provider,
+            "PayoutApiUrl": args.payout_api_url, "PayoutApiKey": args.payout_api_key})
         for name, value in sorted(env.items()):
             print(f"{name}={value}")
     elif args.cmd == "token":

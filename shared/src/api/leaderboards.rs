@@ -8,7 +8,7 @@ use crate::domain::settlement::Board;
 use crate::domain::streams::StreamId;
 use crate::domain::time::week_key;
 use crate::http::{ApiError, ApiRequest, ApiResponse};
-use crate::input::{in_range, InvalidInput};
+use crate::input::InvalidInput;
 use crate::store::boards::BoardEntry;
 use crate::App;
 
@@ -32,22 +32,9 @@ fn top(entries: &[BoardEntry]) -> Vec<EntryView<'_>> {
         .collect()
 }
 
-fn limit(req: &ApiRequest) -> Result<u32, InvalidInput> {
-    let Some(raw) = req.query_param("limit") else {
-        return Ok(DEFAULT_LIMIT as u32);
-    };
-    let n = raw.parse::<u64>().map_err(|_| {
-        InvalidInput::new(
-            "limit",
-            format!("must be a whole number from 1 to {MAX_LIMIT}"),
-        )
-    })?;
-    Ok(in_range("limit", n, 1..=MAX_LIMIT)? as u32)
-}
-
 pub async fn stream(app: &App, req: ApiRequest) -> Result<ApiResponse, ApiError> {
     req.caller()?;
-    let limit = limit(&req)?;
+    let limit = req.limit(DEFAULT_LIMIT, MAX_LIMIT)?;
     let stream_id =
         StreamId::parse(req.path_param("stream_id")?).ok_or(ApiError::StreamNotFound)?;
     app.store
@@ -74,7 +61,7 @@ pub async fn stream(app: &App, req: ApiRequest) -> Result<ApiResponse, ApiError>
 
 pub async fn creator_week(app: &App, req: ApiRequest) -> Result<ApiResponse, ApiError> {
     req.caller()?;
-    let limit = limit(&req)?;
+    let limit = req.limit(DEFAULT_LIMIT, MAX_LIMIT)?;
     let creator_id = req.path_param("creator_id")?.to_owned();
     crate::input::bounded_str("creator_id", &creator_id, 256)?;
     let week = match req.query_param("week") {

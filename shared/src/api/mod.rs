@@ -4,6 +4,7 @@
 pub mod creators;
 pub mod leaderboards;
 pub mod payments;
+pub mod payouts;
 pub mod place_order;
 pub mod send_gift;
 pub mod shop;

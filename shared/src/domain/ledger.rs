@@ -73,10 +73,20 @@ pub enum AccountKind {
     /// Money the platform owes a buyer: refunds, and payments for orders that had expired or been
     /// cancelled (never lost, always visible).
     RefundOwed,
+    /// A creator's payouts requested and not yet paid or failed (in flight, never "available").
+    InPayout,
+    /// What the payout provider paid out to a creator: money that left the platform, one account
+    /// per creator (the world outside, as the payment provider is on the way in).
+    PaidOut,
+    /// A creator's diamonds turned into cash for a payout: retired, like coins charged back.
+    DiamondsRedeemed,
+    /// The cash the platform funds for a creator's redeemed diamonds (negative: money out).
+    /// Per creator, so a payout run writes no shared platform account.
+    RedemptionCash,
 }
 
 impl AccountKind {
-    const ALL: [AccountKind; 14] = [
+    const ALL: [AccountKind; 18] = [
         AccountKind::Wallet,
         AccountKind::PendingGift,
         AccountKind::Earnings,
@@ -91,6 +101,10 @@ impl AccountKind {
         AccountKind::Commission,
         AccountKind::CommissionPending,
         AccountKind::RefundOwed,
+        AccountKind::InPayout,
+        AccountKind::PaidOut,
+        AccountKind::DiamondsRedeemed,
+        AccountKind::RedemptionCash,
     ];
 
     pub fn prefix(self) -> &'static str {
@@ -109,6 +123,10 @@ impl AccountKind {
             AccountKind::Commission => "commission",
             AccountKind::CommissionPending => "commission-pending",
             AccountKind::RefundOwed => "refund-owed",
+            AccountKind::InPayout => "in-payout",
+            AccountKind::PaidOut => "paid-out",
+            AccountKind::DiamondsRedeemed => "redeemed",
+            AccountKind::RedemptionCash => "redemption-cash",
         }
     }
 
@@ -119,7 +137,8 @@ impl AccountKind {
             | AccountKind::Earnings
             | AccountKind::EarningsPending
             | AccountKind::CoinIssuer
-            | AccountKind::ChargebackLoss => Unit::Coins,
+            | AccountKind::ChargebackLoss
+            | AccountKind::DiamondsRedeemed => Unit::Coins,
             AccountKind::PaymentProvider
             | AccountKind::PlatformCash
             | AccountKind::Order
@@ -127,7 +146,10 @@ impl AccountKind {
             | AccountKind::SellerClawback
             | AccountKind::Commission
             | AccountKind::CommissionPending
-            | AccountKind::RefundOwed => Unit::Cents,
+            | AccountKind::RefundOwed
+            | AccountKind::InPayout
+            | AccountKind::PaidOut
+            | AccountKind::RedemptionCash => Unit::Cents,
         }
     }
 
@@ -141,7 +163,29 @@ impl AccountKind {
                 | AccountKind::PaymentProvider
                 | AccountKind::ChargebackLoss
                 | AccountKind::SellerClawback
+                | AccountKind::RedemptionCash
         )
+    }
+
+    /// The creator balance (API.md's balance fields) an account of this kind holds, if any:
+    /// exactly these accounts get statement entries, so every balance is explained entry by
+    /// entry.
+    pub fn creator_balance(self) -> Option<&'static str> {
+        match self {
+            AccountKind::EarningsPending => Some("diamonds_pending"),
+            AccountKind::Earnings => Some("diamonds_available"),
+            AccountKind::CommissionPending => Some("cents_pending"),
+            AccountKind::Commission => Some("cents_available"),
+            AccountKind::InPayout => Some("cents_in_payout"),
+            AccountKind::PaidOut => Some("cents_paid_out"),
+            _ => None,
+        }
+    }
+
+    /// Available balances a payout draws from: the scheduled payout run finds creators through
+    /// them.
+    pub fn payable(self) -> bool {
+        matches!(self, AccountKind::Earnings | AccountKind::Commission)
     }
 
     /// Where value held in a pending account goes when its hold ends.
@@ -234,6 +278,14 @@ pub enum TransferKind {
     ClawbackRecovery,
     /// An order's money going back to its buyer.
     OrderRefund,
+    /// A refund taking back a creator's commission still inside its hold.
+    CommissionClawback,
+    /// Available earnings moving into a requested payout.
+    PayoutRequest,
+    /// A payout the provider confirmed: the money left the platform.
+    PayoutPaid,
+    /// A failed payout's money going back where it was drawn from.
+    PayoutReturned,
 }
 
 impl TransferKind {
@@ -252,6 +304,10 @@ impl TransferKind {
             TransferKind::AffiliateCommission => "affiliate_commission",
             TransferKind::ClawbackRecovery => "clawback_recovery",
             TransferKind::OrderRefund => "order_refund",
+            TransferKind::CommissionClawback => "commission_clawback",
+            TransferKind::PayoutRequest => "payout_request",
+            TransferKind::PayoutPaid => "payout_paid",
+            TransferKind::PayoutReturned => "payout_returned",
         }
     }
 }

@@ -5,6 +5,7 @@ pub mod gifts;
 pub mod ids;
 pub mod ledger;
 pub mod payments;
+pub mod payouts;
 pub mod settlement;
 pub mod shop;
 pub mod streams;

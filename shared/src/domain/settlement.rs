@@ -9,9 +9,10 @@ use time::{Duration, OffsetDateTime};
 use super::ledger::{AccountId, LedgerError, Transfer, TransferKind};
 use super::time::{sortable, week_key};
 
-/// Gifts settled in one transaction: DynamoDB's 100 items, less the creator's earnings account.
-/// So a creator's balance item is written once per 99 gifts, not once per gift.
-pub const MAX_GIFTS_PER_SETTLEMENT: usize = 99;
+/// Gifts settled in one transaction: DynamoDB's 100 items, less the creator's earnings account
+/// and its statement entry. So a creator's balance item is written once per 98 gifts, not once
+/// per gift.
+pub const MAX_GIFTS_PER_SETTLEMENT: usize = 98;
 
 /// Basis points: 10,000 = 100 %.
 pub const BPS: u64 = 10_000;
@@ -294,7 +295,7 @@ mod tests {
     }
 
     #[test]
-    fn plan_groups_per_creator_in_chunks_of_99_and_settles_a_duplicate_once() {
+    fn plan_groups_per_creator_in_chunks_of_98_and_settles_a_duplicate_once() {
         let mut gifts: Vec<_> = (0..200)
             .map(|i| gift(&format!("g{i:03}"), "a", "u", 10))
             .collect();
@@ -306,8 +307,8 @@ mod tests {
             .iter()
             .map(|c| (c.creator_id.as_str(), c.gifts.len()))
             .collect();
-        assert_eq!(sizes, [("a", 99), ("a", 99), ("a", 2), ("b", 1)]);
-        assert_eq!(chunks[0].creator_total(), 99 * 5);
+        assert_eq!(sizes, [("a", 98), ("a", 98), ("a", 4), ("b", 1)]);
+        assert_eq!(chunks[0].creator_total(), 98 * 5);
         assert_eq!(chunks[0].transfers[0].credit, AccountId::earnings("a"));
         // A 1-coin gift earns no whole diamond: no transfer, but the gift is still settled.
         assert!(chunks[3].transfers.is_empty());

@@ -3,9 +3,11 @@
 use crate::domain::gifts::GiftRuleError;
 use crate::domain::ledger::LedgerError;
 use crate::domain::payments::{EventError, SignatureError};
+use crate::domain::payouts::PayoutError;
 use crate::domain::shop::ShopError;
 use crate::domain::wallet::{AbovePlatformCap, SpendError};
 use crate::input::InvalidInput;
+use crate::jobs::payouts::RequestError;
 use crate::store::{StoreError, TxError};
 
 #[derive(Debug, thiserror::Error)]
@@ -40,6 +42,8 @@ pub enum ApiError {
     UnsupportedEvent(String),
     #[error(transparent)]
     Shop(#[from] ShopError),
+    #[error(transparent)]
+    Payout(#[from] PayoutError),
     #[error("too much contention or throttling; retry with the same Idempotency-Key")]
     Busy(String),
     #[error("internal error")]
@@ -83,6 +87,13 @@ impl ApiError {
                 ShopError::NotCancellable(_) => (409, "order_not_cancellable"),
                 ShopError::InvalidTransition { .. } => (409, "invalid_transition"),
                 ShopError::TotalOverflow => (400, "invalid_request"),
+            },
+            ApiError::Payout(e) => match e {
+                PayoutError::BelowMinimum { .. } => (422, "below_minimum"),
+                PayoutError::DailyCap { .. } => (422, "daily_payout_cap"),
+                PayoutError::InsufficientAvailable { .. } => {
+                    (402, "insufficient_available_balance")
+                }
             },
             ApiError::Busy(_) => (503, "busy"),
             ApiError::Internal(_) => (500, "internal"),
@@ -158,6 +169,20 @@ impl From<EventError> for ApiError {
         match e {
             EventError::Invalid(i) => ApiError::InvalidRequest(i),
             EventError::UnsupportedType(t) => ApiError::UnsupportedEvent(t),
+        }
+    }
+}
+
+impl From<RequestError> for ApiError {
+    fn from(e: RequestError) -> Self {
+        match e {
+            RequestError::Refused(refusal) => refusal.into(),
+            // The payout exists although the key's record does not (it expired): the same key.
+            RequestError::Exists(_) => ApiError::IdempotencyKeyReused,
+            RequestError::Busy => ApiError::Busy(e.to_string()),
+            RequestError::Store(s) => s.into(),
+            RequestError::Tx(t) => t.into(),
+            RequestError::Ledger(l) => l.into(),
         }
     }
 }

@@ -92,6 +92,20 @@ impl ApiRequest {
         self.query.get(name).map(String::as_str)
     }
 
+    /// `?limit=N`: 1 to `max`, `default` when absent.
+    pub fn limit(&self, default: u64, max: u64) -> Result<u32, crate::input::InvalidInput> {
+        let Some(raw) = self.query_param("limit") else {
+            return Ok(default as u32);
+        };
+        let n = raw.parse::<u64>().map_err(|_| {
+            crate::input::InvalidInput::new(
+                "limit",
+                format!("must be a whole number from 1 to {max}"),
+            )
+        })?;
+        Ok(crate::input::in_range("limit", n, 1..=max)? as u32)
+    }
+
     pub fn json<T: serde::de::DeserializeOwned>(&self) -> Result<T, ApiError> {
         Ok(crate::input::parse_json(&self.body)?)
     }

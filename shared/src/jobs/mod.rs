@@ -3,9 +3,12 @@
 //! - [`settlement`]: settling gifts — shared by the queue consumer and the sweeper.
 //! - [`orders`]: expiring unpaid orders and completing delivered ones.
 //! - [`settle_payouts`]: the settlement queue's consumer (`settle-payouts`).
+//! - [`payouts`]: requesting payouts, executing them (`execute-payouts`), the weekly run
+//!   (`schedule-payouts`).
 //! - [`sweep`]: the scheduled sweeper (`sweep-settlements`).
 
 pub mod orders;
+pub mod payouts;
 pub mod settle_payouts;
 pub mod settlement;
 pub mod sweep;

@@ -100,6 +100,13 @@ pub async fn handle(app: &App, event: SqsEvent) -> Result<SqsBatchResponse, Batc
         failed = failed.len(),
         "settlement batch"
     );
+    batch_response(failed)
+}
+
+/// The partial batch response reporting `failed` (message ids): never an empty identifier.
+pub(crate) fn batch_response(
+    mut failed: Vec<Option<String>>,
+) -> Result<SqsBatchResponse, BatchError> {
     let unidentified = failed
         .iter()
         .filter(|id| id.as_deref().is_none_or(str::is_empty))

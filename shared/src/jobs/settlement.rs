@@ -1,5 +1,5 @@
 //! Settling a set of gifts exactly once, whoever calls and however often: the money (gift
-//! accounts → creator earnings, 99 gifts per transaction per creator), then the leaderboards.
+//! accounts → creator earnings, 98 gifts per transaction per creator), then the leaderboards.
 //!
 //! A transaction cancelled because some of its gifts were settled already (a redelivery, the
 //! sweeper) is retried without them: the cancellation reasons say which, and the item as it was

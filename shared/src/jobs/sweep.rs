@@ -2,7 +2,8 @@
 //! grace period (a crash between commit and enqueue, a lost or dead-lettered message) through
 //! the same settlement as the queue consumer — racing it is safe, every step is conditioned —
 //! releases held earnings and commissions that are due, expires unpaid orders whose payment
-//! window ended, and sends delivered orders whose hold ended to the settlement queue.
+//! window ended, sends delivered orders whose hold ended to the settlement queue, and sends
+//! payouts still `requested` after the grace period to the payouts queue again.
 
 use serde::Serialize;
 use time::Duration;
@@ -12,6 +13,7 @@ use super::settlement::settle;
 use crate::domain::ledger::Unit;
 use crate::domain::shop::OrderStatus;
 use crate::domain::time::sortable;
+use crate::queue::payouts::PayoutQueue;
 use crate::queue::settlement::{SettlementEvent, SettlementQueue};
 use crate::store::{StoreError, Tx};
 use crate::App;
@@ -31,9 +33,15 @@ pub struct SweepReport {
     pub orders_expired: usize,
     pub orders_due_for_completion: usize,
     pub orders_failed: usize,
+    /// Requested payouts sent to the payouts queue again (their first message may be lost).
+    pub payouts_resent: usize,
 }
 
-pub async fn sweep(app: &App, queue: &SettlementQueue) -> Result<SweepReport, StoreError> {
+pub async fn sweep(
+    app: &App,
+    queue: &SettlementQueue,
+    payouts: &PayoutQueue,
+) -> Result<SweepReport, StoreError> {
     let now = app.clock.now();
     let grace =
         Duration::seconds(i64::try_from(app.config.sweep_grace_seconds).unwrap_or(i64::MAX));
@@ -79,6 +87,22 @@ pub async fn sweep(app: &App, queue: &SettlementQueue) -> Result<SweepReport, St
         }
     }
     sweep_orders(app, queue, &sortable(now), &mut report).await?;
+    for payout in app.store.stranded_payouts(&sortable(now)).await? {
+        let next = sortable(now + grace);
+        // Moved first: a payout that moved on meanwhile is not sent again.
+        match app.store.payout_redriven(&payout, &next).await {
+            Ok(true) => match payouts.send(&payout).await {
+                Ok(()) => report.payouts_resent += 1,
+                Err(e) => {
+                    tracing::warn!(payout_id = %payout.payout_id, error = %e, "payout re-send failed; the next run retries")
+                }
+            },
+            Ok(false) => {}
+            Err(e) => {
+                tracing::warn!(payout_id = %payout.payout_id, error = %e, "payout re-send deferred")
+            }
+        }
+    }
     tracing::info!(?report, "sweep");
     Ok(report)
 }

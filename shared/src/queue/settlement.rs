@@ -7,10 +7,9 @@
 //!   "order_id"}`.
 //! The business id (gift or order) is what makes settlement exactly-once, never the message id.
 
-use aws_sdk_sqs::error::ProvideErrorMetadata;
 use serde::{Deserialize, Serialize};
 
-use super::QueueError;
+use super::{sqs_error, QueueError};
 use crate::domain::gifts::SentGift;
 
 /// The message formats' versions; a consumer refuses versions it does not know.
@@ -111,14 +110,7 @@ impl SettlementQueue {
             .send()
             .await
             .map(|_| ())
-            .map_err(|e| QueueError::Failed {
-                op: "SendMessage",
-                message: format!(
-                    "{}: {}",
-                    e.code().unwrap_or("unknown"),
-                    e.message().unwrap_or("no message")
-                ),
-            })
+            .map_err(|e| sqs_error("SendMessage", e))
     }
 }
 

@@ -8,6 +8,7 @@ use aws_sdk_dynamodb::types::{
 };
 
 use super::attrs::{key, n, s, Item};
+use super::sweep::{payable_sweep_shard, SWEEP_AT, SWEEP_SHARD};
 use super::transaction::{put_new, Role, Tx};
 use super::{Store, StoreError};
 use crate::domain::ledger::{postings, AccountId, LedgerError, Transfer};
@@ -104,8 +105,15 @@ impl Store {
         for p in postings(w.transfers)? {
             let item = match w.opened.get(&p.account) {
                 Some(extra) => open_account(table, &p.account, p.delta, extra),
-                None => update_account(table, &p.account, p.delta, w.edits.get(&p.account)),
+                None => update_account(table, &p.account, p.delta, w.edits.get(&p.account), w.at),
             };
+            if p.account.kind.creator_balance().is_some() {
+                let entry = statement_entry(&p.account, p.delta, w.transfers, w.at);
+                tx.push(
+                    Role::StatementEntry(p.account.clone()),
+                    put_new(table, entry),
+                );
+            }
             touched.insert(p.account.clone());
             tx.push(Role::Account(p.account), item);
         }
@@ -119,7 +127,7 @@ impl Store {
         for (account, edit) in untouched(&w.edits, &touched) {
             tx.push(
                 Role::Account(account.clone()),
-                update_account(table, account, 0, Some(edit)),
+                update_account(table, account, 0, Some(edit), w.at),
             );
         }
         if w.records == TransferRecords::Items {
@@ -180,16 +188,27 @@ fn update_account(
     account: &AccountId,
     delta: i64,
     edit: Option<&AccountEdit>,
+    at: &str,
 ) -> TransactWriteItem {
     let mut sets = vec![
         "account_id = if_not_exists(account_id, :id)".to_owned(),
         "#unit = if_not_exists(#unit, :unit)".to_owned(),
     ];
+    let mut names = HashMap::from([("#unit".to_owned(), "unit".to_owned())]);
+    let mut values = HashMap::new();
+    // A credit to a payable balance lists the creator for the scheduled payout run (the
+    // run takes accounts that are empty again off the list).
+    if delta > 0 && account.kind.payable() {
+        sets.push("#ps = if_not_exists(#ps, :ps), #pa = if_not_exists(#pa, :pa)".to_owned());
+        names.insert("#ps".into(), SWEEP_SHARD.into());
+        names.insert("#pa".into(), SWEEP_AT.into());
+        values.insert(":ps".into(), s(payable_sweep_shard(&account.owner)));
+        values.insert(":pa".into(), s(at));
+    }
     let mut adds = vec!["balance :delta".to_owned(), "version :one".to_owned()];
     let mut removes = Vec::new();
     let mut conditions = Vec::new();
-    let mut names = HashMap::from([("#unit".to_owned(), "unit".to_owned())]);
-    let mut values = HashMap::from([
+    values.extend([
         (":id".to_owned(), s(account.to_string())),
         (":unit".to_owned(), s(account.kind.unit().as_str())),
         (":delta".to_owned(), n(delta)),
@@ -257,6 +276,46 @@ pub(crate) fn version_condition(version: u64, values: &mut Item) -> String {
         values.insert(":v".into(), n(version));
         "version = :v".to_owned()
     }
+}
+
+pub(crate) fn statement_pk(owner: &str) -> String {
+    format!("STMT#{owner}")
+}
+
+/// One statement entry: what one commit did to one of a creator's balances, and why (the
+/// transfers' kinds and references). Entries are per commit, not per transfer, so a settlement
+/// batch of 98 gifts costs its creator one entry, as it costs one balance write.
+///
+/// The sort key orders a creator's entries by when they were written (nanoseconds of the
+/// writer's clock, then randomness for uniqueness); `balance_after` is the running sum in that
+/// order. Every posting to such an account writes its entry in the same transaction, so the
+/// entries always sum exactly to the balance.
+fn statement_entry(account: &AccountId, delta: i64, transfers: &[Transfer], at: &str) -> Item {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    let entry_id = format!(
+        "{nanos:020}-{}-{:08x}",
+        account.kind.prefix(),
+        ulid::Ulid::new().random() as u32
+    );
+    let mine: Vec<&Transfer> = transfers
+        .iter()
+        .filter(|t| &t.debit == account || &t.credit == account)
+        .collect();
+    let mut kinds: Vec<&str> = mine.iter().map(|t| t.kind.as_str()).collect();
+    kinds.dedup();
+    let mut refs: Vec<AttributeValue> = mine.iter().map(|t| s(&t.reference)).collect();
+    refs.dedup();
+    let mut item = key(statement_pk(&account.owner), &entry_id);
+    item.extend([
+        ("account".to_owned(), s(account.to_string())),
+        ("amount".to_owned(), n(delta)),
+        ("kind".to_owned(), s(kinds.join(","))),
+        ("refs".to_owned(), AttributeValue::L(refs)),
+        ("at".to_owned(), s(at)),
+    ]);
+    item
 }
 
 /// A transfer's record: the attributes of its `XFER#` item.

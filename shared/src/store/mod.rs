@@ -4,7 +4,8 @@
 //! - ledger table: `ACCT#<account>` / `A` an account (wallets, gifts and pending earnings carry
 //!   extra attributes; a settled gift carries its settlement transfer as `xfer_*`);
 //!   `XFER#<transfer>` / `T` a transfer; `EVENT#<provider event>` / `E` a webhook event that took
-//!   effect. GSI `sweep` (`sweep_shard` / `sweep_at`): unfinished work, see [`sweep`].
+//!   effect; payouts, their daily totals and statement entries, see [`payouts`]. GSI `sweep`
+//!   (`sweep_shard` / `sweep_at`): unfinished work, see [`sweep`].
 //! - commerce table: `STREAM#<stream>` / `S` a stream; `BOARD#<board>` / `U#<user>` a gifter's
 //!   coins on a leaderboard. GSI `boards` (`board` / `coins`): entries ranked, see [`boards`].
 //! - idempotency table: `<sha256(caller, route, key)>` / `K` a completed request, TTL `expires_at`.
@@ -16,6 +17,7 @@ pub mod idempotency;
 pub mod ledger;
 pub mod orders;
 pub mod payments;
+pub mod payouts;
 pub mod products;
 pub mod settlement;
 mod snapshots;

@@ -42,6 +42,16 @@ pub(crate) fn order_sweep_shard(order_id: &str) -> String {
     shard("order", order_id)
 }
 
+/// Creators with money in an available balance, for the scheduled payout run.
+pub(crate) fn payable_sweep_shard(creator_id: &str) -> String {
+    shard("payable", creator_id)
+}
+
+/// Payouts committed but not yet taken by the executor, re-sent after the grace period.
+pub(crate) fn payout_sweep_shard(payout_id: &str) -> String {
+    shard("payout", payout_id)
+}
+
 /// A pending account with holds (a creator's gift earnings or commissions), as the sweep index
 /// lists it.
 #[derive(Debug, Clone)]
@@ -83,7 +93,7 @@ impl Store {
     }
 
     /// Every shard of one kind, up to `until`, each item read by `from_item`.
-    async fn sweep_all<T>(
+    pub(crate) async fn sweep_all<T>(
         &self,
         kind: &str,
         until: &str,

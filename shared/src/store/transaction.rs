@@ -26,6 +26,11 @@ pub enum Role {
     Product(String),
     /// A buyer's units held of one seller's limited products.
     BuyerLimits,
+    /// The statement entry of a posting to this account.
+    StatementEntry(AccountId),
+    Payout(String),
+    /// A creator's payouts of one day, against the daily cap.
+    PayoutDay,
 }
 
 /// A Put that creates `item` and fails (returning what is there) if its key exists: how every

@@ -1,0 +1,27 @@
+//! `execute-payouts`: the FIFO payouts queue's consumer; pays each payout through the configured
+//! provider, within this invocation's deadline (see `livepay::jobs::payouts`).
+
+use std::time::{Instant, SystemTime};
+
+use aws_lambda_events::event::sqs::SqsEvent;
+use lambda_runtime::{run, service_fn, Error, LambdaEvent};
+use livepay::provider::Provider;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    livepay::telemetry::init();
+    let (app, _) = livepay::App::from_env().await?;
+    let provider = Provider::from_env()?;
+    let (app, provider) = (&app, &provider);
+    run(service_fn(|event: LambdaEvent<SqsEvent>| async move {
+        let left = event
+            .context
+            .deadline()
+            .duration_since(SystemTime::now())
+            .unwrap_or_default();
+        livepay::jobs::payouts::handle(app, provider, event.payload, Instant::now() + left)
+            .await
+            .map_err(Error::from)
+    }))
+    .await
+}

@@ -1,0 +1,20 @@
+//! `schedule-payouts`: weekly, requests a payout for every creator with at least the minimum
+//! available (see `livepay::jobs::payouts::schedule`).
+
+use aws_lambda_events::event::eventbridge::EventBridgeEvent;
+use lambda_runtime::{run, service_fn, Error, LambdaEvent};
+use livepay::queue::payouts::PayoutQueue;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    livepay::telemetry::init();
+    let (app, sdk) = livepay::App::from_env().await?;
+    let payouts = PayoutQueue::from_env(&sdk)?;
+    let (app, payouts) = (&app, &payouts);
+    run(service_fn(|_: LambdaEvent<EventBridgeEvent>| async move {
+        livepay::jobs::payouts::schedule(app, payouts)
+            .await
+            .map_err(Error::from)
+    }))
+    .await
+}

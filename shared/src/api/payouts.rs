@@ -1,0 +1,253 @@
+//! A creator's money (API.md "Creator earnings and payouts"): balance, statement, payout
+//! requests and the list of payouts. Served by `creators-api`.
+
+use std::collections::BTreeMap;
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use serde::{Deserialize, Serialize};
+
+use crate::domain::ledger::{AccountId, AccountKind};
+use crate::domain::payouts::{payable_cents, Payout};
+use crate::http::idempotency::Idempotency;
+use crate::http::{record_business_id, ApiError, ApiRequest, ApiResponse, Role};
+use crate::input::InvalidInput;
+use crate::jobs::payouts::request;
+use crate::queue::payouts::PayoutQueue;
+use crate::store::payouts::StoredEntry;
+use crate::App;
+
+/// Statement entries per page: 1 to 200, 50 unless `?limit=` says.
+const MAX_STATEMENT_PAGE: u64 = 200;
+const DEFAULT_STATEMENT_PAGE: u64 = 50;
+
+#[derive(Debug, Serialize)]
+struct BalanceView<'a> {
+    creator_id: &'a str,
+    diamonds_pending: i64,
+    diamonds_available: i64,
+    cents_pending: i64,
+    cents_available: i64,
+    payable_cents: i64,
+    cents_in_payout: i64,
+    cents_paid_out: i64,
+}
+
+pub async fn balance(app: &App, req: ApiRequest) -> Result<ApiResponse, ApiError> {
+    let caller = req.caller()?;
+    caller.require(Role::Creator)?;
+    let me = &caller.user_id;
+    let balance = |kind| async move { app.store.account_balance(&AccountId::new(kind, me)).await };
+    let (diamonds_pending, diamonds_available, cents_pending, cents_available, in_payout, paid) = futures::try_join!(
+        balance(AccountKind::EarningsPending),
+        balance(AccountKind::Earnings),
+        balance(AccountKind::CommissionPending),
+        balance(AccountKind::Commission),
+        balance(AccountKind::InPayout),
+        balance(AccountKind::PaidOut),
+    )?;
+    let diamonds_payable = payable_cents(
+        u64::try_from(diamonds_available).unwrap_or(0),
+        app.config.diamond_value_millicents,
+    );
+    Ok(ApiResponse::json(
+        200,
+        &BalanceView {
+            creator_id: me,
+            diamonds_pending,
+            diamonds_available,
+            cents_pending,
+            cents_available,
+            payable_cents: cents_available
+                .saturating_add(i64::try_from(diamonds_payable).unwrap_or(i64::MAX)),
+            cents_in_payout: in_payout,
+            cents_paid_out: paid,
+        },
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PayoutBody {
+    amount_cents: u64,
+}
+
+#[derive(Debug, Serialize)]
+struct PayoutView<'a> {
+    payout_id: &'a str,
+    amount_cents: u64,
+    status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<&'a str>,
+    requested_at: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    settled_at: Option<&'a str>,
+    /// Where the cents came from (docs/api-additions.md).
+    drawn_cents: u64,
+    drawn_diamonds: u64,
+}
+
+impl<'a> From<&'a Payout> for PayoutView<'a> {
+    fn from(p: &'a Payout) -> Self {
+        Self {
+            payout_id: &p.payout_id,
+            amount_cents: p.amount_cents,
+            status: p.status.as_str(),
+            reason: p.reason.as_deref(),
+            requested_at: &p.requested_at,
+            settled_at: p.settled_at.as_deref(),
+            drawn_cents: p.draw.cents,
+            drawn_diamonds: p.draw.diamonds,
+        }
+    }
+}
+
+/// `POST /v1/creators/me/payouts`: `202` once the payout is committed; it is paid
+/// asynchronously.
+pub async fn request_payout(
+    app: &App,
+    queue: &PayoutQueue,
+    req: ApiRequest,
+) -> Result<ApiResponse, ApiError> {
+    let caller = req.caller()?;
+    caller.require(Role::Creator)?;
+    let idem = Idempotency::from_request(&req, &caller)?;
+    let body: PayoutBody = req.json()?;
+    if body.amount_cents == 0 {
+        return Err(InvalidInput::new("amount_cents", "must be at least 1").into());
+    }
+    let payout_id = idem.derived_id("po");
+    record_business_id(&payout_id);
+    let now = app.clock.now();
+    let result = request(
+        app,
+        queue,
+        &caller.user_id,
+        body.amount_cents,
+        &payout_id,
+        now,
+        |tx, payout| {
+            let idem = &idem;
+            async move {
+                let response = ApiResponse::json(202, &PayoutView::from(&payout));
+                idem.commit(app, tx, response, now).await
+            }
+        },
+    )
+    .await;
+    match result {
+        Ok(response) => Ok(response),
+        // A refusal may be this key's own earlier success (the money it moved is why).
+        Err(refusal @ ApiError::Payout(_)) => idem.replay_or(&app.store, now, refusal).await,
+        Err(e) => Err(e),
+    }
+}
+
+/// `GET /v1/creators/me/payouts`: newest first.
+pub async fn list(app: &App, req: ApiRequest) -> Result<ApiResponse, ApiError> {
+    let caller = req.caller()?;
+    caller.require(Role::Creator)?;
+    let payouts = app.store.payouts_of(&caller.user_id).await?;
+    let views: Vec<PayoutView<'_>> = payouts.iter().map(PayoutView::from).collect();
+    Ok(ApiResponse::json(
+        200,
+        &serde_json::json!({ "payouts": views }),
+    ))
+}
+
+/// Where a statement page starts: after an entry, with each balance as it stood there.
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Cursor {
+    after: String,
+    balances: BTreeMap<String, i64>,
+}
+
+impl Cursor {
+    fn decode(raw: &str) -> Result<Self, InvalidInput> {
+        let invalid = || InvalidInput::new("cursor", "not a cursor this API returned");
+        let bytes = URL_SAFE_NO_PAD.decode(raw).map_err(|_| invalid())?;
+        serde_json::from_slice(&bytes).map_err(|_| invalid())
+    }
+
+    fn encode(&self) -> String {
+        URL_SAFE_NO_PAD.encode(serde_json::to_vec(self).expect("a cursor serializes"))
+    }
+}
+
+#[derive(Debug, Serialize)]
+struct EntryView<'a> {
+    entry_id: &'a str,
+    at: &'a str,
+    kind: &'a str,
+    amount: i64,
+    unit: &'static str,
+    balance_after: i64,
+    #[serde(rename = "ref")]
+    reference: &'a str,
+    /// Which balance of `GET /v1/creators/me/balance` the entry changes.
+    balance: &'static str,
+    /// Every business id behind the entry (a settlement batch's gifts).
+    refs: &'a [String],
+}
+
+/// `GET /v1/creators/me/statement?cursor=&limit=`: oldest first. Each entry is what one commit
+/// did to one balance; `balance_after` is that balance once the entry applied, so the last entry
+/// of each balance equals the balance.
+pub async fn statement(app: &App, req: ApiRequest) -> Result<ApiResponse, ApiError> {
+    let caller = req.caller()?;
+    caller.require(Role::Creator)?;
+    let limit = req.limit(DEFAULT_STATEMENT_PAGE, MAX_STATEMENT_PAGE)?;
+    let mut cursor = match req.query_param("cursor").filter(|c| !c.is_empty()) {
+        Some(raw) => Cursor::decode(raw)?,
+        None => Cursor::default(),
+    };
+    let after = (!cursor.after.is_empty()).then_some(cursor.after.as_str());
+    let (entries, more) = app
+        .store
+        .statement_page(
+            &caller.user_id,
+            after,
+            i32::try_from(limit).unwrap_or(i32::MAX),
+        )
+        .await?;
+    let views = entries
+        .iter()
+        .map(|e| entry_view(e, &mut cursor.balances))
+        .collect::<Result<Vec<_>, ApiError>>()?;
+    let next_cursor = match entries.last() {
+        Some(last) if more => {
+            cursor.after = last.entry_id.clone();
+            Some(cursor.encode())
+        }
+        _ => None,
+    };
+    Ok(ApiResponse::json(
+        200,
+        &serde_json::json!({ "entries": views, "next_cursor": next_cursor }),
+    ))
+}
+
+fn entry_view<'a>(
+    e: &'a StoredEntry,
+    balances: &mut BTreeMap<String, i64>,
+) -> Result<EntryView<'a>, ApiError> {
+    let balance = e
+        .account
+        .kind
+        .creator_balance()
+        .ok_or_else(|| ApiError::Internal(format!("{} has no statement", e.account)))?;
+    let after = balances.entry(balance.to_owned()).or_default();
+    *after = after.saturating_add(e.amount);
+    Ok(EntryView {
+        entry_id: &e.entry_id,
+        at: &e.at,
+        kind: &e.kind,
+        amount: e.amount,
+        unit: e.account.kind.unit().as_str(),
+        balance_after: *after,
+        reference: e.refs.first().map_or("", String::as_str),
+        balance,
+        refs: &e.refs,
+    })
+}

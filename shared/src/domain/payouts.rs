@@ -1,0 +1,414 @@
+//! Creator payouts: what a payout may draw (minimum, daily cap, available balance), how it is
+//! drawn (commission cents first, then diamonds converted at the configured rate, whole cents
+//! only), its statuses, and the transfers of each step.
+//!
+//! Money path: `commission` / `earnings` (available) → `in-payout` when requested →
+//! `paid-out` when the provider confirms, or back exactly where it came from when the payout
+//! fails. Diamonds become cents through two per-creator accounts (`redeemed`, coins, and
+//! `redemption-cash`, cents), so conversion is a pair of ordinary transfers and no platform
+//! account is written by a payout run.
+
+use super::ledger::{AccountId, AccountKind, LedgerError, Transfer, TransferKind};
+
+/// DOMAIN.md: $50 minimum payout (Twitch).
+pub const DEFAULT_MINIMUM_CENTS: u64 = 5_000;
+/// DOMAIN.md: $1,000 a day at most (TikTok).
+pub const DEFAULT_DAILY_CAP_CENTS: u64 = 100_000;
+/// Longest reason kept on a failed or held payout: a provider's message, trimmed.
+pub const MAX_REASON_CHARS: usize = 500;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PayoutPolicy {
+    pub minimum_cents: u64,
+    pub daily_cap_cents: u64,
+}
+
+impl Default for PayoutPolicy {
+    fn default() -> Self {
+        Self {
+            minimum_cents: DEFAULT_MINIMUM_CENTS,
+            daily_cap_cents: DEFAULT_DAILY_CAP_CENTS,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PayoutError {
+    #[error("a payout is at least {minimum_cents} cents")]
+    BelowMinimum { minimum_cents: u64 },
+    #[error("payouts are capped at {cap_cents} cents a day")]
+    DailyCap { cap_cents: u64 },
+    #[error("only {payable_cents} cents are available to pay out")]
+    InsufficientAvailable { payable_cents: u64 },
+}
+
+/// Whole cents that `diamonds` pay out at `millicents` each; the fraction stays as diamonds.
+pub fn payable_cents(diamonds: u64, millicents: u64) -> u64 {
+    let cents = u128::from(diamonds) * u128::from(millicents) / 1000;
+    u64::try_from(cents).unwrap_or(u64::MAX)
+}
+
+/// Where a payout's cents come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Draw {
+    /// From available commissions (cents).
+    pub cents: u64,
+    /// Available diamonds redeemed...
+    pub diamonds: u64,
+    /// ...for these cents.
+    pub cents_from_diamonds: u64,
+}
+
+/// What a payout of `amount_cents` may draw: within the policy's limits, from cents first, then
+/// the fewest diamonds that cover the rest. The creator is never paid a fraction of a cent and
+/// keeps every diamond not needed; when the rate does not divide the rest evenly, the last
+/// diamond's leftover fraction of a cent goes with it.
+pub fn draw(
+    amount_cents: u64,
+    cents_available: u64,
+    diamonds_available: u64,
+    millicents: u64,
+    policy: &PayoutPolicy,
+) -> Result<Draw, PayoutError> {
+    if amount_cents < policy.minimum_cents {
+        return Err(PayoutError::BelowMinimum {
+            minimum_cents: policy.minimum_cents,
+        });
+    }
+    if amount_cents > policy.daily_cap_cents {
+        return Err(PayoutError::DailyCap {
+            cap_cents: policy.daily_cap_cents,
+        });
+    }
+    let payable = cents_available.saturating_add(payable_cents(diamonds_available, millicents));
+    if amount_cents > payable {
+        return Err(PayoutError::InsufficientAvailable {
+            payable_cents: payable,
+        });
+    }
+    let cents = amount_cents.min(cents_available);
+    let rest = amount_cents - cents;
+    let diamonds = if rest == 0 {
+        0
+    } else {
+        // `rest` ≤ the diamonds' payable cents, so millicents > 0 and this fits.
+        u64::try_from((u128::from(rest) * 1000).div_ceil(u128::from(millicents)))
+            .expect("no more diamonds than available")
+    };
+    debug_assert!(diamonds <= diamonds_available);
+    Ok(Draw {
+        cents,
+        diamonds,
+        cents_from_diamonds: rest,
+    })
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PayoutStatus {
+    Requested,
+    Processing,
+    Paid,
+    /// The provider refused for good: the money is back in available, with a reason.
+    Failed,
+    /// The provider holds it (an account under review): the money stays in payout, with a
+    /// reason, until someone decides.
+    Held,
+}
+
+impl PayoutStatus {
+    pub const ALL: [PayoutStatus; 5] = [
+        PayoutStatus::Requested,
+        PayoutStatus::Processing,
+        PayoutStatus::Paid,
+        PayoutStatus::Failed,
+        PayoutStatus::Held,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PayoutStatus::Requested => "requested",
+            PayoutStatus::Processing => "processing",
+            PayoutStatus::Paid => "paid",
+            PayoutStatus::Failed => "failed",
+            PayoutStatus::Held => "held",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|x| x.as_str() == s)
+    }
+
+    /// Whether the executor still has work to do for a payout in this status.
+    pub fn in_flight(self) -> bool {
+        matches!(self, PayoutStatus::Requested | PayoutStatus::Processing)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Payout {
+    pub payout_id: String,
+    pub creator_id: String,
+    pub amount_cents: u64,
+    pub draw: Draw,
+    pub status: PayoutStatus,
+    pub reason: Option<String>,
+    /// Sortable UTC time; its day is the one the daily cap counts against.
+    pub requested_at: String,
+    pub settled_at: Option<String>,
+    /// The provider's id for the transfer, once paid.
+    pub provider_ref: Option<String>,
+}
+
+impl Payout {
+    fn transfer(
+        &self,
+        step: &str,
+        debit: AccountId,
+        credit: AccountId,
+        amount: u64,
+        kind: TransferKind,
+    ) -> Result<Option<Transfer>, LedgerError> {
+        if amount == 0 {
+            return Ok(None);
+        }
+        let id = format!("payout:{}:{step}", self.payout_id);
+        Transfer::new(id, debit, credit, amount, kind, &self.payout_id).map(Some)
+    }
+
+    fn account(&self, kind: AccountKind) -> AccountId {
+        AccountId::new(kind, &self.creator_id)
+    }
+
+    /// Available → in payout, diamonds converted on the way.
+    pub fn request_transfers(&self) -> Result<Vec<Transfer>, LedgerError> {
+        use AccountKind::*;
+        let kind = TransferKind::PayoutRequest;
+        let d = self.draw;
+        Ok([
+            self.transfer(
+                "cents",
+                self.account(Commission),
+                self.account(InPayout),
+                d.cents,
+                kind,
+            )?,
+            self.transfer(
+                "diamonds",
+                self.account(Earnings),
+                self.account(DiamondsRedeemed),
+                d.diamonds,
+                kind,
+            )?,
+            self.transfer(
+                "redeemed",
+                self.account(RedemptionCash),
+                self.account(InPayout),
+                d.cents_from_diamonds,
+                kind,
+            )?,
+        ]
+        .into_iter()
+        .flatten()
+        .collect())
+    }
+
+    /// In payout → paid out: the money left the platform.
+    pub fn paid_transfers(&self) -> Result<Vec<Transfer>, LedgerError> {
+        use AccountKind::*;
+        let paid = self.transfer(
+            "paid",
+            self.account(InPayout),
+            self.account(PaidOut),
+            self.amount_cents,
+            TransferKind::PayoutPaid,
+        )?;
+        Ok(paid.into_iter().collect())
+    }
+
+    /// The request, exactly reversed: the creator's balances are what they were before it.
+    pub fn returned_transfers(&self) -> Result<Vec<Transfer>, LedgerError> {
+        use AccountKind::*;
+        let kind = TransferKind::PayoutReturned;
+        let d = self.draw;
+        Ok([
+            self.transfer(
+                "cents-back",
+                self.account(InPayout),
+                self.account(Commission),
+                d.cents,
+                kind,
+            )?,
+            self.transfer(
+                "redeemed-back",
+                self.account(InPayout),
+                self.account(RedemptionCash),
+                d.cents_from_diamonds,
+                kind,
+            )?,
+            self.transfer(
+                "diamonds-back",
+                self.account(DiamondsRedeemed),
+                self.account(Earnings),
+                d.diamonds,
+                kind,
+            )?,
+        ]
+        .into_iter()
+        .flatten()
+        .collect())
+    }
+}
+
+/// What the provider said about one payout, as far as the ledger cares.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProviderOutcome {
+    Paid { provider_ref: String },
+    Failed { reason: String },
+    Held { reason: String },
+}
+
+impl ProviderOutcome {
+    pub fn status(&self) -> PayoutStatus {
+        match self {
+            ProviderOutcome::Paid { .. } => PayoutStatus::Paid,
+            ProviderOutcome::Failed { .. } => PayoutStatus::Failed,
+            ProviderOutcome::Held { .. } => PayoutStatus::Held,
+        }
+    }
+
+    pub fn reason(&self) -> Option<String> {
+        match self {
+            ProviderOutcome::Paid { .. } => None,
+            ProviderOutcome::Failed { reason } | ProviderOutcome::Held { reason } => {
+                Some(reason.chars().take(MAX_REASON_CHARS).collect())
+            }
+        }
+    }
+
+    /// The transfers that record this outcome for `payout`.
+    pub fn transfers(&self, payout: &Payout) -> Result<Vec<Transfer>, LedgerError> {
+        match self {
+            ProviderOutcome::Paid { .. } => payout.paid_transfers(),
+            ProviderOutcome::Failed { .. } => payout.returned_transfers(),
+            ProviderOutcome::Held { .. } => Ok(Vec::new()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::ledger::postings;
+
+    const P: PayoutPolicy = PayoutPolicy {
+        minimum_cents: 5_000,
+        daily_cap_cents: 100_000,
+    };
+
+    #[test]
+    fn only_whole_cents_are_payable() {
+        assert_eq!(payable_cents(1, 500), 0);
+        assert_eq!(payable_cents(3, 500), 1);
+        assert_eq!(payable_cents(10_000, 500), 5_000);
+    }
+
+    #[test]
+    fn a_draw_takes_cents_first_then_the_fewest_diamonds() {
+        assert_eq!(
+            draw(6_000, 8_000, 0, 500, &P),
+            Ok(Draw {
+                cents: 6_000,
+                ..Draw::default()
+            })
+        );
+        assert_eq!(
+            draw(6_000, 1_000, 20_001, 500, &P),
+            Ok(Draw {
+                cents: 1_000,
+                diamonds: 10_000,
+                cents_from_diamonds: 5_000
+            })
+        );
+        // 3 millicents a diamond: 1 cent needs 334 diamonds (never a fraction of a cent paid).
+        assert_eq!(draw(5_000, 4_999, 334, 3, &P).unwrap().diamonds, 334);
+    }
+
+    #[test]
+    fn a_draw_refuses_below_minimum_over_cap_and_over_available() {
+        assert_eq!(
+            draw(4_999, 10_000, 0, 500, &P),
+            Err(PayoutError::BelowMinimum {
+                minimum_cents: 5_000
+            })
+        );
+        assert_eq!(
+            draw(100_001, 1_000_000, 0, 500, &P),
+            Err(PayoutError::DailyCap { cap_cents: 100_000 })
+        );
+        // 9,999 diamonds pay 4,999 whole cents (the half cent stays): 1,000 + 4,999 < 6,000.
+        assert_eq!(
+            draw(6_000, 1_000, 9_999, 500, &P),
+            Err(PayoutError::InsufficientAvailable {
+                payable_cents: 5_999
+            })
+        );
+        assert!(draw(6_000, 0, 1_000_000, 0, &P).is_err());
+    }
+
+    fn payout(draw: Draw) -> Payout {
+        Payout {
+            payout_id: "po1".into(),
+            creator_id: "c".into(),
+            amount_cents: draw.cents + draw.cents_from_diamonds,
+            draw,
+            status: PayoutStatus::Requested,
+            reason: None,
+            requested_at: "2026-11-22T10:00:00Z".into(),
+            settled_at: None,
+            provider_ref: None,
+        }
+    }
+
+    #[test]
+    fn request_then_return_leaves_every_account_as_it_was() {
+        let p = payout(Draw {
+            cents: 1_000,
+            diamonds: 10_000,
+            cents_from_diamonds: 5_000,
+        });
+        let mut all = p.request_transfers().unwrap();
+        assert_eq!(all.len(), 3);
+        all.extend(p.returned_transfers().unwrap());
+        assert!(postings(&all).unwrap().is_empty());
+    }
+
+    #[test]
+    fn request_then_paid_moves_the_amount_out_and_nothing_else() {
+        let p = payout(Draw {
+            cents: 6_000,
+            ..Draw::default()
+        });
+        let mut all = p.request_transfers().unwrap();
+        all.extend(p.paid_transfers().unwrap());
+        let net = postings(&all).unwrap();
+        assert_eq!(net.len(), 2, "{net:?}");
+        assert!(net
+            .iter()
+            .any(|x| x.account.kind == AccountKind::PaidOut && x.delta == 6_000));
+        assert!(net
+            .iter()
+            .any(|x| x.account.kind == AccountKind::Commission && x.delta == -6_000));
+    }
+
+    #[test]
+    fn statuses_round_trip_and_reasons_are_trimmed() {
+        for s in PayoutStatus::ALL {
+            assert_eq!(PayoutStatus::parse(s.as_str()), Some(s));
+        }
+        let long = ProviderOutcome::Failed {
+            reason: "x".repeat(2 * MAX_REASON_CHARS),
+        };
+        assert_eq!(long.reason().unwrap().len(), MAX_REASON_CHARS);
+        assert_eq!(long.status(), PayoutStatus::Failed);
+    }
+}

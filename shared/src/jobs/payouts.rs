@@ -1,0 +1,371 @@
+//! Payouts: requesting one (the API and the weekly run share [`request`]), executing them from
+//! the FIFO payouts queue (`execute-payouts`), and the weekly run itself (`schedule-payouts`).
+//!
+//! A request reads the creator's available balances, decides the draw (domain), and commits the
+//! payout record, the day's total and the money moving into payout in one transaction. The
+//! balances' conditions (`balance >= debit`) are what refuse an overdraft; a request that lost a
+//! race re-reads and decides again. The message goes onto the queue after the commit; if that
+//! send is lost, the sweeper sends it again.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
+use futures::StreamExt;
+use serde::Serialize;
+use time::OffsetDateTime;
+
+use crate::domain::ids::derived_id;
+use crate::domain::ledger::{AccountId, AccountKind, LedgerError};
+use crate::domain::payouts::{draw, payable_cents, Payout, PayoutError, PayoutStatus};
+use crate::domain::time::{sortable, week_key};
+use crate::provider::{PayoutProvider, TransferRequest};
+use crate::queue::payouts::{PayoutEvent, PayoutQueue};
+use crate::store::payouts::PayoutKey;
+use crate::store::transaction::backoff;
+use crate::store::{Role, StoreError, Tx, TxError};
+use crate::App;
+
+/// Tries per request when another request or a credit moved the balances meanwhile. Each retry
+/// follows a commit that changed the balance, so a handful covers any real contention.
+const MAX_REQUEST_ATTEMPTS: u32 = 8;
+/// Payouts executed at once per batch (one creator's stay in order: see [`handle`]).
+const GROUP_CONCURRENCY: usize = 8;
+/// Creators the weekly run requests for at once.
+const SCHEDULE_CONCURRENCY: usize = 8;
+/// Time kept back from the Lambda deadline to record the provider's answer.
+const COMMIT_MARGIN: Duration = Duration::from_secs(3);
+
+#[derive(Debug, thiserror::Error)]
+pub enum RequestError {
+    #[error(transparent)]
+    Refused(#[from] PayoutError),
+    #[error("payout {0} exists already")]
+    Exists(String),
+    #[error("payout request kept conflicting with others")]
+    Busy,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Tx(#[from] TxError),
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
+}
+
+/// A creator's available balances: commission cents and diamonds.
+async fn available(app: &App, creator_id: &str) -> Result<(u64, u64), StoreError> {
+    let balance = |kind| async move {
+        let b = app
+            .store
+            .account_balance(&AccountId::new(kind, creator_id))
+            .await?;
+        Ok::<_, StoreError>(u64::try_from(b).unwrap_or(0))
+    };
+    futures::try_join!(
+        balance(AccountKind::Commission),
+        balance(AccountKind::Earnings)
+    )
+}
+
+/// Requests a payout of `amount_cents` for `creator_id` with id `payout_id`. `commit` commits
+/// the built transaction (the API adds its idempotency record) and gives `Ok(Err(_))` for a
+/// cancellation this function should explain.
+pub async fn request<R, E, F, Fut>(
+    app: &App,
+    queue: &PayoutQueue,
+    creator_id: &str,
+    amount_cents: u64,
+    payout_id: &str,
+    now: OffsetDateTime,
+    mut commit: F,
+) -> Result<R, E>
+where
+    E: From<RequestError>,
+    F: FnMut(Tx, Payout) -> Fut,
+    Fut: Future<Output = Result<Result<R, TxError>, E>>,
+{
+    let policy = &app.config.payouts;
+    let redrive_at = sortable(now + grace(app));
+    for attempt in 1..=MAX_REQUEST_ATTEMPTS {
+        let (cents, diamonds) = available(app, creator_id)
+            .await
+            .map_err(RequestError::from)?;
+        let draw = draw(
+            amount_cents,
+            cents,
+            diamonds,
+            app.config.diamond_value_millicents,
+            policy,
+        )
+        .map_err(RequestError::from)?;
+        let payout = Payout {
+            payout_id: payout_id.to_owned(),
+            creator_id: creator_id.to_owned(),
+            amount_cents,
+            draw,
+            status: PayoutStatus::Requested,
+            reason: None,
+            requested_at: sortable(now),
+            settled_at: None,
+            provider_ref: None,
+        };
+        let mut tx = Tx::new();
+        app.store
+            .add_new_payout(&mut tx, &payout, policy.daily_cap_cents, &redrive_at)
+            .map_err(RequestError::from)?;
+        let err = match commit(tx, payout.clone()).await? {
+            Ok(done) => {
+                if let Err(e) = queue.send(&payout).await {
+                    tracing::warn!(payout_id, error = %e, "payout enqueue failed; the sweeper sends it");
+                }
+                return Ok(done);
+            }
+            Err(err) => err,
+        };
+        if failed(&err, &Role::PayoutDay) {
+            return Err(RequestError::Refused(PayoutError::DailyCap {
+                cap_cents: policy.daily_cap_cents,
+            })
+            .into());
+        }
+        if failed(&err, &Role::Payout(payout_id.to_owned())) {
+            return Err(RequestError::Exists(payout_id.to_owned()).into());
+        }
+        let moved = [AccountKind::Commission, AccountKind::Earnings]
+            .into_iter()
+            .any(|kind| failed(&err, &Role::Account(AccountId::new(kind, creator_id))));
+        if !moved && !all_conflicts(&err) {
+            return Err(RequestError::Tx(err).into());
+        }
+        backoff(attempt).await;
+    }
+    Err(RequestError::Busy.into())
+}
+
+fn failed(err: &TxError, role: &Role) -> bool {
+    err.failure(role).is_some_and(|f| f.condition_failed())
+}
+
+fn all_conflicts(err: &TxError) -> bool {
+    matches!(err, TxError::Cancelled(reasons) if !reasons.is_empty() && reasons.iter().all(|c| c.conflict()))
+}
+
+fn grace(app: &App) -> time::Duration {
+    time::Duration::seconds(i64::try_from(app.config.sweep_grace_seconds).unwrap_or(i64::MAX))
+}
+
+/// One record of a batch: its message id and body.
+type Delivery = (Option<String>, Option<String>);
+
+#[derive(Debug, thiserror::Error)]
+pub enum ExecuteError {
+    #[error("no payout {0:?} is stored")]
+    Missing(PayoutKey),
+    #[error(transparent)]
+    Unsettled(#[from] crate::provider::Unsettled),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Tx(#[from] TxError),
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
+}
+
+/// Takes one payout as far as the provider lets it: `requested` → `processing` → the
+/// provider's answer recorded with its money. A payout already past `processing` is left as it
+/// is, so a redelivered message pays nothing twice.
+pub async fn execute(
+    app: &App,
+    provider: &impl PayoutProvider,
+    key: &PayoutKey,
+    deadline: Instant,
+) -> Result<PayoutStatus, ExecuteError> {
+    let mut payout = app
+        .store
+        .payout(key)
+        .await?
+        .ok_or_else(|| ExecuteError::Missing(key.clone()))?;
+    if payout.status == PayoutStatus::Requested {
+        // Whoever marks it first goes on; a racing executor sees `processing` and asks the
+        // provider with the same key, which pays once.
+        app.store.mark_payout_processing(&payout).await?;
+        payout.status = PayoutStatus::Processing;
+    }
+    if payout.status != PayoutStatus::Processing {
+        return Ok(payout.status);
+    }
+    let req = TransferRequest {
+        payout_id: &payout.payout_id,
+        creator_id: &payout.creator_id,
+        amount_cents: payout.amount_cents,
+    };
+    let outcome = provider.transfer(&req, deadline).await?;
+    let mut tx = Tx::new();
+    let at = sortable(app.clock.now());
+    app.store
+        .add_payout_outcome(&mut tx, &payout, &outcome, &at)?;
+    match tx.commit(app.store.client()).await {
+        Ok(()) => Ok(outcome.status()),
+        Err(err) if failed(&err, &Role::Payout(payout.payout_id.clone())) => {
+            // Another delivery recorded the answer first.
+            let now = app.store.payout(key).await?;
+            Ok(now.map_or(outcome.status(), |p| p.status))
+        }
+        Err(err) => Err(err.into()),
+    }
+}
+
+/// `execute-payouts`, the FIFO queue's consumer. Records of one message group (one creator) are
+/// executed in order; once one of them fails, the rest of that group are reported failed
+/// unprocessed, so SQS hands them back in order (AWS's rule for FIFO partial batch responses).
+pub async fn handle(
+    app: &App,
+    provider: &impl PayoutProvider,
+    event: SqsEvent,
+    deadline: Instant,
+) -> Result<SqsBatchResponse, super::settle_payouts::BatchError> {
+    let deadline = deadline.checked_sub(COMMIT_MARGIN).unwrap_or(deadline);
+    let mut groups: BTreeMap<String, Vec<Delivery>> = BTreeMap::new();
+    for record in event.records {
+        let group = record
+            .attributes
+            .get("MessageGroupId")
+            .cloned()
+            .unwrap_or_default();
+        groups
+            .entry(group)
+            .or_default()
+            .push((record.message_id, record.body));
+    }
+    let failed: Vec<Vec<Option<String>>> = futures::stream::iter(groups.into_values())
+        .map(|records| execute_group(app, provider, records, deadline))
+        .buffer_unordered(GROUP_CONCURRENCY)
+        .collect()
+        .await;
+    super::settle_payouts::batch_response(failed.into_iter().flatten().collect())
+}
+
+async fn execute_group(
+    app: &App,
+    provider: &impl PayoutProvider,
+    records: Vec<Delivery>,
+    deadline: Instant,
+) -> Vec<Option<String>> {
+    let mut failed = Vec::new();
+    for (message_id, body) in records {
+        if !failed.is_empty() {
+            failed.push(message_id);
+            continue;
+        }
+        let key = match body.as_deref().map(PayoutEvent::parse) {
+            Some(Ok((_, key))) => key,
+            Some(Err(reason)) => {
+                tracing::warn!(?message_id, %reason, "poison payout message");
+                failed.push(message_id);
+                continue;
+            }
+            None => {
+                tracing::warn!(?message_id, "payout message without a body");
+                failed.push(message_id);
+                continue;
+            }
+        };
+        let payout_id = key
+            .sort_key
+            .rsplit('#')
+            .next()
+            .unwrap_or_default()
+            .to_owned();
+        match execute(app, provider, &key, deadline).await {
+            Ok(status) => {
+                tracing::info!(%payout_id, creator_id = %key.creator_id, status = status.as_str(), "payout")
+            }
+            Err(e) => {
+                tracing::warn!(%payout_id, creator_id = %key.creator_id, error = %e, "payout not settled; the message comes back");
+                failed.push(message_id);
+            }
+        }
+    }
+    failed
+}
+
+#[derive(Debug, Default, Serialize)]
+pub struct ScheduleReport {
+    pub creators: usize,
+    pub requested: usize,
+    pub requested_cents: u64,
+    pub below_minimum: usize,
+    /// Already requested this week, or today's cap already used.
+    pub skipped: usize,
+    pub failed: usize,
+}
+
+/// `schedule-payouts`: requests a payout of everything payable (up to the daily cap) for every
+/// creator with at least the minimum, through the same [`request`] as the API. The payout id is
+/// derived from the creator and the ISO week, so a repeated run requests nothing twice.
+pub async fn schedule(app: &App, queue: &PayoutQueue) -> Result<ScheduleReport, StoreError> {
+    let now = app.clock.now();
+    let creators = app.store.payable_creators().await?;
+    let mut report = ScheduleReport {
+        creators: creators.len(),
+        ..ScheduleReport::default()
+    };
+    let results: Vec<_> = futures::stream::iter(creators)
+        .map(|creator_id| async move {
+            let result = schedule_one(app, queue, &creator_id, now).await;
+            (creator_id, result)
+        })
+        .buffer_unordered(SCHEDULE_CONCURRENCY)
+        .collect()
+        .await;
+    for (creator_id, result) in results {
+        match result {
+            Ok(Some(cents)) => {
+                report.requested += 1;
+                report.requested_cents += cents;
+            }
+            Ok(None) => report.below_minimum += 1,
+            Err(RequestError::Exists(_) | RequestError::Refused(PayoutError::DailyCap { .. })) => {
+                report.skipped += 1
+            }
+            Err(e) => {
+                report.failed += 1;
+                tracing::warn!(%creator_id, error = %e, "scheduled payout not requested");
+            }
+        }
+    }
+    tracing::info!(?report, "scheduled payouts");
+    Ok(report)
+}
+
+async fn schedule_one(
+    app: &App,
+    queue: &PayoutQueue,
+    creator_id: &str,
+    now: OffsetDateTime,
+) -> Result<Option<u64>, RequestError> {
+    let (cents, diamonds) = available(app, creator_id).await?;
+    let payable = cents + payable_cents(diamonds, app.config.diamond_value_millicents);
+    if payable < app.config.payouts.minimum_cents {
+        for kind in [AccountKind::Commission, AccountKind::Earnings] {
+            app.store
+                .unlist_if_empty(&AccountId::new(kind, creator_id))
+                .await?;
+        }
+        return Ok(None);
+    }
+    let amount = payable.min(app.config.payouts.daily_cap_cents);
+    let payout_id = derived_id("po", &[creator_id, &week_key(now)]);
+    request(
+        app,
+        queue,
+        creator_id,
+        amount,
+        &payout_id,
+        now,
+        |tx, _| async move { Ok::<_, RequestError>(tx.commit(app.store.client()).await) },
+    )
+    .await?;
+    Ok(Some(amount))
+}

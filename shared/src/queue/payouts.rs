@@ -1,0 +1,111 @@
+//! The FIFO payouts queue, consumed by `execute-payouts`: one message per requested payout.
+//! Message group = the creator (one creator's payouts run one at a time, in order);
+//! deduplication id = the payout id (a re-send within SQS's 5-minute window is dropped; after
+//! it, the executor's status checks make a duplicate harmless).
+//!
+//! Body (docs/events.md): `{"type":"payout.requested","version":1,"payout_id","creator_id",
+//! "requested_at"}`: the key of the stored payout, which is the truth.
+
+use serde::{Deserialize, Serialize};
+
+use super::{sqs_error, QueueError};
+use crate::domain::payouts::Payout;
+use crate::store::payouts::PayoutKey;
+
+pub const PAYOUT_REQUESTED_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", deny_unknown_fields)]
+pub enum PayoutEvent {
+    #[serde(rename = "payout.requested")]
+    PayoutRequested {
+        version: u32,
+        payout_id: String,
+        creator_id: String,
+        requested_at: String,
+    },
+}
+
+impl PayoutEvent {
+    pub fn requested(p: &Payout) -> Self {
+        PayoutEvent::PayoutRequested {
+            version: PAYOUT_REQUESTED_VERSION,
+            payout_id: p.payout_id.clone(),
+            creator_id: p.creator_id.clone(),
+            requested_at: p.requested_at.clone(),
+        }
+    }
+
+    /// The stored payout this message is about, if this consumer knows the message's version.
+    pub fn parse(body: &str) -> Result<(String, PayoutKey), String> {
+        let event: Self = crate::input::parse_json(body.as_bytes()).map_err(|e| e.to_string())?;
+        let PayoutEvent::PayoutRequested {
+            version,
+            payout_id,
+            creator_id,
+            requested_at,
+        } = event;
+        if version != PAYOUT_REQUESTED_VERSION {
+            return Err(format!(
+                "payout.requested version {version} is not {PAYOUT_REQUESTED_VERSION}"
+            ));
+        }
+        let key = PayoutKey {
+            creator_id,
+            sort_key: format!("{requested_at}#{payout_id}"),
+        };
+        Ok((payout_id, key))
+    }
+
+    pub fn to_body(&self) -> String {
+        serde_json::to_string(self).expect("a payout event always serializes")
+    }
+}
+
+#[derive(Clone)]
+pub struct PayoutQueue {
+    client: aws_sdk_sqs::Client,
+    url: String,
+}
+
+impl PayoutQueue {
+    pub fn new(client: aws_sdk_sqs::Client, url: String) -> Self {
+        Self { client, url }
+    }
+
+    /// The queue the infra code names in `PAYOUT_QUEUE_URL`.
+    pub fn from_env(sdk: &aws_config::SdkConfig) -> Result<Self, crate::config::ConfigError> {
+        let url = crate::config::required_env("PAYOUT_QUEUE_URL")?;
+        Ok(Self::new(aws_sdk_sqs::Client::new(sdk), url))
+    }
+
+    pub async fn send(&self, payout: &Payout) -> Result<(), QueueError> {
+        self.client
+            .send_message()
+            .queue_url(&self.url)
+            .message_body(PayoutEvent::requested(payout).to_body())
+            .message_group_id(&payout.creator_id)
+            .message_deduplication_id(&payout.payout_id)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| sqs_error("SendMessage", e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn payout_requested_names_the_stored_payout_and_refuses_strangers() {
+        let body = r#"{"type":"payout.requested","version":1,"payout_id":"po1","creator_id":"c","requested_at":"2026-11-22T10:00:00Z"}"#;
+        let (id, key) = PayoutEvent::parse(body).unwrap();
+        assert_eq!(id, "po1");
+        assert_eq!(key.creator_id, "c");
+        assert_eq!(key.sort_key, "2026-11-22T10:00:00Z#po1");
+        assert!(PayoutEvent::parse(&body.replace("\"version\":1", "\"version\":2")).is_err());
+        assert!(PayoutEvent::parse(r#"{"type":"payout.requested"}"#).is_err());
+        assert!(PayoutEvent::parse("nope").is_err());
+    }
+}

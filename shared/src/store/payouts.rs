@@ -1,0 +1,386 @@
+//! Payouts, their daily totals and creators' statements, in the ledger table:
+//! - `PAYOUT#<creator>` / `<requested_at>#<payout_id>`: a payout, newest last; while `requested`
+//!   it sits in the sweep index (`payout#NN`) so a payout whose queue message was lost is sent
+//!   again.
+//! - `PAYOUTDAY#<creator>` / `<day>`: the cents requested that UTC day, against the daily cap.
+//! - `STMT#<creator>` / `<entry id>`: statement entries, written with every posting to one of the
+//!   creator's balances (see `ledger::statement_entry`).
+//!
+//! Every status change is conditioned on the status it was decided from, in the same
+//! transaction as the money it moves, so a redelivered message or a racing executor changes
+//! nothing twice.
+
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure as OnFail};
+use aws_sdk_dynamodb::types::{TransactWriteItem, Update};
+
+use super::attrs::{get_n, get_s, key, n, opt_s, s, Item};
+use super::ledger::{statement_pk, LedgerWrite, ACCOUNT_SK};
+use super::sweep::{payout_sweep_shard, SWEEP_AT, SWEEP_SHARD};
+use super::transaction::{put_new, Role, Tx};
+use super::{sdk_error, Store, StoreError};
+use crate::domain::ledger::{AccountId, LedgerError};
+use crate::domain::payouts::{Draw, Payout, PayoutStatus, ProviderOutcome};
+
+/// Payouts listed at most (newest first): a year of weekly payouts and then some.
+pub const MAX_PAYOUTS_LISTED: i32 = 200;
+
+/// Where a payout is stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PayoutKey {
+    pub creator_id: String,
+    pub sort_key: String,
+}
+
+impl PayoutKey {
+    pub fn of(payout: &Payout) -> Self {
+        Self {
+            creator_id: payout.creator_id.clone(),
+            sort_key: format!("{}#{}", payout.requested_at, payout.payout_id),
+        }
+    }
+
+    fn item_key(&self) -> Item {
+        key(format!("PAYOUT#{}", self.creator_id), &self.sort_key)
+    }
+}
+
+/// One statement entry as stored; the running balance is the reader's to compute.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredEntry {
+    pub entry_id: String,
+    pub account: AccountId,
+    pub amount: i64,
+    pub kind: String,
+    pub refs: Vec<String>,
+    pub at: String,
+}
+
+impl Store {
+    /// The payout's record, the day's total (refused over `daily_cap_cents`) and the money
+    /// moving from available into payout. The record waits in the sweep index until `redrive_at`.
+    pub fn add_new_payout(
+        &self,
+        tx: &mut Tx,
+        payout: &Payout,
+        daily_cap_cents: u64,
+        redrive_at: &str,
+    ) -> Result<(), LedgerError> {
+        let table = &self.tables.ledger;
+        let mut item = PayoutKey::of(payout).item_key();
+        item.extend([
+            ("payout_id".to_owned(), s(&payout.payout_id)),
+            ("creator_id".to_owned(), s(&payout.creator_id)),
+            ("amount_cents".to_owned(), n(payout.amount_cents)),
+            ("draw_cents".to_owned(), n(payout.draw.cents)),
+            ("draw_diamonds".to_owned(), n(payout.draw.diamonds)),
+            (
+                "draw_cents_from_diamonds".to_owned(),
+                n(payout.draw.cents_from_diamonds),
+            ),
+            ("status".to_owned(), s(payout.status.as_str())),
+            ("requested_at".to_owned(), s(&payout.requested_at)),
+            (
+                SWEEP_SHARD.to_owned(),
+                s(payout_sweep_shard(&payout.payout_id)),
+            ),
+            (SWEEP_AT.to_owned(), s(redrive_at)),
+        ]);
+        tx.push(Role::Payout(payout.payout_id.clone()), put_new(table, item));
+        let room = daily_cap_cents.saturating_sub(payout.amount_cents);
+        let day = Update::builder()
+            .table_name(table)
+            .set_key(Some(day_key(payout)))
+            .update_expression("ADD #total :amount")
+            .condition_expression("attribute_not_exists(#total) OR #total <= :room")
+            .expression_attribute_names("#total", "total_cents")
+            .expression_attribute_values(":amount", n(payout.amount_cents))
+            .expression_attribute_values(":room", n(room))
+            .return_values_on_condition_check_failure(OnFail::AllOld)
+            .build()
+            .expect("table, key and expression are set");
+        tx.push(
+            Role::PayoutDay,
+            TransactWriteItem::builder().update(day).build(),
+        );
+        self.add_ledger_write(
+            tx,
+            LedgerWrite {
+                transfers: &payout.request_transfers()?,
+                at: &payout.requested_at,
+                ..Default::default()
+            },
+        )
+    }
+
+    pub async fn payout(&self, key: &PayoutKey) -> Result<Option<Payout>, StoreError> {
+        self.get_item(&self.tables.ledger, key.item_key())
+            .await?
+            .as_ref()
+            .map(payout_from_item)
+            .transpose()
+    }
+
+    /// `requested` → `processing`, once: false if the payout had already moved on.
+    pub async fn mark_payout_processing(&self, payout: &Payout) -> Result<bool, StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.tables.ledger)
+            .set_key(Some(PayoutKey::of(payout).item_key()))
+            .update_expression("SET #status = :to REMOVE #shard, #at")
+            .condition_expression("#status = :from")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_names("#shard", SWEEP_SHARD)
+            .expression_attribute_names("#at", SWEEP_AT)
+            .expression_attribute_values(":to", s(PayoutStatus::Processing.as_str()))
+            .expression_attribute_values(":from", s(PayoutStatus::Requested.as_str()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(sdk_error("UpdateItem", e)),
+        }
+    }
+
+    /// Records what the provider said about a payout in `processing`, with the money it moves
+    /// (paid: out; failed: back where it came from, and the day's total given back).
+    pub fn add_payout_outcome(
+        &self,
+        tx: &mut Tx,
+        payout: &Payout,
+        outcome: &ProviderOutcome,
+        at: &str,
+    ) -> Result<(), LedgerError> {
+        let table = &self.tables.ledger;
+        let mut sets = vec!["#status = :to", "settled_at = :at"];
+        let mut update = Update::builder()
+            .table_name(table)
+            .set_key(Some(PayoutKey::of(payout).item_key()))
+            .condition_expression("#status = :from")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":to", s(outcome.status().as_str()))
+            .expression_attribute_values(":from", s(PayoutStatus::Processing.as_str()))
+            .expression_attribute_values(":at", s(at))
+            .return_values_on_condition_check_failure(OnFail::AllOld);
+        if let Some(reason) = outcome.reason() {
+            sets.push("reason = :reason");
+            update = update.expression_attribute_values(":reason", s(reason));
+        }
+        if let ProviderOutcome::Paid { provider_ref } = outcome {
+            sets.push("provider_ref = :ref");
+            update = update.expression_attribute_values(":ref", s(provider_ref));
+        }
+        let update = update
+            .update_expression(format!("SET {}", sets.join(", ")))
+            .build()
+            .expect("table, key and expression are set");
+        tx.push(
+            Role::Payout(payout.payout_id.clone()),
+            TransactWriteItem::builder().update(update).build(),
+        );
+        if let ProviderOutcome::Failed { .. } = outcome {
+            let day = Update::builder()
+                .table_name(table)
+                .set_key(Some(day_key(payout)))
+                .update_expression("ADD total_cents :back")
+                .expression_attribute_values(":back", n(-i128::from(payout.amount_cents)))
+                .build()
+                .expect("table, key and expression are set");
+            tx.push(
+                Role::PayoutDay,
+                TransactWriteItem::builder().update(day).build(),
+            );
+        }
+        self.add_ledger_write(
+            tx,
+            LedgerWrite {
+                transfers: &outcome.transfers(payout)?,
+                at,
+                ..Default::default()
+            },
+        )
+    }
+
+    /// A creator's payouts, newest first.
+    pub async fn payouts_of(&self, creator_id: &str) -> Result<Vec<Payout>, StoreError> {
+        let out = self
+            .client
+            .query()
+            .table_name(&self.tables.ledger)
+            .key_condition_expression("pk = :pk")
+            .expression_attribute_values(":pk", s(format!("PAYOUT#{creator_id}")))
+            .scan_index_forward(false)
+            .limit(MAX_PAYOUTS_LISTED)
+            .send()
+            .await
+            .map_err(|e| sdk_error("Query", e))?;
+        out.items().iter().map(payout_from_item).collect()
+    }
+
+    /// Requested payouts due for re-sending by `now` (their message may have been lost).
+    pub async fn stranded_payouts(&self, now: &str) -> Result<Vec<Payout>, StoreError> {
+        self.sweep_all("payout", now, payout_from_item).await
+    }
+
+    /// Moves a still-requested payout's next re-send to `next`; false if it has moved on.
+    pub async fn payout_redriven(&self, payout: &Payout, next: &str) -> Result<bool, StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.tables.ledger)
+            .set_key(Some(PayoutKey::of(payout).item_key()))
+            .update_expression("SET #at = :next")
+            .condition_expression("#status = :requested")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_names("#at", SWEEP_AT)
+            .expression_attribute_values(":next", s(next))
+            .expression_attribute_values(":requested", s(PayoutStatus::Requested.as_str()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(sdk_error("UpdateItem", e)),
+        }
+    }
+
+    /// One page of a creator's statement, oldest first, after `after` (an entry id).
+    pub async fn statement_page(
+        &self,
+        creator_id: &str,
+        after: Option<&str>,
+        limit: i32,
+    ) -> Result<(Vec<StoredEntry>, bool), StoreError> {
+        let pk = statement_pk(creator_id);
+        let out = self
+            .client
+            .query()
+            .table_name(&self.tables.ledger)
+            .key_condition_expression("pk = :pk")
+            .expression_attribute_values(":pk", s(&pk))
+            .set_exclusive_start_key(after.map(|sk| key(pk.clone(), sk)))
+            .consistent_read(true)
+            .limit(limit)
+            .send()
+            .await
+            .map_err(|e| sdk_error("Query", e))?;
+        let entries = out
+            .items()
+            .iter()
+            .map(entry_from_item)
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok((entries, out.last_evaluated_key.is_some()))
+    }
+
+    /// Every creator listed as having money in an available balance (see `ledger`), each once.
+    pub async fn payable_creators(&self) -> Result<Vec<String>, StoreError> {
+        let mut creators = std::collections::BTreeSet::new();
+        for shard in 0..super::sweep::SWEEP_SHARDS {
+            let mut pages = self
+                .client
+                .query()
+                .table_name(&self.tables.ledger)
+                .index_name(&self.tables.ledger_sweep_index)
+                .key_condition_expression("#shard = :shard")
+                .expression_attribute_names("#shard", SWEEP_SHARD)
+                .expression_attribute_values(":shard", s(format!("payable#{shard:02}")))
+                .into_paginator()
+                .items()
+                .send();
+            while let Some(item) = pages.next().await {
+                let item = item.map_err(|e| sdk_error("Query", e))?;
+                let id = get_s(&item, "account_id")?;
+                let account = AccountId::parse(id)
+                    .ok_or_else(|| StoreError::Corrupt(format!("payable account {id}")))?;
+                creators.insert(account.owner);
+            }
+        }
+        Ok(creators.into_iter().collect())
+    }
+
+    /// Takes an available balance off the payout run's list if it is empty (a credit meanwhile
+    /// keeps it listed).
+    pub async fn unlist_if_empty(&self, account: &AccountId) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.tables.ledger)
+            .set_key(Some(key(super::ledger::account_pk(account), ACCOUNT_SK)))
+            .update_expression("REMOVE #shard, #at")
+            .condition_expression("balance = :zero")
+            .expression_attribute_names("#shard", SWEEP_SHARD)
+            .expression_attribute_names("#at", SWEEP_AT)
+            .expression_attribute_values(":zero", n(0))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(sdk_error("UpdateItem", e)),
+        }
+    }
+}
+
+fn day_key(payout: &Payout) -> Item {
+    // `requested_at` is sortable RFC 3339: its first ten characters are the UTC day.
+    let day = payout
+        .requested_at
+        .get(..10)
+        .unwrap_or(&payout.requested_at);
+    key(format!("PAYOUTDAY#{}", payout.creator_id), day)
+}
+
+pub(crate) fn payout_from_item(item: &Item) -> Result<Payout, StoreError> {
+    let status = get_s(item, "status")?;
+    Ok(Payout {
+        payout_id: get_s(item, "payout_id")?.to_owned(),
+        creator_id: get_s(item, "creator_id")?.to_owned(),
+        amount_cents: get_n(item, "amount_cents")?,
+        draw: Draw {
+            cents: get_n(item, "draw_cents")?,
+            diamonds: get_n(item, "draw_diamonds")?,
+            cents_from_diamonds: get_n(item, "draw_cents_from_diamonds")?,
+        },
+        status: PayoutStatus::parse(status)
+            .ok_or_else(|| StoreError::Corrupt(format!("payout status {status}")))?,
+        reason: opt_s(item, "reason"),
+        requested_at: get_s(item, "requested_at")?.to_owned(),
+        settled_at: opt_s(item, "settled_at"),
+        provider_ref: opt_s(item, "provider_ref"),
+    })
+}
+
+fn entry_from_item(item: &Item) -> Result<StoredEntry, StoreError> {
+    let account = get_s(item, "account")?;
+    let refs = match item.get("refs") {
+        Some(AttributeValue::L(list)) => {
+            list.iter().filter_map(|v| v.as_s().ok().cloned()).collect()
+        }
+        _ => Vec::new(),
+    };
+    Ok(StoredEntry {
+        entry_id: get_s(item, "sk")?.to_owned(),
+        account: AccountId::parse(account)
+            .ok_or_else(|| StoreError::Corrupt(format!("statement account {account}")))?,
+        amount: get_n(item, "amount")?,
+        kind: get_s(item, "kind")?.to_owned(),
+        refs,
+        at: get_s(item, "at")?.to_owned(),
+    })
+}

@@ -1,0 +1,279 @@
+//! Payouts against the emulator: requests under concurrency, the executor over an unreliable
+//! provider, failures with reasons, limits, scheduled and stranded payouts, and the statement.
+
+use futures::future::join_all;
+use livepay::provider::sandbox::SandboxBehavior;
+use livepay_tests::payouts::PAYOUT_SETTINGS;
+use livepay_tests::TestEnv;
+use serde_json::Value;
+use time::Duration;
+
+async fn payout_env() -> TestEnv {
+    TestEnv::with_settings(&PAYOUT_SETTINGS).await
+}
+
+fn status_of<'a>(payouts: &'a [Value], payout_id: &str) -> &'a Value {
+    payouts
+        .iter()
+        .find(|p| p["payout_id"] == payout_id)
+        .unwrap_or_else(|| panic!("payout {payout_id} is listed: {payouts:?}"))
+}
+
+#[tokio::test]
+async fn twenty_concurrent_requests_of_60_dollars_against_300_accept_exactly_five() {
+    let env = payout_env().await;
+    env.fund_creator("c", 300).await;
+    assert_eq!(env.creator_balance("c").await["payable_cents"], 30_000);
+    let requests = (0..20).map(|i| {
+        let env = &env;
+        async move { env.request_payout("c", &format!("p{i}"), 6_000).await }
+    });
+    let answers = join_all(requests).await;
+    let accepted = answers.iter().filter(|a| a.status == 202).count();
+    let refused = answers
+        .iter()
+        .filter(|a| a.status == 402 && a.code() == "insufficient_available_balance")
+        .count();
+    println!("payout race: {accepted} accepted (202), {refused} refused (402)");
+    assert_eq!((accepted, refused), (5, 15), "{answers:?}");
+    let b = env.creator_balance("c").await;
+    assert_eq!(b["diamonds_available"], 0);
+    assert_eq!(b["payable_cents"], 0);
+    assert_eq!(b["cents_in_payout"], 30_000);
+    assert_eq!(env.payouts_of("c").await.len(), 5);
+    assert_eq!(env.drain_payout_queue().await.len(), 5);
+    env.assert_conserved().await;
+}
+
+#[tokio::test]
+async fn a_lost_response_redelivered_three_times_pays_once() {
+    let env = payout_env().await;
+    env.fund_creator("c", 100).await;
+    let a = env.request_payout("c", "k", 6_000).await;
+    assert_eq!(
+        (a.status, a.body["status"].as_str()),
+        (202, Some("requested"))
+    );
+    let payout_id = a.body["payout_id"].as_str().unwrap().to_owned();
+    let messages = env.drain_payout_queue().await;
+    assert_eq!(messages.len(), 1);
+    assert_eq!(messages[0].group, "c");
+    env.sandbox.script([
+        SandboxBehavior::SucceedButLoseResponse,
+        SandboxBehavior::TimeOut,
+        SandboxBehavior::SucceedButLoseResponse,
+    ]);
+    // The first delivery and two redeliveries learn nothing: the message comes back each time.
+    for delivery in 1..=3 {
+        let failed = env.execute_payouts(&messages).await;
+        assert_eq!(
+            failed,
+            [messages[0].message_id.clone()],
+            "delivery {delivery}"
+        );
+        let payouts = env.payouts_of("c").await;
+        assert_eq!(status_of(&payouts, &payout_id)["status"], "processing");
+    }
+    // The third redelivery hears the provider's stored answer; any later one changes nothing.
+    assert!(env.execute_payouts(&messages).await.is_empty());
+    assert!(env.execute_payouts(&messages).await.is_empty());
+    let transfers = env.sandbox.transfers();
+    assert_eq!(transfers.len(), 1, "{transfers:?}");
+    assert_eq!(transfers[0].idempotency_key, payout_id);
+    assert_eq!(transfers[0].amount_cents, 6_000);
+    assert_eq!(env.sandbox.calls(), vec![payout_id.clone(); 4]);
+    let payouts = env.payouts_of("c").await;
+    let paid = status_of(&payouts, &payout_id);
+    assert_eq!(paid["status"], "paid");
+    assert!(paid["settled_at"].is_string());
+    let b = env.creator_balance("c").await;
+    assert_eq!(
+        (b["cents_in_payout"].as_i64(), b["cents_paid_out"].as_i64()),
+        (Some(0), Some(6_000))
+    );
+    assert_eq!(b["payable_cents"], 4_000);
+    env.assert_conserved().await;
+}
+
+#[tokio::test]
+async fn a_permanent_failure_gives_a_reason_and_the_money_back() {
+    let env = payout_env().await;
+    env.fund_creator("c", 100).await;
+    let a = env.request_payout("c", "first", 6_000).await;
+    assert_eq!(a.status, 202, "{a:?}");
+    let payout_id = a.body["payout_id"].as_str().unwrap().to_owned();
+    env.sandbox.script([SandboxBehavior::FailPermanently(
+        "The destination account is closed.".into(),
+    )]);
+    assert!(env.run_payouts().await.is_empty(), "a failure is an answer");
+    let payouts = env.payouts_of("c").await;
+    let failed = status_of(&payouts, &payout_id);
+    assert_eq!(failed["status"], "failed");
+    assert_eq!(failed["reason"], "The destination account is closed.");
+    let b = env.creator_balance("c").await;
+    assert_eq!(b["diamonds_available"], 20_000, "every diamond is back");
+    assert_eq!(
+        (b["payable_cents"].as_i64(), b["cents_in_payout"].as_i64()),
+        (Some(10_000), Some(0))
+    );
+    env.assert_conserved().await;
+    // The creator can ask again; the failed payout gave its share of the daily cap back too.
+    let again = env.request_payout("c", "second", 10_000).await;
+    assert_eq!(again.status, 202, "{again:?}");
+    assert!(env.run_payouts().await.is_empty());
+    assert_eq!(env.creator_balance("c").await["cents_paid_out"], 10_000);
+    env.assert_conserved().await;
+}
+
+#[tokio::test]
+async fn an_account_under_review_holds_the_payout_with_a_reason() {
+    let env = payout_env().await;
+    env.fund_creator("c", 50).await;
+    let a = env.request_payout("c", "k", 5_000).await;
+    let payout_id = a.body["payout_id"].as_str().unwrap().to_owned();
+    env.sandbox
+        .script([SandboxBehavior::UnderReview("Account under review".into())]);
+    assert!(env.run_payouts().await.is_empty());
+    let payouts = env.payouts_of("c").await;
+    let held = status_of(&payouts, &payout_id);
+    assert_eq!(
+        (held["status"].as_str(), held["reason"].as_str()),
+        (Some("held"), Some("Account under review"))
+    );
+    assert_eq!(env.creator_balance("c").await["cents_in_payout"], 5_000);
+    env.assert_conserved().await;
+}
+
+#[tokio::test]
+async fn limits_are_422_insufficient_is_402_and_refusals_change_nothing() {
+    let env = payout_env().await;
+    env.fund_creator("c", 1_100).await;
+    let before = env.creator_balance("c").await;
+    for (key, amount, status, code) in [
+        ("low", 4_999, 422, "below_minimum"),
+        ("huge", 100_001, 422, "daily_payout_cap"),
+        ("more", 110_001, 422, "daily_payout_cap"),
+    ] {
+        let a = env.request_payout("c", key, amount).await;
+        assert_eq!((a.status, a.code()), (status, code), "{amount}: {a:?}");
+    }
+    assert_eq!(env.creator_balance("c").await, before);
+    env.assert_conserved().await;
+    assert_eq!(env.request_payout("c", "a", 60_000).await.status, 202);
+    let over = env.request_payout("c", "b", 45_000).await;
+    assert_eq!((over.status, over.code()), (422, "daily_payout_cap"));
+    let left = env.creator_balance("c").await;
+    assert_eq!(left["payable_cents"], 50_000);
+    assert_eq!(left["cents_in_payout"], 60_000);
+    env.assert_conserved().await;
+    // The cap is per UTC day.
+    env.set_now(env.now() + Duration::days(1));
+    assert_eq!(env.request_payout("c", "b", 45_000).await.status, 202);
+    let broke = env.request_payout("c", "c", 6_000).await;
+    assert_eq!(
+        (broke.status, broke.code()),
+        (402, "insufficient_available_balance")
+    );
+    // Bad bodies are 400 and name the field.
+    for body in [
+        r#"{"amount_cents":0}"#,
+        r#"{"amount_cents":-5}"#,
+        r#"{"amount_cents":"60"}"#,
+        "{}",
+    ] {
+        let a = env
+            .call(
+                livepay_tests::Func::CreatorsApi,
+                livepay_tests::Req::post("/v1/creators/me/payouts", "POST /v1/creators/me/payouts")
+                    .identity(livepay_tests::Identity::creator("c"))
+                    .key(&format!("bad-{body}"))
+                    .raw_body(body),
+            )
+            .await;
+        assert_eq!(a.status, 400, "{body}: {a:?}");
+    }
+    env.assert_conserved().await;
+}
+
+#[tokio::test]
+async fn a_retried_request_replays_and_pays_once() {
+    let env = payout_env().await;
+    env.fund_creator("c", 100).await;
+    let first = env.request_payout("c", "same", 10_000).await;
+    let second = env.request_payout("c", "same", 10_000).await;
+    assert_eq!(first.status, 202);
+    assert!(second.replayed);
+    assert_eq!(first.body, second.body);
+    assert_eq!(env.payouts_of("c").await.len(), 1);
+}
+
+#[tokio::test]
+async fn the_weekly_run_requests_every_creator_over_the_minimum_once() {
+    let env = payout_env().await;
+    env.fund_creator("rich", 300).await;
+    env.fund_creator("capped", 1_100).await;
+    env.fund_creator("small", 50).await;
+    // "small" pays out $50 on their own: nothing is left for the run.
+    assert_eq!(env.request_payout("small", "own", 5_000).await.status, 202);
+    let report = livepay::jobs::payouts::schedule(&env.app, &env.payouts)
+        .await
+        .unwrap();
+    assert_eq!(
+        (report.requested, report.requested_cents),
+        (2, 130_000),
+        "{report:?}"
+    );
+    assert_eq!(report.below_minimum, 1);
+    // A second run the same week requests nothing again: "capped" has this week's payout, "rich"
+    // has nothing left, and "small", empty at the first run, is not even looked at.
+    let again = livepay::jobs::payouts::schedule(&env.app, &env.payouts)
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            again.creators,
+            again.requested,
+            again.skipped,
+            again.below_minimum
+        ),
+        (2, 0, 1, 1),
+        "{again:?}"
+    );
+    assert_eq!(env.creator_balance("capped").await["payable_cents"], 10_000);
+    assert!(env.run_payouts().await.is_empty());
+    assert_eq!(env.creator_balance("rich").await["cents_paid_out"], 30_000);
+    assert_eq!(
+        env.creator_balance("capped").await["cents_paid_out"],
+        100_000
+    );
+    // Only "capped" still has money available.
+    let third = livepay::jobs::payouts::schedule(&env.app, &env.payouts)
+        .await
+        .unwrap();
+    assert_eq!((third.creators, third.skipped), (1, 1), "{third:?}");
+    env.assert_conserved().await;
+}
+
+#[tokio::test]
+async fn a_payout_whose_message_was_lost_is_sent_again_by_the_sweeper() {
+    let env = payout_env().await;
+    env.fund_creator("c", 100).await;
+    assert_eq!(env.request_payout("c", "k", 6_000).await.status, 202);
+    assert_eq!(env.drain_payout_queue().await.len(), 1, "lost on purpose");
+    assert_eq!(
+        env.sweep().await.payouts_resent,
+        0,
+        "not before the grace period"
+    );
+    env.set_now(env.now() + Duration::minutes(11));
+    assert_eq!(env.sweep().await.payouts_resent, 1);
+    assert!(env.run_payouts().await.is_empty());
+    assert_eq!(env.creator_balance("c").await["cents_paid_out"], 6_000);
+    env.set_now(env.now() + Duration::minutes(30));
+    assert_eq!(
+        env.sweep().await.payouts_resent,
+        0,
+        "a paid payout is never re-sent"
+    );
+    env.assert_conserved().await;
+}
