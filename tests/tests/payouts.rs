@@ -4,8 +4,8 @@
 use futures::future::join_all;
 use livepay::provider::sandbox::SandboxBehavior;
 use livepay_tests::payouts::PAYOUT_SETTINGS;
-use livepay_tests::TestEnv;
-use serde_json::Value;
+use livepay_tests::{Func, Identity, Req, TestEnv};
+use serde_json::{json, Value};
 use time::Duration;
 
 async fn payout_env() -> TestEnv {
@@ -183,9 +183,9 @@ async fn limits_are_422_insufficient_is_402_and_refusals_change_nothing() {
     ] {
         let a = env
             .call(
-                livepay_tests::Func::CreatorsApi,
-                livepay_tests::Req::post("/v1/creators/me/payouts", "POST /v1/creators/me/payouts")
-                    .identity(livepay_tests::Identity::creator("c"))
+                Func::CreatorsApi,
+                Req::post("/v1/creators/me/payouts", "POST /v1/creators/me/payouts")
+                    .identity(Identity::creator("c"))
                     .key(&format!("bad-{body}"))
                     .raw_body(body),
             )
@@ -276,4 +276,131 @@ async fn a_payout_whose_message_was_lost_is_sent_again_by_the_sweeper() {
         "a paid payout is never re-sent"
     );
     env.assert_conserved().await;
+}
+
+/// Creator "c" with gift earnings, two orders' commissions (one refunded after completion while
+/// its commission was held), the released commission, a paid $60 payout and a $50 one in flight.
+/// Returns the refunded order's id.
+async fn creator_with_a_full_history(env: &TestEnv) -> String {
+    let start = env.now();
+    env.fund_creator("c", 100).await;
+    // Two orders sold on the creator's stream at 20 % commission; one is refunded after
+    // completion, while its commission is still held.
+    let stream = env.open_stream("c").await;
+    let product = env
+        .create_product(
+            "s",
+            json!({"title": "Lamp", "price_cents": 10_000, "stock": 10, "affiliate_rate_bps": 2_000}),
+        )
+        .await;
+    let mut orders = Vec::new();
+    for buyer in ["b1", "b2"] {
+        let line = json!({"lines": [{"product_id": product, "quantity": 1}], "stream_id": stream});
+        let (order_id, total) = env.placed(buyer, line).await;
+        assert_eq!(
+            env.pay_order(&order_id, total).await.body["outcome"],
+            "order_paid"
+        );
+        let delivered = env
+            .order_action(
+                Identity::seller("s"),
+                &order_id,
+                "fulfillment",
+                json!({"status": "delivered"}),
+            )
+            .await;
+        assert_eq!(delivered.body["status"], "delivered", "{delivered:?}");
+        orders.push(order_id);
+    }
+    env.set_now(start + Duration::days(8));
+    assert!(env.sweep_and_settle().await.is_empty());
+    assert_eq!(env.creator_balance("c").await["cents_pending"], 4_000);
+    let refund = env
+        .order_action(
+            Identity::admin("ops"),
+            &orders[1],
+            "refund",
+            json!({"reason": "damaged"}),
+        )
+        .await;
+    assert_eq!(refund.body["status"], "refunded", "{refund:?}");
+    env.set_now(start + Duration::days(16));
+    assert_eq!(env.sweep().await.cents_released, 2_000);
+    // Two payouts: $60 (the $20 commission first, then 8,000 diamonds) is paid; $50 is in flight.
+    assert_eq!(env.request_payout("c", "first", 6_000).await.status, 202);
+    assert!(env.run_payouts().await.is_empty());
+    assert_eq!(env.request_payout("c", "second", 5_000).await.status, 202);
+    orders.swap_remove(1)
+}
+
+#[tokio::test]
+async fn the_statement_explains_every_balance_entry_by_entry() {
+    let env = payout_env().await;
+    let refunded = creator_with_a_full_history(&env).await;
+    let balance = env.creator_balance("c").await;
+    assert_eq!(balance["diamonds_available"], 2_000);
+    assert_eq!(balance["cents_in_payout"], 5_000);
+    assert_eq!(balance["cents_paid_out"], 6_000);
+    let entries = env.statement("c", 3).await;
+    for field in [
+        "diamonds_pending",
+        "diamonds_available",
+        "cents_pending",
+        "cents_available",
+        "cents_in_payout",
+        "cents_paid_out",
+    ] {
+        let mine: Vec<&Value> = entries.iter().filter(|e| e["balance"] == field).collect();
+        let sum: i64 = mine.iter().map(|e| e["amount"].as_i64().unwrap()).sum();
+        assert_eq!(sum, balance[field].as_i64().unwrap(), "{field}: {mine:?}");
+        let last = mine
+            .last()
+            .map_or(0, |e| e["balance_after"].as_i64().unwrap());
+        assert_eq!(last, sum, "{field}");
+        assert!(
+            mine.iter().all(|e| e["balance_after"].as_i64() >= Some(0)),
+            "{field}: {mine:?}"
+        );
+    }
+    let kinds: std::collections::BTreeSet<&str> = entries
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    for kind in [
+        "gift_earnings",
+        "affiliate_commission",
+        "commission_clawback",
+        "hold_release",
+        "payout_request",
+        "payout_paid",
+    ] {
+        assert!(kinds.contains(kind), "{kind} in {kinds:?}");
+    }
+    let clawback = entries
+        .iter()
+        .find(|e| e["kind"] == "commission_clawback")
+        .unwrap();
+    assert_eq!(
+        (clawback["amount"].as_i64(), clawback["ref"].as_str()),
+        (Some(-2_000), Some(refunded.as_str()))
+    );
+    println!(
+        "statement: {} entries explain every balance of {balance}",
+        entries.len()
+    );
+    env.assert_conserved().await;
+}
+
+#[tokio::test]
+async fn a_forged_cursor_is_400() {
+    let env = payout_env().await;
+    let a = env
+        .call(
+            Func::CreatorsApi,
+            Req::get("/v1/creators/me/statement", "GET /v1/creators/me/statement")
+                .query("cursor", "not-a-cursor")
+                .identity(Identity::creator("c")),
+        )
+        .await;
+    assert_eq!(a.status, 400, "{a:?}");
 }

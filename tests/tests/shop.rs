@@ -377,7 +377,8 @@ async fn a_refund_before_completion_reverses_everything() {
 }
 
 #[tokio::test]
-async fn an_admin_refund_after_completion_is_clawed_back_from_the_sellers_next_proceeds() {
+async fn an_admin_refund_after_completion_claws_back_the_held_commission_and_the_sellers_next_proceeds(
+) {
     let env = TestEnv::new().await;
     let start = env.now();
     let (first, product, total) = delivered_order(&env).await;
@@ -394,9 +395,17 @@ async fn an_admin_refund_after_completion_is_clawed_back_from_the_sellers_next_p
         )
         .await;
     assert_eq!(admin.body["status"], "refunded", "{admin:?}");
+    // The creator's commission is still inside its hold: it comes back from there; the seller
+    // owes the rest.
+    let commission = 899;
+    assert_eq!(env.balance(AccountKind::CommissionPending, "c").await, 0);
     assert_eq!(
         env.balance(AccountKind::SellerClawback, "s").await,
-        -(total as i64)
+        -(total as i64 - commission)
+    );
+    assert_eq!(
+        env.balance(AccountKind::RefundOwed, "b").await,
+        total as i64
     );
     // Available proceeds are never touched (never negative); the goods are not restocked.
     assert_eq!(
@@ -427,8 +436,10 @@ async fn an_admin_refund_after_completion_is_clawed_back_from_the_sellers_next_p
     let no_affiliate_proceeds = 1999 - 119; // 6 % fee, no stream
     assert_eq!(
         env.balance(AccountKind::SellerClawback, "s").await,
-        -(total as i64) + no_affiliate_proceeds
+        -(total as i64 - commission) + no_affiliate_proceeds
     );
+    // The emptied hold released nothing.
+    assert_eq!(env.creator_balance("c").await["cents_available"], 0);
     assert_eq!(
         env.balance(AccountKind::SellerProceeds, "s").await,
         proceeds

@@ -1,19 +1,24 @@
 //! `shop-api`: products (create, read, adjust stock) and everything after an order is placed
 //! (read, cancel, fulfillment, refund). Placing an order is `place-order` ([`super::place_order`]).
 
+use std::collections::HashMap;
+
 use lambda_http::{Body, Request, Response};
 use serde::{Deserialize, Serialize};
 
 use super::MAX_PINNED_ATTEMPTS;
+use crate::domain::ledger::{AccountId, AccountKind};
 use crate::domain::shop::{
-    completion_due, refund_transfer, validate_stock_delta, Order, OrderStatus, Product,
+    completion_due, refund_transfers, validate_stock_delta, Order, OrderStatus, Product,
     RefundBooking, ShopError, MAX_ID_BYTES, MAX_REFUND_REASON_BYTES, MAX_STOCK,
 };
 use crate::domain::time::{rfc3339, sortable};
 use crate::http::idempotency::Idempotency;
 use crate::http::{record_business_id, serve, ApiError, ApiRequest, ApiResponse, Caller, Role};
 use crate::input::{bounded_str, InvalidInput};
+use crate::jobs::orders::commission_clawback;
 use crate::store::orders::{order_moved, OrderChange, SweepAfter};
+use crate::store::sweep::hold_clawback_edit;
 use crate::store::{Role as TxRole, Tx};
 use crate::App;
 
@@ -403,6 +408,7 @@ async fn refund(app: &App, req: ApiRequest) -> Result<ApiResponse, ApiError> {
     let body: RefundBody = req.json()?;
     bounded_str("reason", &body.reason, MAX_REFUND_REASON_BYTES)?;
     let reason = body.reason.trim();
+    let now = app.clock.now();
     change_order(app, &req, |order, party, at| {
         if !(party.seller || party.admin) {
             return Err(ApiError::Forbidden(
@@ -410,7 +416,18 @@ async fn refund(app: &App, req: ApiRequest) -> Result<ApiResponse, ApiError> {
             ));
         }
         let booking = order.status.refund(party.admin)?;
-        let transfers = [refund_transfer(order, booking)?];
+        let clawback = match booking {
+            RefundBooking::AgainstSeller => commission_clawback(order, now, &app.config.shop)?,
+            RefundBooking::FromOrder => None,
+        };
+        let transfers = refund_transfers(order, booking, clawback.map_or(0, |(c, _)| c))?;
+        let mut other_edits = HashMap::new();
+        if let (Some((amount, release)), Some(creator)) = (clawback, &order.affiliate_id) {
+            other_edits.insert(
+                AccountId::new(AccountKind::CommissionPending, creator),
+                hold_clawback_edit(&sortable(release), amount),
+            );
+        }
         let mut tx = Tx::new();
         app.store.add_order_change(
             &mut tx,
@@ -419,6 +436,7 @@ async fn refund(app: &App, req: ApiRequest) -> Result<ApiResponse, ApiError> {
                 transfers: &transfers,
                 sweep: SweepAfter::Done,
                 refund_reason: Some(reason),
+                other_edits,
                 ..OrderChange::new(order, at)
             },
         )?;

@@ -451,22 +451,51 @@ pub fn completion_transfers(
     Ok(transfers)
 }
 
-/// The refund of a whole order: its money back to the buyer, from where `booking` says.
-pub fn refund_transfer(order: &Order, booking: RefundBooking) -> Result<Transfer, LedgerError> {
-    let from = match booking {
-        RefundBooking::FromOrder => order.account(),
-        RefundBooking::AgainstSeller => {
-            AccountId::new(AccountKind::SellerClawback, &order.seller_id)
-        }
+/// The refund of a whole order: its money back to the buyer, from where `booking` says. After
+/// completion, `commission_clawback` cents (the creator's commission, while its hold has not
+/// ended) come back from the creator's pending commission, and the rest from the seller.
+pub fn refund_transfers(
+    order: &Order,
+    booking: RefundBooking,
+    commission_clawback: u64,
+) -> Result<Vec<Transfer>, LedgerError> {
+    let to = AccountId::new(AccountKind::RefundOwed, &order.buyer_id);
+    let refund = |id: String, from: AccountId, amount: u64, kind: TransferKind| {
+        Transfer::new(id, from, to.clone(), amount, kind, &order.order_id)
     };
-    Transfer::new(
-        format!("refund:{}", order.order_id),
-        from,
-        AccountId::new(AccountKind::RefundOwed, &order.buyer_id),
-        order.total_cents,
-        TransferKind::OrderRefund,
-        &order.order_id,
-    )
+    let main = format!("refund:{}", order.order_id);
+    match (booking, &order.affiliate_id) {
+        (RefundBooking::FromOrder, _) => Ok(vec![refund(
+            main,
+            order.account(),
+            order.total_cents,
+            TransferKind::OrderRefund,
+        )?]),
+        (RefundBooking::AgainstSeller, affiliate) => {
+            let clawback = match affiliate {
+                Some(_) => commission_clawback.min(order.total_cents),
+                None => 0,
+            };
+            let mut transfers = Vec::new();
+            if let (Some(creator), true) = (affiliate, clawback > 0) {
+                transfers.push(refund(
+                    format!("clawback:{}", order.order_id),
+                    AccountId::new(AccountKind::CommissionPending, creator),
+                    clawback,
+                    TransferKind::CommissionClawback,
+                )?);
+            }
+            if order.total_cents > clawback {
+                transfers.push(refund(
+                    main,
+                    AccountId::new(AccountKind::SellerClawback, &order.seller_id),
+                    order.total_cents - clawback,
+                    TransferKind::OrderRefund,
+                )?);
+            }
+            Ok(transfers)
+        }
+    }
 }
 
 /// What an `order.paid` event does to the order it names.
@@ -646,6 +675,30 @@ mod tests {
             ..o
         };
         assert_eq!(split_order(&unaffiliated, 600).commission, 0);
+    }
+
+    #[test]
+    fn a_refund_after_completion_takes_the_held_commission_back_from_the_creator() {
+        let o = order(vec![priced(1, 10_000, 1_000)], Some("c"));
+        let debits = |t: Vec<Transfer>| -> Vec<(String, u64)> {
+            t.iter().map(|t| (t.debit.to_string(), t.amount)).collect()
+        };
+        let t = refund_transfers(&o, RefundBooking::AgainstSeller, 1_000).unwrap();
+        assert!(t.iter().all(|t| t.credit.to_string() == "refund-owed:b"));
+        assert_eq!(
+            debits(t),
+            vec![
+                ("commission-pending:c".into(), 1_000),
+                ("seller-clawback:s".into(), 9_000)
+            ]
+        );
+        let final_commission = refund_transfers(&o, RefundBooking::AgainstSeller, 0).unwrap();
+        assert_eq!(
+            debits(final_commission),
+            vec![("seller-clawback:s".into(), 10_000)]
+        );
+        let before = refund_transfers(&o, RefundBooking::FromOrder, 1_000).unwrap();
+        assert_eq!(debits(before), vec![(o.account().to_string(), 10_000)]);
     }
 
     #[test]

@@ -31,6 +31,8 @@ pub struct AccountEdit {
     /// Optimistic concurrency: the account must be at this version (0: never written).
     pub version: Option<u64>,
     pub equals: Vec<(&'static str, AttributeValue)>,
+    /// Numbers that must be at least this much (and exist).
+    pub at_least: Vec<(String, u64)>,
     pub set: Vec<(String, AttributeValue)>,
     pub set_if_absent: Vec<(String, AttributeValue)>,
     /// Numbers added to (created at 0 if absent).
@@ -232,6 +234,10 @@ fn update_account(
         for (name, value) in &edit.equals {
             let (name, value) = placeholder(name, value);
             conditions.push(format!("{name} = {value}"));
+        }
+        for (name, least) in &edit.at_least {
+            let (name, value) = placeholder(name, &n(least));
+            conditions.push(format!("{name} >= {value}"));
         }
         for (name, value) in &edit.set {
             let (name, value) = placeholder(name, value);

@@ -75,6 +75,17 @@ pub(crate) fn hold_edit(account: &AccountId, release_at: &str, amount: u64) -> A
     }
 }
 
+/// What takes `amount` back out of a pending account's hold releasing at `release_at`: refused
+/// unless the hold still holds that much (a hold already released is not pending money).
+pub(crate) fn hold_clawback_edit(release_at: &str, amount: u64) -> AccountEdit {
+    let hold = format!("{HOLD_PREFIX}{release_at}");
+    AccountEdit {
+        add: vec![(hold.clone(), n(-i128::from(amount)))],
+        at_least: vec![(hold, amount)],
+        ..AccountEdit::default()
+    }
+}
+
 impl Store {
     /// Gifts that entered the index before `before` and still owe settlement or boards.
     pub async fn unfinished_gifts(&self, before: &str) -> Result<Vec<GiftToSettle>, StoreError> {
