@@ -114,19 +114,8 @@ impl TestEnv {
     /// Invokes the payout executor with `messages` (against [`TestEnv::sandbox`]); returns the
     /// ids it reported failed.
     pub async fn execute_payouts(&self, messages: &[PayoutMessage]) -> Vec<String> {
-        let mut event = SqsEvent::default();
-        for m in messages {
-            let mut record = SqsMessage::default();
-            record.message_id = Some(m.message_id.clone());
-            record.body = Some(m.body.clone());
-            record
-                .attributes
-                .insert("MessageGroupId".into(), m.group.clone());
-            record.event_source = Some("aws:sqs".into());
-            event.records.push(record);
-        }
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-        livepay::jobs::payouts::handle(&self.app, &self.sandbox, event, deadline)
+        livepay::jobs::payouts::handle(&self.app, &self.sandbox, sqs_event(messages), deadline)
             .await
             .expect("every record has an id")
             .batch_item_failures
@@ -140,4 +129,20 @@ impl TestEnv {
         let messages = self.drain_payout_queue().await;
         self.execute_payouts(&messages).await
     }
+}
+
+/// The event Lambda's FIFO event source would build for `messages`.
+pub fn sqs_event(messages: &[PayoutMessage]) -> SqsEvent {
+    let mut event = SqsEvent::default();
+    for m in messages {
+        let mut record = SqsMessage::default();
+        record.message_id = Some(m.message_id.clone());
+        record.body = Some(m.body.clone());
+        record
+            .attributes
+            .insert("MessageGroupId".into(), m.group.clone());
+        record.event_source = Some("aws:sqs".into());
+        event.records.push(record);
+    }
+    event
 }

@@ -92,8 +92,9 @@ def main():
     gifts_ok = (wallet and wallet["coins"] == 70 - 5 - 30 and balance and balance["diamonds_available"] == expected
                 and board and board["top"] == [{"user_id": viewer, "coins": 35}])
     sale_ok = flash_sale(run, creator, ana)
-    ok = gifts_ok and sale_ok
-    print(f"\nDemo {f'finished: 35 coins spent, {expected} diamonds settled to {creator}; flash sale sold 5 of 5' if ok else 'FAILED'}.")
+    paid_ok = payout(run, creator, ana, expected)
+    ok = gifts_ok and sale_ok and paid_ok
+    print(f"\nDemo {f'finished: 35 coins spent, {expected} diamonds settled to {creator}; flash sale sold 5 of 5; {creator} paid $50.00' if ok else 'FAILED'}.")
     sys.exit(0 if ok else 1)
 
 
@@ -134,6 +135,43 @@ def flash_sale(run, creator, ana):
                         key=f"deliver-{run}")
     return (len(placed) == 5 and len(sold_out) == 7 and after_cancel["stock_available"] == 1
             and delivered and delivered["status"] == "delivered")
+
+
+def payout(run, creator, ana, diamonds_before):
+    """A whale's Lion makes the creator's earnings payable; the creator asks for $50 and is paid."""
+    whale = f"wes-{run}"
+    wes = token(whale, "--adult")
+    print(f"15. {whale} buys 30,000 coins and sends {creator} a Lion (29,999 coins: 14,999 diamonds, $74.99 payable):")
+    webhook({"id": f"evt_whale_{run}", "type": "coins.purchased",
+             "data": {"user_id": whale, "coins": 30000, "amount_cents": 42999}})
+    _, stream = call("POST", "/v1/streams", {"title": "Thank you stream"}, ana, key=f"open3-{run}", quiet=True)
+    call("POST", f"/v1/streams/{stream['stream_id']}/gifts", {"gift_id": "lion", "count": 1}, wes, key=f"lion-{run}")
+    want = diamonds_before + 29999 * 50 // 100
+    for _ in range(60):
+        status, balance = call("GET", "/v1/creators/me/balance", tok=ana, quiet=True)
+        if status == 200 and balance["diamonds_available"] == want:
+            break
+        time.sleep(0.5)
+    call("GET", "/v1/creators/me/balance", tok=ana)
+    print(f"16. {creator} asks for a $40 payout (below the $50 minimum), then for $50:")
+    call("POST", "/v1/creators/me/payouts", {"amount_cents": 4000}, ana, key=f"po-small-{run}")
+    status, requested = call("POST", "/v1/creators/me/payouts", {"amount_cents": 5000}, ana, key=f"po-{run}")
+    print("17. execute-payouts takes it off the FIFO payouts queue and pays it through the provider"
+          " (the sandbox locally; PAYOUT_PROVIDER=http in a deployment):")
+    payouts = None
+    for _ in range(60):
+        _, payouts = call("GET", "/v1/creators/me/payouts", tok=ana, quiet=True)
+        if payouts and payouts["payouts"] and payouts["payouts"][0]["status"] not in ("requested", "processing"):
+            break
+        time.sleep(0.5)
+    call("GET", "/v1/creators/me/payouts", tok=ana)
+    _, balance = call("GET", "/v1/creators/me/balance", tok=ana)
+    print(f"18. {creator}'s statement explains every balance, entry by entry (the last three):")
+    _, statement = call("GET", "/v1/creators/me/statement?limit=200", tok=ana, quiet=True)
+    for e in (statement or {}).get("entries", [])[-3:]:
+        print(f"    {e['at']} {e['kind']:>14} {e['amount']:>+8} {e['unit']:<5} -> {e['balance']} = {e['balance_after']}")
+    return (status == 202 and requested["status"] == "requested" and payouts
+            and payouts["payouts"][0]["status"] == "paid" and balance and balance["cents_paid_out"] == 5000)
 
 
 if __name__ == "__main__":
