@@ -32,9 +32,33 @@ async fn the_poison_batch_fixture_reports_both_records_as_failed() {
     );
 }
 
+#[tokio::test]
+async fn the_payout_batch_fixture_names_no_stored_payout_and_is_reported_failed() {
+    let env = TestEnv::new().await;
+    let event: SqsEvent =
+        serde_json::from_str(&fixture("execute-payouts/events/payout-batch.json")).unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let response = livepay::jobs::payouts::handle(&env.app, &env.sandbox, event, deadline)
+        .await
+        .unwrap();
+    assert_eq!(response.batch_item_failures.len(), 1);
+    assert_eq!(
+        response.batch_item_failures[0].item_identifier,
+        "7c0e1f2a-payout-of-ana"
+    );
+    assert!(
+        env.sandbox.calls().is_empty(),
+        "the provider is never called"
+    );
+}
+
 #[test]
 fn the_scheduled_event_fixture_is_an_eventbridge_event() {
-    let event: EventBridgeEvent =
-        serde_json::from_str(&fixture("sweep-settlements/events/scheduled.json")).unwrap();
-    assert_eq!(event.detail_type, "Scheduled Event");
+    for path in [
+        "sweep-settlements/events/scheduled.json",
+        "schedule-payouts/events/scheduled.json",
+    ] {
+        let event: EventBridgeEvent = serde_json::from_str(&fixture(path)).unwrap();
+        assert_eq!(event.detail_type, "Scheduled Event", "{path}");
+    }
 }

@@ -404,3 +404,22 @@ async fn a_forged_cursor_is_400() {
         .await;
     assert_eq!(a.status, 400, "{a:?}");
 }
+
+#[tokio::test]
+async fn only_creators_have_balances_statements_and_payouts() {
+    let env = payout_env().await;
+    let routes = [
+        Req::get("/v1/creators/me/balance", "GET /v1/creators/me/balance"),
+        Req::get("/v1/creators/me/statement", "GET /v1/creators/me/statement"),
+        Req::get("/v1/creators/me/payouts", "GET /v1/creators/me/payouts"),
+        Req::post("/v1/creators/me/payouts", "POST /v1/creators/me/payouts")
+            .key("k")
+            .json(json!({"amount_cents": 5_000})),
+    ];
+    for req in routes {
+        let a = env
+            .call(Func::CreatorsApi, req.identity(Identity::adult("viewer")))
+            .await;
+        assert_eq!((a.status, a.code()), (403, "forbidden"), "{a:?}");
+    }
+}

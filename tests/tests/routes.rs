@@ -60,6 +60,23 @@ async fn every_route_refuses_a_request_without_claims() {
             Func::ShopApi,
             order_req("o", "refund").json(json!({"reason": "x"})),
         ),
+        (
+            Func::CreatorsApi,
+            Req::get("/v1/creators/me/balance", "GET /v1/creators/me/balance"),
+        ),
+        (
+            Func::CreatorsApi,
+            Req::get("/v1/creators/me/statement", "GET /v1/creators/me/statement"),
+        ),
+        (
+            Func::CreatorsApi,
+            Req::post("/v1/creators/me/payouts", "POST /v1/creators/me/payouts")
+                .json(json!({"amount_cents": 5000})),
+        ),
+        (
+            Func::CreatorsApi,
+            Req::get("/v1/creators/me/payouts", "GET /v1/creators/me/payouts"),
+        ),
     ];
     for (func, req) in routes {
         // A user id in a header or the body is not an identity.
