@@ -17,17 +17,24 @@ class QueueTriggerTest(unittest.TestCase):
         for i in range(3):
             self.sqs.send_message(QueueUrl=self.url, MessageBody=f'{{"n":{i}}}')
         tpl = template.load(os.environ["LIVEPAY_TEMPLATE"])
-        [self.trigger] = tpl.queue_triggers
+        [self.trigger] = [t for t in tpl.queue_triggers if t.binary == "settle-payouts"]
 
     def remaining(self):
         attrs = self.sqs.get_queue_attributes(QueueUrl=self.url, AttributeNames=["All"])["Attributes"]
         return int(attrs["ApproximateNumberOfMessages"]) + int(attrs["ApproximateNumberOfMessagesNotVisible"])
 
-    def test_the_template_declares_the_settlement_trigger_and_the_sweep_schedule(self):
-        self.assertEqual(self.trigger.binary, "settle-payouts")
+    def test_the_template_declares_the_queue_triggers_and_the_schedules(self):
         self.assertTrue(self.trigger.report_failures)
         tpl = template.load(os.environ["LIVEPAY_TEMPLATE"])
-        self.assertEqual([(s.binary, s.every_seconds) for s in tpl.schedules], [("sweep-settlements", 60)])
+        triggers_by_binary = {t.binary: t for t in tpl.queue_triggers}
+        self.assertEqual(sorted(triggers_by_binary), ["execute-payouts", "settle-payouts"])
+        payouts = triggers_by_binary["execute-payouts"]
+        self.assertTrue(payouts.report_failures)
+        self.assertEqual(payouts.batch_size, 10)
+        fifo = {q.logical_id: bool(q.props.get("FifoQueue")) for q in tpl.queues}
+        self.assertTrue(fifo[payouts.queue_logical_id])
+        self.assertEqual(sorted((s.binary, s.every_seconds) for s in tpl.schedules),
+                         [("schedule-payouts", 7 * 86400), ("sweep-settlements", 60)])
         self.assertEqual(template.rate_seconds("rate(1 hour)"), 3600)
         with self.assertRaises(ValueError):
             template.rate_seconds("cron(0 * * * ? *)")
