@@ -107,16 +107,26 @@ export class LivepayStack extends Stack {
         treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
       });
 
-    const settlementDlq = new sqs.Queue(this, 'SettlementDlq', {
-      retentionPeriod: Duration.days(14),
-      enforceSSL: true,
-    });
-    const settlementQueue = new sqs.Queue(this, 'SettlementQueue', {
-      visibilityTimeout: Duration.seconds(SETTLEMENT_CONSUMER_TIMEOUT.toSeconds() * 6),
-      retentionPeriod: Duration.days(14),
-      deadLetterQueue: { queue: settlementDlq, maxReceiveCount: SETTLEMENT_MAX_RECEIVE_COUNT },
-      enforceSSL: true,
-    });
+    // A queue and its DLQ (FIFO both, or neither), kept 14 days; the queue's visibility is 6x its
+    // consumer's timeout (AWS guidance for SQS event sources).
+    const queueWithDlq = (name: string, consumerTimeout: Duration, maxReceiveCount: number, fifo = false) => {
+      const dlq = new sqs.Queue(this, `${name}Dlq`, {
+        fifo: fifo || undefined,
+        retentionPeriod: Duration.days(14),
+        enforceSSL: true,
+      });
+      const queue = new sqs.Queue(this, `${name}Queue`, {
+        fifo: fifo || undefined,
+        visibilityTimeout: Duration.seconds(consumerTimeout.toSeconds() * 6),
+        retentionPeriod: Duration.days(14),
+        deadLetterQueue: { queue: dlq, maxReceiveCount },
+        enforceSSL: true,
+      });
+      return [queue, dlq];
+    };
+
+    const [settlementQueue, settlementDlq] = queueWithDlq('Settlement', SETTLEMENT_CONSUMER_TIMEOUT,
+      SETTLEMENT_MAX_RECEIVE_COUNT);
     alarm('SettlementDlqNotEmpty', 'Settlement messages failed repeatedly and wait on the DLQ',
       settlementDlq.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(1) }), 1);
     alarm('SettlementFallingBehind', 'The oldest settlement message (gift or due order) is waiting too long',
@@ -124,18 +134,7 @@ export class LivepayStack extends Stack {
       SETTLEMENT_MAX_AGE.toSeconds(), cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD);
 
     // FIFO: one message group per creator, so one creator's payouts run one at a time, in order.
-    const payoutDlq = new sqs.Queue(this, 'PayoutDlq', {
-      fifo: true,
-      retentionPeriod: Duration.days(14),
-      enforceSSL: true,
-    });
-    const payoutQueue = new sqs.Queue(this, 'PayoutQueue', {
-      fifo: true,
-      visibilityTimeout: Duration.seconds(PAYOUT_CONSUMER_TIMEOUT.toSeconds() * 6),
-      retentionPeriod: Duration.days(14),
-      deadLetterQueue: { queue: payoutDlq, maxReceiveCount: PAYOUT_MAX_RECEIVE_COUNT },
-      enforceSSL: true,
-    });
+    const [payoutQueue, payoutDlq] = queueWithDlq('Payout', PAYOUT_CONSUMER_TIMEOUT, PAYOUT_MAX_RECEIVE_COUNT, true);
     alarm('PayoutDlqNotEmpty', 'Payout messages failed repeatedly and wait on the DLQ; their payouts stay processing',
       payoutDlq.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(1) }), 1);
     alarm('PayoutsStuckInProcessing', 'A payout has waited too long for the provider (requested or processing)',

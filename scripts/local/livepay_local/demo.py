@@ -49,6 +49,17 @@ def webhook(event):
         print(f"  POST /v1/webhooks/payments ({event['type']}) -> {r.status}\n    {r.read().decode()}")
 
 
+def wait_for(path, tok, done, seconds=30):
+    """GETs `path` until `done(body)` (the queue triggers work in the background), then shows it."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        status, body = call("GET", path, tok=tok, quiet=True)
+        if status == 200 and done(body):
+            break
+        time.sleep(0.5)
+    return call("GET", path, tok=tok)[1]
+
+
 def main():
     run = uuid.uuid4().hex[:6]
     creator, viewer = f"ana-{run}", f"bob-{run}"
@@ -79,13 +90,7 @@ def main():
     expected = 5 * 50 // 100 + 30 * 50 // 100
     print(f"9. settle-payouts takes the two gifts off the settlement queue (the local trigger polls it,"
           f" batching window 2 s); {creator}'s earnings:")
-    balance = None
-    for _ in range(60):
-        status, balance = call("GET", "/v1/creators/me/balance", tok=ana, quiet=True)
-        if status == 200 and balance["diamonds_available"] == expected:
-            break
-        time.sleep(0.5)
-    call("GET", "/v1/creators/me/balance", tok=ana)
+    balance = wait_for("/v1/creators/me/balance", ana, lambda b: b["diamonds_available"] == expected)
     print("10. The stream's leaderboard (settled gifts; it outlives the stream), and this week's top gifters:")
     _, board = call("GET", f"/v1/streams/{sid}/leaderboard?limit=3", tok=bob)
     call("GET", f"/v1/creators/{creator}/leaderboard/weekly", tok=bob)
@@ -147,24 +152,14 @@ def payout(run, creator, ana, diamonds_before):
     _, stream = call("POST", "/v1/streams", {"title": "Thank you stream"}, ana, key=f"open3-{run}", quiet=True)
     call("POST", f"/v1/streams/{stream['stream_id']}/gifts", {"gift_id": "lion", "count": 1}, wes, key=f"lion-{run}")
     want = diamonds_before + 29999 * 50 // 100
-    for _ in range(60):
-        status, balance = call("GET", "/v1/creators/me/balance", tok=ana, quiet=True)
-        if status == 200 and balance["diamonds_available"] == want:
-            break
-        time.sleep(0.5)
-    call("GET", "/v1/creators/me/balance", tok=ana)
+    wait_for("/v1/creators/me/balance", ana, lambda b: b["diamonds_available"] == want)
     print(f"16. {creator} asks for a $40 payout (below the $50 minimum), then for $50:")
     call("POST", "/v1/creators/me/payouts", {"amount_cents": 4000}, ana, key=f"po-small-{run}")
     status, requested = call("POST", "/v1/creators/me/payouts", {"amount_cents": 5000}, ana, key=f"po-{run}")
     print("17. execute-payouts takes it off the FIFO payouts queue and pays it through the provider"
           " (the sandbox locally; PAYOUT_PROVIDER=http in a deployment):")
-    payouts = None
-    for _ in range(60):
-        _, payouts = call("GET", "/v1/creators/me/payouts", tok=ana, quiet=True)
-        if payouts and payouts["payouts"] and payouts["payouts"][0]["status"] not in ("requested", "processing"):
-            break
-        time.sleep(0.5)
-    call("GET", "/v1/creators/me/payouts", tok=ana)
+    payouts = wait_for("/v1/creators/me/payouts", ana,
+                       lambda p: p["payouts"] and p["payouts"][0]["status"] not in ("requested", "processing"))
     _, balance = call("GET", "/v1/creators/me/balance", tok=ana)
     print(f"18. {creator}'s statement explains every balance, entry by entry (the last three):")
     _, statement = call("GET", "/v1/creators/me/statement?limit=200", tok=ana, quiet=True)

@@ -23,3 +23,42 @@ pub(crate) fn sqs_error<E: aws_sdk_sqs::error::ProvideErrorMetadata>(
         ),
     }
 }
+
+/// One queue: its client and URL, from the environment variable the infra code sets.
+#[derive(Clone)]
+pub(crate) struct Queue {
+    client: aws_sdk_sqs::Client,
+    url: String,
+}
+
+impl Queue {
+    pub(crate) fn new(client: aws_sdk_sqs::Client, url: String) -> Self {
+        Self { client, url }
+    }
+
+    pub(crate) fn from_env(
+        sdk: &aws_config::SdkConfig,
+        variable: &'static str,
+    ) -> Result<Self, crate::config::ConfigError> {
+        let url = crate::config::required_env(variable)?;
+        Ok(Self::new(aws_sdk_sqs::Client::new(sdk), url))
+    }
+
+    /// Sends `body`; on a FIFO queue, `fifo` is the message group and deduplication ids.
+    pub(crate) async fn send(
+        &self,
+        body: String,
+        fifo: Option<(&str, &str)>,
+    ) -> Result<(), QueueError> {
+        self.client
+            .send_message()
+            .queue_url(&self.url)
+            .message_body(body)
+            .set_message_group_id(fifo.map(|(group, _)| group.to_owned()))
+            .set_message_deduplication_id(fifo.map(|(_, dedup)| dedup.to_owned()))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| sqs_error("SendMessage", e))
+    }
+}

@@ -8,7 +8,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{sqs_error, QueueError};
+use super::{Queue, QueueError};
 use crate::domain::payouts::Payout;
 use crate::store::payouts::PayoutKey;
 
@@ -63,33 +63,22 @@ impl PayoutEvent {
 }
 
 #[derive(Clone)]
-pub struct PayoutQueue {
-    client: aws_sdk_sqs::Client,
-    url: String,
-}
+pub struct PayoutQueue(Queue);
 
 impl PayoutQueue {
     pub fn new(client: aws_sdk_sqs::Client, url: String) -> Self {
-        Self { client, url }
+        Self(Queue::new(client, url))
     }
 
     /// The queue the infra code names in `PAYOUT_QUEUE_URL`.
     pub fn from_env(sdk: &aws_config::SdkConfig) -> Result<Self, crate::config::ConfigError> {
-        let url = crate::config::required_env("PAYOUT_QUEUE_URL")?;
-        Ok(Self::new(aws_sdk_sqs::Client::new(sdk), url))
+        Queue::from_env(sdk, "PAYOUT_QUEUE_URL").map(Self)
     }
 
     pub async fn send(&self, payout: &Payout) -> Result<(), QueueError> {
-        self.client
-            .send_message()
-            .queue_url(&self.url)
-            .message_body(PayoutEvent::requested(payout).to_body())
-            .message_group_id(&payout.creator_id)
-            .message_deduplication_id(&payout.payout_id)
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(|e| sqs_error("SendMessage", e))
+        let body = PayoutEvent::requested(payout).to_body();
+        let fifo = (payout.creator_id.as_str(), payout.payout_id.as_str());
+        self.0.send(body, Some(fifo)).await
     }
 }
 

@@ -9,7 +9,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{sqs_error, QueueError};
+use super::{Queue, QueueError};
 use crate::domain::gifts::SentGift;
 
 /// The message formats' versions; a consumer refuses versions it does not know.
@@ -86,31 +86,20 @@ impl SettlementEvent {
 }
 
 #[derive(Clone)]
-pub struct SettlementQueue {
-    client: aws_sdk_sqs::Client,
-    url: String,
-}
+pub struct SettlementQueue(Queue);
 
 impl SettlementQueue {
     pub fn new(client: aws_sdk_sqs::Client, url: String) -> Self {
-        Self { client, url }
+        Self(Queue::new(client, url))
     }
 
     /// The queue the infra code names in `SETTLEMENT_QUEUE_URL`, for the functions that send.
     pub fn from_env(sdk: &aws_config::SdkConfig) -> Result<Self, crate::config::ConfigError> {
-        let url = crate::config::required_env("SETTLEMENT_QUEUE_URL")?;
-        Ok(Self::new(aws_sdk_sqs::Client::new(sdk), url))
+        Queue::from_env(sdk, "SETTLEMENT_QUEUE_URL").map(Self)
     }
 
     pub async fn send(&self, event: &SettlementEvent) -> Result<(), QueueError> {
-        self.client
-            .send_message()
-            .queue_url(&self.url)
-            .message_body(event.to_body())
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(|e| sqs_error("SendMessage", e))
+        self.0.send(event.to_body(), None).await
     }
 }
 

@@ -10,6 +10,7 @@
 //! transaction as the money it moves, so a redelivered message or a racing executor changes
 //! nothing twice.
 
+use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure as OnFail};
 use aws_sdk_dynamodb::types::{TransactWriteItem, Update};
 
@@ -87,20 +88,12 @@ impl Store {
         ]);
         tx.push(Role::Payout(payout.payout_id.clone()), put_new(table, item));
         let room = daily_cap_cents.saturating_sub(payout.amount_cents);
-        let day = Update::builder()
-            .table_name(table)
-            .set_key(Some(day_key(payout)))
-            .update_expression("ADD #total :amount")
-            .condition_expression("attribute_not_exists(#total) OR #total <= :room")
-            .expression_attribute_names("#total", "total_cents")
-            .expression_attribute_values(":amount", n(payout.amount_cents))
-            .expression_attribute_values(":room", n(room))
-            .return_values_on_condition_check_failure(OnFail::AllOld)
-            .build()
-            .expect("table, key and expression are set");
-        tx.push(
-            Role::PayoutDay,
-            TransactWriteItem::builder().update(day).build(),
+        add_day_total(
+            tx,
+            table,
+            payout,
+            i128::from(payout.amount_cents),
+            Some(room),
         );
         self.add_ledger_write(
             tx,
@@ -122,7 +115,7 @@ impl Store {
 
     /// `requested` → `processing`, once: false if the payout had already moved on.
     pub async fn mark_payout_processing(&self, payout: &Payout) -> Result<bool, StoreError> {
-        let result = self
+        let update = self
             .client
             .update_item()
             .table_name(&self.tables.ledger)
@@ -133,19 +126,8 @@ impl Store {
             .expression_attribute_names("#shard", SWEEP_SHARD)
             .expression_attribute_names("#at", SWEEP_AT)
             .expression_attribute_values(":to", s(PayoutStatus::Processing.as_str()))
-            .expression_attribute_values(":from", s(PayoutStatus::Requested.as_str()))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(e) => Err(sdk_error("UpdateItem", e)),
-        }
+            .expression_attribute_values(":from", s(PayoutStatus::Requested.as_str()));
+        updated_if(update).await
     }
 
     /// Records what the provider said about a payout in `processing`, with the money it moves
@@ -185,17 +167,7 @@ impl Store {
             TransactWriteItem::builder().update(update).build(),
         );
         if let ProviderOutcome::Failed { .. } = outcome {
-            let day = Update::builder()
-                .table_name(table)
-                .set_key(Some(day_key(payout)))
-                .update_expression("ADD total_cents :back")
-                .expression_attribute_values(":back", n(-i128::from(payout.amount_cents)))
-                .build()
-                .expect("table, key and expression are set");
-            tx.push(
-                Role::PayoutDay,
-                TransactWriteItem::builder().update(day).build(),
-            );
+            add_day_total(tx, table, payout, -i128::from(payout.amount_cents), None);
         }
         self.add_ledger_write(
             tx,
@@ -230,7 +202,7 @@ impl Store {
 
     /// Moves a still-requested payout's next re-send to `next`; false if it has moved on.
     pub async fn payout_redriven(&self, payout: &Payout, next: &str) -> Result<bool, StoreError> {
-        let result = self
+        let update = self
             .client
             .update_item()
             .table_name(&self.tables.ledger)
@@ -240,19 +212,8 @@ impl Store {
             .expression_attribute_names("#status", "status")
             .expression_attribute_names("#at", SWEEP_AT)
             .expression_attribute_values(":next", s(next))
-            .expression_attribute_values(":requested", s(PayoutStatus::Requested.as_str()))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(e) => Err(sdk_error("UpdateItem", e)),
-        }
+            .expression_attribute_values(":requested", s(PayoutStatus::Requested.as_str()));
+        updated_if(update).await
     }
 
     /// One page of a creator's statement, oldest first, after `after` (an entry id).
@@ -312,7 +273,7 @@ impl Store {
     /// Takes an available balance off the payout run's list if it is empty (a credit meanwhile
     /// keeps it listed).
     pub async fn unlist_if_empty(&self, account: &AccountId) -> Result<(), StoreError> {
-        let result = self
+        let update = self
             .client
             .update_item()
             .table_name(&self.tables.ledger)
@@ -321,20 +282,47 @@ impl Store {
             .condition_expression("balance = :zero")
             .expression_attribute_names("#shard", SWEEP_SHARD)
             .expression_attribute_names("#at", SWEEP_AT)
-            .expression_attribute_values(":zero", n(0))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(())
-            }
-            Err(e) => Err(sdk_error("UpdateItem", e)),
-        }
+            .expression_attribute_values(":zero", n(0));
+        updated_if(update).await.map(|_| ())
     }
+}
+
+/// Sends an `UpdateItem` that carries a condition: `false` if the condition did not hold.
+async fn updated_if(update: UpdateItemFluentBuilder) -> Result<bool, StoreError> {
+    match update.send().await {
+        Ok(_) => Ok(true),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+        {
+            Ok(false)
+        }
+        Err(e) => Err(sdk_error("UpdateItem", e)),
+    }
+}
+
+/// Adds `delta` to the payout's day total; with `room`, only if the total was at most that.
+fn add_day_total(tx: &mut Tx, table: &str, payout: &Payout, delta: i128, room: Option<u64>) {
+    let update = Update::builder()
+        .table_name(table)
+        .set_key(Some(day_key(payout)))
+        .update_expression("ADD #total :delta")
+        .expression_attribute_names("#total", "total_cents")
+        .expression_attribute_values(":delta", n(delta))
+        .set_condition_expression(
+            room.map(|_| "attribute_not_exists(#total) OR #total <= :room".to_owned()),
+        );
+    let update = match room {
+        Some(room) => update.expression_attribute_values(":room", n(room)),
+        None => update,
+    }
+    .return_values_on_condition_check_failure(OnFail::AllOld)
+    .build()
+    .expect("table, key and expression are set");
+    tx.push(
+        Role::PayoutDay,
+        TransactWriteItem::builder().update(update).build(),
+    );
 }
 
 fn day_key(payout: &Payout) -> Item {
