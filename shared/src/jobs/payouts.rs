@@ -187,10 +187,19 @@ pub async fn execute(
         .await?
         .ok_or_else(|| ExecuteError::Missing(key.clone()))?;
     if payout.status == PayoutStatus::Requested {
-        // Whoever marks it first goes on; a racing executor sees `processing` and asks the
+        // Whoever marks it first goes on; a racing executor that finds it `processing` asks the
         // provider with the same key, which pays once.
-        app.store.mark_payout_processing(&payout).await?;
-        payout.status = PayoutStatus::Processing;
+        payout = match app.store.mark_payout_processing(&payout).await? {
+            true => Payout {
+                status: PayoutStatus::Processing,
+                ..payout
+            },
+            false => app
+                .store
+                .payout(key)
+                .await?
+                .ok_or_else(|| ExecuteError::Missing(key.clone()))?,
+        };
     }
     if payout.status != PayoutStatus::Processing {
         return Ok(payout.status);
