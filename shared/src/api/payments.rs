@@ -140,11 +140,7 @@ async fn webhook(app: &App, secret: &[u8], req: ApiRequest) -> Result<ApiRespons
         }
         match tx.commit(app.store.client()).await {
             Ok(()) => return Ok(ack(&event_id, "applied", outcome)),
-            Err(err)
-                if err
-                    .failure(&Role::WebhookEvent)
-                    .is_some_and(|f| f.condition_failed()) =>
-            {
+            Err(err) if err.condition_failed(&Role::WebhookEvent) => {
                 return Ok(ack(&event_id, "duplicate", None));
             }
             // The same event arriving concurrently, or what it read moving under it.

@@ -8,7 +8,7 @@ use base64::Engine;
 use serde::{Deserialize, Serialize};
 
 use crate::domain::ledger::{AccountId, AccountKind};
-use crate::domain::payouts::{payable_cents, Payout};
+use crate::domain::payouts::{payable, Payout};
 use crate::http::idempotency::Idempotency;
 use crate::http::{record_business_id, ApiError, ApiRequest, ApiResponse, Role};
 use crate::input::InvalidInput;
@@ -46,8 +46,10 @@ pub async fn balance(app: &App, req: ApiRequest) -> Result<ApiResponse, ApiError
         balance(AccountKind::InPayout),
         balance(AccountKind::PaidOut),
     )?;
-    let diamonds_payable = payable_cents(
-        u64::try_from(diamonds_available).unwrap_or(0),
+    let non_negative = |b: i64| u64::try_from(b).unwrap_or(0);
+    let payable = payable(
+        non_negative(cents_available),
+        non_negative(diamonds_available),
         app.config.diamond_value_millicents,
     );
     Ok(ApiResponse::json(
@@ -58,8 +60,7 @@ pub async fn balance(app: &App, req: ApiRequest) -> Result<ApiResponse, ApiError
             diamonds_available,
             cents_pending,
             cents_available,
-            payable_cents: cents_available
-                .saturating_add(i64::try_from(diamonds_payable).unwrap_or(i64::MAX)),
+            payable_cents: i64::try_from(payable).unwrap_or(i64::MAX),
             cents_in_payout: in_payout,
             cents_paid_out: paid,
         },

@@ -104,7 +104,7 @@ async fn place_order(app: &App, req: ApiRequest) -> Result<ApiResponse, ApiError
         match refusal {
             Some(refusal) => return idem.replay_or(&app.store, now, refusal).await,
             // Only conflicts with concurrent orders (a flash sale): try again shortly.
-            None if all_conflicts(&err) => backoff(attempt.min(6) as u32).await,
+            None if err.only_conflicts() => backoff(attempt.min(6) as u32).await,
             None => return Err(err.into()),
         }
     }
@@ -116,10 +116,7 @@ async fn place_order(app: &App, req: ApiRequest) -> Result<ApiResponse, ApiError
 
 /// Why the order's transaction was refused, from the items that failed their conditions.
 fn refusal(err: &TxError, order: &Order, units: &[Units<'_>]) -> Option<ApiError> {
-    if err
-        .failure(&Role::Stream)
-        .is_some_and(|f| f.condition_failed())
-    {
+    if err.condition_failed(&Role::Stream) {
         return Some(ApiError::StreamNotFound);
     }
     if let Some(f) = err
@@ -136,10 +133,7 @@ fn refusal(err: &TxError, order: &Order, units: &[Units<'_>]) -> Option<ApiError
         );
     }
     for line in &order.lines {
-        if err
-            .failure(&Role::Product(line.product_id.clone()))
-            .is_some_and(|f| f.condition_failed())
-        {
+        if err.condition_failed(&Role::Product(line.product_id.clone())) {
             return Some(
                 ShopError::OutOfStock {
                     product_id: line.product_id.clone(),
@@ -149,15 +143,8 @@ fn refusal(err: &TxError, order: &Order, units: &[Units<'_>]) -> Option<ApiError
         }
     }
     // The order exists although the key's record does not (it expired): the same key again.
-    if err
-        .failure(&Role::Account(order.account()))
-        .is_some_and(|f| f.condition_failed())
-    {
+    if err.condition_failed(&Role::Account(order.account())) {
         return Some(ApiError::IdempotencyKeyReused);
     }
     None
-}
-
-fn all_conflicts(err: &TxError) -> bool {
-    matches!(err, TxError::Cancelled(reasons) if !reasons.is_empty() && reasons.iter().all(|c| c.conflict()))
 }

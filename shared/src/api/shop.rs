@@ -9,14 +9,15 @@ use serde::{Deserialize, Serialize};
 use super::MAX_PINNED_ATTEMPTS;
 use crate::domain::ledger::{AccountId, AccountKind};
 use crate::domain::shop::{
-    completion_due, refund_transfers, validate_stock_delta, Order, OrderStatus, Product,
-    RefundBooking, ShopError, MAX_ID_BYTES, MAX_REFUND_REASON_BYTES, MAX_STOCK,
+    commission_clawback, completion_due, refund_transfers, validate_stock_delta, Order,
+    OrderStatus, Product, RefundBooking, ShopError, MAX_ID_BYTES, MAX_REFUND_REASON_BYTES,
+    MAX_STOCK,
 };
 use crate::domain::time::{rfc3339, sortable};
 use crate::http::idempotency::Idempotency;
 use crate::http::{record_business_id, serve, ApiError, ApiRequest, ApiResponse, Caller, Role};
 use crate::input::{bounded_str, InvalidInput};
-use crate::jobs::orders::commission_clawback;
+use crate::jobs::orders::delivered_at;
 use crate::store::orders::{order_moved, OrderChange, SweepAfter};
 use crate::store::sweep::hold_clawback_edit;
 use crate::store::{Role as TxRole, Tx};
@@ -417,7 +418,9 @@ async fn refund(app: &App, req: ApiRequest) -> Result<ApiResponse, ApiError> {
         }
         let booking = order.status.refund(party.admin)?;
         let clawback = match booking {
-            RefundBooking::AgainstSeller => commission_clawback(order, now, &app.config.shop)?,
+            RefundBooking::AgainstSeller => {
+                commission_clawback(order, delivered_at(order)?, now, &app.config.shop)
+            }
             RefundBooking::FromOrder => None,
         };
         let transfers = refund_transfers(order, booking, clawback.map_or(0, |(c, _)| c))?;

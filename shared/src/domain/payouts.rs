@@ -48,6 +48,12 @@ pub fn payable_cents(diamonds: u64, millicents: u64) -> u64 {
     u64::try_from(cents).unwrap_or(u64::MAX)
 }
 
+/// What a creator can be paid out now: available cents plus the whole cents their available
+/// diamonds convert to.
+pub fn payable(cents_available: u64, diamonds_available: u64, millicents: u64) -> u64 {
+    cents_available.saturating_add(payable_cents(diamonds_available, millicents))
+}
+
 /// Where a payout's cents come from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Draw {
@@ -80,7 +86,7 @@ pub fn draw(
             cap_cents: policy.daily_cap_cents,
         });
     }
-    let payable = cents_available.saturating_add(payable_cents(diamonds_available, millicents));
+    let payable = payable(cents_available, diamonds_available, millicents);
     if amount_cents > payable {
         return Err(PayoutError::InsufficientAvailable {
             payable_cents: payable,

@@ -9,7 +9,7 @@ use std::collections::{HashMap, HashSet};
 use time::{Duration, OffsetDateTime};
 
 use super::ledger::{AccountId, AccountKind, LedgerError, Transfer, TransferKind};
-use super::settlement::BPS;
+use super::settlement::{round_up_to_hour, BPS};
 use crate::input::{bounded_str, in_range, InvalidInput};
 
 /// Lines per order (API.md). 50 product items plus the order, the buyer's limits, the stream
@@ -241,6 +241,12 @@ impl Order {
         AccountId::order(&self.order_id)
     }
 
+    /// When the order was delivered, if it was.
+    pub fn delivered_at(&self) -> Option<OffsetDateTime> {
+        let at = self.at(OrderStatus::Delivered)?;
+        OffsetDateTime::parse(at, &time::format_description::well_known::Rfc3339).ok()
+    }
+
     pub fn product_ids(&self) -> impl Iterator<Item = &str> {
         self.lines.iter().map(|l| l.product_id.as_str())
     }
@@ -391,14 +397,31 @@ pub fn completion_due(delivered_at: OffsetDateTime, policy: &ShopPolicy) -> Offs
 }
 
 /// Where the creator's commission lands when the order completes: available if its own hold has
-/// ended too, else pending until it does.
+/// ended too, else pending until it does — released on the hour, so one creator's commissions
+/// share few hold slots.
 pub fn commission_release(
     delivered_at: OffsetDateTime,
     now: OffsetDateTime,
     policy: &ShopPolicy,
 ) -> Option<OffsetDateTime> {
     let release = delivered_at + policy.commission_hold;
-    (release > now).then_some(release)
+    (release > now).then(|| round_up_to_hour(release))
+}
+
+/// What a refund after completion at `now` takes back from the creator: the order's commission
+/// and the hold slot it sits in, while that hold has not ended; after it, the commission is final
+/// (DOMAIN.md: commission on revenue − refunds inside the return window).
+pub fn commission_clawback(
+    order: &Order,
+    delivered_at: OffsetDateTime,
+    now: OffsetDateTime,
+    policy: &ShopPolicy,
+) -> Option<(u64, OffsetDateTime)> {
+    let commission = split_order(order, policy.platform_fee_bps).commission;
+    if order.affiliate_id.is_none() || commission == 0 {
+        return None;
+    }
+    commission_release(delivered_at, now, policy).map(|at| (commission, at))
 }
 
 /// The transfers that complete an order: the seller's proceeds (first paying off what they owe

@@ -9,7 +9,6 @@
 use std::collections::HashMap;
 
 use crate::domain::ledger::{AccountId, AccountKind, LedgerError};
-use crate::domain::settlement::round_up_to_hour;
 use crate::domain::shop::{
     commission_release, completion_due, completion_transfers, split_order, Order, OrderStatus,
 };
@@ -107,7 +106,7 @@ pub async fn complete(app: &App, order_id: &str) -> Result<Outcome, OrderJobErro
         let debt = balance.min(0).unsigned_abs();
 
         let split = split_order(&order, policy.platform_fee_bps);
-        let release = commission_hold_ends(delivered, now, &policy);
+        let release = commission_release(delivered, now, &policy);
         let transfers = completion_transfers(&order, &split, debt, release.is_some())?;
         let mut other_edits = HashMap::new();
         if debt > 0 {
@@ -153,41 +152,11 @@ pub async fn complete(app: &App, order_id: &str) -> Result<Outcome, OrderJobErro
     Err(OrderJobError::Busy(order_id.to_owned()))
 }
 
-/// When a commission earned on an order delivered at `delivered` leaves its hold, if that is
-/// still ahead at `now` (whole hours, so one creator's commissions share few hold slots).
-fn commission_hold_ends(
-    delivered: time::OffsetDateTime,
-    now: time::OffsetDateTime,
-    policy: &crate::domain::shop::ShopPolicy,
-) -> Option<time::OffsetDateTime> {
-    commission_release(delivered, now, policy).map(round_up_to_hour)
-}
-
-/// What a refund after completion at `now` takes back from the creator: the order's commission
-/// and the hold it sits in, while that hold has not ended; after it, the commission is final.
-pub(crate) fn commission_clawback(
-    order: &Order,
-    now: time::OffsetDateTime,
-    policy: &crate::domain::shop::ShopPolicy,
-) -> Result<Option<(u64, time::OffsetDateTime)>, StoreError> {
-    let commission = split_order(order, policy.platform_fee_bps).commission;
-    if order.affiliate_id.is_none() || commission == 0 {
-        return Ok(None);
-    }
-    let release = commission_hold_ends(delivered_at(order)?, now, policy);
-    Ok(release.map(|at| (commission, at)))
-}
-
-fn delivered_at(order: &Order) -> Result<time::OffsetDateTime, StoreError> {
-    order
-        .at(OrderStatus::Delivered)
-        .and_then(|at| {
-            time::OffsetDateTime::parse(at, &time::format_description::well_known::Rfc3339).ok()
-        })
-        .ok_or_else(|| {
-            StoreError::Corrupt(format!(
-                "delivered order {} has no delivery time",
-                order.order_id
-            ))
-        })
+pub(crate) fn delivered_at(order: &Order) -> Result<time::OffsetDateTime, StoreError> {
+    order.delivered_at().ok_or_else(|| {
+        StoreError::Corrupt(format!(
+            "delivered order {} has no delivery time",
+            order.order_id
+        ))
+    })
 }

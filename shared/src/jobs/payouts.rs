@@ -18,7 +18,7 @@ use time::OffsetDateTime;
 
 use crate::domain::ids::derived_id;
 use crate::domain::ledger::{AccountId, AccountKind, LedgerError};
-use crate::domain::payouts::{draw, payable_cents, Payout, PayoutError, PayoutStatus};
+use crate::domain::payouts::{draw, payable, Payout, PayoutError, PayoutStatus};
 use crate::domain::time::{sortable, week_key};
 use crate::provider::{PayoutProvider, TransferRequest};
 use crate::queue::payouts::{PayoutEvent, PayoutQueue};
@@ -123,32 +123,24 @@ where
             }
             Err(err) => err,
         };
-        if failed(&err, &Role::PayoutDay) {
+        if err.condition_failed(&Role::PayoutDay) {
             return Err(RequestError::Refused(PayoutError::DailyCap {
                 cap_cents: policy.daily_cap_cents,
             })
             .into());
         }
-        if failed(&err, &Role::Payout(payout_id.to_owned())) {
+        if err.condition_failed(&Role::Payout(payout_id.to_owned())) {
             return Err(RequestError::Exists(payout_id.to_owned()).into());
         }
         let moved = [AccountKind::Commission, AccountKind::Earnings]
             .into_iter()
-            .any(|kind| failed(&err, &Role::Account(AccountId::new(kind, creator_id))));
-        if !moved && !all_conflicts(&err) {
+            .any(|kind| err.condition_failed(&Role::Account(AccountId::new(kind, creator_id))));
+        if !moved && !err.only_conflicts() {
             return Err(RequestError::Tx(err).into());
         }
         backoff(attempt).await;
     }
     Err(RequestError::Busy.into())
-}
-
-fn failed(err: &TxError, role: &Role) -> bool {
-    err.failure(role).is_some_and(|f| f.condition_failed())
-}
-
-fn all_conflicts(err: &TxError) -> bool {
-    matches!(err, TxError::Cancelled(reasons) if !reasons.is_empty() && reasons.iter().all(|c| c.conflict()))
 }
 
 fn grace(app: &App) -> time::Duration {
@@ -216,7 +208,7 @@ pub async fn execute(
         .add_payout_outcome(&mut tx, &payout, &outcome, &at)?;
     match tx.commit(app.store.client()).await {
         Ok(()) => Ok(outcome.status()),
-        Err(err) if failed(&err, &Role::Payout(payout.payout_id.clone())) => {
+        Err(err) if err.condition_failed(&Role::Payout(payout.payout_id.clone())) => {
             // Another delivery recorded the answer first.
             let now = app.store.payout(key).await?;
             Ok(now.map_or(outcome.status(), |p| p.status))
@@ -267,8 +259,8 @@ async fn execute_group(
             failed.push(message_id);
             continue;
         }
-        let key = match body.as_deref().map(PayoutEvent::parse) {
-            Some(Ok((_, key))) => key,
+        let (payout_id, key) = match body.as_deref().map(PayoutEvent::parse) {
+            Some(Ok(parsed)) => parsed,
             Some(Err(reason)) => {
                 tracing::warn!(?message_id, %reason, "poison payout message");
                 failed.push(message_id);
@@ -280,12 +272,6 @@ async fn execute_group(
                 continue;
             }
         };
-        let payout_id = key
-            .sort_key
-            .rsplit('#')
-            .next()
-            .unwrap_or_default()
-            .to_owned();
         match execute(app, provider, &key, deadline).await {
             Ok(status) => {
                 tracing::info!(%payout_id, creator_id = %key.creator_id, status = status.as_str(), "payout")
@@ -355,7 +341,7 @@ async fn schedule_one(
     now: OffsetDateTime,
 ) -> Result<Option<u64>, RequestError> {
     let (cents, diamonds) = available(app, creator_id).await?;
-    let payable = cents + payable_cents(diamonds, app.config.diamond_value_millicents);
+    let payable = payable(cents, diamonds, app.config.diamond_value_millicents);
     if payable < app.config.payouts.minimum_cents {
         for kind in [AccountKind::Commission, AccountKind::Earnings] {
             app.store

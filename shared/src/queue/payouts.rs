@@ -50,10 +50,7 @@ impl PayoutEvent {
                 "payout.requested version {version} is not {PAYOUT_REQUESTED_VERSION}"
             ));
         }
-        let key = PayoutKey {
-            creator_id,
-            sort_key: format!("{requested_at}#{payout_id}"),
-        };
+        let key = PayoutKey::new(&creator_id, &requested_at, &payout_id);
         Ok((payout_id, key))
     }
 

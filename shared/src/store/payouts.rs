@@ -33,11 +33,15 @@ pub struct PayoutKey {
 }
 
 impl PayoutKey {
-    pub fn of(payout: &Payout) -> Self {
+    pub fn new(creator_id: &str, requested_at: &str, payout_id: &str) -> Self {
         Self {
-            creator_id: payout.creator_id.clone(),
-            sort_key: format!("{}#{}", payout.requested_at, payout.payout_id),
+            creator_id: creator_id.to_owned(),
+            sort_key: format!("{requested_at}#{payout_id}"),
         }
+    }
+
+    pub fn of(payout: &Payout) -> Self {
+        Self::new(&payout.creator_id, &payout.requested_at, &payout.payout_id)
     }
 
     fn item_key(&self) -> Item {

@@ -82,6 +82,17 @@ impl TxError {
             TxError::Store(_) => None,
         }
     }
+
+    /// Whether the item playing `role` failed its condition.
+    pub fn condition_failed(&self, role: &Role) -> bool {
+        self.failure(role)
+            .is_some_and(Cancellation::condition_failed)
+    }
+
+    /// Whether only concurrent transactions got in the way: worth trying again as it was.
+    pub fn only_conflicts(&self) -> bool {
+        matches!(self, TxError::Cancelled(reasons) if !reasons.is_empty() && reasons.iter().all(Cancellation::conflict))
+    }
 }
 
 #[derive(Debug, Default)]
