@@ -31,6 +31,10 @@ impl Identity {
         Self::adult(sub).claim("cognito:groups", "[admin]")
     }
 
+    pub fn sub(&self) -> &str {
+        self.0["sub"].as_str().unwrap_or_default()
+    }
+
     pub fn claim(mut self, k: &str, v: &str) -> Self {
         self.0.insert(k.into(), v.into());
         self

@@ -86,14 +86,7 @@ class GatewayAuthorizerTest(unittest.TestCase):
         return jwt.encode(self.claims(**overrides), key or self.signing_key, algorithm=alg)
 
     def get(self, path, authorization=None):
-        req = urllib.request.Request(self.base + path)
-        if authorization is not None:
-            req.add_header("Authorization", authorization)
-        try:
-            with urllib.request.urlopen(req, timeout=10) as r:
-                return r.status
-        except urllib.error.HTTPError as e:
-            return e.code
+        return self.request("GET", path, authorization)
 
     def assert_rejected(self, authorization):
         self.assertEqual(self.get("/v1/wallet", authorization), 401)
@@ -145,6 +138,33 @@ class GatewayAuthorizerTest(unittest.TestCase):
         self.assertEqual(claims["sub"], "viewer-1")
         self.assertEqual(claims["cognito:groups"], "[creator seller]")
         self.assertEqual(event["routeKey"], "GET /v1/wallet")
+
+    def request(self, method, path, authorization=None):
+        req = urllib.request.Request(self.base + path, data=b"{}" if method != "GET" else None, method=method)
+        if authorization is not None:
+            req.add_header("Authorization", authorization)
+        try:
+            with urllib.request.urlopen(req, timeout=10) as r:
+                return r.status
+        except urllib.error.HTTPError as e:
+            return e.code
+
+    def test_every_jwt_route_refuses_missing_and_forged_tokens(self):
+        # The authorization matrix's "no token" and "bad token" columns at the gateway, for every
+        # route of the template: a route added without the authorizer fails here.
+        other = _pem(rsa.generate_private_key(public_exponent=65537, key_size=2048))
+        forged = "Bearer " + self.token(key=other)
+        expired = "Bearer " + self.token(exp=int(time.time()) - 60)
+        jwt_routes = [r for r in self.tpl.routes if r.jwt]
+        self.assertGreaterEqual(len(jwt_routes), 20)
+        for route in jwt_routes:
+            path = route.path.replace("{", "").replace("}", "")
+            for authorization in (None, "Bearer not.a.jwt", forged, expired):
+                with self.subTest(route=f"{route.method} {route.path}", authorization=authorization):
+                    self.assertEqual(self.request(route.method, path, authorization), 401)
+        self.assertEqual(self.invoke.events, [], "a function ran for a rejected token")
+        webhook = [r for r in self.tpl.routes if not r.jwt]
+        self.assertEqual([f"{r.method} {r.path}" for r in webhook], ["POST /v1/webhooks/payments"])
 
     def test_the_webhook_route_needs_no_token(self):
         req = urllib.request.Request(self.base + "/v1/webhooks/payments", data=b"{}", method="POST")

@@ -200,6 +200,8 @@ async fn get_product(app: &App, req: ApiRequest) -> Result<ApiResponse, ApiError
 
 async fn adjust_stock(app: &App, req: ApiRequest) -> Result<ApiResponse, ApiError> {
     let caller = req.caller()?;
+    // Owning the product is not enough: a seller whose role was withdrawn may not sell on.
+    caller.require(Role::Seller)?;
     let idem = Idempotency::from_request(&req, &caller)?;
     let body: StockBody = req.json()?;
     let delta = validate_stock_delta(body.delta)?;
@@ -257,7 +259,8 @@ struct Party {
 fn party(order: &Order, caller: &Caller) -> Result<Party, ApiError> {
     let p = Party {
         buyer: order.buyer_id == caller.user_id,
-        seller: order.seller_id == caller.user_id,
+        // As for stock, the seller acts only while holding the seller role.
+        seller: order.seller_id == caller.user_id && caller.has(Role::Seller),
         admin: caller.has(Role::Admin),
     };
     if p.buyer || p.seller || p.admin {

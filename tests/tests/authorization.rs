@@ -1,0 +1,413 @@
+//! The authorization matrix: every HTTP route of the synthesized infra template × {no token, bad
+//! token, other user, missing role, right user}, with the exact status each must answer. The
+//! rows are checked against the template's route list, so a route added without a row fails.
+//!
+//! "No token" and "bad token" are what reaches a function when the gateway's authorizer is
+//! missing or hands over claims without a usable `sub`; the gateway's own refusal of missing,
+//! forged and expired tokens on every route is `scripts/local/tests/test_gateway.py`.
+
+use std::collections::BTreeSet;
+
+use livepay_tests::payouts::PAYOUT_SETTINGS;
+use livepay_tests::shop::order_req;
+use livepay_tests::{end_req, gift_req, Func, Identity, Req, TestEnv};
+use serde_json::{json, Value};
+
+/// The objects the routes act on, each owned by someone.
+struct Fixtures {
+    stream: String,
+    product: String,
+    /// Pending payment: read and cancelled.
+    pending_order: String,
+    /// Paid: shipped.
+    shipped_order: String,
+    /// Paid: refunded.
+    refunded_order: String,
+}
+
+const CREATOR: &str = "owner-creator";
+const SELLER: &str = "owner-seller";
+const BUYER: &str = "owner-buyer";
+const VIEWER: &str = "owner-viewer";
+
+/// Who calls, in the order the columns run: refusals first, so the right user's effect (an
+/// ended stream, a cancelled order) cannot change another column's answer.
+#[derive(Debug, Clone, Copy)]
+enum Column {
+    NoToken,
+    BadToken,
+    MissingRole,
+    OtherUser,
+    RightUser,
+}
+
+struct Row {
+    route: &'static str,
+    func: Func,
+    request: Box<dyn Fn(&Fixtures) -> Req>,
+    right: Identity,
+    right_status: u16,
+    /// Another signed-in user with the route's role, and what they get.
+    other: (Identity, u16),
+    /// A signed-in user without the role (or attribute) the route needs, and what they get.
+    missing_role: (Identity, u16),
+}
+
+/// A signed-in user without any role or age verification.
+fn plain(sub: &str) -> Identity {
+    Identity::user(sub)
+}
+
+fn rows() -> Vec<Row> {
+    let anyone = |route, func, request: fn(&Fixtures) -> Req, ok| Row {
+        route,
+        func,
+        request: Box::new(request),
+        right: plain("someone"),
+        right_status: ok,
+        other: (Identity::creator("someone-else"), ok),
+        missing_role: (plain("no-roles"), ok),
+    };
+    vec![
+        anyone(
+            "GET /v1/gifts",
+            Func::WalletApi,
+            |_| Req::get("/v1/gifts", "GET /v1/gifts"),
+            200,
+        ),
+        anyone(
+            "GET /v1/wallet",
+            Func::WalletApi,
+            |_| Req::get("/v1/wallet", "GET /v1/wallet"),
+            200,
+        ),
+        anyone(
+            "PUT /v1/wallet/limits",
+            Func::WalletApi,
+            |_| {
+                Req::new("PUT", "/v1/wallet/limits", "PUT /v1/wallet/limits")
+                    .json(json!({"daily_cap_coins": 100}))
+            },
+            200,
+        ),
+        Row {
+            route: "POST /v1/streams",
+            func: Func::StreamsApi,
+            request: Box::new(|_| {
+                Req::post("/v1/streams", "POST /v1/streams").json(json!({"title": "x"}))
+            }),
+            right: Identity::creator(CREATOR),
+            right_status: 201,
+            other: (Identity::creator("another-creator"), 201),
+            missing_role: (Identity::adult("a-viewer"), 403),
+        },
+        Row {
+            route: "POST /v1/streams/{stream_id}/gifts",
+            func: Func::SendGift,
+            request: Box::new(|f| {
+                gift_req(&f.stream).json(json!({"gift_id": "crown", "count": 1}))
+            }),
+            right: Identity::adult(VIEWER),
+            right_status: 201,
+            // The one user who may not gift on a stream is its creator.
+            other: (Identity::creator(CREATOR), 403),
+            // Gifting needs the age_verified claim.
+            missing_role: (plain(VIEWER), 403),
+        },
+        anyone(
+            "GET /v1/streams/{stream_id}/leaderboard",
+            Func::StreamsApi,
+            |f| {
+                Req::get(
+                    &format!("/v1/streams/{}/leaderboard", f.stream),
+                    "GET /v1/streams/{stream_id}/leaderboard",
+                )
+                .path_param("stream_id", &f.stream)
+            },
+            200,
+        ),
+        Row {
+            route: "POST /v1/streams/{stream_id}/end",
+            func: Func::StreamsApi,
+            request: Box::new(|f| end_req(&f.stream)),
+            right: Identity::creator(CREATOR),
+            right_status: 200,
+            other: (Identity::creator("another-creator"), 403),
+            missing_role: (Identity::adult("a-viewer"), 403),
+        },
+        creator_row("GET /v1/creators/me/balance", 200, 200),
+        creator_row("GET /v1/creators/me/statement", 200, 200),
+        creator_row("GET /v1/creators/me/payouts", 200, 200),
+        // Another creator asks against their own (empty) balance.
+        creator_row("POST /v1/creators/me/payouts", 202, 402),
+        anyone(
+            "GET /v1/creators/{creator_id}/leaderboard/weekly",
+            Func::CreatorsApi,
+            |_| {
+                Req::get(
+                    &format!("/v1/creators/{CREATOR}/leaderboard/weekly"),
+                    "GET /v1/creators/{creator_id}/leaderboard/weekly",
+                )
+                .path_param("creator_id", CREATOR)
+            },
+            200,
+        ),
+        Row {
+            route: "POST /v1/products",
+            func: Func::ShopApi,
+            request: Box::new(|_| {
+                Req::post("/v1/products", "POST /v1/products")
+                    .json(json!({"title": "Mug", "price_cents": 100, "stock": 1}))
+            }),
+            right: Identity::seller(SELLER),
+            right_status: 201,
+            other: (Identity::seller("another-seller"), 201),
+            missing_role: (Identity::creator("a-creator"), 403),
+        },
+        anyone(
+            "GET /v1/products/{product_id}",
+            Func::ShopApi,
+            |f| {
+                Req::get(
+                    &format!("/v1/products/{}", f.product),
+                    "GET /v1/products/{product_id}",
+                )
+                .path_param("product_id", &f.product)
+            },
+            200,
+        ),
+        Row {
+            route: "POST /v1/products/{product_id}/stock",
+            func: Func::ShopApi,
+            request: Box::new(|f| {
+                Req::post(
+                    &format!("/v1/products/{}/stock", f.product),
+                    "POST /v1/products/{product_id}/stock",
+                )
+                .path_param("product_id", &f.product)
+                .json(json!({"delta": 1}))
+            }),
+            right: Identity::seller(SELLER),
+            right_status: 200,
+            other: (Identity::seller("another-seller"), 403),
+            missing_role: (Identity::creator(SELLER), 403),
+        },
+        Row {
+            route: "POST /v1/orders",
+            func: Func::PlaceOrder,
+            request: Box::new(|f| {
+                Req::post("/v1/orders", "POST /v1/orders")
+                    .json(json!({"lines": [{"product_id": f.product, "quantity": 1}]}))
+            }),
+            right: plain(BUYER),
+            right_status: 201,
+            other: (plain("another-buyer"), 201),
+            // Buying needs no role.
+            missing_role: (plain("a-third-buyer"), 201),
+        },
+        Row {
+            route: "GET /v1/orders/{order_id}",
+            func: Func::ShopApi,
+            request: Box::new(|f| order_req(&f.pending_order, "")),
+            right: plain(BUYER),
+            right_status: 200,
+            // A stranger learns nothing, not even that the order exists.
+            other: (plain("a-stranger"), 404),
+            missing_role: (Identity::seller("another-seller"), 404),
+        },
+        Row {
+            route: "POST /v1/orders/{order_id}/cancel",
+            func: Func::ShopApi,
+            request: Box::new(|f| order_req(&f.pending_order, "cancel").json(json!({}))),
+            right: plain(BUYER),
+            right_status: 200,
+            other: (plain("a-stranger"), 404),
+            // The seller sees the order but may not cancel it for the buyer.
+            missing_role: (Identity::seller(SELLER), 403),
+        },
+        Row {
+            route: "POST /v1/orders/{order_id}/fulfillment",
+            func: Func::ShopApi,
+            request: Box::new(|f| {
+                order_req(&f.shipped_order, "fulfillment").json(json!({"status": "shipped"}))
+            }),
+            right: Identity::seller(SELLER),
+            right_status: 200,
+            other: (Identity::seller("another-seller"), 404),
+            // The order's seller without the seller role is a stranger to it.
+            missing_role: (Identity::adult(SELLER), 404),
+        },
+        Row {
+            route: "POST /v1/orders/{order_id}/refund",
+            func: Func::ShopApi,
+            request: Box::new(|f| {
+                order_req(&f.refunded_order, "refund").json(json!({"reason": "damaged"}))
+            }),
+            right: Identity::seller(SELLER),
+            right_status: 200,
+            other: (Identity::seller("another-seller"), 404),
+            missing_role: (plain(BUYER), 403),
+        },
+    ]
+}
+
+/// A `/v1/creators/me/...` route: the caller's own data, for creators only.
+fn creator_row(route: &'static str, right_status: u16, other_status: u16) -> Row {
+    Row {
+        route,
+        func: Func::CreatorsApi,
+        request: Box::new(move |_| creators_me_request(route)),
+        right: Identity::creator(CREATOR),
+        right_status,
+        other: (Identity::creator("another-creator"), other_status),
+        missing_role: (Identity::adult(CREATOR), 403),
+    }
+}
+
+/// The request for a `/v1/creators/me/...` row, from its route key.
+fn creators_me_request(route: &str) -> Req {
+    let (method, path) = route.split_once(' ').expect("METHOD /path");
+    let req = Req::new(method, path, route);
+    if method == "POST" {
+        req.json(json!({"amount_cents": 5000}))
+    } else {
+        req
+    }
+}
+
+/// Every route key of the synthesized template's HTTP API.
+fn template_routes() -> BTreeSet<String> {
+    let path = std::env::var("LIVEPAY_TEMPLATE").expect("LIVEPAY_TEMPLATE is set by scripts/test");
+    let template: Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).expect("template JSON");
+    template["Resources"]
+        .as_object()
+        .unwrap()
+        .values()
+        .filter(|r| r["Type"] == "AWS::ApiGatewayV2::Route")
+        .map(|r| r["Properties"]["RouteKey"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+async fn fixtures(env: &TestEnv) -> Fixtures {
+    env.fund_creator(CREATOR, 50).await;
+    env.buy_coins(VIEWER, 20_000).await;
+    let stream = env.open_stream(CREATOR).await;
+    let product = env
+        .create_product(
+            SELLER,
+            json!({"title": "Tee", "price_cents": 1500, "stock": 100}),
+        )
+        .await;
+    let order = || json!({"lines": [{"product_id": product, "quantity": 1}]});
+    let (pending_order, _) = env.placed(BUYER, order()).await;
+    let mut paid = Vec::new();
+    for _ in 0..2 {
+        let (id, total) = env.placed(BUYER, order()).await;
+        assert_eq!(env.pay_order(&id, total).await.status, 200);
+        paid.push(id);
+    }
+    let [shipped_order, refunded_order] = <[String; 2]>::try_from(paid).unwrap();
+    Fixtures {
+        stream,
+        product,
+        pending_order,
+        shipped_order,
+        refunded_order,
+    }
+}
+
+#[tokio::test]
+async fn every_route_answers_each_kind_of_caller_exactly() {
+    let env = TestEnv::with_settings(&PAYOUT_SETTINGS).await;
+    let f = fixtures(&env).await;
+    let rows = rows();
+
+    let covered: BTreeSet<String> = rows
+        .iter()
+        .map(|r| r.route.to_owned())
+        .chain(["POST /v1/webhooks/payments".to_owned()])
+        .collect();
+    assert_eq!(
+        covered,
+        template_routes(),
+        "every route of the infra template has exactly one row in the matrix"
+    );
+
+    let mut failures = Vec::new();
+    let mut cells = 0;
+    for row in &rows {
+        let request = || (row.request)(&f);
+        for column in [
+            Column::NoToken,
+            Column::BadToken,
+            Column::MissingRole,
+            Column::OtherUser,
+            Column::RightUser,
+        ] {
+            let (req, expected) = match column {
+                // A user id in a header is not an identity.
+                Column::NoToken => (request().header("x-user-id", row.right.sub()), 401),
+                // Claims whose `sub` is blank: an authorizer that let a bad token through.
+                Column::BadToken => (request().identity(Identity::user(" ")), 401),
+                Column::MissingRole => (
+                    request().identity(row.missing_role.0.clone()),
+                    row.missing_role.1,
+                ),
+                Column::OtherUser => (request().identity(row.other.0.clone()), row.other.1),
+                Column::RightUser => (request().identity(row.right.clone()), row.right_status),
+            };
+            let key = format!("matrix-{}", ulid::Ulid::new());
+            let a = env.call(row.func, req.key(&key)).await;
+            cells += 1;
+            if a.status != expected {
+                failures.push(format!(
+                    "{} as {column:?}: expected {expected}, got {} {}",
+                    row.route, a.status, a.body
+                ));
+            }
+        }
+    }
+    cells += webhook_cells(&env, &mut failures).await;
+    println!(
+        "authorization matrix: {} routes, {cells} cells",
+        rows.len() + 1
+    );
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// The webhook's row: no JWT; a signature instead, and claims never matter.
+async fn webhook_cells(env: &TestEnv, failures: &mut Vec<String>) -> usize {
+    let event = |id: &str| {
+        json!({"id": id, "type": "coins.purchased",
+            "data": {"user_id": "someone", "coins": 70, "amount_cents": 99}})
+    };
+    let raw = event("evt_matrix_unsigned").to_string();
+    let unsigned = Req::post("/v1/webhooks/payments", "POST /v1/webhooks/payments").raw_body(&raw);
+    let bad = unsigned.clone().header(
+        "Livepay-Signature",
+        &format!("t={},v1={}", env.now().unix_timestamp(), "00".repeat(32)),
+    );
+    // A JWT's claims on a webhook call give it no identity and no power.
+    let claims_only = unsigned.clone().identity(Identity::admin("someone"));
+    let signed = env
+        .webhook(&event("evt_matrix_signed"))
+        .identity(Identity::user("ignored"));
+    let cases = [
+        ("NoToken", unsigned, 401),
+        ("BadToken", bad, 401),
+        ("OtherUser", claims_only, 401),
+        ("RightUser", signed, 200),
+    ];
+    let n = cases.len();
+    for (column, req, expected) in cases {
+        let a = env.call(Func::PaymentsWebhook, req).await;
+        if a.status != expected {
+            failures.push(format!(
+                "POST /v1/webhooks/payments as {column}: expected {expected}, got {} {}",
+                a.status, a.body
+            ));
+        }
+    }
+    n
+}
