@@ -5,8 +5,10 @@
 
 pub mod calls;
 pub mod events;
+pub mod faults;
 pub mod payouts;
 pub mod shop;
+pub mod sim;
 
 use std::collections::HashMap;
 use std::process::Command;
@@ -23,6 +25,7 @@ use time::OffsetDateTime;
 
 pub use calls::CallCounter;
 pub use events::{Identity, Req};
+pub use faults::Faults;
 
 pub const WEBHOOK_SECRET: &str = "test-webhook-secret-0123456789";
 
@@ -70,6 +73,8 @@ pub struct TestEnv {
     pub sqs: aws_sdk_sqs::Client,
     pub env: HashMap<String, String>,
     pub calls: CallCounter,
+    /// Faults injected into every DynamoDB and SQS call while armed.
+    pub faults: Faults,
     clock: Arc<TestClock>,
 }
 
@@ -89,14 +94,17 @@ impl TestEnv {
             .expect("provisioned env is a valid config");
         let sdk = livepay::aws_sdk_config().await;
         let calls = CallCounter::default();
+        let faults = Faults::default();
         let dynamodb = aws_sdk_dynamodb::Client::from_conf(
             aws_sdk_dynamodb::config::Builder::from(&sdk)
                 .interceptor(calls.clone())
+                .interceptor(faults.clone())
                 .build(),
         );
         let sqs = aws_sdk_sqs::Client::from_conf(
             aws_sdk_sqs::config::Builder::from(&sdk)
                 .interceptor(calls.clone())
+                .interceptor(faults.clone())
                 .build(),
         );
         let clock = Arc::new(TestClock(Mutex::new(OffsetDateTime::now_utc())));
@@ -112,6 +120,7 @@ impl TestEnv {
             sqs,
             env,
             calls,
+            faults,
             clock,
         }
     }

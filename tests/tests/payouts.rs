@@ -423,3 +423,23 @@ async fn only_creators_have_balances_statements_and_payouts() {
         assert_eq!((a.status, a.code()), (403, "forbidden"), "{a:?}");
     }
 }
+
+/// Found by the simulation: a retry after the key's record expired answered 500 for ever
+/// (the payout's own record is keyed by its day, so only its transfers saw the repeat).
+#[tokio::test]
+async fn a_key_reused_after_its_record_expired_is_refused_not_an_error() {
+    let env = payout_env().await;
+    env.fund_creator("c", 100).await;
+    let first = env.request_payout("c", "k", 5_000).await;
+    assert_eq!(first.status, 202, "{first:?}");
+    env.set_now(env.now() + Duration::days(3));
+    let again = env.request_payout("c", "k", 5_000).await;
+    assert_eq!(
+        (again.status, again.code()),
+        (422, "idempotency_key_reused"),
+        "{again:?}"
+    );
+    assert_eq!(env.payouts_of("c").await.len(), 1);
+    assert_eq!(env.creator_balance("c").await["cents_in_payout"], 5_000);
+    env.assert_conserved().await;
+}

@@ -129,7 +129,15 @@ where
             })
             .into());
         }
-        if err.condition_failed(&Role::Payout(payout_id.to_owned())) {
+        // The record is keyed by its request time too, so a repeat on another day passes its
+        // check; the transfers, keyed by payout id alone, are what say this id was used.
+        let used = err.condition_failed(&Role::Payout(payout_id.to_owned()))
+            || payout
+                .request_transfers()
+                .map_err(RequestError::from)?
+                .into_iter()
+                .any(|t| err.condition_failed(&Role::Transfer(t.id)));
+        if used {
             return Err(RequestError::Exists(payout_id.to_owned()).into());
         }
         let moved = [AccountKind::Commission, AccountKind::Earnings]

@@ -11,6 +11,7 @@
 //! - idempotency table: `<sha256(caller, route, key)>` / `K` a completed request, TTL `expires_at`.
 
 mod attrs;
+pub mod audit;
 pub mod boards;
 pub mod gifts;
 pub mod idempotency;
