@@ -51,6 +51,8 @@ pub struct Req {
     query: Vec<(String, String)>,
     claims: Option<Identity>,
     body: Option<String>,
+    /// The body is base64 (API Gateway's form for a body that is not UTF-8).
+    base64: bool,
 }
 
 impl Req {
@@ -64,6 +66,7 @@ impl Req {
             query: Vec::new(),
             claims: None,
             body: None,
+            base64: false,
         }
     }
 
@@ -94,7 +97,7 @@ impl Req {
         self
     }
 
-    /// A query string parameter (values here need no escaping).
+    /// A query string parameter (escaped in the raw query string, as the gateway does).
     pub fn query(mut self, k: &str, v: &str) -> Self {
         self.query.push((k.into(), v.into()));
         self
@@ -106,6 +109,16 @@ impl Req {
 
     pub fn raw_body(mut self, body: &str) -> Self {
         self.body = Some(body.into());
+        self.headers
+            .insert("content-type".into(), "application/json".into());
+        self
+    }
+
+    /// Raw bytes as the body, any bytes, as API Gateway passes them: base64-encoded.
+    pub fn bytes_body(mut self, body: &[u8]) -> Self {
+        use base64::Engine;
+        self.body = Some(base64::engine::general_purpose::STANDARD.encode(body));
+        self.base64 = true;
         self.headers
             .insert("content-type".into(), "application/json".into());
         self
@@ -123,11 +136,13 @@ impl Req {
         }
         let mut event = json!({
             "version": "2.0", "routeKey": self.route_key, "rawPath": self.path, "rawQueryString": "",
-            "headers": self.headers, "requestContext": ctx, "isBase64Encoded": false
+            "headers": self.headers, "requestContext": ctx, "isBase64Encoded": self.base64
         });
         if !self.query.is_empty() {
-            let raw: Vec<String> = self.query.iter().map(|(k, v)| format!("{k}={v}")).collect();
-            event["rawQueryString"] = raw.join("&").into();
+            let raw = form_urlencoded::Serializer::new(String::new())
+                .extend_pairs(&self.query)
+                .finish();
+            event["rawQueryString"] = raw.into();
             let params: Map<String, Value> = self
                 .query
                 .iter()

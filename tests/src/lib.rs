@@ -184,15 +184,18 @@ impl TestEnv {
 
     /// A signed webhook request for `body` at the test clock's time.
     pub fn webhook(&self, body: &Value) -> Req {
-        let raw = body.to_string();
-        let signature = sign(
-            WEBHOOK_SECRET.as_bytes(),
-            self.now().unix_timestamp(),
-            raw.as_bytes(),
-        );
-        Req::post("/v1/webhooks/payments", "POST /v1/webhooks/payments")
-            .header("Livepay-Signature", &signature)
-            .raw_body(&raw)
+        self.webhook_bytes(body.to_string().as_bytes())
+    }
+
+    /// A correctly signed webhook request carrying any bytes at all.
+    pub fn webhook_bytes(&self, raw: &[u8]) -> Req {
+        let signature = sign(WEBHOOK_SECRET.as_bytes(), self.now().unix_timestamp(), raw);
+        let req = Req::post("/v1/webhooks/payments", "POST /v1/webhooks/payments")
+            .header("Livepay-Signature", &signature);
+        match std::str::from_utf8(raw) {
+            Ok(text) => req.raw_body(text),
+            Err(_) => req.bytes_body(raw),
+        }
     }
 
     /// Credits `coins` to `user` through the payment webhook.
