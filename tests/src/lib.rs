@@ -353,6 +353,27 @@ pub fn gift_req(stream_id: &str) -> Req {
     .path_param("stream_id", stream_id)
 }
 
+/// Every HTTP route key of the synthesized infra template, and whether the JWT authorizer
+/// guards it.
+pub fn template_routes() -> std::collections::BTreeMap<String, bool> {
+    let path = std::env::var("LIVEPAY_TEMPLATE").expect("LIVEPAY_TEMPLATE is set by scripts/test");
+    let template: Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).expect("template JSON");
+    template["Resources"]
+        .as_object()
+        .unwrap()
+        .values()
+        .filter(|r| r["Type"] == "AWS::ApiGatewayV2::Route")
+        .map(|r| {
+            let p = &r["Properties"];
+            (
+                p["RouteKey"].as_str().unwrap().to_owned(),
+                p["AuthorizationType"] == "JWT",
+            )
+        })
+        .collect()
+}
+
 /// Runs the stack's provisioner for `prefix` and returns the functions' environment.
 fn provision(prefix: &str) -> HashMap<String, String> {
     let python = std::env::var("LIVEPAY_PYTHON")

@@ -11,7 +11,7 @@ use std::collections::BTreeSet;
 use livepay_tests::payouts::PAYOUT_SETTINGS;
 use livepay_tests::shop::order_req;
 use livepay_tests::{end_req, gift_req, Func, Identity, Req, TestEnv};
-use serde_json::{json, Value};
+use serde_json::json;
 
 /// The objects the routes act on, each owned by someone.
 struct Fixtures {
@@ -275,20 +275,6 @@ fn creators_me_request(route: &str) -> Req {
     }
 }
 
-/// Every route key of the synthesized template's HTTP API.
-fn template_routes() -> BTreeSet<String> {
-    let path = std::env::var("LIVEPAY_TEMPLATE").expect("LIVEPAY_TEMPLATE is set by scripts/test");
-    let template: Value =
-        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).expect("template JSON");
-    template["Resources"]
-        .as_object()
-        .unwrap()
-        .values()
-        .filter(|r| r["Type"] == "AWS::ApiGatewayV2::Route")
-        .map(|r| r["Properties"]["RouteKey"].as_str().unwrap().to_owned())
-        .collect()
-}
-
 async fn fixtures(env: &TestEnv) -> Fixtures {
     env.fund_creator(CREATOR, 50).await;
     env.buy_coins(VIEWER, 20_000).await;
@@ -330,7 +316,7 @@ async fn every_route_answers_each_kind_of_caller_exactly() {
         .collect();
     assert_eq!(
         covered,
-        template_routes(),
+        livepay_tests::template_routes().into_keys().collect(),
         "every route of the infra template has exactly one row in the matrix"
     );
 

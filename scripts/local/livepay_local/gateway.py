@@ -2,6 +2,7 @@
 and Lambda proxy responses, with the functions invoked through cargo-lambda's invoke API."""
 import base64
 import json
+import os
 import re
 import time
 import urllib.error
@@ -12,6 +13,9 @@ from urllib.parse import parse_qsl, urlsplit
 
 from . import tokens
 from .template import Template
+
+
+OPENAPI_PATH = os.path.join(os.path.dirname(__file__), "..", "..", "..", "docs", "openapi.json")
 
 
 def _route_regex(path: str):
@@ -58,6 +62,10 @@ def make_server(t: Template, port: int, lambda_url: str, key_dir: str) -> Thread
             url = urlsplit(self.path)
             length = int(self.headers.get("content-length") or 0)
             body = self.rfile.read(length) if length else b""
+            if self.command == "GET" and url.path == "/openapi.json":
+                # The API's OpenAPI document, generated from the code (docs/openapi.json).
+                with open(OPENAPI_PATH, "rb") as f:
+                    return self._reply(200, f.read(), {"content-type": "application/json"})
             for route, rx in routes:
                 m = rx.match(url.path)
                 if route.method == self.command and m:

@@ -173,6 +173,13 @@ class GatewayAuthorizerTest(unittest.TestCase):
         [(path, event)] = self.invoke.events
         self.assertNotIn("authorizer", event["requestContext"])
 
+    def test_the_openapi_document_is_served_without_a_token(self):
+        with urllib.request.urlopen(self.base + "/openapi.json", timeout=10) as r:
+            doc = json.loads(r.read())
+        self.assertEqual(doc["openapi"], "3.1.0")
+        self.assertIn("/v1/streams/{stream_id}/gifts", doc["paths"])
+        self.assertEqual(self.invoke.events, [])
+
     def test_unknown_route_is_404_without_a_function(self):
         self.assertEqual(self.get("/v1/nowhere", "Bearer " + self.token()), 404)
         self.assertEqual(self.invoke.events, [])

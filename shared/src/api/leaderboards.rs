@@ -16,7 +16,7 @@ use crate::App;
 const MAX_LIMIT: u64 = 100;
 const DEFAULT_LIMIT: u64 = 10;
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 struct EntryView<'a> {
     user_id: &'a str,
     coins: u64,
@@ -32,6 +32,15 @@ fn top(entries: &[BoardEntry]) -> Vec<EntryView<'_>> {
         .collect()
 }
 
+#[derive(Serialize, utoipa::ToSchema)]
+struct StreamBoardView<'a> {
+    stream_id: &'a str,
+    top: Vec<EntryView<'a>>,
+}
+
+#[utoipa::path(get, path = "/v1/streams/{stream_id}/leaderboard", tag = "streams", security(("jwt" = [])),
+    params(("stream_id" = String, Path), ("limit" = Option<u32>, Query, minimum = 1, maximum = 100)),
+    responses((status = 200, body = StreamBoardView), (status = 400, body = crate::http::ErrorBody), (status = 401, description = "no or unusable claims", body = crate::http::ErrorBody), (status = 404, body = crate::http::ErrorBody)))]
 pub async fn stream(app: &App, req: ApiRequest) -> Result<ApiResponse, ApiError> {
     req.caller()?;
     let limit = req.limit(DEFAULT_LIMIT, MAX_LIMIT)?;
@@ -45,20 +54,26 @@ pub async fn stream(app: &App, req: ApiRequest) -> Result<ApiResponse, ApiError>
         .store
         .board_top(&Board::Stream(stream_id.as_str().to_owned()), limit)
         .await?;
-    #[derive(Serialize)]
-    struct View<'a> {
-        stream_id: &'a str,
-        top: Vec<EntryView<'a>>,
-    }
     Ok(ApiResponse::json(
         200,
-        &View {
+        &StreamBoardView {
             stream_id: stream_id.as_str(),
             top: top(&entries),
         },
     ))
 }
 
+#[derive(Serialize, utoipa::ToSchema)]
+struct WeeklyBoardView<'a> {
+    creator_id: &'a str,
+    week: &'a str,
+    top: Vec<EntryView<'a>>,
+}
+
+#[utoipa::path(get, path = "/v1/creators/{creator_id}/leaderboard/weekly", tag = "creators", security(("jwt" = [])),
+    params(("creator_id" = String, Path), ("limit" = Option<u32>, Query, minimum = 1, maximum = 100),
+        ("week" = Option<String>, Query, description = "ISO week, e.g. 2026-W47; the current one if absent")),
+    responses((status = 200, body = WeeklyBoardView), (status = 400, body = crate::http::ErrorBody), (status = 401, description = "no or unusable claims", body = crate::http::ErrorBody)))]
 pub async fn creator_week(app: &App, req: ApiRequest) -> Result<ApiResponse, ApiError> {
     req.caller()?;
     let limit = req.limit(DEFAULT_LIMIT, MAX_LIMIT)?;
@@ -76,15 +91,9 @@ pub async fn creator_week(app: &App, req: ApiRequest) -> Result<ApiResponse, Api
         week: week.clone(),
     };
     let entries = app.store.board_top(&board, limit).await?;
-    #[derive(Serialize)]
-    struct View<'a> {
-        creator_id: &'a str,
-        week: &'a str,
-        top: Vec<EntryView<'a>>,
-    }
     Ok(ApiResponse::json(
         200,
-        &View {
+        &WeeklyBoardView {
             creator_id: &creator_id,
             week: &week,
             top: top(&entries),

@@ -3,6 +3,7 @@
 
 pub mod creators;
 pub mod leaderboards;
+pub mod openapi;
 pub mod payments;
 pub mod payouts;
 pub mod place_order;

@@ -23,7 +23,7 @@ use crate::store::orders::{OrderChange, SweepAfter};
 use crate::store::{Role, Tx, TxError};
 use crate::App;
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 struct Ack<'a> {
     event_id: &'a str,
     /// `applied` the first time, `duplicate` for every repeat.
@@ -41,6 +41,11 @@ pub async fn handle(
     serve(req, |r| webhook(app, secret, r)).await
 }
 
+#[utoipa::path(post, path = "/v1/webhooks/payments", tag = "webhooks",
+    params(("Livepay-Signature" = String, Header, description = "t=<unix seconds>,v1=<hex HMAC-SHA256(secret, \"<t>.<raw body>\")>")),
+    request_body = crate::domain::payments::WebhookEnvelope,
+    responses((status = 200, body = Ack), (status = 400, body = crate::http::ErrorBody),
+        (status = 401, description = "invalid_signature, stale_signature", body = crate::http::ErrorBody), (status = 503, body = crate::http::ErrorBody)))]
 async fn webhook(app: &App, secret: &[u8], req: ApiRequest) -> Result<ApiResponse, ApiError> {
     verify_signature(
         secret,

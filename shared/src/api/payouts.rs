@@ -21,7 +21,7 @@ use crate::App;
 const MAX_STATEMENT_PAGE: u64 = 200;
 const DEFAULT_STATEMENT_PAGE: u64 = 50;
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 struct BalanceView<'a> {
     creator_id: &'a str,
     diamonds_pending: i64,
@@ -33,6 +33,8 @@ struct BalanceView<'a> {
     cents_paid_out: i64,
 }
 
+#[utoipa::path(get, path = "/v1/creators/me/balance", tag = "creators", security(("jwt" = [])),
+    responses((status = 200, body = BalanceView), (status = 401, description = "no or unusable claims", body = crate::http::ErrorBody), (status = 403, description = "not a creator", body = crate::http::ErrorBody)))]
 pub async fn balance(app: &App, req: ApiRequest) -> Result<ApiResponse, ApiError> {
     let caller = req.caller()?;
     caller.require(Role::Creator)?;
@@ -67,13 +69,13 @@ pub async fn balance(app: &App, req: ApiRequest) -> Result<ApiResponse, ApiError
     ))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct PayoutBody {
     amount_cents: u64,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 struct PayoutView<'a> {
     payout_id: &'a str,
     amount_cents: u64,
@@ -105,6 +107,10 @@ impl<'a> From<&'a Payout> for PayoutView<'a> {
 
 /// `POST /v1/creators/me/payouts`: `202` once the payout is committed; it is paid
 /// asynchronously.
+#[utoipa::path(post, path = "/v1/creators/me/payouts", tag = "creators", security(("jwt" = [])),
+    params(("Idempotency-Key" = String, Header, description = "1-255 characters; same key and body replay the first answer")), request_body = PayoutBody,
+    responses((status = 202, body = PayoutView), (status = 401, description = "no or unusable claims", body = crate::http::ErrorBody), (status = 402, description = "insufficient_available_balance", body = crate::http::ErrorBody),
+        (status = 403, description = "not a creator", body = crate::http::ErrorBody), (status = 503, description = "busy; retry with the same key", body = crate::http::ErrorBody), (status = 400, description = "malformed body or Idempotency-Key missing", body = crate::http::ErrorBody), (status = 409, description = "idempotency_in_progress, or the state forbids it", body = crate::http::ErrorBody), (status = 422, description = "idempotency_key_reused, or a business limit", body = crate::http::ErrorBody)))]
 pub async fn request_payout(
     app: &App,
     queue: &PayoutQueue,
@@ -145,15 +151,19 @@ pub async fn request_payout(
 }
 
 /// `GET /v1/creators/me/payouts`: newest first.
+#[derive(Serialize, utoipa::ToSchema)]
+struct PayoutsView<'a> {
+    payouts: Vec<PayoutView<'a>>,
+}
+
+#[utoipa::path(get, path = "/v1/creators/me/payouts", tag = "creators", security(("jwt" = [])),
+    responses((status = 200, body = PayoutsView), (status = 401, description = "no or unusable claims", body = crate::http::ErrorBody), (status = 403, description = "not a creator", body = crate::http::ErrorBody)))]
 pub async fn list(app: &App, req: ApiRequest) -> Result<ApiResponse, ApiError> {
     let caller = req.caller()?;
     caller.require(Role::Creator)?;
     let payouts = app.store.payouts_of(&caller.user_id).await?;
-    let views: Vec<PayoutView<'_>> = payouts.iter().map(PayoutView::from).collect();
-    Ok(ApiResponse::json(
-        200,
-        &serde_json::json!({ "payouts": views }),
-    ))
+    let payouts = payouts.iter().map(PayoutView::from).collect();
+    Ok(ApiResponse::json(200, &PayoutsView { payouts }))
 }
 
 /// Where a statement page starts: after an entry, with each balance as it stood there.
@@ -176,7 +186,7 @@ impl Cursor {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 struct EntryView<'a> {
     entry_id: &'a str,
     at: &'a str,
@@ -195,6 +205,17 @@ struct EntryView<'a> {
 /// `GET /v1/creators/me/statement?cursor=&limit=`: oldest first. Each entry is what one commit
 /// did to one balance; `balance_after` is that balance once the entry applied, so the last entry
 /// of each balance equals the balance.
+#[derive(Serialize, utoipa::ToSchema)]
+struct StatementView<'a> {
+    entries: Vec<EntryView<'a>>,
+    /// Absent on the last page.
+    next_cursor: Option<String>,
+}
+
+#[utoipa::path(get, path = "/v1/creators/me/statement", tag = "creators", security(("jwt" = [])),
+    params(("cursor" = Option<String>, Query, description = "next_cursor of the previous page"),
+        ("limit" = Option<u32>, Query, minimum = 1, maximum = 200)),
+    responses((status = 200, body = StatementView), (status = 400, body = crate::http::ErrorBody), (status = 401, description = "no or unusable claims", body = crate::http::ErrorBody), (status = 403, description = "not a creator", body = crate::http::ErrorBody)))]
 pub async fn statement(app: &App, req: ApiRequest) -> Result<ApiResponse, ApiError> {
     let caller = req.caller()?;
     caller.require(Role::Creator)?;
@@ -225,7 +246,10 @@ pub async fn statement(app: &App, req: ApiRequest) -> Result<ApiResponse, ApiErr
     };
     Ok(ApiResponse::json(
         200,
-        &serde_json::json!({ "entries": views, "next_cursor": next_cursor }),
+        &StatementView {
+            entries: views,
+            next_cursor,
+        },
     ))
 }
 

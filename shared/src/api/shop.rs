@@ -39,7 +39,7 @@ pub async fn handle(app: &App, req: Request) -> Result<Response<Body>, std::conv
     .await
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct CreateProductBody {
     title: String,
@@ -50,30 +50,30 @@ struct CreateProductBody {
     affiliate_rate_bps: u64,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct StockBody {
     delta: i64,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct FulfillmentBody {
     status: String,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct RefundBody {
     reason: String,
 }
 
 /// `cancel` takes no fields; an empty body or `{}` both mean "cancel it".
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct CancelBody {}
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 struct ProductView<'a> {
     product_id: &'a str,
     seller_id: &'a str,
@@ -103,45 +103,90 @@ impl<'a> From<&'a Product> for ProductView<'a> {
 
 /// An order as API.md shows it, plus when each step happened (`paid_at`, ...), the stream and
 /// affiliate it was bought through, and any payment owed back to the buyer.
-pub fn order_view(o: &Order) -> serde_json::Value {
-    let lines: Vec<_> = o
-        .lines
-        .iter()
-        .map(|l| {
-            serde_json::json!({
-                "product_id": l.product_id,
-                "quantity": l.quantity,
-                "unit_price_cents": l.unit_price_cents,
-                "affiliate_rate_bps": l.affiliate_rate_bps,
-            })
-        })
-        .collect();
-    let mut v = serde_json::json!({
-        "order_id": o.order_id,
-        "buyer_id": o.buyer_id,
-        "seller_id": o.seller_id,
-        "status": o.status.as_str(),
-        "lines": lines,
-        "total_cents": o.total_cents,
-        "placed_at": o.placed_at,
-        "expires_at": o.expires_at,
-        "owed_back_cents": o.owed_back_cents,
-    });
-    for (name, value) in [
-        ("stream_id", &o.stream_id),
-        ("affiliate_id", &o.affiliate_id),
-        ("refund_reason", &o.refund_reason),
-    ] {
-        if let Some(value) = value {
-            v[name] = value.as_str().into();
-        }
-    }
-    for (status, at) in &o.history {
-        v[format!("{}_at", status.as_str())] = at.as_str().into();
-    }
-    v
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct OrderView<'a> {
+    order_id: &'a str,
+    buyer_id: &'a str,
+    seller_id: &'a str,
+    status: &'static str,
+    lines: Vec<OrderLineView<'a>>,
+    total_cents: u64,
+    placed_at: &'a str,
+    expires_at: &'a str,
+    owed_back_cents: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    stream_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    affiliate_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    refund_reason: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    paid_at: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    shipped_at: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    delivered_at: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    completed_at: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cancelled_at: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    expired_at: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    refunded_at: Option<&'a str>,
 }
 
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+struct OrderLineView<'a> {
+    product_id: &'a str,
+    quantity: u64,
+    unit_price_cents: u64,
+    affiliate_rate_bps: u64,
+}
+
+pub fn order_view(o: &Order) -> OrderView<'_> {
+    let at = |status: OrderStatus| {
+        o.history
+            .iter()
+            .rev()
+            .find(|(s, _)| *s == status)
+            .map(|(_, at)| at.as_str())
+    };
+    OrderView {
+        order_id: &o.order_id,
+        buyer_id: &o.buyer_id,
+        seller_id: &o.seller_id,
+        status: o.status.as_str(),
+        lines: o
+            .lines
+            .iter()
+            .map(|l| OrderLineView {
+                product_id: &l.product_id,
+                quantity: l.quantity,
+                unit_price_cents: l.unit_price_cents,
+                affiliate_rate_bps: l.affiliate_rate_bps,
+            })
+            .collect(),
+        total_cents: o.total_cents,
+        placed_at: &o.placed_at,
+        expires_at: &o.expires_at,
+        owed_back_cents: o.owed_back_cents,
+        stream_id: o.stream_id.as_deref(),
+        affiliate_id: o.affiliate_id.as_deref(),
+        refund_reason: o.refund_reason.as_deref(),
+        paid_at: at(OrderStatus::Paid),
+        shipped_at: at(OrderStatus::Shipped),
+        delivered_at: at(OrderStatus::Delivered),
+        completed_at: at(OrderStatus::Completed),
+        cancelled_at: at(OrderStatus::Cancelled),
+        expired_at: at(OrderStatus::Expired),
+        refunded_at: at(OrderStatus::Refunded),
+    }
+}
+
+#[utoipa::path(post, path = "/v1/products", tag = "shop", security(("jwt" = [])),
+    params(("Idempotency-Key" = String, Header, description = "1-255 characters; same key and body replay the first answer")), request_body = CreateProductBody,
+    responses((status = 201, body = ProductView), (status = 401, description = "no or unusable claims", body = crate::http::ErrorBody), (status = 403, description = "a role or ownership missing", body = crate::http::ErrorBody), (status = 400, description = "malformed body or Idempotency-Key missing", body = crate::http::ErrorBody), (status = 409, description = "idempotency_in_progress, or the state forbids it", body = crate::http::ErrorBody), (status = 422, description = "idempotency_key_reused, or a business limit", body = crate::http::ErrorBody)))]
 async fn create_product(app: &App, req: ApiRequest) -> Result<ApiResponse, ApiError> {
     let caller = req.caller()?;
     caller.require(Role::Seller)?;
@@ -187,6 +232,9 @@ fn product_id(req: &ApiRequest) -> Result<&str, ApiError> {
     Ok(id)
 }
 
+#[utoipa::path(get, path = "/v1/products/{product_id}", tag = "shop", security(("jwt" = [])),
+    params(("product_id" = String, Path)),
+    responses((status = 200, body = ProductView), (status = 401, description = "no or unusable claims", body = crate::http::ErrorBody), (status = 404, body = crate::http::ErrorBody)))]
 async fn get_product(app: &App, req: ApiRequest) -> Result<ApiResponse, ApiError> {
     req.caller()?;
     let id = product_id(&req)?;
@@ -198,6 +246,9 @@ async fn get_product(app: &App, req: ApiRequest) -> Result<ApiResponse, ApiError
     Ok(ApiResponse::json(200, &ProductView::from(&product)))
 }
 
+#[utoipa::path(post, path = "/v1/products/{product_id}/stock", tag = "shop", security(("jwt" = [])),
+    params(("product_id" = String, Path), ("Idempotency-Key" = String, Header, description = "1-255 characters; same key and body replay the first answer")), request_body = StockBody,
+    responses((status = 200, body = ProductView), (status = 401, description = "no or unusable claims", body = crate::http::ErrorBody), (status = 403, description = "a role or ownership missing", body = crate::http::ErrorBody), (status = 404, body = crate::http::ErrorBody), (status = 503, description = "busy; retry with the same key", body = crate::http::ErrorBody), (status = 400, description = "malformed body or Idempotency-Key missing", body = crate::http::ErrorBody), (status = 409, description = "idempotency_in_progress, or the state forbids it", body = crate::http::ErrorBody), (status = 422, description = "idempotency_key_reused, or a business limit", body = crate::http::ErrorBody)))]
 async fn adjust_stock(app: &App, req: ApiRequest) -> Result<ApiResponse, ApiError> {
     let caller = req.caller()?;
     // Owning the product is not enough: a seller whose role was withdrawn may not sell on.
@@ -277,6 +328,9 @@ fn order_id(req: &ApiRequest) -> Result<&str, ApiError> {
     Ok(id)
 }
 
+#[utoipa::path(get, path = "/v1/orders/{order_id}", tag = "shop", security(("jwt" = [])),
+    params(("order_id" = String, Path)),
+    responses((status = 200, body = OrderView), (status = 401, description = "no or unusable claims", body = crate::http::ErrorBody), (status = 404, body = crate::http::ErrorBody)))]
 async fn get_order(app: &App, req: ApiRequest) -> Result<ApiResponse, ApiError> {
     let caller = req.caller()?;
     let order = app
@@ -335,6 +389,9 @@ fn moved(order: &Order, to: OrderStatus, at: &str) -> Order {
     after
 }
 
+#[utoipa::path(post, path = "/v1/orders/{order_id}/cancel", tag = "shop", security(("jwt" = [])),
+    params(("order_id" = String, Path), ("Idempotency-Key" = String, Header, description = "1-255 characters; same key and body replay the first answer")), request_body(content = Option<CancelBody>, description = "empty, or {}"),
+    responses((status = 200, body = OrderView), (status = 401, description = "no or unusable claims", body = crate::http::ErrorBody), (status = 403, description = "a role or ownership missing", body = crate::http::ErrorBody), (status = 404, body = crate::http::ErrorBody), (status = 400, description = "malformed body or Idempotency-Key missing", body = crate::http::ErrorBody), (status = 409, description = "idempotency_in_progress, or the state forbids it", body = crate::http::ErrorBody), (status = 422, description = "idempotency_key_reused, or a business limit", body = crate::http::ErrorBody)))]
 async fn cancel(app: &App, req: ApiRequest) -> Result<ApiResponse, ApiError> {
     req.caller()?;
     if !req.body.iter().all(u8::is_ascii_whitespace) {
@@ -367,6 +424,9 @@ async fn cancel(app: &App, req: ApiRequest) -> Result<ApiResponse, ApiError> {
     .await
 }
 
+#[utoipa::path(post, path = "/v1/orders/{order_id}/fulfillment", tag = "shop", security(("jwt" = [])),
+    params(("order_id" = String, Path), ("Idempotency-Key" = String, Header, description = "1-255 characters; same key and body replay the first answer")), request_body = FulfillmentBody,
+    responses((status = 200, body = OrderView), (status = 401, description = "no or unusable claims", body = crate::http::ErrorBody), (status = 403, description = "a role or ownership missing", body = crate::http::ErrorBody), (status = 404, body = crate::http::ErrorBody), (status = 400, description = "malformed body or Idempotency-Key missing", body = crate::http::ErrorBody), (status = 409, description = "idempotency_in_progress, or the state forbids it", body = crate::http::ErrorBody), (status = 422, description = "idempotency_key_reused, or a business limit", body = crate::http::ErrorBody)))]
 async fn fulfill(app: &App, req: ApiRequest) -> Result<ApiResponse, ApiError> {
     req.caller()?;
     let body: FulfillmentBody = req.json()?;
@@ -407,6 +467,9 @@ async fn fulfill(app: &App, req: ApiRequest) -> Result<ApiResponse, ApiError> {
     .await
 }
 
+#[utoipa::path(post, path = "/v1/orders/{order_id}/refund", tag = "shop", security(("jwt" = [])),
+    params(("order_id" = String, Path), ("Idempotency-Key" = String, Header, description = "1-255 characters; same key and body replay the first answer")), request_body = RefundBody,
+    responses((status = 200, body = OrderView), (status = 401, description = "no or unusable claims", body = crate::http::ErrorBody), (status = 403, description = "a role or ownership missing", body = crate::http::ErrorBody), (status = 404, body = crate::http::ErrorBody), (status = 400, description = "malformed body or Idempotency-Key missing", body = crate::http::ErrorBody), (status = 409, description = "idempotency_in_progress, or the state forbids it", body = crate::http::ErrorBody), (status = 422, description = "idempotency_key_reused, or a business limit", body = crate::http::ErrorBody)))]
 async fn refund(app: &App, req: ApiRequest) -> Result<ApiResponse, ApiError> {
     req.caller()?;
     let body: RefundBody = req.json()?;

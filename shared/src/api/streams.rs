@@ -11,7 +11,7 @@ use crate::input::InvalidInput;
 use crate::store::Tx;
 use crate::App;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct CreateStreamBody {
     title: String,
@@ -22,7 +22,7 @@ struct CreateStreamBody {
 #[serde(deny_unknown_fields)]
 struct EndStreamBody {}
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct StreamView<'a> {
     stream_id: &'a str,
     creator_id: &'a str,
@@ -58,6 +58,9 @@ pub async fn handle(app: &App, req: Request) -> Result<Response<Body>, std::conv
     .await
 }
 
+#[utoipa::path(post, path = "/v1/streams", tag = "streams", security(("jwt" = [])),
+    params(("Idempotency-Key" = String, Header, description = "1-255 characters; same key and body replay the first answer")), request_body = CreateStreamBody,
+    responses((status = 201, body = StreamView), (status = 401, description = "no or unusable claims", body = crate::http::ErrorBody), (status = 403, description = "not a creator", body = crate::http::ErrorBody), (status = 400, description = "malformed body or Idempotency-Key missing", body = crate::http::ErrorBody), (status = 409, description = "idempotency_in_progress, or the state forbids it", body = crate::http::ErrorBody), (status = 422, description = "idempotency_key_reused, or a business limit", body = crate::http::ErrorBody)))]
 async fn create(app: &App, req: ApiRequest) -> Result<ApiResponse, ApiError> {
     let caller = req.caller()?;
     caller.require(Role::Creator)?;
@@ -81,6 +84,9 @@ async fn create(app: &App, req: ApiRequest) -> Result<ApiResponse, ApiError> {
     Ok(idem.commit(app, tx, response, now).await??)
 }
 
+#[utoipa::path(post, path = "/v1/streams/{stream_id}/end", tag = "streams", security(("jwt" = [])),
+    params(("stream_id" = String, Path), ("Idempotency-Key" = String, Header, description = "1-255 characters; same key and body replay the first answer")),
+    responses((status = 200, body = StreamView), (status = 401, description = "no or unusable claims", body = crate::http::ErrorBody), (status = 403, description = "not the stream's creator", body = crate::http::ErrorBody), (status = 404, body = crate::http::ErrorBody), (status = 400, description = "malformed body or Idempotency-Key missing", body = crate::http::ErrorBody), (status = 409, description = "idempotency_in_progress, or the state forbids it", body = crate::http::ErrorBody), (status = 422, description = "idempotency_key_reused, or a business limit", body = crate::http::ErrorBody)))]
 async fn end(app: &App, req: ApiRequest) -> Result<ApiResponse, ApiError> {
     let caller = req.caller()?;
     let idem = Idempotency::from_request(&req, &caller)?;

@@ -13,13 +13,13 @@ use crate::http::{serve, ApiError, ApiRequest, ApiResponse};
 use crate::store::{Role, Tx};
 use crate::App;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct LimitsBody {
     daily_cap_coins: u64,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 struct WalletView<'a> {
     user_id: &'a str,
     coins: u64,
@@ -29,7 +29,7 @@ struct WalletView<'a> {
     weekly_cap_coins: u64,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 struct GiftsView<'a> {
     gifts: &'a [Gift],
 }
@@ -37,25 +37,33 @@ struct GiftsView<'a> {
 pub async fn handle(app: &App, req: Request) -> Result<Response<Body>, std::convert::Infallible> {
     serve(req, |r| async move {
         match r.route_key.as_str() {
-            "GET /v1/gifts" => {
-                r.caller()?;
-                Ok(ApiResponse::json(
-                    200,
-                    &GiftsView {
-                        gifts: app.config.gifts.gifts(),
-                    },
-                ))
-            }
-            "GET /v1/wallet" => {
-                let caller = r.caller()?;
-                let wallet = app.store.wallet(&caller.user_id).await?;
-                Ok(wallet_response(app, &caller.user_id, &wallet))
-            }
+            "GET /v1/gifts" => list_gifts(app, r),
+            "GET /v1/wallet" => get_wallet(app, r).await,
             "PUT /v1/wallet/limits" => set_limits(app, r).await,
             _ => Err(ApiError::RouteNotFound(r.route_key)),
         }
     })
     .await
+}
+
+#[utoipa::path(get, path = "/v1/gifts", tag = "wallet", security(("jwt" = [])),
+    responses((status = 200, body = GiftsView), (status = 401, description = "no or unusable claims", body = crate::http::ErrorBody)))]
+fn list_gifts(app: &App, req: ApiRequest) -> Result<ApiResponse, ApiError> {
+    req.caller()?;
+    Ok(ApiResponse::json(
+        200,
+        &GiftsView {
+            gifts: app.config.gifts.gifts(),
+        },
+    ))
+}
+
+#[utoipa::path(get, path = "/v1/wallet", tag = "wallet", security(("jwt" = [])),
+    responses((status = 200, body = WalletView), (status = 401, description = "no or unusable claims", body = crate::http::ErrorBody)))]
+async fn get_wallet(app: &App, req: ApiRequest) -> Result<ApiResponse, ApiError> {
+    let caller = req.caller()?;
+    let wallet = app.store.wallet(&caller.user_id).await?;
+    Ok(wallet_response(app, &caller.user_id, &wallet))
 }
 
 fn wallet_response(app: &App, user_id: &str, w: &WalletState) -> ApiResponse {
@@ -78,6 +86,9 @@ fn wallet_response(app: &App, user_id: &str, w: &WalletState) -> ApiResponse {
     )
 }
 
+#[utoipa::path(put, path = "/v1/wallet/limits", tag = "wallet", security(("jwt" = [])),
+    params(("Idempotency-Key" = String, Header, description = "1-255 characters; same key and body replay the first answer")), request_body = LimitsBody,
+    responses((status = 200, body = WalletView), (status = 401, description = "no or unusable claims", body = crate::http::ErrorBody), (status = 400, description = "malformed body or Idempotency-Key missing", body = crate::http::ErrorBody), (status = 409, description = "idempotency_in_progress, or the state forbids it", body = crate::http::ErrorBody), (status = 422, description = "idempotency_key_reused, or a business limit", body = crate::http::ErrorBody)))]
 async fn set_limits(app: &App, req: ApiRequest) -> Result<ApiResponse, ApiError> {
     let caller = req.caller()?;
     let idem = Idempotency::from_request(&req, &caller)?;

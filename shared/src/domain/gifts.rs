@@ -8,7 +8,7 @@ use super::ledger::{AccountId, Transfer, TransferKind};
 /// Most gifts in one combo (API.md: `count` is 1–999).
 pub const MAX_COMBO: u64 = 999;
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Gift {
     pub gift_id: String,

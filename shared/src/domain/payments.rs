@@ -75,7 +75,7 @@ fn mac(secret: &[u8], t: &str, body: &[u8]) -> Hmac<Sha256> {
     mac
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WebhookEnvelope {
     pub id: String,

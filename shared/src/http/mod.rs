@@ -174,16 +174,36 @@ pub fn record_business_id(id: &str) {
     tracing::Span::current().record("business_id", id);
 }
 
+/// API.md's error body.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ErrorBody<'a> {
+    error: ErrorDetail<'a>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ErrorDetail<'a> {
+    /// snake_case, one per refusal (API.md).
+    code: &'a str,
+    message: String,
+    /// The offending field of a `400 invalid_request`, as a dotted path.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    field: Option<&'a str>,
+    /// The product an `out_of_stock` or `product_not_found` names.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    product_id: Option<&'a str>,
+}
+
 pub fn error_response(err: &ApiError) -> ApiResponse {
     let (status, code) = err.status_and_code();
-    let mut error = serde_json::json!({ "code": code, "message": err.public_message() });
-    if let Some(field) = err.field() {
-        error["field"] = field.into();
-    }
-    if let Some(product_id) = err.product_id() {
-        error["product_id"] = product_id.into();
-    }
-    ApiResponse::json(status, &serde_json::json!({ "error": error }))
+    let body = ErrorBody {
+        error: ErrorDetail {
+            code,
+            message: err.public_message(),
+            field: err.field(),
+            product_id: err.product_id(),
+        },
+    };
+    ApiResponse::json(status, &body)
 }
 
 fn to_http(r: ApiResponse) -> Response<Body> {
