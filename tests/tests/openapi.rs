@@ -12,7 +12,7 @@ fn the_committed_document_is_the_generated_one() {
     assert_eq!(
         COMMITTED.trim_end(),
         livepay::api::openapi::document(),
-        "regenerate: cargo run -q -p livepay-shared --bin openapi > docs/openapi.json"
+        "regenerate: cargo run -q -p livepay-shared --example openapi > docs/openapi.json"
     );
 }
 

@@ -88,11 +88,15 @@ def make_server(t: Template, port: int, lambda_url: str, key_dir: str) -> Thread
                 except Exception:  # noqa: BLE001  any invalid token is a 401, before any function runs
                     return self._error(401, "Unauthorized")
                 request_context["authorizer"] = {"jwt": {"claims": claims_for_event(claims), "scopes": None}}
-            text = body.decode("utf-8", errors="strict") if body else None
+            # As API Gateway does: a body that is not UTF-8 text reaches the function base64-encoded.
+            try:
+                text, binary = (body.decode("utf-8") if body else None), False
+            except UnicodeDecodeError:
+                text, binary = base64.b64encode(body).decode(), True
             event = {
                 "version": "2.0", "routeKey": f"{route.method} {route.path}", "rawPath": url.path,
                 "rawQueryString": url.query, "headers": {k.lower(): v for k, v in self.headers.items()},
-                "requestContext": request_context, "isBase64Encoded": False,
+                "requestContext": request_context, "isBase64Encoded": binary,
             }
             if m.groupdict():
                 event["pathParameters"] = m.groupdict()
@@ -116,7 +120,8 @@ def make_server(t: Template, port: int, lambda_url: str, key_dir: str) -> Thread
             headers.pop("content-length", None)
             self._reply(int(result["statusCode"]), out, headers)
 
-        do_GET = do_POST = do_PUT = do_DELETE = _handle
+        # Every method: one without a route is API Gateway's 404, not the HTTP server's 501.
+        do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_TRACE = _handle
 
         def log_message(self, fmt, *args):
             print(f"gateway: {self.command} {self.path} -> " + (fmt % args), flush=True)

@@ -180,6 +180,18 @@ class GatewayAuthorizerTest(unittest.TestCase):
         self.assertIn("/v1/streams/{stream_id}/gifts", doc["paths"])
         self.assertEqual(self.invoke.events, [])
 
+    def test_a_body_that_is_not_utf8_reaches_the_function_base64_encoded(self):
+        req = urllib.request.Request(self.base + "/v1/webhooks/payments", data=b"\xff\xfe{", method="POST")
+        with urllib.request.urlopen(req, timeout=10) as r:
+            self.assertEqual(r.status, 200)
+        [(_, event)] = self.invoke.events
+        self.assertTrue(event["isBase64Encoded"])
+        self.assertEqual(base64.b64decode(event["body"]), b"\xff\xfe{")
+
+    def test_a_method_without_a_route_is_404(self):
+        self.assertEqual(self.request("TRACE", "/v1/webhooks/payments"), 404)
+        self.assertEqual(self.request("PATCH", "/v1/wallet", "Bearer " + self.token()), 404)
+
     def test_unknown_route_is_404_without_a_function(self):
         self.assertEqual(self.get("/v1/nowhere", "Bearer " + self.token()), 404)
         self.assertEqual(self.invoke.events, [])

@@ -40,7 +40,7 @@ struct StreamBoardView<'a> {
 
 #[utoipa::path(get, path = "/v1/streams/{stream_id}/leaderboard", tag = "streams", security(("jwt" = [])),
     params(("stream_id" = String, Path), ("limit" = Option<u32>, Query, minimum = 1, maximum = 100)),
-    responses((status = 200, body = StreamBoardView), (status = 400, body = crate::http::ErrorBody), (status = 401, description = "no or unusable claims", body = crate::http::ErrorBody), (status = 404, body = crate::http::ErrorBody)))]
+    responses((status = 200, body = StreamBoardView), (status = 400, body = crate::http::ErrorBody), (status = 401, description = "no token, a bad one, or unusable claims", body = crate::http::Unauthorized), (status = 404, body = crate::http::ErrorBody)))]
 pub async fn stream(app: &App, req: ApiRequest) -> Result<ApiResponse, ApiError> {
     req.caller()?;
     let limit = req.limit(DEFAULT_LIMIT, MAX_LIMIT)?;
@@ -73,7 +73,7 @@ struct WeeklyBoardView<'a> {
 #[utoipa::path(get, path = "/v1/creators/{creator_id}/leaderboard/weekly", tag = "creators", security(("jwt" = [])),
     params(("creator_id" = String, Path), ("limit" = Option<u32>, Query, minimum = 1, maximum = 100),
         ("week" = Option<String>, Query, description = "ISO week, e.g. 2026-W47; the current one if absent")),
-    responses((status = 200, body = WeeklyBoardView), (status = 400, body = crate::http::ErrorBody), (status = 401, description = "no or unusable claims", body = crate::http::ErrorBody)))]
+    responses((status = 200, body = WeeklyBoardView), (status = 400, body = crate::http::ErrorBody), (status = 401, description = "no token, a bad one, or unusable claims", body = crate::http::Unauthorized)))]
 pub async fn creator_week(app: &App, req: ApiRequest) -> Result<ApiResponse, ApiError> {
     req.caller()?;
     let limit = req.limit(DEFAULT_LIMIT, MAX_LIMIT)?;

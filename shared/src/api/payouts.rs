@@ -34,7 +34,7 @@ struct BalanceView<'a> {
 }
 
 #[utoipa::path(get, path = "/v1/creators/me/balance", tag = "creators", security(("jwt" = [])),
-    responses((status = 200, body = BalanceView), (status = 401, description = "no or unusable claims", body = crate::http::ErrorBody), (status = 403, description = "not a creator", body = crate::http::ErrorBody)))]
+    responses((status = 200, body = BalanceView), (status = 401, description = "no token, a bad one, or unusable claims", body = crate::http::Unauthorized), (status = 403, description = "not a creator", body = crate::http::ErrorBody)))]
 pub async fn balance(app: &App, req: ApiRequest) -> Result<ApiResponse, ApiError> {
     let caller = req.caller()?;
     caller.require(Role::Creator)?;
@@ -109,7 +109,7 @@ impl<'a> From<&'a Payout> for PayoutView<'a> {
 /// asynchronously.
 #[utoipa::path(post, path = "/v1/creators/me/payouts", tag = "creators", security(("jwt" = [])),
     params(("Idempotency-Key" = String, Header, description = "1-255 characters; same key and body replay the first answer")), request_body = PayoutBody,
-    responses((status = 202, body = PayoutView), (status = 401, description = "no or unusable claims", body = crate::http::ErrorBody), (status = 402, description = "insufficient_available_balance", body = crate::http::ErrorBody),
+    responses((status = 202, body = PayoutView), (status = 401, description = "no token, a bad one, or unusable claims", body = crate::http::Unauthorized), (status = 402, description = "insufficient_available_balance", body = crate::http::ErrorBody),
         (status = 403, description = "not a creator", body = crate::http::ErrorBody), (status = 503, description = "busy; retry with the same key", body = crate::http::ErrorBody), (status = 400, description = "malformed body or Idempotency-Key missing", body = crate::http::ErrorBody), (status = 409, description = "idempotency_in_progress, or the state forbids it", body = crate::http::ErrorBody), (status = 422, description = "idempotency_key_reused, or a business limit", body = crate::http::ErrorBody)))]
 pub async fn request_payout(
     app: &App,
@@ -157,7 +157,7 @@ struct PayoutsView<'a> {
 }
 
 #[utoipa::path(get, path = "/v1/creators/me/payouts", tag = "creators", security(("jwt" = [])),
-    responses((status = 200, body = PayoutsView), (status = 401, description = "no or unusable claims", body = crate::http::ErrorBody), (status = 403, description = "not a creator", body = crate::http::ErrorBody)))]
+    responses((status = 200, body = PayoutsView), (status = 401, description = "no token, a bad one, or unusable claims", body = crate::http::Unauthorized), (status = 403, description = "not a creator", body = crate::http::ErrorBody)))]
 pub async fn list(app: &App, req: ApiRequest) -> Result<ApiResponse, ApiError> {
     let caller = req.caller()?;
     caller.require(Role::Creator)?;
@@ -215,7 +215,7 @@ struct StatementView<'a> {
 #[utoipa::path(get, path = "/v1/creators/me/statement", tag = "creators", security(("jwt" = [])),
     params(("cursor" = Option<String>, Query, description = "next_cursor of the previous page"),
         ("limit" = Option<u32>, Query, minimum = 1, maximum = 200)),
-    responses((status = 200, body = StatementView), (status = 400, body = crate::http::ErrorBody), (status = 401, description = "no or unusable claims", body = crate::http::ErrorBody), (status = 403, description = "not a creator", body = crate::http::ErrorBody)))]
+    responses((status = 200, body = StatementView), (status = 400, body = crate::http::ErrorBody), (status = 401, description = "no token, a bad one, or unusable claims", body = crate::http::Unauthorized), (status = 403, description = "not a creator", body = crate::http::ErrorBody)))]
 pub async fn statement(app: &App, req: ApiRequest) -> Result<ApiResponse, ApiError> {
     let caller = req.caller()?;
     caller.require(Role::Creator)?;

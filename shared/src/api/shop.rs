@@ -186,7 +186,7 @@ pub fn order_view(o: &Order) -> OrderView<'_> {
 
 #[utoipa::path(post, path = "/v1/products", tag = "shop", security(("jwt" = [])),
     params(("Idempotency-Key" = String, Header, description = "1-255 characters; same key and body replay the first answer")), request_body = CreateProductBody,
-    responses((status = 201, body = ProductView), (status = 401, description = "no or unusable claims", body = crate::http::ErrorBody), (status = 403, description = "a role or ownership missing", body = crate::http::ErrorBody), (status = 400, description = "malformed body or Idempotency-Key missing", body = crate::http::ErrorBody), (status = 409, description = "idempotency_in_progress, or the state forbids it", body = crate::http::ErrorBody), (status = 422, description = "idempotency_key_reused, or a business limit", body = crate::http::ErrorBody)))]
+    responses((status = 201, body = ProductView), (status = 401, description = "no token, a bad one, or unusable claims", body = crate::http::Unauthorized), (status = 403, description = "a role or ownership missing", body = crate::http::ErrorBody), (status = 400, description = "malformed body or Idempotency-Key missing", body = crate::http::ErrorBody), (status = 409, description = "idempotency_in_progress, or the state forbids it", body = crate::http::ErrorBody), (status = 422, description = "idempotency_key_reused, or a business limit", body = crate::http::ErrorBody)))]
 async fn create_product(app: &App, req: ApiRequest) -> Result<ApiResponse, ApiError> {
     let caller = req.caller()?;
     caller.require(Role::Seller)?;
@@ -234,7 +234,7 @@ fn product_id(req: &ApiRequest) -> Result<&str, ApiError> {
 
 #[utoipa::path(get, path = "/v1/products/{product_id}", tag = "shop", security(("jwt" = [])),
     params(("product_id" = String, Path)),
-    responses((status = 200, body = ProductView), (status = 401, description = "no or unusable claims", body = crate::http::ErrorBody), (status = 404, body = crate::http::ErrorBody)))]
+    responses((status = 200, body = ProductView), (status = 401, description = "no token, a bad one, or unusable claims", body = crate::http::Unauthorized), (status = 404, body = crate::http::ErrorBody)))]
 async fn get_product(app: &App, req: ApiRequest) -> Result<ApiResponse, ApiError> {
     req.caller()?;
     let id = product_id(&req)?;
@@ -248,7 +248,7 @@ async fn get_product(app: &App, req: ApiRequest) -> Result<ApiResponse, ApiError
 
 #[utoipa::path(post, path = "/v1/products/{product_id}/stock", tag = "shop", security(("jwt" = [])),
     params(("product_id" = String, Path), ("Idempotency-Key" = String, Header, description = "1-255 characters; same key and body replay the first answer")), request_body = StockBody,
-    responses((status = 200, body = ProductView), (status = 401, description = "no or unusable claims", body = crate::http::ErrorBody), (status = 403, description = "a role or ownership missing", body = crate::http::ErrorBody), (status = 404, body = crate::http::ErrorBody), (status = 503, description = "busy; retry with the same key", body = crate::http::ErrorBody), (status = 400, description = "malformed body or Idempotency-Key missing", body = crate::http::ErrorBody), (status = 409, description = "idempotency_in_progress, or the state forbids it", body = crate::http::ErrorBody), (status = 422, description = "idempotency_key_reused, or a business limit", body = crate::http::ErrorBody)))]
+    responses((status = 200, body = ProductView), (status = 401, description = "no token, a bad one, or unusable claims", body = crate::http::Unauthorized), (status = 403, description = "a role or ownership missing", body = crate::http::ErrorBody), (status = 404, body = crate::http::ErrorBody), (status = 503, description = "busy; retry with the same key", body = crate::http::ErrorBody), (status = 400, description = "malformed body or Idempotency-Key missing", body = crate::http::ErrorBody), (status = 409, description = "idempotency_in_progress, or the state forbids it", body = crate::http::ErrorBody), (status = 422, description = "idempotency_key_reused, or a business limit", body = crate::http::ErrorBody)))]
 async fn adjust_stock(app: &App, req: ApiRequest) -> Result<ApiResponse, ApiError> {
     let caller = req.caller()?;
     // Owning the product is not enough: a seller whose role was withdrawn may not sell on.
@@ -330,7 +330,7 @@ fn order_id(req: &ApiRequest) -> Result<&str, ApiError> {
 
 #[utoipa::path(get, path = "/v1/orders/{order_id}", tag = "shop", security(("jwt" = [])),
     params(("order_id" = String, Path)),
-    responses((status = 200, body = OrderView), (status = 401, description = "no or unusable claims", body = crate::http::ErrorBody), (status = 404, body = crate::http::ErrorBody)))]
+    responses((status = 200, body = OrderView), (status = 401, description = "no token, a bad one, or unusable claims", body = crate::http::Unauthorized), (status = 404, body = crate::http::ErrorBody)))]
 async fn get_order(app: &App, req: ApiRequest) -> Result<ApiResponse, ApiError> {
     let caller = req.caller()?;
     let order = app
@@ -391,7 +391,7 @@ fn moved(order: &Order, to: OrderStatus, at: &str) -> Order {
 
 #[utoipa::path(post, path = "/v1/orders/{order_id}/cancel", tag = "shop", security(("jwt" = [])),
     params(("order_id" = String, Path), ("Idempotency-Key" = String, Header, description = "1-255 characters; same key and body replay the first answer")), request_body(content = Option<CancelBody>, description = "empty, or {}"),
-    responses((status = 200, body = OrderView), (status = 401, description = "no or unusable claims", body = crate::http::ErrorBody), (status = 403, description = "a role or ownership missing", body = crate::http::ErrorBody), (status = 404, body = crate::http::ErrorBody), (status = 400, description = "malformed body or Idempotency-Key missing", body = crate::http::ErrorBody), (status = 409, description = "idempotency_in_progress, or the state forbids it", body = crate::http::ErrorBody), (status = 422, description = "idempotency_key_reused, or a business limit", body = crate::http::ErrorBody)))]
+    responses((status = 200, body = OrderView), (status = 401, description = "no token, a bad one, or unusable claims", body = crate::http::Unauthorized), (status = 403, description = "a role or ownership missing", body = crate::http::ErrorBody), (status = 404, body = crate::http::ErrorBody), (status = 400, description = "malformed body or Idempotency-Key missing", body = crate::http::ErrorBody), (status = 409, description = "idempotency_in_progress, or the state forbids it", body = crate::http::ErrorBody), (status = 422, description = "idempotency_key_reused, or a business limit", body = crate::http::ErrorBody)))]
 async fn cancel(app: &App, req: ApiRequest) -> Result<ApiResponse, ApiError> {
     req.caller()?;
     if !req.body.iter().all(u8::is_ascii_whitespace) {
@@ -426,7 +426,7 @@ async fn cancel(app: &App, req: ApiRequest) -> Result<ApiResponse, ApiError> {
 
 #[utoipa::path(post, path = "/v1/orders/{order_id}/fulfillment", tag = "shop", security(("jwt" = [])),
     params(("order_id" = String, Path), ("Idempotency-Key" = String, Header, description = "1-255 characters; same key and body replay the first answer")), request_body = FulfillmentBody,
-    responses((status = 200, body = OrderView), (status = 401, description = "no or unusable claims", body = crate::http::ErrorBody), (status = 403, description = "a role or ownership missing", body = crate::http::ErrorBody), (status = 404, body = crate::http::ErrorBody), (status = 400, description = "malformed body or Idempotency-Key missing", body = crate::http::ErrorBody), (status = 409, description = "idempotency_in_progress, or the state forbids it", body = crate::http::ErrorBody), (status = 422, description = "idempotency_key_reused, or a business limit", body = crate::http::ErrorBody)))]
+    responses((status = 200, body = OrderView), (status = 401, description = "no token, a bad one, or unusable claims", body = crate::http::Unauthorized), (status = 403, description = "a role or ownership missing", body = crate::http::ErrorBody), (status = 404, body = crate::http::ErrorBody), (status = 400, description = "malformed body or Idempotency-Key missing", body = crate::http::ErrorBody), (status = 409, description = "idempotency_in_progress, or the state forbids it", body = crate::http::ErrorBody), (status = 422, description = "idempotency_key_reused, or a business limit", body = crate::http::ErrorBody)))]
 async fn fulfill(app: &App, req: ApiRequest) -> Result<ApiResponse, ApiError> {
     req.caller()?;
     let body: FulfillmentBody = req.json()?;
@@ -469,7 +469,7 @@ async fn fulfill(app: &App, req: ApiRequest) -> Result<ApiResponse, ApiError> {
 
 #[utoipa::path(post, path = "/v1/orders/{order_id}/refund", tag = "shop", security(("jwt" = [])),
     params(("order_id" = String, Path), ("Idempotency-Key" = String, Header, description = "1-255 characters; same key and body replay the first answer")), request_body = RefundBody,
-    responses((status = 200, body = OrderView), (status = 401, description = "no or unusable claims", body = crate::http::ErrorBody), (status = 403, description = "a role or ownership missing", body = crate::http::ErrorBody), (status = 404, body = crate::http::ErrorBody), (status = 400, description = "malformed body or Idempotency-Key missing", body = crate::http::ErrorBody), (status = 409, description = "idempotency_in_progress, or the state forbids it", body = crate::http::ErrorBody), (status = 422, description = "idempotency_key_reused, or a business limit", body = crate::http::ErrorBody)))]
+    responses((status = 200, body = OrderView), (status = 401, description = "no token, a bad one, or unusable claims", body = crate::http::Unauthorized), (status = 403, description = "a role or ownership missing", body = crate::http::ErrorBody), (status = 404, body = crate::http::ErrorBody), (status = 400, description = "malformed body or Idempotency-Key missing", body = crate::http::ErrorBody), (status = 409, description = "idempotency_in_progress, or the state forbids it", body = crate::http::ErrorBody), (status = 422, description = "idempotency_key_reused, or a business limit", body = crate::http::ErrorBody)))]
 async fn refund(app: &App, req: ApiRequest) -> Result<ApiResponse, ApiError> {
     req.caller()?;
     let body: RefundBody = req.json()?;

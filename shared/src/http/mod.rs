@@ -193,6 +193,16 @@ pub struct ErrorDetail<'a> {
     product_id: Option<&'a str>,
 }
 
+/// A `401` as a client sees it: API Gateway's own body when its JWT authorizer refuses the
+/// token, or the error body when a function finds the claims unusable. The functions only ever
+/// write the second; the first is documented so the OpenAPI document describes the whole API.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(untagged)]
+pub enum Unauthorized<'a> {
+    Function(ErrorBody<'a>),
+    Gateway { message: &'a str },
+}
+
 pub fn error_response(err: &ApiError) -> ApiResponse {
     let (status, code) = err.status_and_code();
     let body = ErrorBody {

@@ -1,5 +1,0 @@
-//! Prints the OpenAPI document: `cargo run -q -p livepay-shared --bin openapi > docs/openapi.json`.
-
-fn main() {
-    println!("{}", livepay::api::openapi::document());
-}
