@@ -120,8 +120,12 @@ def make_server(t: Template, port: int, lambda_url: str, key_dir: str) -> Thread
             headers.pop("content-length", None)
             self._reply(int(result["statusCode"]), out, headers)
 
-        # Every method: one without a route is API Gateway's 404, not the HTTP server's 501.
-        do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_TRACE = _handle
+        def __getattr__(self, name):
+            # Every method, even an invented one: without a route it is API Gateway's 404, not
+            # the HTTP server's 501.
+            if name.startswith("do_"):
+                return self._handle
+            raise AttributeError(name)
 
         def log_message(self, fmt, *args):
             print(f"gateway: {self.command} {self.path} -> " + (fmt % args), flush=True)

@@ -191,6 +191,7 @@ class GatewayAuthorizerTest(unittest.TestCase):
     def test_a_method_without_a_route_is_404(self):
         self.assertEqual(self.request("TRACE", "/v1/webhooks/payments"), 404)
         self.assertEqual(self.request("PATCH", "/v1/wallet", "Bearer " + self.token()), 404)
+        self.assertEqual(self.request("QUERY", "/v1/wallet", "Bearer " + self.token()), 404)
 
     def test_unknown_route_is_404_without_a_function(self):
         self.assertEqual(self.get("/v1/nowhere", "Bearer " + self.token()), 404)
