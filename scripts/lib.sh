@@ -56,3 +56,10 @@ start_moto() { # log file
   export AWS_ENDPOINT_URL="http://127.0.0.1:$port"
   wait_http "$AWS_ENDPOINT_URL/moto-api/" 60
 }
+
+functions_env() { # prefix, webhook secret: creates the template's resources in moto, prints the functions' environment
+  (cd "$ROOT/scripts/local" && "$PY" -m livepay_local provision --template "$TEMPLATE" --endpoint "$AWS_ENDPOINT_URL" \
+    --region "$AWS_REGION" --prefix "$1" --webhook-secret "$2")
+  printf 'AWS_ENDPOINT_URL=%s\nAWS_REGION=%s\nAWS_ACCESS_KEY_ID=local\nAWS_SECRET_ACCESS_KEY=local\n' \
+    "$AWS_ENDPOINT_URL" "$AWS_REGION"
+}
