@@ -372,22 +372,54 @@ async fn settlement_and_sweeper_racing_on_the_same_gifts_settle_each_once() {
     env.assert_conserved().await;
 }
 
+/// The hot creator: a burst of gifts to one creator (980 here; `scripts/bench-hot-creator` sends
+/// 10,000 through `LIVEPAY_HOT_CREATOR_GIFTS`), with the writes per partition key it costs.
+/// DynamoDB gives a partition 1,000 WCU/s and a transactional write of an item under 1 KB costs
+/// 2 WCU, so the hottest partition's gifts per write bound one creator's sustained gifts per
+/// second.
 #[tokio::test]
-async fn nine_hundred_eighty_gifts_to_one_creator_write_their_balance_ten_times() {
+async fn a_hot_creator_is_written_once_per_settlement_batch() {
+    let gifts: usize = std::env::var("LIVEPAY_HOT_CREATOR_GIFTS")
+        .map(|n| n.parse().expect("a whole number"))
+        .unwrap_or(980);
     let env = TestEnv::new().await;
-    let (sent, messages) = send_gifts(&env, 980, 45, &["creator-1"]).await;
+    let (sent, messages) = send_gifts(&env, gifts, 45, &["creator-1"]).await;
     env.calls.take_item_writes();
     for batch in messages.chunks(490) {
         assert!(env.settle(batch).await.is_empty());
     }
     let (writes, _) = env.calls.take_item_writes();
-    let balance_writes = writes["ACCT#earnings:creator-1"];
-    assert!(balance_writes <= 10, "{balance_writes} writes");
     assert_eq!(
         diamonds_available(&env, "creator-1").await,
         creator_shares(&sent)["creator-1"]
     );
-    println!("aggregation-metrics: 980 gifts, creator-balance writes {balance_writes}");
+    let balance_writes = writes["ACCT#earnings:creator-1"];
+    // Gift accounts are written once each (they hold the platform's share): not a shared key.
+    let shared: BTreeMap<&String, &usize> = writes
+        .iter()
+        .filter(|(pk, _)| !pk.starts_with("ACCT#gift:"))
+        .collect();
+    let (hottest, hottest_writes) = shared.iter().max_by_key(|(_, n)| **n).unwrap();
+    let per_write = gifts as f64 / **hottest_writes as f64;
+    let platform_writes: usize = writes
+        .iter()
+        .filter(|(pk, _)| pk.contains("platform"))
+        .map(|(_, n)| n)
+        .sum();
+    println!(
+        "hot-creator: {gifts} gifts to one creator from 45 viewers: creator balance written {balance_writes} times ({:.0} gifts per write); \
+         hottest partition {hottest} {hottest_writes} writes ({per_write:.0} gifts per write); shared platform-account writes {platform_writes}; \
+         on paper 1,000 WCU/s / 2 WCU per transactional write x {per_write:.0} = {:.0} gifts/s to one creator",
+        gifts as f64 / balance_writes as f64,
+        500.0 * per_write
+    );
+    // The creator's balance is written once per 98-gift transaction. The leaderboards are not
+    // yet: their partitions are the hottest (README, "Measuring the hot creator"), so no target
+    // is asserted on them here.
+    assert!(
+        gifts / balance_writes >= 90,
+        "{balance_writes} balance writes: {shared:?}"
+    );
 }
 
 #[tokio::test]
