@@ -97,17 +97,7 @@ impl TestEnv {
         self.receive(&self.payout_queue_url, true)
             .await
             .into_iter()
-            .map(|m| PayoutMessage {
-                group: m
-                    .attributes()
-                    .and_then(|a| {
-                        a.get(&aws_sdk_sqs::types::MessageSystemAttributeName::MessageGroupId)
-                    })
-                    .cloned()
-                    .unwrap_or_default(),
-                message_id: m.message_id.unwrap(),
-                body: m.body.unwrap(),
-            })
+            .map(|m| PayoutMessage::from(&m))
             .collect()
     }
 
@@ -131,16 +121,35 @@ impl TestEnv {
     }
 }
 
-/// The event Lambda's FIFO event source would build for `messages`.
+impl From<&aws_sdk_sqs::types::Message> for PayoutMessage {
+    fn from(m: &aws_sdk_sqs::types::Message) -> Self {
+        Self {
+            group: m
+                .attributes()
+                .and_then(|a| {
+                    a.get(&aws_sdk_sqs::types::MessageSystemAttributeName::MessageGroupId)
+                })
+                .cloned()
+                .unwrap_or_default(),
+            message_id: m.message_id.clone().unwrap(),
+            body: m.body.clone().unwrap(),
+        }
+    }
+}
+
+/// The event Lambda's SQS event source would build for `messages` (a FIFO queue's carry their
+/// message group).
 pub fn sqs_event(messages: &[PayoutMessage]) -> SqsEvent {
     let mut event = SqsEvent::default();
     for m in messages {
         let mut record = SqsMessage::default();
         record.message_id = Some(m.message_id.clone());
         record.body = Some(m.body.clone());
-        record
-            .attributes
-            .insert("MessageGroupId".into(), m.group.clone());
+        if !m.group.is_empty() {
+            record
+                .attributes
+                .insert("MessageGroupId".into(), m.group.clone());
+        }
         record.event_source = Some("aws:sqs".into());
         event.records.push(record);
     }

@@ -19,7 +19,7 @@
 use std::collections::BTreeMap;
 use std::time::Instant;
 
-use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
+use aws_lambda_events::event::sqs::SqsEvent;
 use aws_sdk_sqs::types::{Message, MessageSystemAttributeName};
 use livepay::domain::audit::{violations, Moment, Policies};
 use livepay::domain::payouts::PayoutStatus;
@@ -30,6 +30,7 @@ use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};
 use time::Duration;
 
+use crate::payouts::PayoutMessage;
 use crate::shop::order_req;
 use crate::{end_req, gift_req, Answer, Func, Identity, Req, TestEnv};
 
@@ -869,21 +870,6 @@ fn req_body(req: &Req) -> Value {
 }
 
 fn sqs_event(batch: &[Message]) -> SqsEvent {
-    let mut event = SqsEvent::default();
-    for m in batch {
-        let mut record = SqsMessage::default();
-        record.message_id = m.message_id.clone();
-        record.body = m.body.clone();
-        if let Some(group) = m
-            .attributes()
-            .and_then(|a| a.get(&MessageSystemAttributeName::MessageGroupId))
-        {
-            record
-                .attributes
-                .insert("MessageGroupId".into(), group.clone());
-        }
-        record.event_source = Some("aws:sqs".into());
-        event.records.push(record);
-    }
-    event
+    let messages: Vec<PayoutMessage> = batch.iter().map(PayoutMessage::from).collect();
+    crate::payouts::sqs_event(&messages)
 }
