@@ -87,7 +87,8 @@ export class LivepayStack extends Stack {
       sortKey: { name: 'sweep_at', type: dynamodb.AttributeType.STRING },
       projectionType: dynamodb.ProjectionType.ALL,
     });
-    // Each leaderboard's entries ranked by coins.
+    // Each leaderboard shard's entries ranked by coins (`board` = `<board>#<shard>`: a board's
+    // writes spread over 32 partitions, shared/src/domain/settlement.rs BOARD_SHARDS).
     commerce.addGlobalSecondaryIndex({
       indexName: COMMERCE_BOARDS_INDEX,
       partitionKey: { name: 'board', type: dynamodb.AttributeType.STRING },

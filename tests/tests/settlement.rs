@@ -4,6 +4,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use futures::future::join_all;
+use futures::StreamExt;
 use livepay::domain::settlement::split;
 use livepay::queue::settlement::{SettlementEvent, SettlementQueue};
 use livepay_tests::{gift_req, Func, Identity, Req, TestEnv};
@@ -76,15 +77,20 @@ async fn send_gifts(
                 (v.clone(), c, gift_id, count, format!("gift-{i}"))
             })
             .collect();
-        let answers = join_all(round.iter().map(|(v, c, gift_id, count, key)| {
-            env.gift(
-                Identity::adult(v),
-                &streams[*c],
-                key,
-                json!({"gift_id": gift_id, "count": count}),
-            )
-        }))
-        .await;
+        // At most 64 at once: moto serves one request at a time, and hundreds of waiting
+        // connections overflow its listen backlog.
+        let answers: Vec<_> =
+            futures::stream::iter(round.iter().map(|(v, c, gift_id, count, key)| {
+                env.gift(
+                    Identity::adult(v),
+                    &streams[*c],
+                    key,
+                    json!({"gift_id": gift_id, "count": count}),
+                )
+            }))
+            .buffered(64)
+            .collect()
+            .await;
         for ((v, c, ..), a) in round.into_iter().zip(answers) {
             assert_eq!(a.status, 201, "{a:?}");
             sent.push(Sent {
@@ -403,6 +409,11 @@ async fn a_hot_creator_is_written_once_per_settlement_batch() {
         .collect();
     let (hottest, hottest_writes) = shared.iter().max_by_key(|(_, n)| **n).unwrap();
     let per_write = gifts as f64 / **hottest_writes as f64;
+    let (board_shard, board_writes) = writes
+        .iter()
+        .filter(|(pk, _)| pk.starts_with("BOARD#"))
+        .max_by_key(|(_, n)| **n)
+        .expect("the leaderboards were written");
     let platform_writes: usize = writes
         .iter()
         .filter(|(pk, _)| pk.contains("platform"))
@@ -410,18 +421,20 @@ async fn a_hot_creator_is_written_once_per_settlement_batch() {
         .sum();
     println!(
         "hot-creator: {gifts} gifts to one creator from {viewers} viewers: creator balance written {balance_writes} times ({:.0} gifts per write); \
-         hottest partition {hottest} {hottest_writes} writes ({per_write:.0} gifts per write); shared platform-account writes {platform_writes}; \
+         hottest partition {hottest} {hottest_writes} writes ({per_write:.0} gifts per write); \
+         hottest leaderboard shard {board_shard} {board_writes} writes; shared platform-account writes {platform_writes}; \
          on paper 1,000 WCU/s / 2 WCU per transactional write x {per_write:.0} = {:.0} gifts/s to one creator",
         gifts as f64 / balance_writes as f64,
         500.0 * per_write
     );
-    // The creator's balance is written once per 98-gift transaction. The leaderboards are not
-    // yet: their partitions are the hottest (README, "Measuring the hot creator"), so no target
-    // is asserted on them here.
+    // The creator's balance is written once per 98-gift transaction, and no shared partition
+    // (a leaderboard shard included) is written more often than once per 20 gifts: the 10,000
+    // gifts/s target (README, "Measuring the hot creator").
     assert!(
         gifts / balance_writes >= 90,
         "{balance_writes} balance writes: {shared:?}"
     );
+    assert!(per_write >= 20.0, "{hottest}: {hottest_writes} writes");
 }
 
 #[tokio::test]

@@ -6,8 +6,9 @@
 //!   `XFER#<transfer>` / `T` a transfer; `EVENT#<provider event>` / `E` a webhook event that took
 //!   effect; payouts, their daily totals and statement entries, see [`payouts`]. GSI `sweep`
 //!   (`sweep_shard` / `sweep_at`): unfinished work, see [`sweep`].
-//! - commerce table: `STREAM#<stream>` / `S` a stream; `BOARD#<board>` / `U#<user>` a gifter's
-//!   coins on a leaderboard. GSI `boards` (`board` / `coins`): entries ranked, see [`boards`].
+//! - commerce table: `STREAM#<stream>` / `S` a stream; `BOARD#<board>#<shard>` / `U#<user>` a
+//!   gifter's coins on a leaderboard. GSI `boards` (`board` / `coins`): each shard's entries
+//!   ranked, see [`boards`].
 //! - idempotency table: `<sha256(caller, route, key)>` / `K` a completed request, TTL `expires_at`.
 
 mod attrs;
