@@ -1,16 +1,24 @@
 //! Counts AWS calls by operation, and DynamoDB item writes by partition key, with an SDK
-//! interceptor: the real request path, not a guess.
+//! interceptor: the real request path, not a guess. It also logs every item written and read,
+//! for what DynamoDB would bill ([`crate::capacity`]).
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
+use aws_sdk_dynamodb::operation::batch_get_item::{BatchGetItemInput, BatchGetItemOutput};
+use aws_sdk_dynamodb::operation::delete_item::DeleteItemInput;
+use aws_sdk_dynamodb::operation::get_item::{GetItemInput, GetItemOutput};
+use aws_sdk_dynamodb::operation::put_item::PutItemInput;
+use aws_sdk_dynamodb::operation::query::{QueryInput, QueryOutput};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsInput;
-use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::operation::update_item::UpdateItemInput;
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::interceptors::context::BeforeSerializationInterceptorContextRef;
 use aws_smithy_runtime_api::client::interceptors::Intercept;
 use aws_smithy_runtime_api::client::orchestrator::Metadata;
 use aws_smithy_types::config_bag::ConfigBag;
+
+use crate::capacity::{item_size, key_of, CapacityLog, ItemWrite, ReadCall};
 
 #[derive(Debug, Clone, Default)]
 pub struct CallCounter {
@@ -20,13 +28,24 @@ pub struct CallCounter {
     item_writes: Arc<Mutex<BTreeMap<String, usize>>>,
     /// Items in every TransactWriteItems sent, committed or cancelled.
     items_sent: Arc<Mutex<usize>>,
+    capacity: Arc<Mutex<CapacityLog>>,
 }
 
-/// The partition keys one TransactWriteItems call writes, kept until its outcome is known.
+/// The items one write call touches, kept until its outcome is known.
 #[derive(Debug, Clone)]
-struct TransactionKeys(Vec<String>);
+struct PendingWrites(Vec<ItemWrite>);
 
-impl aws_smithy_types::config_bag::Storable for TransactionKeys {
+impl aws_smithy_types::config_bag::Storable for PendingWrites {
+    type Storer = aws_smithy_types::config_bag::StoreReplace<Self>;
+}
+
+/// Whether a read call asked for a strongly consistent read, kept until its items are back.
+#[derive(Debug, Clone, Copy)]
+struct PendingRead {
+    consistent: bool,
+}
+
+impl aws_smithy_types::config_bag::Storable for PendingRead {
     type Storer = aws_smithy_types::config_bag::StoreReplace<Self>;
 }
 
@@ -44,13 +63,68 @@ impl CallCounter {
             std::mem::take(&mut *self.items_sent.lock().unwrap()),
         )
     }
+
+    /// Items written by committed calls and items read, since the last `take_capacity`.
+    pub fn take_capacity(&self) -> CapacityLog {
+        std::mem::take(&mut *self.capacity.lock().unwrap())
+    }
 }
 
-fn pk(item: Option<&std::collections::HashMap<String, AttributeValue>>) -> String {
-    item.and_then(|i| i.get("pk"))
-        .and_then(|v| v.as_s().ok())
-        .cloned()
-        .unwrap_or_default()
+/// The items a write call would touch, if it is one.
+fn writes_of(
+    input: &aws_smithy_runtime_api::client::interceptors::context::Input,
+) -> Option<Vec<ItemWrite>> {
+    if let Some(tx) = input.downcast_ref::<TransactWriteItemsInput>() {
+        let items = tx.transact_items().iter().filter_map(|item| {
+            if let Some(u) = item.update() {
+                Some(key_of(u.table_name(), u.key(), true, false))
+            } else if let Some(p) = item.put() {
+                Some(key_of(p.table_name(), p.item(), true, false))
+            } else if let Some(d) = item.delete() {
+                Some(key_of(d.table_name(), d.key(), true, false))
+            } else {
+                item.condition_check()
+                    .map(|c| key_of(c.table_name(), c.key(), true, true))
+            }
+        });
+        return Some(items.collect());
+    }
+    let single = if let Some(u) = input.downcast_ref::<UpdateItemInput>() {
+        u.key()
+            .zip(u.table_name())
+            .map(|(k, t)| key_of(t, k, false, false))
+    } else if let Some(p) = input.downcast_ref::<PutItemInput>() {
+        p.item()
+            .zip(p.table_name())
+            .map(|(i, t)| key_of(t, i, false, false))
+    } else if let Some(d) = input.downcast_ref::<DeleteItemInput>() {
+        d.key()
+            .zip(d.table_name())
+            .map(|(k, t)| key_of(t, k, false, false))
+    } else {
+        None
+    };
+    single.map(|w| vec![w])
+}
+
+/// Whether a read call is strongly consistent, if it is one the log prices.
+fn read_of(
+    input: &aws_smithy_runtime_api::client::interceptors::context::Input,
+) -> Option<PendingRead> {
+    let consistent = if let Some(g) = input.downcast_ref::<GetItemInput>() {
+        g.consistent_read()
+    } else if let Some(q) = input.downcast_ref::<QueryInput>() {
+        q.consistent_read()
+    } else if let Some(b) = input.downcast_ref::<BatchGetItemInput>() {
+        b.request_items()
+            .and_then(|r| r.values().next())
+            .and_then(|k| k.consistent_read())
+    } else {
+        return None;
+    };
+    Some(PendingRead {
+        consistent: consistent.unwrap_or(false),
+    })
 }
 
 impl Intercept for CallCounter {
@@ -73,21 +147,13 @@ impl Intercept for CallCounter {
                 .or_default() += 1;
         }
         if let Some(tx) = ctx.input().downcast_ref::<TransactWriteItemsInput>() {
-            let mut keys = Vec::new();
-            for item in tx.transact_items() {
-                let key = if let Some(u) = item.update() {
-                    pk(Some(u.key()))
-                } else if let Some(p) = item.put() {
-                    pk(Some(p.item()))
-                } else if let Some(d) = item.delete() {
-                    pk(Some(d.key()))
-                } else {
-                    continue;
-                };
-                keys.push(key);
-            }
             *self.items_sent.lock().unwrap() += tx.transact_items().len();
-            cfg.interceptor_state().store_put(TransactionKeys(keys));
+        }
+        if let Some(writes) = writes_of(ctx.input()) {
+            cfg.interceptor_state().store_put(PendingWrites(writes));
+        }
+        if let Some(read) = read_of(ctx.input()) {
+            cfg.interceptor_state().store_put(read);
         }
         Ok(())
     }
@@ -100,12 +166,40 @@ impl Intercept for CallCounter {
         _rc: &aws_smithy_runtime_api::client::runtime_components::RuntimeComponents,
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
-        let committed = matches!(ctx.output_or_error(), Some(Ok(_)));
-        if let (true, Some(TransactionKeys(keys))) = (committed, cfg.load::<TransactionKeys>()) {
+        let Some(Ok(output)) = ctx.output_or_error() else {
+            return Ok(());
+        };
+        if let Some(PendingWrites(items)) = cfg.load::<PendingWrites>() {
             let mut writes = self.item_writes.lock().unwrap();
-            for key in keys {
-                *writes.entry(key.clone()).or_default() += 1;
+            for w in items
+                .iter()
+                .filter(|w| w.transactional && !w.condition_check)
+            {
+                *writes.entry(w.pk.clone()).or_default() += 1;
             }
+            self.capacity
+                .lock()
+                .unwrap()
+                .writes
+                .extend(items.iter().cloned());
+        }
+        if let Some(PendingRead { consistent }) = cfg.load::<PendingRead>() {
+            let (summed, item_sizes) = if let Some(g) = output.downcast_ref::<GetItemOutput>() {
+                // A miss still costs a read unit: a zero-size item rounds up to one.
+                (false, vec![g.item().map_or(0, item_size)])
+            } else if let Some(q) = output.downcast_ref::<QueryOutput>() {
+                (true, q.items().iter().map(item_size).collect())
+            } else if let Some(b) = output.downcast_ref::<BatchGetItemOutput>() {
+                let items = b.responses().into_iter().flat_map(|r| r.values()).flatten();
+                (false, items.map(item_size).collect())
+            } else {
+                return Ok(());
+            };
+            self.capacity.lock().unwrap().reads.push(ReadCall {
+                summed,
+                consistent: *consistent,
+                item_sizes,
+            });
         }
         Ok(())
     }

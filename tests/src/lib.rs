@@ -4,6 +4,7 @@
 //! API Gateway v2 events against the emulator.
 
 pub mod calls;
+pub mod capacity;
 pub mod events;
 pub mod faults;
 pub mod payouts;
