@@ -4,16 +4,16 @@
 use std::time::{Instant, SystemTime};
 
 use aws_lambda_events::event::sqs::SqsEvent;
-use lambda_runtime::{run, service_fn, Error, LambdaEvent};
+use lambda_runtime::{Error, LambdaEvent};
 use livepay::provider::Provider;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    livepay::telemetry::init();
+    livepay::telemetry::init(env!("CARGO_PKG_NAME"));
     let (app, _) = livepay::App::from_env().await?;
     let provider = Provider::from_env()?;
     let (app, provider) = (&app, &provider);
-    run(service_fn(|event: LambdaEvent<SqsEvent>| async move {
+    livepay::telemetry::run_job(|event: LambdaEvent<SqsEvent>| async move {
         let left = event
             .context
             .deadline()
@@ -22,6 +22,6 @@ async fn main() -> Result<(), Error> {
         livepay::jobs::payouts::handle(app, provider, event.payload, Instant::now() + left)
             .await
             .map_err(Error::from)
-    }))
+    })
     .await
 }

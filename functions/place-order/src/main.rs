@@ -1,13 +1,10 @@
 //! `place-order`: `POST /v1/orders` (see `livepay::api::place_order`).
 
-use lambda_http::{run, service_fn, Error};
+use lambda_http::Error;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    livepay::telemetry::init();
+    livepay::telemetry::init(env!("CARGO_PKG_NAME"));
     let (app, _) = livepay::App::from_env().await?;
-    run(service_fn(|req| {
-        livepay::api::place_order::handle(&app, req)
-    }))
-    .await
+    livepay::telemetry::run_http(|req| livepay::api::place_order::handle(&app, req)).await
 }

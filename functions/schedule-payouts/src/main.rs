@@ -2,19 +2,19 @@
 //! available (see `livepay::jobs::payouts::schedule`).
 
 use aws_lambda_events::event::eventbridge::EventBridgeEvent;
-use lambda_runtime::{run, service_fn, Error, LambdaEvent};
+use lambda_runtime::{Error, LambdaEvent};
 use livepay::queue::payouts::PayoutQueue;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    livepay::telemetry::init();
+    livepay::telemetry::init(env!("CARGO_PKG_NAME"));
     let (app, sdk) = livepay::App::from_env().await?;
     let payouts = PayoutQueue::from_env(&sdk)?;
     let (app, payouts) = (&app, &payouts);
-    run(service_fn(|_: LambdaEvent<EventBridgeEvent>| async move {
+    livepay::telemetry::run_job(|_: LambdaEvent<EventBridgeEvent>| async move {
         livepay::jobs::payouts::schedule(app, payouts)
             .await
             .map_err(Error::from)
-    }))
+    })
     .await
 }

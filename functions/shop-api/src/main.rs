@@ -1,11 +1,11 @@
 //! `shop-api`: products, and orders after placement: read, cancel, fulfillment, refund (see
 //! `livepay::api::shop`).
 
-use lambda_http::{run, service_fn, Error};
+use lambda_http::Error;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    livepay::telemetry::init();
+    livepay::telemetry::init(env!("CARGO_PKG_NAME"));
     let (app, _) = livepay::App::from_env().await?;
-    run(service_fn(|req| livepay::api::shop::handle(&app, req))).await
+    livepay::telemetry::run_http(|req| livepay::api::shop::handle(&app, req)).await
 }

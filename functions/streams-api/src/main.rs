@@ -1,10 +1,10 @@
 //! `streams-api`: `POST /v1/streams`, `POST /v1/streams/{stream_id}/end`.
 
-use lambda_http::{run, service_fn, Error};
+use lambda_http::Error;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    livepay::telemetry::init();
+    livepay::telemetry::init(env!("CARGO_PKG_NAME"));
     let (app, _) = livepay::App::from_env().await?;
-    run(service_fn(|req| livepay::api::streams::handle(&app, req))).await
+    livepay::telemetry::run_http(|req| livepay::api::streams::handle(&app, req)).await
 }

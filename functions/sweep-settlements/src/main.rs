@@ -3,21 +3,21 @@
 //! (see `livepay::jobs::sweep`).
 
 use aws_lambda_events::event::eventbridge::EventBridgeEvent;
-use lambda_runtime::{run, service_fn, Error, LambdaEvent};
+use lambda_runtime::{Error, LambdaEvent};
 use livepay::queue::payouts::PayoutQueue;
 use livepay::queue::settlement::SettlementQueue;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    livepay::telemetry::init();
+    livepay::telemetry::init(env!("CARGO_PKG_NAME"));
     let (app, sdk) = livepay::App::from_env().await?;
     let queue = SettlementQueue::from_env(&sdk)?;
     let payouts = PayoutQueue::from_env(&sdk)?;
     let (app, queue, payouts) = (&app, &queue, &payouts);
-    run(service_fn(|_: LambdaEvent<EventBridgeEvent>| async move {
+    livepay::telemetry::run_job(|_: LambdaEvent<EventBridgeEvent>| async move {
         livepay::jobs::sweep::sweep(app, queue, payouts)
             .await
             .map_err(Error::from)
-    }))
+    })
     .await
 }

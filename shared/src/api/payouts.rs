@@ -15,6 +15,7 @@ use crate::input::InvalidInput;
 use crate::jobs::payouts::request;
 use crate::queue::payouts::PayoutQueue;
 use crate::store::payouts::StoredEntry;
+use crate::telemetry::metric;
 use crate::App;
 
 /// Statement entries per page: 1 to 200, 50 unless `?limit=` says.
@@ -143,7 +144,12 @@ pub async fn request_payout(
     )
     .await;
     match result {
-        Ok(response) => Ok(response),
+        Ok(response) => {
+            if !response.replayed {
+                metrics::counter!(metric::PAYOUTS_REQUESTED).increment(1);
+            }
+            Ok(response)
+        }
         // A refusal may be this key's own earlier success (the money it moved is why).
         Err(refusal @ ApiError::Payout(_)) => idem.replay_or(&app.store, now, refusal).await,
         Err(e) => Err(e),

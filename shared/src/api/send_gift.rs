@@ -17,6 +17,7 @@ use crate::http::{record_business_id, serve, ApiError, ApiRequest, ApiResponse};
 use crate::queue::settlement::{SettlementEvent, SettlementQueue};
 use crate::store::wallets::wallet_from_failure;
 use crate::store::{Role, TxError};
+use crate::telemetry::metric;
 use crate::App;
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -126,6 +127,8 @@ async fn send_gift(
                         },
                     );
                     enqueue(queue, &gift).await;
+                    metrics::counter!(metric::GIFTS_SENT).increment(1);
+                    metrics::counter!(metric::COINS_SPENT).increment(gift.coins);
                 }
                 return Ok(response);
             }

@@ -130,8 +130,9 @@ impl ApiResponse {
     }
 }
 
-/// Runs one route handler under a span carrying the request id (and, once a handler records
-/// it, the business id); every error becomes its API.md body and is logged here, once.
+/// Runs one route handler under a span carrying the request id, the function, `cold_start` and
+/// (once a handler records it) the business id; every error becomes its API.md body and is
+/// logged here, once.
 pub async fn serve<F, Fut>(
     req: lambda_http::Request,
     handler: F,
@@ -144,6 +145,8 @@ where
     let span = tracing::info_span!(
         "request",
         request_id = %req.request_id,
+        function = crate::telemetry::function(),
+        cold_start = crate::telemetry::take_cold_start(),
         route = %req.route_key,
         business_id = field::Empty,
     );

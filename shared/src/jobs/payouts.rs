@@ -25,6 +25,7 @@ use crate::queue::payouts::{PayoutEvent, PayoutQueue};
 use crate::store::payouts::PayoutKey;
 use crate::store::transaction::backoff;
 use crate::store::{Role, StoreError, Tx, TxError};
+use crate::telemetry::metric;
 use crate::App;
 
 /// Tries per request when another request or a credit moved the balances meanwhile. Each retry
@@ -215,7 +216,14 @@ pub async fn execute(
     app.store
         .add_payout_outcome(&mut tx, &payout, &outcome, &at)?;
     match tx.commit(app.store.client()).await {
-        Ok(()) => Ok(outcome.status()),
+        Ok(()) => {
+            match outcome.status() {
+                PayoutStatus::Paid => metrics::counter!(metric::PAYOUTS_PAID).increment(1),
+                PayoutStatus::Failed => metrics::counter!(metric::PAYOUTS_FAILED).increment(1),
+                _ => {}
+            }
+            Ok(outcome.status())
+        }
         Err(err) if err.condition_failed(&Role::Payout(payout.payout_id.clone())) => {
             // Another delivery recorded the answer first.
             let now = app.store.payout(key).await?;
