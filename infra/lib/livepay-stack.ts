@@ -8,6 +8,7 @@ import {
   aws_lambda_event_sources as eventSources, aws_logs as logs, aws_sqs as sqs,
 } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
+import { addObservability } from './observability';
 import { FUNCTIONS, FunctionSpec } from './functions';
 
 export interface LivepayStackProps extends StackProps {
@@ -308,6 +309,14 @@ export class LivepayStack extends Stack {
         });
       }
     }
+
+    addObservability(this, {
+      functions: {
+        ...byBinary, 'settle-payouts': settlePayouts, 'sweep-settlements': sweepSettlements,
+        'execute-payouts': executePayouts, 'schedule-payouts': schedulePayouts,
+      },
+      api, settlementQueue, settlementDlq, payoutQueue, payoutDlq, alarm,
+    });
 
     new CfnOutput(this, 'ApiUrl', { value: api.apiEndpoint });
     new CfnOutput(this, 'SettlementQueueUrl', { value: settlementQueue.queueUrl });

@@ -7,6 +7,7 @@ import {
   PAYOUT_SCHEDULE, SETTLEMENT_BATCH_SIZE, SETTLEMENT_CONSUMER_TIMEOUT, SWEEP_SCHEDULE,
 } from '../lib/livepay-stack';
 import { FUNCTIONS } from '../lib/functions';
+import { METRIC_NAMESPACE, METRICS, PAYOUT_FAILURES_ALARM, SETTLEMENT_LAG_ALARM } from '../lib/observability';
 
 const synth = (architecture: 'arm64' | 'x86_64' = 'arm64') => {
   const app = new App();
@@ -187,4 +188,28 @@ test('payouts: a FIFO queue with a FIFO DLQ feeds execute-payouts; a weekly sche
   assert.deepEqual(params.PayoutProvider.AllowedValues, ['http', 'sandbox']);
   assert.equal(params.PayoutProvider.Default, undefined);
   assert.equal(params.PayoutApiKey.NoEcho, true);
+});
+
+test('operations: a dashboard of the EMF metrics, and alarms on settlement lag, failed payouts, 5xx and throttles', () => {
+  const t = synth();
+  t.resourceCountIs('AWS::CloudWatch::Dashboard', 1);
+  const dashboard: any = Object.values(t.findResources('AWS::CloudWatch::Dashboard'))[0];
+  const body = JSON.stringify(dashboard.Properties.DashboardBody);
+  for (const name of Object.values(METRICS)) {
+    assert.ok(body.includes(name), `the dashboard shows ${name}`);
+  }
+  assert.ok(body.includes(METRIC_NAMESPACE));
+  for (const f of FUNCTIONS) {
+    assert.ok(body.includes(`\\"function\\",\\"${f.binary}\\"`) || body.includes(f.binary), `cold starts of ${f.binary}`);
+  }
+  t.hasResourceProperties('AWS::CloudWatch::Alarm', {
+    Namespace: METRIC_NAMESPACE, MetricName: METRICS.settlementLag, Statistic: 'Maximum',
+    Threshold: SETTLEMENT_LAG_ALARM.toSeconds(), Dimensions: [{ Name: 'function', Value: 'settle-payouts' }],
+  });
+  t.hasResourceProperties('AWS::CloudWatch::Alarm', {
+    Namespace: METRIC_NAMESPACE, MetricName: METRICS.payoutsFailed, Threshold: PAYOUT_FAILURES_ALARM,
+  });
+  t.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: '5xx', Namespace: 'AWS/ApiGateway' });
+  t.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'Throttles', Namespace: 'AWS/Lambda' });
+  t.allResourcesProperties('AWS::CloudWatch::Alarm', { AlarmDescription: Match.stringLikeRegexp('docs/runbook.md') });
 });

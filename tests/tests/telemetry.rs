@@ -88,3 +88,18 @@ fn only_the_first_invocation_is_a_cold_start() {
     assert!(!telemetry::take_cold_start());
     assert!(!telemetry::take_cold_start());
 }
+
+#[test]
+fn the_infra_watches_the_metrics_the_functions_write() {
+    let infra = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../infra/lib/observability.ts"),
+    )
+    .unwrap();
+    assert!(infra.contains(&format!("METRIC_NAMESPACE = '{}'", telemetry::NAMESPACE)));
+    for name in metric::ALL {
+        assert!(
+            infra.contains(&format!("'{name}'")),
+            "infra does not know {name}"
+        );
+    }
+}
