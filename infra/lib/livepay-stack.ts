@@ -4,7 +4,7 @@ import {
   Annotations, CfnOutput, CfnParameter, Duration, RemovalPolicy, Stack, StackProps,
   aws_apigatewayv2 as apigw, aws_apigatewayv2_authorizers as authorizers,
   aws_apigatewayv2_integrations as integrations, aws_cloudwatch as cloudwatch,
-  aws_dynamodb as dynamodb, aws_events as events, aws_events_targets as targets, aws_lambda as lambda,
+  aws_dynamodb as dynamodb, aws_events as events, aws_events_targets as targets, aws_iam as iam, aws_lambda as lambda,
   aws_lambda_event_sources as eventSources, aws_logs as logs, aws_sqs as sqs,
 } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
@@ -191,6 +191,8 @@ export class LivepayStack extends Stack {
         }),
         loggingFormat: lambda.LoggingFormat.JSON,
       });
+      // Init opens the DynamoDB connection with this call, which reads no data (shared/src/lib.rs).
+      fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['dynamodb:DescribeEndpoints'], resources: ['*'] }));
       // The local stack maps template resources back to cargo-lambda binaries through this.
       (fn.node.defaultChild as lambda.CfnFunction).addMetadata('livepay:binary', spec.binary);
       return fn;

@@ -61,7 +61,17 @@ impl App {
         let config = Config::from_env()?;
         let sdk = aws_sdk_config().await;
         let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
+        warm_up(&dynamodb).await;
         Ok((Self::new(config, dynamodb, Arc::new(SystemClock)), sdk))
+    }
+}
+
+/// Opens DynamoDB's connection during init (DNS, TCP, TLS, credentials, signing), so the first
+/// request does not pay for it. DescribeEndpoints reads no data; a failure only means the first
+/// request opens the connection itself.
+async fn warm_up(dynamodb: &aws_sdk_dynamodb::Client) {
+    if let Err(e) = dynamodb.describe_endpoints().send().await {
+        tracing::warn!(error = %aws_sdk_dynamodb::error::DisplayErrorContext(e), "cannot warm up DynamoDB");
     }
 }
 

@@ -16,7 +16,9 @@ use lambda_runtime::{service_fn, LambdaEvent};
 use metrics_cloudwatch_embedded::Collector;
 use serde::{de::DeserializeOwned, Serialize};
 use tracing::{field, Instrument};
-use tracing_subscriber::EnvFilter;
+use tracing_subscriber::filter::{LevelFilter, Targets};
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
 
 pub const NAMESPACE: &str = "livepay";
 
@@ -53,19 +55,26 @@ static FUNCTION: OnceLock<&'static str> = OnceLock::new();
 static METRICS: OnceLock<&'static Collector> = OnceLock::new();
 static COLD: AtomicBool = AtomicBool::new(true);
 
-/// Installs the JSON log subscriber (`RUST_LOG` filters, default `info`) and the EMF metrics
-/// recorder, for `function` (the binary's name). Safe to call twice.
+/// Installs the JSON log subscriber and the EMF metrics recorder, for `function` (the binary's
+/// name). Safe to call twice. `RUST_LOG` filters by level and target (`info`,
+/// `warn,livepay=debug`; default `info`): `Targets` rather than `EnvFilter`, whose regex engine
+/// was a sixth of livepay's own code size in every binary.
 pub fn init(function: &'static str) {
     let _ = FUNCTION.set(function);
-    let _ = tracing_subscriber::fmt()
-        .json()
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+    let filter = std::env::var("RUST_LOG")
+        .ok()
+        .and_then(|spec| spec.parse::<Targets>().ok())
+        .unwrap_or_else(|| Targets::new().with_default(LevelFilter::INFO));
+    let _ = tracing_subscriber::registry()
+        .with(
+            tracing_subscriber::fmt::layer()
+                .json()
+                .with_current_span(true)
+                .with_span_list(false)
+                .with_target(false)
+                .without_time(), // Lambda stamps every line already.
         )
-        .with_current_span(true)
-        .with_span_list(false)
-        .with_target(false)
-        .without_time() // Lambda stamps every line already.
+        .with(filter)
         .try_init();
     if let Ok(collector) = metrics_cloudwatch_embedded::Builder::new()
         .cloudwatch_namespace(NAMESPACE)

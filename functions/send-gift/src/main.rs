@@ -7,6 +7,6 @@ use livepay::queue::settlement::SettlementQueue;
 async fn main() -> Result<(), Error> {
     livepay::telemetry::init(env!("CARGO_PKG_NAME"));
     let (app, sdk) = livepay::App::from_env().await?;
-    let queue = SettlementQueue::from_env(&sdk)?;
+    let queue = SettlementQueue::from_env(&sdk).await?;
     livepay::telemetry::run_http(|req| livepay::api::send_gift::handle(&app, &queue, req)).await
 }

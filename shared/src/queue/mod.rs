@@ -36,12 +36,24 @@ impl Queue {
         Self { client, url }
     }
 
-    pub(crate) fn from_env(
+    /// The queue named by `variable`, its connection opened now (init: DNS, TCP, TLS,
+    /// credentials), so the first request does not pay for it. A failed warm-up only means the
+    /// first send opens the connection itself.
+    pub(crate) async fn from_env(
         sdk: &aws_config::SdkConfig,
         variable: &'static str,
     ) -> Result<Self, crate::config::ConfigError> {
         let url = crate::config::required_env(variable)?;
-        Ok(Self::new(aws_sdk_sqs::Client::new(sdk), url))
+        let queue = Self::new(aws_sdk_sqs::Client::new(sdk), url);
+        let warm = queue
+            .client
+            .get_queue_attributes()
+            .queue_url(&queue.url)
+            .send();
+        if let Err(e) = warm.await {
+            tracing::warn!(error = %sqs_error("GetQueueAttributes", e), "cannot warm up SQS");
+        }
+        Ok(queue)
     }
 
     /// Sends `body`; on a FIFO queue, `fifo` is the message group and deduplication ids.

@@ -68,8 +68,8 @@ impl PayoutQueue {
     }
 
     /// The queue the infra code names in `PAYOUT_QUEUE_URL`.
-    pub fn from_env(sdk: &aws_config::SdkConfig) -> Result<Self, crate::config::ConfigError> {
-        Queue::from_env(sdk, "PAYOUT_QUEUE_URL").map(Self)
+    pub async fn from_env(sdk: &aws_config::SdkConfig) -> Result<Self, crate::config::ConfigError> {
+        Queue::from_env(sdk, "PAYOUT_QUEUE_URL").await.map(Self)
     }
 
     pub async fn send(&self, payout: &Payout) -> Result<(), QueueError> {

@@ -94,8 +94,8 @@ impl SettlementQueue {
     }
 
     /// The queue the infra code names in `SETTLEMENT_QUEUE_URL`, for the functions that send.
-    pub fn from_env(sdk: &aws_config::SdkConfig) -> Result<Self, crate::config::ConfigError> {
-        Queue::from_env(sdk, "SETTLEMENT_QUEUE_URL").map(Self)
+    pub async fn from_env(sdk: &aws_config::SdkConfig) -> Result<Self, crate::config::ConfigError> {
+        Queue::from_env(sdk, "SETTLEMENT_QUEUE_URL").await.map(Self)
     }
 
     pub async fn send(&self, event: &SettlementEvent) -> Result<(), QueueError> {
