@@ -136,7 +136,7 @@ async fn a_gift_costs_what_its_measured_calls_and_items_cost() {
     for v in &viewers {
         env.buy_coins(v, 10_000).await;
     }
-    // A warm container: the first gift loads the catalog (one read a cold start pays).
+    // A warm container: a sender's first gift in a container reads their wallet once.
     let warm = env
         .gift(
             Identity::adult(&viewers[0]),
