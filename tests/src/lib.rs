@@ -328,6 +328,28 @@ impl TestEnv {
         a.body
     }
 
+    /// Every item of the ledger, commerce and idempotency tables, each with its table's name.
+    pub async fn all_items(&self) -> Vec<(String, capacity::Item)> {
+        let mut all = Vec::new();
+        for table in ["LEDGER_TABLE", "COMMERCE_TABLE", "IDEMPOTENCY_TABLE"] {
+            let name = &self.env[table];
+            let items: Vec<_> = self
+                .app
+                .store
+                .client()
+                .scan()
+                .table_name(name)
+                .into_paginator()
+                .items()
+                .send()
+                .collect::<Result<_, _>>()
+                .await
+                .unwrap();
+            all.extend(items.into_iter().map(|i| (name.clone(), i)));
+        }
+        all
+    }
+
     /// Sum of every account balance per unit: conservation says each is zero.
     pub async fn assert_conserved(&self) {
         let totals = self.app.store.balance_totals().await.unwrap();

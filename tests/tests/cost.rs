@@ -7,7 +7,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::Instant;
 
-use livepay_tests::capacity::{item_size, CapacityLog, ItemWrite};
+use livepay_tests::capacity::{item_size, CapacityLog, Item, ItemWrite};
 use livepay_tests::{Identity, TestEnv};
 use serde_json::{json, Value};
 
@@ -31,37 +31,17 @@ impl Timings {
 
 /// Every item in the three tables, by (table, pk, sk): the size each write is billed at.
 async fn item_sizes(env: &TestEnv) -> HashMap<(String, String, String), usize> {
-    let mut sizes = HashMap::new();
-    for table in ["LEDGER_TABLE", "COMMERCE_TABLE", "IDEMPOTENCY_TABLE"] {
-        let name = &env.env[table];
-        let mut start = None;
-        loop {
-            let page = env
-                .app
-                .store
-                .client()
-                .scan()
-                .table_name(name)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .unwrap();
-            for item in page.items() {
-                let s = |k: &str| item.get(k).and_then(|v| v.as_s().ok()).cloned();
-                let key = (
-                    name.clone(),
-                    s("pk").unwrap_or_default(),
-                    s("sk").unwrap_or_default(),
-                );
-                sizes.insert(key, item_size(item));
-            }
-            start = page.last_evaluated_key;
-            if start.is_none() {
-                break;
-            }
-        }
-    }
-    sizes
+    let s = |item: &Item, k: &str| {
+        item.get(k)
+            .and_then(|v| v.as_s().ok())
+            .cloned()
+            .unwrap_or_default()
+    };
+    env.all_items()
+        .await
+        .into_iter()
+        .map(|(table, item)| ((table, s(&item, "pk"), s(&item, "sk")), item_size(&item)))
+        .collect()
 }
 
 /// Write request units for a phase's writes: 1 KB per unit, doubled in a transaction; an item

@@ -19,26 +19,12 @@ use serde_json::{json, Value};
 
 /// Every item of every table, in a stable order: "nothing changed" is equality of two of these.
 async fn everything(env: &TestEnv) -> Vec<String> {
-    let mut all = Vec::new();
-    for table in ["LEDGER_TABLE", "COMMERCE_TABLE", "IDEMPOTENCY_TABLE"] {
-        let items: Vec<_> = env
-            .app
-            .store
-            .client()
-            .scan()
-            .table_name(&env.env[table])
-            .into_paginator()
-            .items()
-            .send()
-            .collect::<Result<_, _>>()
-            .await
-            .unwrap();
-        all.extend(
-            items
-                .iter()
-                .map(|i| format!("{table} {}", canonical_item(i))),
-        );
-    }
+    let mut all: Vec<String> = env
+        .all_items()
+        .await
+        .iter()
+        .map(|(table, i)| format!("{table} {}", canonical_item(i)))
+        .collect();
     all.sort();
     all
 }
