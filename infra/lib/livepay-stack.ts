@@ -177,6 +177,10 @@ export class LivepayStack extends Stack {
     };
 
     const makeFunction = (spec: FunctionSpec, environment: Record<string, string>, timeout = HTTP_FUNCTION_TIMEOUT) => {
+      // Opening the AWS connections in init spares the first request that work, and costs init the
+      // same work: worth it where a person waits on the first request (HTTP), not for queue and
+      // schedule functions (README, "Measuring cold starts").
+      const warmUp = spec.routes.length > 0;
       const fn = new lambda.Function(this, logicalName(spec.binary), {
         description: spec.description,
         runtime: lambda.Runtime.PROVIDED_AL2023,
@@ -185,14 +189,16 @@ export class LivepayStack extends Stack {
         memorySize: 256,
         timeout,
         code: functionCode(this, props.lambdaArtifacts, spec.binary),
-        environment: { RUST_LOG: 'info', ...environment },
+        environment: { RUST_LOG: 'info', WARM_UP_CONNECTIONS: String(warmUp), ...environment },
         logGroup: new logs.LogGroup(this, `${logicalName(spec.binary)}Logs`, {
           retention: logs.RetentionDays.ONE_MONTH,
         }),
         loggingFormat: lambda.LoggingFormat.JSON,
       });
-      // Init opens the DynamoDB connection with this call, which reads no data (shared/src/lib.rs).
-      fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['dynamodb:DescribeEndpoints'], resources: ['*'] }));
+      if (warmUp) {
+        // The warm-up opens the DynamoDB connection with this call, which reads no data.
+        fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['dynamodb:DescribeEndpoints'], resources: ['*'] }));
+      }
       // The local stack maps template resources back to cargo-lambda binaries through this.
       (fn.node.defaultChild as lambda.CfnFunction).addMetadata('livepay:binary', spec.binary);
       return fn;

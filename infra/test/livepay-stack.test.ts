@@ -17,6 +17,18 @@ const synth = (architecture: 'arm64' | 'x86_64' = 'arm64') => {
   return Template.fromStack(stack);
 };
 
+/** The logical id of `binary`'s function. */
+const idOf = (t: Template, binary: string) =>
+  Object.entries<any>(t.findResources('AWS::Lambda::Function'))
+    .find(([, f]) => f.Metadata['livepay:binary'] === binary)![0];
+
+/** Every IAM action `binary`'s role is granted, sorted. */
+const actionsOf = (t: Template, binary: string) => {
+  const [, policy] = Object.entries<any>(t.findResources('AWS::IAM::Policy'))
+    .find(([id]) => id.startsWith(`${logicalName(binary)}ServiceRole`))!;
+  return policy.Properties.PolicyDocument.Statement.flatMap((s: any) => [].concat(s.Action)).sort();
+};
+
 test('three on-demand tables with point-in-time recovery; idempotency keys expire by TTL', () => {
   const t = synth();
   t.resourceCountIs('AWS::DynamoDB::Table', 3);
@@ -128,32 +140,34 @@ test('the sweeper runs on a schedule; the sweep and boards indexes exist and rea
 
 test('the shop: place-order reserves stock in one transaction; orders live in the ledger; alarms watch settlement and the sweeper', () => {
   const t = synth();
-  const fns = t.findResources('AWS::Lambda::Function');
-  const idOf = (binary: string) => Object.entries<any>(fns).find(([, f]) => f.Metadata['livepay:binary'] === binary)![0];
-  const policies = Object.entries<any>(t.findResources('AWS::IAM::Policy'));
-  const actionsOf = (binary: string) => {
-    const [, policy] = policies.find(([id]) => id.startsWith(`${logicalName(binary)}ServiceRole`))!;
-    return policy.Properties.PolicyDocument.Statement.flatMap((s: any) => [].concat(s.Action)).sort();
-  };
   // One BatchGetItem for prices when this container has not seen the products, then only the
   // transaction's item actions: no read-then-write on stock. DescribeEndpoints (no data) opens
   // the connection during init.
-  assert.deepEqual(actionsOf('place-order'), [
+  assert.deepEqual(actionsOf(t, 'place-order'), [
     'dynamodb:BatchGetItem', 'dynamodb:ConditionCheckItem', 'dynamodb:DescribeEndpoints', 'dynamodb:GetItem',
     'dynamodb:PutItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem',
   ].sort());
   t.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'ApproximateAgeOfOldestMessage' });
   t.hasResourceProperties('AWS::CloudWatch::Alarm', {
-    MetricName: 'Errors', Dimensions: [{ Name: 'FunctionName', Value: { Ref: idOf('sweep-settlements') } }],
+    MetricName: 'Errors', Dimensions: [{ Name: 'FunctionName', Value: { Ref: idOf(t, 'sweep-settlements') } }],
   });
   // Expiry is driven by the sweeper every minute, so reserved stock returns promptly.
   assert.equal(SWEEP_SCHEDULE.toMinutes(), 1);
 });
 
+test('HTTP functions open their AWS connections in init; queue and schedule functions do not, and may not', () => {
+  const t = synth();
+  const fns = t.findResources('AWS::Lambda::Function');
+  for (const spec of FUNCTIONS) {
+    const http = spec.routes.length > 0;
+    const variables = fns[idOf(t, spec.binary)].Properties.Environment.Variables;
+    assert.equal(variables.WARM_UP_CONNECTIONS, String(http), spec.binary);
+    assert.equal(actionsOf(t, spec.binary).includes('dynamodb:DescribeEndpoints'), http, spec.binary);
+  }
+});
 test('payouts: a FIFO queue with a FIFO DLQ feeds execute-payouts; a weekly schedule; alarms on the DLQ and stuck payouts', () => {
   const t = synth();
   const fns = t.findResources('AWS::Lambda::Function');
-  const idOf = (binary: string) => Object.entries<any>(fns).find(([, f]) => f.Metadata['livepay:binary'] === binary)![0];
   const queues = Object.entries<any>(t.findResources('AWS::SQS::Queue'));
   const [queueId, queue] = queues.find(([id]) => id.startsWith('PayoutQueue'))!;
   const [dlqId, dlq] = queues.find(([id]) => id.startsWith('PayoutDlq'))!;
@@ -166,15 +180,15 @@ test('payouts: a FIFO queue with a FIFO DLQ feeds execute-payouts; a weekly sche
   });
   assert.ok(queue.Properties.VisibilityTimeout >= 6 * PAYOUT_CONSUMER_TIMEOUT.toSeconds());
   t.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
-    FunctionName: { Ref: idOf('execute-payouts') },
+    FunctionName: { Ref: idOf(t, 'execute-payouts') },
     EventSourceArn: { 'Fn::GetAtt': [queueId, 'Arn'] },
     BatchSize: PAYOUT_BATCH_SIZE,
     FunctionResponseTypes: ['ReportBatchItemFailures'],
   });
-  assert.equal(fns[idOf('execute-payouts')].Properties.Timeout, PAYOUT_CONSUMER_TIMEOUT.toSeconds());
+  assert.equal(fns[idOf(t, 'execute-payouts')].Properties.Timeout, PAYOUT_CONSUMER_TIMEOUT.toSeconds());
   t.hasResourceProperties('AWS::Events::Rule', {
     ScheduleExpression: `rate(${PAYOUT_SCHEDULE.toDays()} days)`,
-    Targets: [Match.objectLike({ Arn: { 'Fn::GetAtt': [idOf('schedule-payouts'), 'Arn'] } })],
+    Targets: [Match.objectLike({ Arn: { 'Fn::GetAtt': [idOf(t, 'schedule-payouts'), 'Arn'] } })],
   });
   t.hasResourceProperties('AWS::CloudWatch::Alarm', {
     MetricName: 'ApproximateNumberOfMessagesVisible', Threshold: 1,

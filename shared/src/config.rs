@@ -24,6 +24,9 @@ pub struct Config {
     pub sweep_grace_seconds: u64,
     pub shop: ShopPolicy,
     pub payouts: PayoutPolicy,
+    /// Whether init opens the AWS connections (`App::warm_up`). On by default; off trades a
+    /// first request that opens them for a shorter init (README, "Measuring cold starts").
+    pub warm_up_connections: bool,
 }
 
 /// DOMAIN.md: 1 diamond = $0.005.
@@ -38,6 +41,8 @@ pub enum ConfigError {
     Missing(&'static str),
     #[error("environment variable {name} is invalid: {reason}")]
     Invalid { name: &'static str, reason: String },
+    #[error("the AWS clients' TLS trust store cannot be built: {0}")]
+    Tls(String),
 }
 
 impl Config {
@@ -57,6 +62,16 @@ impl Config {
                     name,
                     reason: format!("{e}"),
                 })
+            })
+        };
+        let flag = |name: &'static str, default: bool| -> Result<bool, ConfigError> {
+            get(name).map_or(Ok(default), |v| match v.as_str() {
+                "true" => Ok(true),
+                "false" => Ok(false),
+                _ => Err(ConfigError::Invalid {
+                    name,
+                    reason: "true or false".into(),
+                }),
             })
         };
         let defaults = SpendLimits::default();
@@ -156,6 +171,7 @@ impl Config {
                 weekly_cap_coins: number("WEEKLY_CAP_COINS", defaults.weekly_cap_coins)?,
             },
             idempotency_ttl_hours,
+            warm_up_connections: flag("WARM_UP_CONNECTIONS", true)?,
         })
     }
 }
@@ -199,6 +215,10 @@ mod tests {
         assert_eq!(c.diamond_value_millicents, 500);
         assert_eq!(c.shop, ShopPolicy::default());
         assert_eq!(c.payouts, PayoutPolicy::default());
+        assert!(c.warm_up_connections);
+        let mut cold = TABLES.to_vec();
+        cold.push(("WARM_UP_CONNECTIONS", "false"));
+        assert!(!Config::from_lookup(env(&cold)).unwrap().warm_up_connections);
     }
 
     #[test]
@@ -220,6 +240,7 @@ mod tests {
             ("SELLER_HOLD_SECONDS", "-1"),
             ("PAYOUT_MINIMUM_CENTS", "0"),
             ("PAYOUT_DAILY_CAP_CENTS", "4999"),
+            ("WARM_UP_CONNECTIONS", "no"),
         ] {
             let mut bad = TABLES.to_vec();
             bad.push((name, value));

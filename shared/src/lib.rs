@@ -56,25 +56,71 @@ impl App {
     }
 
     /// Configuration and AWS clients from the environment (`AWS_ENDPOINT_URL` points them at the
-    /// local emulator).
+    /// local emulator). No connection is opened yet: see [`App::warm_up`].
     pub async fn from_env() -> Result<(Self, aws_config::SdkConfig), config::ConfigError> {
         let config = Config::from_env()?;
-        let sdk = aws_sdk_config().await;
+        let sdk = aws_sdk_config().await?;
         let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
-        warm_up(&dynamodb).await;
         Ok((Self::new(config, dynamodb, Arc::new(SystemClock)), sdk))
     }
-}
 
-/// Opens DynamoDB's connection during init (DNS, TCP, TLS, credentials, signing), so the first
-/// request does not pay for it. DescribeEndpoints reads no data; a failure only means the first
-/// request opens the connection itself.
-async fn warm_up(dynamodb: &aws_sdk_dynamodb::Client) {
-    if let Err(e) = dynamodb.describe_endpoints().send().await {
-        tracing::warn!(error = %aws_sdk_dynamodb::error::DisplayErrorContext(e), "cannot warm up DynamoDB");
+    /// Opens DynamoDB's connection, and `queues`', during init (DNS, TCP, TLS, credentials,
+    /// signing), so the first request does not pay for it. All at once: init waits for the
+    /// slowest connection, not for the sum. `WARM_UP_CONNECTIONS=false` skips it.
+    pub async fn warm_up(&self, queues: &[&queue::Queue]) {
+        if self.config.warm_up_connections {
+            let queues = futures::future::join_all(queues.iter().map(|q| q.warm_up()));
+            tokio::join!(self.store.warm_up(), queues);
+        }
     }
 }
 
-pub async fn aws_sdk_config() -> aws_config::SdkConfig {
-    aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await
+/// The certificate authorities every AWS endpoint chains to (Amazon Trust Services).
+const AMAZON_TRUST_SERVICES: &str = include_str!("../certs/amazon-trust-services.pem");
+
+/// The AWS SDK's configuration, with an HTTPS client that trusts Amazon Trust Services' roots
+/// only. The SDK's default trusts the system store, which it reads and parses in full during
+/// init (here 146 files, 2.2 ms of a 10 ms init; `scripts/bench-cold-start`) to talk to
+/// endpoints that all chain to these five. Anything in between that re-signs TLS (an
+/// intercepting proxy) needs its CA added to `shared/certs/amazon-trust-services.pem`.
+pub async fn aws_sdk_config() -> Result<aws_config::SdkConfig, config::ConfigError> {
+    use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode, TlsContext, TrustStore};
+    let trust = TrustStore::empty().with_pem_certificate(AMAZON_TRUST_SERVICES.as_bytes());
+    let tls_context = TlsContext::builder()
+        .with_trust_store(trust)
+        .build()
+        .map_err(|e| config::ConfigError::Tls(e.to_string()))?;
+    let https = aws_smithy_http_client::Builder::new()
+        .tls_provider(tls::Provider::Rustls(CryptoMode::AwsLc))
+        .tls_context(tls_context)
+        .build_https();
+    Ok(aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(https)
+        .load()
+        .await)
+}
+
+#[cfg(test)]
+mod tests {
+    use rustls::pki_types::{pem::PemObject, CertificateDer};
+
+    #[test]
+    fn aws_clients_trust_the_five_amazon_trust_services_roots() {
+        let certs = CertificateDer::pem_slice_iter(super::AMAZON_TRUST_SERVICES.as_bytes())
+            .collect::<Result<Vec<_>, _>>()
+            .unwrap();
+        let mut roots = rustls::RootCertStore::empty();
+        assert_eq!(roots.add_parsable_certificates(certs.clone()), (5, 0));
+        for name in [
+            "Amazon Root CA 1",
+            "Amazon Root CA 2",
+            "Amazon Root CA 3",
+            "Amazon Root CA 4",
+            "Starfield Services Root Certificate Authority - G2",
+        ] {
+            let holds =
+                |der: &CertificateDer| der.windows(name.len()).any(|w| w == name.as_bytes());
+            assert!(certs.iter().any(holds), "{name} is missing");
+        }
+    }
 }

@@ -93,7 +93,7 @@ impl TestEnv {
         }
         let config = Config::from_lookup(|k| env.get(k).cloned())
             .expect("provisioned env is a valid config");
-        let sdk = livepay::aws_sdk_config().await;
+        let sdk = livepay::aws_sdk_config().await.unwrap();
         let calls = CallCounter::default();
         let faults = Faults::default();
         let dynamodb = aws_sdk_dynamodb::Client::from_conf(

@@ -26,7 +26,7 @@ async fn emulator_resources_are_exactly_the_templates() {
         .next()
         .unwrap()
         .to_owned();
-    let sdk = livepay::aws_sdk_config().await;
+    let sdk = livepay::aws_sdk_config().await.unwrap();
     let ddb = aws_sdk_dynamodb::Client::new(&sdk);
     let sqs = aws_sdk_sqs::Client::new(&sdk);
     let resources = template()["Resources"].as_object().unwrap().clone();

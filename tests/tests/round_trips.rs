@@ -66,3 +66,22 @@ async fn a_payout_is_a_handful_of_calls_from_request_to_paid() {
     // Executor: read the payout, mark it processing, record the outcome with its money.
     assert_eq!(total(&execute), 3, "{execute:?}");
 }
+
+#[tokio::test]
+async fn init_opens_each_connection_with_one_call_unless_told_not_to() {
+    let env = TestEnv::new().await;
+    env.calls.take();
+    env.app
+        .warm_up(&[env.queue.as_ref(), env.payouts.as_ref()])
+        .await;
+    let expected = BTreeMap::from([
+        ("DescribeEndpoints".to_owned(), 1),
+        ("GetQueueAttributes".to_owned(), 2),
+    ]);
+    assert_eq!(env.calls.take(), expected);
+
+    let cold = TestEnv::with_settings(&[("WARM_UP_CONNECTIONS", "false")]).await;
+    cold.calls.take();
+    cold.app.warm_up(&[cold.queue.as_ref()]).await;
+    assert_eq!(cold.calls.take(), BTreeMap::new());
+}

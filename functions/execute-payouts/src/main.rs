@@ -12,6 +12,7 @@ async fn main() -> Result<(), Error> {
     livepay::telemetry::init(env!("CARGO_PKG_NAME"));
     let (app, _) = livepay::App::from_env().await?;
     let provider = Provider::from_env()?;
+    app.warm_up(&[]).await;
     let (app, provider) = (&app, &provider);
     livepay::telemetry::run_job(|event: LambdaEvent<SqsEvent>| async move {
         let left = event

@@ -9,7 +9,8 @@ use livepay::queue::payouts::PayoutQueue;
 async fn main() -> Result<(), Error> {
     livepay::telemetry::init(env!("CARGO_PKG_NAME"));
     let (app, sdk) = livepay::App::from_env().await?;
-    let payouts = PayoutQueue::from_env(&sdk).await?;
+    let payouts = PayoutQueue::from_env(&sdk)?;
+    app.warm_up(&[payouts.as_ref()]).await;
     let (app, payouts) = (&app, &payouts);
     livepay::telemetry::run_job(|_: LambdaEvent<EventBridgeEvent>| async move {
         livepay::jobs::payouts::schedule(app, payouts)

@@ -7,6 +7,7 @@ use lambda_runtime::{Error, LambdaEvent};
 async fn main() -> Result<(), Error> {
     livepay::telemetry::init(env!("CARGO_PKG_NAME"));
     let (app, _) = livepay::App::from_env().await?;
+    app.warm_up(&[]).await;
     let app = &app;
     livepay::telemetry::run_job(|event: LambdaEvent<SqsEvent>| async move {
         livepay::jobs::settle_payouts::handle(app, event.payload)

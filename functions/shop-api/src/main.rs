@@ -7,5 +7,6 @@ use lambda_http::Error;
 async fn main() -> Result<(), Error> {
     livepay::telemetry::init(env!("CARGO_PKG_NAME"));
     let (app, _) = livepay::App::from_env().await?;
+    app.warm_up(&[]).await;
     livepay::telemetry::run_http(|req| livepay::api::shop::handle(&app, req)).await
 }

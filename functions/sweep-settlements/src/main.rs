@@ -11,8 +11,9 @@ use livepay::queue::settlement::SettlementQueue;
 async fn main() -> Result<(), Error> {
     livepay::telemetry::init(env!("CARGO_PKG_NAME"));
     let (app, sdk) = livepay::App::from_env().await?;
-    let queue = SettlementQueue::from_env(&sdk).await?;
-    let payouts = PayoutQueue::from_env(&sdk).await?;
+    let queue = SettlementQueue::from_env(&sdk)?;
+    let payouts = PayoutQueue::from_env(&sdk)?;
+    app.warm_up(&[queue.as_ref(), payouts.as_ref()]).await;
     let (app, queue, payouts) = (&app, &queue, &payouts);
     livepay::telemetry::run_job(|_: LambdaEvent<EventBridgeEvent>| async move {
         livepay::jobs::sweep::sweep(app, queue, payouts)

@@ -9,7 +9,12 @@ it starts the bootstrap as Lambda would, N times, and measures:
 - first: the first invocation, event handed over -> response posted (it pays for the first
   connection to DynamoDB/SQS, unless init warmed one);
 - warm: a second invocation in the same process;
-- RSS after the first invocation.
+- RSS after the first invocation;
+- init and first invocation again with `WARM_UP_CONNECTIONS=false`: what the connection warm-up
+  moves from the first request into init.
+
+The hello-world runs are interleaved with each function's, so the ratio compares cold starts taken
+under the same conditions.
 
 Events are ones the function really works on: requests that reach DynamoDB, queue records and
 schedules. The emulator and its tables come from `scripts/bench-cold-start`.
@@ -217,23 +222,48 @@ def main():
         env.update(line.strip().split("=", 1) for line in f if "=" in line)
     api = RuntimeApi()
     unpacked = tempfile.mkdtemp(prefix="livepay-cold-start-")
-    rows = {}
-    for name, make_event in events().items():
-        archive = os.path.join(args.lambda_dir, name, "bootstrap.zip")
-        if not os.path.exists(archive):
-            sys.exit(f"{archive} is missing: scripts/build-lambdas builds it")
-        target = os.path.join(unpacked, name)
-        zipfile.ZipFile(archive).extractall(target)
-        bootstrap = os.path.join(target, "bootstrap")
-        os.chmod(bootstrap, 0o755)
-        api.run(bootstrap, env, make_event)  # page the binary in once, as a warm host would have it
-        samples = [api.run(bootstrap, env, make_event) for _ in range(args.runs)]
-        rows[name] = [statistics.median(s[i] for s in samples) for i in range(4)]
-    hello = rows["hello-lambda"][0]
-    print(f"median of {args.runs} cold starts per function (release bootstraps, local Runtime API, moto)")
-    print(f"{'function':<18} {'init ms':>8} {'x hello':>8} {'1st inv ms':>10} {'warm inv ms':>11} {'RSS MiB':>8}")
-    for name, (init, first, warm, rss) in rows.items():
-        print(f"{name:<18} {init:>8.2f} {init / hello:>8.2f} {first:>10.2f} {warm:>11.2f} {rss / 1024:>8.1f}")
+    makers = events()
+    hello = (unpack(args.lambda_dir, unpacked, "hello-lambda"), env, makers.pop("hello-lambda"))
+    api.run(*hello)  # page the binary in once, as a warm host would have it
+    cold_env = {**env, "WARM_UP_CONNECTIONS": "false"}
+    rows, hello_inits = {}, []
+    for name, make_event in makers.items():
+        bootstrap = unpack(args.lambda_dir, unpacked, name)
+        api.run(bootstrap, env, make_event)
+        baseline, warmed, cold = interleaved(api, args.runs, hello, (bootstrap, env, make_event),
+                                             (bootstrap, cold_env, make_event))
+        hello_inits.append(baseline[0])
+        rows[name] = (baseline[0], warmed, cold)
+    print(f"median of {args.runs} cold starts per function (release bootstraps, local Runtime API, moto); "
+          f"x hello: against hello-lambda started in turn with it (median init {statistics.median(hello_inits):.2f} ms)")
+    print(f"{'':<18} {'warm-up in init (default)':<48} {'WARM_UP_CONNECTIONS=false':<28}")
+    print(f"{'function':<18} {'init ms':>8} {'x hello':>8} {'1st inv ms':>10} {'warm inv ms':>11} {'RSS MiB':>8} "
+          f"{'init ms':>8} {'x hello':>8} {'1st inv ms':>10}")
+    for name, (hello_init, (init, first, warm, rss), (cold_init, cold_first, _, _)) in rows.items():
+        print(f"{name:<18} {init:>8.2f} {init / hello_init:>8.2f} {first:>10.2f} {warm:>11.2f} {rss / 1024:>8.1f} "
+              f"{cold_init:>8.2f} {cold_init / hello_init:>8.2f} {cold_first:>10.2f}")
+
+
+def unpack(lambda_dir, into, name):
+    """`name`'s bootstrap from its deployable zip, as Lambda unpacks it."""
+    archive = os.path.join(lambda_dir, name, "bootstrap.zip")
+    if not os.path.exists(archive):
+        sys.exit(f"{archive} is missing: scripts/build-lambdas builds it")
+    target = os.path.join(into, name)
+    zipfile.ZipFile(archive).extractall(target)
+    bootstrap = os.path.join(target, "bootstrap")
+    os.chmod(bootstrap, 0o755)
+    return bootstrap
+
+
+def interleaved(api, runs, *configs):
+    """`runs` cold starts of each (bootstrap, env, make_event), taken in turn so that drift on the
+    host affects them alike; for each, the median init, first, warm (ms) and RSS (KiB)."""
+    samples = [[] for _ in configs]
+    for _ in range(runs):
+        for taken, config in zip(samples, configs):
+            taken.append(api.run(*config))
+    return [[statistics.median(s[k] for s in taken) for k in range(4)] for taken in samples]
 
 
 if __name__ == "__main__":

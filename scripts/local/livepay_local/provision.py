@@ -59,13 +59,15 @@ def provision(t: Template, endpoint: str, region: str, prefix: str) -> dict:
 
 
 def function_env(t: Template, refs: dict, secrets: dict) -> dict:
-    """Every function's environment, merged (names never clash in meaning), with Refs resolved.
-    Refs to template parameters (secrets) come from `secrets`."""
-    env = {}
+    """The environment the local stack gives every function: each function's variables merged,
+    with Refs resolved (Refs to template parameters, the secrets, come from `secrets`). A variable
+    the template sets differently per function (`WARM_UP_CONNECTIONS`) is left out, so every
+    function falls back to its own default instead of whichever function came last."""
+    values = {}
     for fn in t.functions:
         for name, value in fn.env.items():
             if isinstance(value, dict) and "Ref" in value:
                 ref = value["Ref"]
                 value = refs[ref] if ref in refs else secrets[ref]
-            env[name] = str(value)
-    return env
+            values.setdefault(name, set()).add(str(value))
+    return {name: seen.pop() for name, seen in values.items() if len(seen) == 1}

@@ -26,7 +26,7 @@ pub(crate) fn sqs_error<E: aws_sdk_sqs::error::ProvideErrorMetadata>(
 
 /// One queue: its client and URL, from the environment variable the infra code sets.
 #[derive(Clone)]
-pub(crate) struct Queue {
+pub struct Queue {
     client: aws_sdk_sqs::Client,
     url: String,
 }
@@ -36,24 +36,22 @@ impl Queue {
         Self { client, url }
     }
 
-    /// The queue named by `variable`, its connection opened now (init: DNS, TCP, TLS,
-    /// credentials), so the first request does not pay for it. A failed warm-up only means the
-    /// first send opens the connection itself.
-    pub(crate) async fn from_env(
+    /// The queue named by `variable`.
+    pub(crate) fn from_env(
         sdk: &aws_config::SdkConfig,
         variable: &'static str,
     ) -> Result<Self, crate::config::ConfigError> {
         let url = crate::config::required_env(variable)?;
-        let queue = Self::new(aws_sdk_sqs::Client::new(sdk), url);
-        let warm = queue
-            .client
-            .get_queue_attributes()
-            .queue_url(&queue.url)
-            .send();
-        if let Err(e) = warm.await {
+        Ok(Self::new(aws_sdk_sqs::Client::new(sdk), url))
+    }
+
+    /// Opens the connection during init (DNS, TCP, TLS, credentials), so the first send does not
+    /// pay for it. A failure only means the first send opens the connection itself.
+    pub(crate) async fn warm_up(&self) {
+        let attributes = self.client.get_queue_attributes().queue_url(&self.url);
+        if let Err(e) = attributes.send().await {
             tracing::warn!(error = %sqs_error("GetQueueAttributes", e), "cannot warm up SQS");
         }
-        Ok(queue)
     }
 
     /// Sends `body`; on a FIFO queue, `fifo` is the message group and deduplication ids.

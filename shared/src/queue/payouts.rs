@@ -62,14 +62,20 @@ impl PayoutEvent {
 #[derive(Clone)]
 pub struct PayoutQueue(Queue);
 
+impl AsRef<Queue> for PayoutQueue {
+    fn as_ref(&self) -> &Queue {
+        &self.0
+    }
+}
+
 impl PayoutQueue {
     pub fn new(client: aws_sdk_sqs::Client, url: String) -> Self {
         Self(Queue::new(client, url))
     }
 
     /// The queue the infra code names in `PAYOUT_QUEUE_URL`.
-    pub async fn from_env(sdk: &aws_config::SdkConfig) -> Result<Self, crate::config::ConfigError> {
-        Queue::from_env(sdk, "PAYOUT_QUEUE_URL").await.map(Self)
+    pub fn from_env(sdk: &aws_config::SdkConfig) -> Result<Self, crate::config::ConfigError> {
+        Queue::from_env(sdk, "PAYOUT_QUEUE_URL").map(Self)
     }
 
     pub async fn send(&self, payout: &Payout) -> Result<(), QueueError> {

@@ -88,14 +88,20 @@ impl SettlementEvent {
 #[derive(Clone)]
 pub struct SettlementQueue(Queue);
 
+impl AsRef<Queue> for SettlementQueue {
+    fn as_ref(&self) -> &Queue {
+        &self.0
+    }
+}
+
 impl SettlementQueue {
     pub fn new(client: aws_sdk_sqs::Client, url: String) -> Self {
         Self(Queue::new(client, url))
     }
 
     /// The queue the infra code names in `SETTLEMENT_QUEUE_URL`, for the functions that send.
-    pub async fn from_env(sdk: &aws_config::SdkConfig) -> Result<Self, crate::config::ConfigError> {
-        Queue::from_env(sdk, "SETTLEMENT_QUEUE_URL").await.map(Self)
+    pub fn from_env(sdk: &aws_config::SdkConfig) -> Result<Self, crate::config::ConfigError> {
+        Queue::from_env(sdk, "SETTLEMENT_QUEUE_URL").map(Self)
     }
 
     pub async fn send(&self, event: &SettlementEvent) -> Result<(), QueueError> {

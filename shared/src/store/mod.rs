@@ -67,6 +67,14 @@ impl Store {
         &self.client
     }
 
+    /// Opens the connection with a call that reads no data (DescribeEndpoints; IAM grants it to
+    /// every function). A failure only means the first request opens the connection itself.
+    pub(crate) async fn warm_up(&self) {
+        if let Err(e) = self.client.describe_endpoints().send().await {
+            tracing::warn!(error = %aws_sdk_dynamodb::error::DisplayErrorContext(e), "cannot warm up DynamoDB");
+        }
+    }
+
     pub fn tables(&self) -> &Tables {
         &self.tables
     }
