@@ -104,7 +104,7 @@ test('least privilege: who may enqueue settlement or payouts; only the webhook a
 test('settle-payouts consumes the settlement queue in batches and reports partial failures', () => {
   const t = synth();
   const fns = t.findResources('AWS::Lambda::Function');
-  const [settleId] = Object.entries<any>(fns).find(([, f]) => f.Metadata['livepay:binary'] === 'settle-payouts')!;
+  const settleId = idOf(t, 'settle-payouts');
   t.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
     FunctionName: { Ref: settleId },
     BatchSize: SETTLEMENT_BATCH_SIZE,
