@@ -48,18 +48,68 @@ wait_http() { # url, seconds
   done
 }
 
-# Starts moto on a free port in the background; sets MOTO_PID and AWS_ENDPOINT_URL.
-start_moto() { # log file
-  local port; port=$(free_port)
-  "$PY" "$ROOT/scripts/local/moto_server.py" 127.0.0.1 "$port" >"$1" 2>&1 &
-  MOTO_PID=$!
-  export AWS_ENDPOINT_URL="http://127.0.0.1:$port"
+DYNOXIDE_VERSION=1.2.1
+DYNOXIDE="$LOCAL/dynoxide/node_modules/@dynoxide/linux-x64/dynoxide"
+
+ensure_dynoxide() { # the second DynamoDB engine: a prebuilt binary inside its npm package
+  if [ -x "$DYNOXIDE" ] && grep -q "\"version\": \"$DYNOXIDE_VERSION\"" "$(dirname "$DYNOXIDE")/package.json"; then return; fi
+  log "installing dynoxide $DYNOXIDE_VERSION (npm @dynoxide/linux-x64)"
+  mkdir -p "$LOCAL/dynoxide"
+  (cd "$LOCAL/dynoxide" && npm install --no-audit --no-fund --no-save --loglevel=error \
+    "@dynoxide/linux-x64@$DYNOXIDE_VERSION" >/dev/null)
+}
+
+# Starts the local AWS in the background, each process's pid in <dir>/<name>.pid:
+# - moto (SQS; DynamoDB too with LIVEPAY_DYNAMODB_ENGINE=moto, the default);
+# - dynoxide with LIVEPAY_DYNAMODB_ENGINE=dynoxide;
+# - DynamoDB's transaction-conflict rules in front of the engine (livepay_local conflicts), unless
+#   LIVEPAY_DYNAMODB_CONFLICTS=off; LIVEPAY_DYNAMODB_TX_LATENCY_MS (default 15) is the least time
+#   a transaction takes, its items held all the while (DynamoDB's transaction latency).
+# Exports AWS_ENDPOINT_URL (moto) and AWS_ENDPOINT_URL_DYNAMODB, which the AWS SDKs prefer for
+# DynamoDB.
+start_emulators() { # dir, [moto port], [dynamodb port]
+  local dir=$1 moto_port=${2:-} ddb_port=${3:-} engine=${LIVEPAY_DYNAMODB_ENGINE:-moto} backend
+  local conflicts=${LIVEPAY_DYNAMODB_CONFLICTS:-on}
+  case $engine in moto|dynoxide) ;; *) echo "LIVEPAY_DYNAMODB_ENGINE is moto or dynoxide, not '$engine'" >&2; return 1 ;; esac
+  case $conflicts in on|off) ;; *) echo "LIVEPAY_DYNAMODB_CONFLICTS is on or off, not '$conflicts'" >&2; return 1 ;; esac
+  [ -n "$moto_port" ] || moto_port=$(free_port)
+  [ -n "$ddb_port" ] || ddb_port=$(free_port)
+  mkdir -p "$dir"
+  "$PY" "$ROOT/scripts/local/moto_server.py" 127.0.0.1 "$moto_port" >"$dir/moto.log" 2>&1 &
+  echo $! >"$dir/moto.pid"
+  export AWS_ENDPOINT_URL="http://127.0.0.1:$moto_port"
   wait_http "$AWS_ENDPOINT_URL/moto-api/" 60
+  backend=$AWS_ENDPOINT_URL
+  if [ "$engine" = dynoxide ]; then
+    ensure_dynoxide
+    local port; port=$(free_port)
+    "$DYNOXIDE" serve --host 127.0.0.1 --port "$port" >"$dir/dynoxide.log" 2>&1 &
+    echo $! >"$dir/dynoxide.pid"
+    backend="http://127.0.0.1:$port"
+    wait_http "$backend" 30
+  fi
+  if [ "$conflicts" = on ]; then
+    (cd "$ROOT/scripts/local" && exec "$PY" -m livepay_local conflicts --backend "$backend" --port "$ddb_port" \
+      --latency-ms "${LIVEPAY_DYNAMODB_TX_LATENCY_MS:-15}") >"$dir/conflicts.log" 2>&1 &
+    echo $! >"$dir/conflicts.pid"
+    export AWS_ENDPOINT_URL_DYNAMODB="http://127.0.0.1:$ddb_port"
+    wait_http "$AWS_ENDPOINT_URL_DYNAMODB/livepay/conflicts" 30
+  else
+    export AWS_ENDPOINT_URL_DYNAMODB=$backend
+  fi
+  log "DynamoDB: $engine, conflict rules $conflicts ($AWS_ENDPOINT_URL_DYNAMODB); SQS: moto ($AWS_ENDPOINT_URL)"
+}
+
+stop_emulators() { # dir
+  local name
+  for name in conflicts dynoxide moto; do
+    if [ -f "$1/$name.pid" ]; then kill "$(cat "$1/$name.pid")" 2>/dev/null || true; rm -f "$1/$name.pid"; fi
+  done
 }
 
 functions_env() { # prefix, webhook secret: creates the template's resources in moto, prints the functions' environment
   (cd "$ROOT/scripts/local" && "$PY" -m livepay_local provision --template "$TEMPLATE" --endpoint "$AWS_ENDPOINT_URL" \
-    --region "$AWS_REGION" --prefix "$1" --webhook-secret "$2")
-  printf 'AWS_ENDPOINT_URL=%s\nAWS_REGION=%s\nAWS_ACCESS_KEY_ID=local\nAWS_SECRET_ACCESS_KEY=local\n' \
-    "$AWS_ENDPOINT_URL" "$AWS_REGION"
+    --dynamodb-endpoint "$AWS_ENDPOINT_URL_DYNAMODB" --region "$AWS_REGION" --prefix "$1" --webhook-secret "$2")
+  printf 'AWS_ENDPOINT_URL=%s\nAWS_ENDPOINT_URL_DYNAMODB=%s\nAWS_REGION=%s\nAWS_ACCESS_KEY_ID=local\nAWS_SECRET_ACCESS_KEY=local\n' \
+    "$AWS_ENDPOINT_URL" "$AWS_ENDPOINT_URL_DYNAMODB" "$AWS_REGION"
 }

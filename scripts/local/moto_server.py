@@ -7,11 +7,20 @@
   100-item transaction on a 3,000-item table took 3.5 s. Here the backup is the touched items only
   (an undo log), restored when the transaction fails: the same all-or-nothing outcome, in time
   proportional to the transaction instead of the table. tests/test_moto_rollback.py checks it.
+- moto's SQS computes *all* of a queue's attributes, approximate message counts included (a pass
+  over every message, several times), to read one setting, on every send and for every received
+  message: sending or receiving n messages cost O(n²), and 3,000 settlement messages took minutes
+  of moto's one thread (py-spy: 85-95 % of its time). Here the retention check reads the
+  retention period alone, and while a message is sent, received or deleted the counts (which
+  those calls never return) are not computed; the same outcomes, checked in
+  tests/test_moto_rollback.py.
 """
 import copy
 import sys
 
 import moto.dynamodb.models as ddb_models
+from moto.core.utils import unix_time
+from moto.sqs.models import Queue, SQSBackend
 from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.dynamo_type import DynamoType
 from moto.dynamodb.models.table import Table
@@ -77,9 +86,44 @@ def _transact_with_undo_log(self, transact_items):
         _shim.active = False
 
 
+def _within_retention(self, queue_name, message) -> bool:
+    retention = int(self.get_queue(queue_name).message_retention_period)
+    return retention + message.sent_timestamp / 1000 > unix_time()
+
+
+class _CountsNotNeeded:
+    """While set, a queue's approximate message counts read as 0: only inside SQS calls that
+    read a queue setting through `Queue.attributes` and never return the counts."""
+
+    active = False
+
+
+_COUNTS = ("approximate_number_of_messages", "approximate_number_of_messages_delayed",
+           "approximate_number_of_messages_not_visible")
+
+
+def _count_unless_skipped(counted):
+    return property(lambda queue: 0 if _CountsNotNeeded.active else counted.fget(queue))
+
+
+def _without_counts(call):
+    def wrapper(*args, **kwargs):
+        _CountsNotNeeded.active = True
+        try:
+            return call(*args, **kwargs)
+        finally:
+            _CountsNotNeeded.active = False
+    return wrapper
+
+
 def install() -> None:
     ddb_models.copy = _shim
     DynamoDBBackend.transact_write_items = _transact_with_undo_log
+    SQSBackend.is_message_valid_based_on_retention_period = _within_retention
+    for name in _COUNTS:
+        setattr(Queue, name, _count_unless_skipped(getattr(Queue, name)))
+    for name in ("send_message", "receive_message", "delete_message", "change_message_visibility"):
+        setattr(SQSBackend, name, _without_counts(getattr(SQSBackend, name)))
 
 
 def main() -> None:

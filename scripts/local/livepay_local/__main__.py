@@ -11,6 +11,7 @@ def main() -> None:
     p = sub.add_parser("provision", help="create the template's tables and queues; print the functions' env")
     p.add_argument("--template", required=True)
     p.add_argument("--endpoint", required=True)
+    p.add_argument("--dynamodb-endpoint", default="", help="DynamoDB's endpoint, where it is not --endpoint")
     p.add_argument("--region", default="us-east-1")
     p.add_argument("--prefix", required=True)
     p.add_argument("--webhook-secret", default="local-webhook-secret-0123456789")
@@ -35,11 +36,16 @@ def main() -> None:
     r.add_argument("--prefix", required=True)
     r.add_argument("--lambda-url", required=True)
     r.add_argument("--schedule-every", type=int, default=0, help="seconds between scheduled runs (default: the template's rate)")
+    c = sub.add_parser("conflicts", help="apply DynamoDB's transaction-conflict rules in front of an engine")
+    c.add_argument("--backend", required=True, help="the engine's URL")
+    c.add_argument("--port", type=int, required=True)
+    c.add_argument("--latency-ms", type=int, default=15,
+                   help="a transaction is answered no sooner than this after it arrived (its items held until then)")
     args = ap.parse_args()
 
     if args.cmd == "provision":
         tpl = template.load(args.template)
-        refs = provision.provision(tpl, args.endpoint, args.region, args.prefix)
+        refs = provision.provision(tpl, args.endpoint, args.region, args.prefix, args.dynamodb_endpoint)
         env = provision.function_env(tpl, refs, {
             "WebhookSecret": args.webhook_secret, "PayoutProvider": args.payout_provider,
             "PayoutApiUrl": args.payout_api_url, "PayoutApiKey": args.payout_api_key})
@@ -57,6 +63,9 @@ def main() -> None:
         from . import triggers
         triggers.serve(template.load(args.template), args.endpoint, args.region, args.prefix, args.lambda_url,
                        args.schedule_every)
+    elif args.cmd == "conflicts":
+        from . import conflicts
+        conflicts.serve(args.backend, args.port, args.latency_ms)
     else:
         sys.exit(2)
 

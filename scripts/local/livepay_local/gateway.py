@@ -46,6 +46,9 @@ def make_server(t: Template, port: int, lambda_url: str, key_dir: str) -> Thread
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        # Headers and body are two writes: without this a keep-alive client's delayed ACK stalls
+        # each response ~40 ms.
+        disable_nagle_algorithm = True
 
         def _reply(self, status: int, body: bytes, headers=None):
             self.send_response(status)
@@ -130,4 +133,12 @@ def make_server(t: Template, port: int, lambda_url: str, key_dir: str) -> Thread
         def log_message(self, fmt, *args):
             print(f"gateway: {self.command} {self.path} -> " + (fmt % args), flush=True)
 
-    return ThreadingHTTPServer(("127.0.0.1", port), Handler)
+    return _Server(("127.0.0.1", port), Handler)
+
+
+class _Server(ThreadingHTTPServer):
+    """Python's default listen backlog is 5: a burst of clients beyond it had connections reset.
+    API Gateway takes thousands at once; 512 pending connections is plenty for local storms."""
+
+    daemon_threads = True
+    request_queue_size = 512

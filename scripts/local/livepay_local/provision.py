@@ -13,10 +13,11 @@ def queue_name(prefix: str, logical_id: str, fifo: bool) -> str:
     return f"{prefix}-{short_name(logical_id)}" + (".fifo" if fifo else "")
 
 
-def provision(t: Template, endpoint: str, region: str, prefix: str) -> dict:
-    """Returns {logical_id: physical value}: table names and queue URLs (what `Ref` gives)."""
+def provision(t: Template, endpoint: str, region: str, prefix: str, dynamodb_endpoint: str = "") -> dict:
+    """Returns {logical_id: physical value}: table names and queue URLs (what `Ref` gives).
+    Tables go to `dynamodb_endpoint` where the DynamoDB engine is not the SQS emulator."""
     session = boto3.session.Session(aws_access_key_id="local", aws_secret_access_key="local", region_name=region)
-    ddb = session.client("dynamodb", endpoint_url=endpoint)
+    ddb = session.client("dynamodb", endpoint_url=dynamodb_endpoint or endpoint)
     sqs = session.client("sqs", endpoint_url=endpoint)
     refs = {}
     existing = set(ddb.list_tables().get("TableNames", []))

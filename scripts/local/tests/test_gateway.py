@@ -10,6 +10,7 @@ import json
 import os
 import tempfile
 import threading
+from concurrent.futures import ThreadPoolExecutor
 import time
 import unittest
 import urllib.error
@@ -192,6 +193,24 @@ class GatewayAuthorizerTest(unittest.TestCase):
         self.assertEqual(self.request("TRACE", "/v1/webhooks/payments"), 404)
         self.assertEqual(self.request("PATCH", "/v1/wallet", "Bearer " + self.token()), 404)
         self.assertEqual(self.request("QUERY", "/v1/wallet", "Bearer " + self.token()), 404)
+
+    def test_a_burst_of_clients_connecting_at_once_is_served_without_a_reset(self):
+        # 128 connections opened in the same instant: with Python's default listen backlog (5)
+        # some were reset before the gateway accepted them.
+        clients = 128
+        barrier = threading.Barrier(clients)
+
+        def fetch(_):
+            barrier.wait()
+            try:
+                with urllib.request.urlopen(self.base + "/openapi.json", timeout=30) as r:
+                    return r.status
+            except OSError as e:
+                return repr(e)
+
+        with ThreadPoolExecutor(clients) as pool:
+            statuses = list(pool.map(fetch, range(clients)))
+        self.assertEqual(statuses, [200] * clients)
 
     def test_unknown_route_is_404_without_a_function(self):
         self.assertEqual(self.get("/v1/nowhere", "Bearer " + self.token()), 404)

@@ -1,4 +1,5 @@
-"""The patched moto transaction rollback (moto_server.py) keeps DynamoDB's all-or-nothing rule."""
+"""The patched moto (moto_server.py): the transaction rollback keeps DynamoDB's all-or-nothing
+rule, and SQS's cheaper retention check keeps dropping what is past the retention period."""
 import os
 import sys
 import unittest
@@ -61,3 +62,31 @@ class RollbackTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+@mock_aws
+class RetentionTest(unittest.TestCase):
+    def test_messages_within_their_retention_are_received_and_older_ones_are_not(self):
+        sqs = boto3.client("sqs", region_name="us-east-1")
+        from moto.sqs.models import sqs_backends
+        received = {}
+        for name, age_ms in [("fresh", 59_000), ("expired", 61_000)]:
+            url = sqs.create_queue(QueueName=name, Attributes={"MessageRetentionPeriod": "60"})["QueueUrl"]
+            sqs.send_message(QueueUrl=url, MessageBody=name)
+            queue = sqs_backends["123456789012"]["us-east-1"].queues[name]
+            queue._messages[0].sent_timestamp -= age_ms
+            got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0)
+            received[name] = [m["Body"] for m in got.get("Messages", [])]
+        self.assertEqual(received, {"fresh": ["fresh"], "expired": []})
+
+    def test_queue_counts_stay_exact_around_sends_receives_and_deletes(self):
+        sqs = boto3.client("sqs", region_name="us-east-1")
+        url = sqs.create_queue(QueueName="counted")["QueueUrl"]
+        for i in range(5):
+            sqs.send_message(QueueUrl=url, MessageBody=str(i))
+        sqs.send_message(QueueUrl=url, MessageBody="later", DelaySeconds=60)
+        got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=2, WaitTimeSeconds=0)["Messages"]
+        sqs.delete_message(QueueUrl=url, ReceiptHandle=got[0]["ReceiptHandle"])
+        attrs = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+        self.assertEqual((attrs["ApproximateNumberOfMessages"], attrs["ApproximateNumberOfMessagesNotVisible"],
+                          attrs["ApproximateNumberOfMessagesDelayed"]), ("3", "1", "1"))
