@@ -18,6 +18,7 @@ export const METRICS = {
   payoutsPaid: 'PayoutsPaid',
   payoutsFailed: 'PayoutsFailed',
   coldStarts: 'ColdStarts',
+  sweepItemsSkipped: 'SweepItemsSkipped',
 } as const;
 
 /** A settled gift should reach its creator's balance within this (the batching window is 2 s). */
@@ -54,6 +55,8 @@ export function addObservability(scope: Construct, props: ObservabilityProps): c
     livepayMetric(METRICS.payoutsFailed, 'execute-payouts', 'Sum', Duration.hours(1)), PAYOUT_FAILURES_ALARM);
   alarm('ApiServerErrors', 'The HTTP API answered 5xx: a function failed on something a client cannot fix',
     api.metricServerError({ period: Duration.minutes(5) }), 5);
+  alarm('SweepItemsUnreadable', 'The sweeper skipped items it cannot read: each one\'s key is in its log; a person must look',
+    livepayMetric(METRICS.sweepItemsSkipped, 'sweep-settlements', 'Sum', Duration.hours(1)), 1);
   alarm('FunctionsThrottled', 'Lambda throttled livepay\'s functions: raise reserved or account concurrency',
     lambda.Function.metricAllThrottles({ period: Duration.minutes(5) }), 1);
 
@@ -79,10 +82,10 @@ export function addObservability(scope: Construct, props: ObservabilityProps): c
       livepayMetric(METRICS.settlementLag, 'settle-payouts', 'p50').with({ label: 'lag p50' }),
       props.settlementQueue.metricApproximateAgeOfOldestMessage({ period: minute, label: 'oldest message age' }),
     ], [props.settlementQueue.metricApproximateNumberOfMessagesVisible({ period: minute, label: 'messages waiting' })]),
-    graph('Dead-letter queues', [
+    graph('Dead-letter queues and unreadable sweep items', [
       props.settlementDlq.metricApproximateNumberOfMessagesVisible({ period: minute, label: 'settlement DLQ' }),
       props.payoutDlq.metricApproximateNumberOfMessagesVisible({ period: minute, label: 'payout DLQ' }),
-    ]),
+    ], [livepayMetric(METRICS.sweepItemsSkipped, 'sweep-settlements').with({ label: 'sweep items skipped' })]),
   );
   dashboard.addWidgets(
     graph('Payouts', [

@@ -224,6 +224,10 @@ test('operations: a dashboard of the EMF metrics, and alarms on settlement lag, 
   t.hasResourceProperties('AWS::CloudWatch::Alarm', {
     Namespace: METRIC_NAMESPACE, MetricName: METRICS.payoutsFailed, Threshold: PAYOUT_FAILURES_ALARM,
   });
+  t.hasResourceProperties('AWS::CloudWatch::Alarm', {
+    Namespace: METRIC_NAMESPACE, MetricName: METRICS.sweepItemsSkipped, Threshold: 1,
+    Dimensions: [{ Name: 'function', Value: 'sweep-settlements' }],
+  });
   t.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: '5xx', Namespace: 'AWS/ApiGateway' });
   t.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'Throttles', Namespace: 'AWS/Lambda' });
   t.allResourcesProperties('AWS::CloudWatch::Alarm', { AlarmDescription: Match.stringLikeRegexp('docs/runbook.md') });

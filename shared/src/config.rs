@@ -5,6 +5,7 @@ use crate::domain::gifts::GiftCatalog;
 use crate::domain::payouts::PayoutPolicy;
 use crate::domain::settlement::{SettlementPolicy, BPS};
 use crate::domain::shop::{ShopPolicy, MAX_PLATFORM_FEE_BPS};
+use crate::domain::streams::StreamPolicy;
 use crate::domain::wallet::SpendLimits;
 use crate::store::Tables;
 
@@ -24,6 +25,9 @@ pub struct Config {
     pub sweep_grace_seconds: u64,
     pub shop: ShopPolicy,
     pub payouts: PayoutPolicy,
+    /// How long send-gift trusts a stream it read, and how long after the end a gift counts
+    /// (`STREAM_CACHE_SECONDS`, `STREAM_END_GRACE_SECONDS`; see `domain::streams`).
+    pub streams: StreamPolicy,
     /// Whether init opens the AWS connections (`App::warm_up`). On by default; off trades a
     /// first request that opens them for a shorter init (README, "Measuring cold starts").
     pub warm_up_connections: bool,
@@ -146,8 +150,23 @@ impl Config {
                 reason: "the minimum payout is at least 1 cent and at most the daily cap".into(),
             });
         }
+        let stream_defaults = StreamPolicy::default();
+        let streams = StreamPolicy {
+            cache_seconds: number("STREAM_CACHE_SECONDS", stream_defaults.cache_seconds)?,
+            end_grace_seconds: number(
+                "STREAM_END_GRACE_SECONDS",
+                stream_defaults.end_grace_seconds,
+            )?,
+        };
+        if streams.end_grace_seconds < streams.cache_seconds {
+            return Err(ConfigError::Invalid {
+                name: "STREAM_END_GRACE_SECONDS",
+                reason: "at least STREAM_CACHE_SECONDS, so a gift admitted on a remembered stream counts".into(),
+            });
+        }
         Ok(Self {
             payouts,
+            streams,
             settlement: SettlementPolicy {
                 creator_share_bps,
                 hold,

@@ -39,7 +39,9 @@ pub mod metric {
     pub const PAYOUTS_FAILED: &str = "PayoutsFailed";
     /// Count: the process's first invocation.
     pub const COLD_STARTS: &str = "ColdStarts";
-    pub const ALL: [&str; 8] = [
+    /// Count: items in the sweep index the sweeper could not read (skipped, logged by key).
+    pub const SWEEP_ITEMS_SKIPPED: &str = "SweepItemsSkipped";
+    pub const ALL: [&str; 9] = [
         GIFTS_SENT,
         COINS_SPENT,
         GIFTS_SETTLED,
@@ -48,6 +50,7 @@ pub mod metric {
         PAYOUTS_PAID,
         PAYOUTS_FAILED,
         COLD_STARTS,
+        SWEEP_ITEMS_SKIPPED,
     ];
 }
 

@@ -5,6 +5,7 @@
 
 pub mod calls;
 pub mod capacity;
+pub mod conflicts;
 pub mod events;
 pub mod faults;
 pub mod payouts;
@@ -124,6 +125,36 @@ impl TestEnv {
             faults,
             clock,
         }
+    }
+
+    /// Another instance of the functions, as Lambda runs many: the same tables, queues and
+    /// clients, its own warm-container memory (wallets, streams, products) and its own clock,
+    /// starting at this one's time.
+    pub fn instance(&self) -> TestEnv {
+        let clock = Arc::new(TestClock(Mutex::new(self.now())));
+        TestEnv {
+            app: App::new(
+                self.app.config.clone(),
+                self.app.store.client().clone(),
+                clock.clone(),
+            ),
+            queue: self.queue.clone(),
+            queue_url: self.queue_url.clone(),
+            payouts: self.payouts.clone(),
+            payout_queue_url: self.payout_queue_url.clone(),
+            sandbox: SandboxProvider::new(SandboxBehavior::Succeed),
+            sqs: self.sqs.clone(),
+            env: self.env.clone(),
+            calls: self.calls.clone(),
+            faults: self.faults.clone(),
+            clock,
+        }
+    }
+
+    /// The prefix of this test's table names.
+    pub fn table_prefix(&self) -> String {
+        let ledger = &self.env["LEDGER_TABLE"];
+        ledger.split('-').next().unwrap_or(ledger).to_owned()
     }
 
     pub fn set_now(&self, now: OffsetDateTime) {
@@ -315,6 +346,27 @@ impl TestEnv {
             .expect("sweep runs")
     }
 
+    /// `GET /v1/streams/{stream}/leaderboard`, with `limit` when given.
+    pub async fn leaderboard(&self, stream: &str, limit: Option<&str>) -> Answer {
+        let mut r = Req::get(
+            &format!("/v1/streams/{stream}/leaderboard"),
+            "GET /v1/streams/{stream_id}/leaderboard",
+        )
+        .path_param("stream_id", stream)
+        .identity(Identity::user("anyone"));
+        if let Some(limit) = limit {
+            r = r.query("limit", limit);
+        }
+        self.call(Func::StreamsApi, r).await
+    }
+
+    /// A stream's leaderboard (its top 100): coins by gifter.
+    pub async fn stream_board(&self, stream: &str) -> std::collections::BTreeMap<String, u64> {
+        let a = self.leaderboard(stream, Some("100")).await;
+        assert_eq!(a.status, 200, "{a:?}");
+        board_entries(&a.body["top"])
+    }
+
     /// A creator's `GET /v1/creators/me/balance`.
     pub async fn creator_balance(&self, creator: &str) -> Value {
         let a = self
@@ -358,6 +410,20 @@ impl TestEnv {
             assert_eq!(total, 0, "sum over all {unit} accounts");
         }
     }
+}
+
+/// A leaderboard's `top` as coins by gifter.
+pub fn board_entries(top: &Value) -> std::collections::BTreeMap<String, u64> {
+    top.as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["user_id"].as_str().unwrap().to_owned(),
+                e["coins"].as_u64().unwrap(),
+            )
+        })
+        .collect()
 }
 
 pub fn end_req(stream_id: &str) -> Req {
@@ -405,6 +471,7 @@ fn provision(prefix: &str) -> HashMap<String, String> {
         std::env::var("LIVEPAY_TEMPLATE").expect("LIVEPAY_TEMPLATE is set by scripts/test");
     let endpoint = std::env::var("AWS_ENDPOINT_URL")
         .expect("AWS_ENDPOINT_URL (the moto server) is set by scripts/test");
+    let dynamodb = std::env::var("AWS_ENDPOINT_URL_DYNAMODB").unwrap_or_default();
     let scripts = concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/local");
     let out = Command::new(python)
         .current_dir(scripts)
@@ -416,6 +483,8 @@ fn provision(prefix: &str) -> HashMap<String, String> {
             &template,
             "--endpoint",
             &endpoint,
+            "--dynamodb-endpoint",
+            &dynamodb,
             "--prefix",
             prefix,
         ])

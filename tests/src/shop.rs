@@ -87,14 +87,19 @@ impl TestEnv {
         self.call(Func::PaymentsWebhook, self.webhook(&body)).await
     }
 
+    /// The units a product's stock shards hold together.
     pub async fn stock(&self, product_id: &str) -> u64 {
-        self.app
-            .store
-            .product(product_id)
+        self.stock_shards(product_id).await.iter().sum()
+    }
+
+    /// The units each of a product's stock shards holds.
+    pub async fn stock_shards(&self, product_id: &str) -> Vec<u64> {
+        let store = &self.app.store;
+        let product = store.product(product_id).await.unwrap();
+        store
+            .stock(&product.expect("the product exists"))
             .await
             .unwrap()
-            .expect("the product exists")
-            .stock_available
     }
 
     pub async fn balance(&self, kind: AccountKind, owner: &str) -> i64 {

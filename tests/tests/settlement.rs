@@ -145,18 +145,8 @@ async fn platform_gift_revenue(env: &TestEnv) -> i64 {
     total
 }
 
-/// `GET /v1/streams/{stream}/leaderboard`, with `limit` when given.
 async fn leaderboard(env: &TestEnv, stream: &str, limit: Option<&str>) -> livepay_tests::Answer {
-    let mut r = Req::get(
-        &format!("/v1/streams/{stream}/leaderboard"),
-        "GET /v1/streams/{stream_id}/leaderboard",
-    )
-    .path_param("stream_id", stream)
-    .identity(Identity::user("anyone"));
-    if let Some(limit) = limit {
-        r = r.query("limit", limit);
-    }
-    env.call(Func::StreamsApi, r).await
+    env.leaderboard(stream, limit).await
 }
 
 /// A stream's whole leaderboard (up to 100).
@@ -167,16 +157,7 @@ async fn board(env: &TestEnv, stream: &str) -> Value {
 }
 
 fn as_map(top: &Value) -> BTreeMap<String, u64> {
-    top.as_array()
-        .unwrap()
-        .iter()
-        .map(|e| {
-            (
-                e["user_id"].as_str().unwrap().to_owned(),
-                e["coins"].as_u64().unwrap(),
-            )
-        })
-        .collect()
+    livepay_tests::board_entries(top)
 }
 
 #[tokio::test]

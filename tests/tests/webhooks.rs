@@ -155,8 +155,9 @@ async fn a_chargeback_takes_back_what_is_left_and_books_the_rest_as_loss() {
     let loss = env
         .app
         .store
-        .account_balance(&livepay::domain::ledger::AccountId::platform(
+        .account_balance(&livepay::domain::ledger::AccountId::outside(
             livepay::domain::ledger::AccountKind::ChargebackLoss,
+            "evt_cb",
         ))
         .await
         .unwrap();

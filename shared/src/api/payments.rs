@@ -10,7 +10,8 @@ use std::collections::HashMap;
 
 use crate::domain::ledger::AccountId;
 use crate::domain::payments::{
-    chargeback_transfers, coin_purchase_transfers, verify_signature, PaymentEvent, WebhookEnvelope,
+    chargeback_transfers, coin_purchase_transfers, event_time, verify_signature, PaymentEvent,
+    WebhookEnvelope,
 };
 use crate::domain::shop::{
     payment_outcome, payment_transfer, OrderStatus, PaymentOutcome, ShopError,
@@ -47,13 +48,14 @@ pub async fn handle(
     responses((status = 200, body = Ack), (status = 400, body = crate::http::ErrorBody),
         (status = 401, description = "invalid_signature, stale_signature", body = crate::http::ErrorBody), (status = 503, body = crate::http::ErrorBody)))]
 async fn webhook(app: &App, secret: &[u8], req: ApiRequest) -> Result<ApiResponse, ApiError> {
-    verify_signature(
+    let signed_at = verify_signature(
         secret,
         req.header("livepay-signature"),
         &req.body,
         app.clock.now().unix_timestamp(),
     )?;
     let envelope: WebhookEnvelope = req.json()?;
+    let created = envelope.created;
     let event_type = envelope.event_type.clone();
     let (event_id, event) = PaymentEvent::parse(envelope)?;
     record_business_id(&event_id);
@@ -110,7 +112,13 @@ async fn webhook(app: &App, secret: &[u8], req: ApiRequest) -> Result<ApiRespons
                     .await?
                     .ok_or(ShopError::OrderNotFound)?;
                 let at = sortable(now);
-                let decided = payment_outcome(&order, e.amount_cents, &at);
+                let paid_at = time::OffsetDateTime::from_unix_timestamp(event_time(
+                    created,
+                    signed_at,
+                    now.unix_timestamp(),
+                ))
+                .map_or_else(|_| at.clone(), sortable);
+                let decided = payment_outcome(&order, e.amount_cents, &paid_at);
                 let transfers = [payment_transfer(
                     &event_id,
                     &order,

@@ -1,8 +1,10 @@
 //! `POST /v1/orders`: the shop's hot path. One `TransactWriteItems` reserves every line's stock
 //! (each conditioned on enough being left), holds the units against the buyer's per-buyer limits,
-//! checks the stream, opens the order and stores the idempotency record: all or nothing. The
-//! products' prices come from this container's memory when it has seen them (they never change),
-//! else from one `BatchGetItem`.
+//! opens the order and stores the idempotency record: all or nothing. The products' prices come
+//! from this container's memory when it has seen them (they never change), else from one
+//! `BatchGetItem`. The stream an order names is checked on a plain read this container may
+//! remember, never inside the transaction: a flash sale on a stream would otherwise collide on
+//! the stream item (DESIGN.md invariant 7).
 
 use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
@@ -10,15 +12,17 @@ use serde::Deserialize;
 use super::shop::order_view;
 use super::MAX_PINNED_ATTEMPTS;
 use crate::domain::shop::{
-    affiliate, expires_at, price_lines, validate_lines, LineRequest, Order, OrderStatus, ShopError,
+    affiliate, expires_at, price_lines, validate_lines, LineRequest, Order, OrderStatus, Product,
+    ShopError,
 };
+use crate::domain::stock::{preferred_shard, take_plan};
 use crate::domain::streams::StreamId;
-use crate::domain::time::sortable;
+use crate::domain::time::{seconds, sortable};
 use crate::http::idempotency::Idempotency;
 use crate::http::{record_business_id, serve, ApiError, ApiRequest, ApiResponse};
 use crate::store::orders::order_units;
 use crate::store::products::{limit_exceeded, Units};
-use crate::store::transaction::backoff;
+use crate::store::transaction::{backoff, CONTENTION_ATTEMPTS, MAX_TRANSACTION_ITEMS};
 use crate::store::{Role, Tx, TxError};
 use crate::App;
 
@@ -66,6 +70,16 @@ async fn place_order(app: &App, req: ApiRequest) -> Result<ApiResponse, ApiError
 
     let now = app.clock.now();
     let stream_creator = stream.as_ref().map(StreamId::creator_id);
+    if let (Some(stream), Some(creator)) = (&stream, &stream_creator) {
+        let max_age = seconds(app.config.streams.cache_seconds);
+        let stored = app
+            .store
+            .recent_stream(stream.as_str(), now, max_age)
+            .await?;
+        if !matches!(stored, Some(s) if &s.creator_id == creator) {
+            return Err(ApiError::StreamNotFound);
+        }
+    }
     let order = Order {
         order_id: idem.derived_id("ord"),
         affiliate_id: affiliate(stream_creator.as_deref(), &caller.user_id, &seller_id),
@@ -86,42 +100,89 @@ async fn place_order(app: &App, req: ApiRequest) -> Result<ApiResponse, ApiError
     let units = order_units(&order);
     let response = ApiResponse::json(201, &order_view(&order));
 
-    for attempt in 1..=MAX_PINNED_ATTEMPTS {
+    // Each line takes its units from the shard the order's id picks; a shard that cannot cover
+    // its take makes the line read every shard and plan again (`domain::stock`).
+    let mut takes: Vec<Vec<(u32, u64)>> = order
+        .lines
+        .iter()
+        .map(|l| vec![(preferred(&order, &products[&l.product_id]), l.quantity)])
+        .collect();
+    for attempt in 1..=MAX_PINNED_ATTEMPTS as u32 {
         let mut tx = Tx::new();
-        for line in &order.lines {
-            app.store
-                .add_stock_reservation(&mut tx, &line.product_id, line.quantity);
+        // A shard another order holds is no reason to wait: take from another one.
+        tx.report_contention();
+        for (line, take) in order.lines.iter().zip(&takes) {
+            for (shard, quantity) in take {
+                app.store
+                    .add_stock_take(&mut tx, &line.product_id, *shard, *quantity);
+            }
         }
         app.store
             .add_buyer_limit_hold(&mut tx, &order.seller_id, &order.buyer_id, &units);
-        if let (Some(stream_id), Some(creator)) = (&order.stream_id, &stream_creator) {
-            app.store
-                .add_stream_exists_check(&mut tx, stream_id, creator);
-        }
         app.store.add_new_order(&mut tx, &order)?;
+        if tx.len() > MAX_TRANSACTION_ITEMS - 1 {
+            // Lines split over so many shards that they no longer fit one transaction.
+            return Err(ApiError::Busy(format!(
+                "order {} spans too many stock shards",
+                order.order_id
+            )));
+        }
         let err = match idem.commit(app, tx, response.clone(), now).await? {
             Ok(response) => return Ok(response),
             Err(err) => err,
         };
-        let refusal = refusal(&err, &order, &units);
-        match refusal {
-            Some(refusal) => return idem.replay_or(&app.store, now, refusal).await,
-            // Only conflicts with concurrent orders (a flash sale): try again shortly.
-            None if err.only_conflicts() => backoff(attempt.min(6) as u32).await,
-            None => return Err(err.into()),
+        if let Some(refusal) = refusal(&err, &order, &units) {
+            return idem.replay_or(&app.store, now, refusal).await;
+        }
+        // A line whose shard ran short or was held by another order reads every shard and plans
+        // again, starting one shard further on each time.
+        let mut replanned = false;
+        let mut retake = false;
+        for (line, take) in order.lines.iter().zip(takes.iter_mut()) {
+            let moved = take.iter().any(|(shard, _)| {
+                err.failure(&Role::Stock(line.product_id.clone(), *shard))
+                    .is_some()
+            });
+            if !moved {
+                continue;
+            }
+            retake = true;
+            let product = &products[&line.product_id];
+            let units = app.store.stock(product).await?;
+            let start = preferred(&order, product).wrapping_add(attempt);
+            let Some(plan) = take_plan(&units, line.quantity, start) else {
+                let out = ShopError::OutOfStock {
+                    product_id: line.product_id.clone(),
+                };
+                return idem.replay_or(&app.store, now, out.into()).await;
+            };
+            // The same shard again (the last units are there): wait for its holder first.
+            replanned |= plan != *take;
+            *take = plan;
+        }
+        match err {
+            // Another shard now, after the shortest pause: racing orders must not spin.
+            TxError::Contended(_) if replanned => backoff(1).await,
+            _ if replanned => {}
+            // Contention on the same shards, or elsewhere (the buyer's own limits): the same
+            // plan, after a growing pause.
+            TxError::Contended(_) => backoff(attempt.min(CONTENTION_ATTEMPTS)).await,
+            _ if retake => backoff(attempt.min(CONTENTION_ATTEMPTS)).await,
+            err => return Err(err.into()),
         }
     }
     Err(ApiError::Busy(format!(
-        "order {} kept conflicting with others",
+        "order {} kept finding its stock shards taken",
         order.order_id
     )))
 }
 
+fn preferred(order: &Order, product: &Product) -> u32 {
+    preferred_shard(&order.order_id, product.stock_shards)
+}
+
 /// Why the order's transaction was refused, from the items that failed their conditions.
 fn refusal(err: &TxError, order: &Order, units: &[Units<'_>]) -> Option<ApiError> {
-    if err.condition_failed(&Role::Stream) {
-        return Some(ApiError::StreamNotFound);
-    }
     if let Some(f) = err
         .failure(&Role::BuyerLimits)
         .filter(|f| f.condition_failed())
@@ -134,16 +195,6 @@ fn refusal(err: &TxError, order: &Order, units: &[Units<'_>]) -> Option<ApiError
             }
             .into(),
         );
-    }
-    for line in &order.lines {
-        if err.condition_failed(&Role::Product(line.product_id.clone())) {
-            return Some(
-                ShopError::OutOfStock {
-                    product_id: line.product_id.clone(),
-                }
-                .into(),
-            );
-        }
     }
     // The order exists although the key's record does not (it expired): the same key again.
     if err.condition_failed(&Role::Account(order.account())) {

@@ -1,7 +1,8 @@
 //! `POST /v1/streams/{stream_id}/gifts`: the hot path. One `TransactWriteItems` (sender debit
-//! pinned to the wallet snapshot, gift record, transfer, stream check, idempotency record) and
-//! one `SendMessage` to the settlement queue. The wallet snapshot comes from this container's
-//! memory when it has one, else one read.
+//! pinned to the wallet snapshot, gift record, transfer, idempotency record) and one
+//! `SendMessage` to the settlement queue. The wallet snapshot and the stream come from this
+//! container's memory when it has them, else one read each; no item another viewer's gift
+//! touches is in the transaction (the stream's end is enforced by settlement, `domain::streams`).
 
 use lambda_http::{Body, Request, Response};
 use serde::{Deserialize, Serialize};
@@ -9,8 +10,8 @@ use serde::{Deserialize, Serialize};
 use super::MAX_PINNED_ATTEMPTS;
 use crate::domain::gifts::{check_sender, price, SentGift};
 use crate::domain::ledger::AccountId;
-use crate::domain::streams::StreamId;
-use crate::domain::time::{day_key, sortable, week_key};
+use crate::domain::streams::{admit_gift, GiftAdmission, StreamId};
+use crate::domain::time::{day_key, seconds, sortable, week_key};
 use crate::domain::wallet::{SpendWindow, WalletState};
 use crate::http::idempotency::Idempotency;
 use crate::http::{record_business_id, serve, ApiError, ApiRequest, ApiResponse};
@@ -66,6 +67,20 @@ async fn send_gift(
     let priced = price(&app.config.gifts, &body.gift_id, body.count)?;
 
     let now = app.clock.now();
+    let max_age = seconds(app.config.streams.cache_seconds);
+    let stream = app
+        .store
+        .recent_stream(stream_id.as_str(), now, max_age)
+        .await?;
+    let refusal = match admit_gift(stream.as_ref(), &creator_id) {
+        GiftAdmission::Open => None,
+        GiftAdmission::NotFound => Some(ApiError::StreamNotFound),
+        GiftAdmission::NotLive => Some(ApiError::StreamNotLive),
+    };
+    if let Some(refusal) = refusal {
+        // A retry of a gift that was sent before the stream ended gets its first answer.
+        return idem.replay_or(&app.store, now, refusal).await;
+    }
     let gift = SentGift {
         gift_txn_id: idem.derived_id("gift"),
         stream_id: stream_id.as_str().to_owned(),
@@ -134,16 +149,9 @@ async fn send_gift(
             }
             Err(err) => err,
         };
-        if let Some(stream) = err.failure(&Role::Stream) {
-            return Err(stream_refusal(stream.old.as_ref(), &gift.creator_id));
-        }
         match err.failure(&Role::Account(wallet_account.clone())) {
             Some(f) if f.condition_failed() => {
                 wallet = wallet_from_failure(f.old.as_ref())?;
-                fresh = true;
-            }
-            Some(f) if f.conflict() => {
-                wallet = store.wallet(&caller.user_id).await?;
                 fresh = true;
             }
             _ => return Err(unexpected(err, &gift)),
@@ -159,16 +167,6 @@ async fn send_gift(
 async fn enqueue(queue: &SettlementQueue, gift: &SentGift) {
     if let Err(e) = queue.send(&SettlementEvent::gift_sent(gift)).await {
         tracing::error!(error = %e, gift_txn_id = %gift.gift_txn_id, "settlement enqueue failed; the sweeper will re-drive it");
-    }
-}
-
-/// The stream check failed: which of its conditions did the stored stream break?
-fn stream_refusal(old: Option<&crate::store::Item>, creator_id: &str) -> ApiError {
-    match old.map(crate::store::streams::stream_from_item) {
-        Some(Ok(stream)) if stream.creator_id == creator_id => ApiError::StreamNotLive,
-        Some(Err(e)) => e.into(),
-        // No such stream, or an id naming the wrong creator: both are "not found".
-        _ => ApiError::StreamNotFound,
     }
 }
 

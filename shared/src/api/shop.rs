@@ -13,13 +13,15 @@ use crate::domain::shop::{
     OrderStatus, Product, RefundBooking, ShopError, MAX_ID_BYTES, MAX_REFUND_REASON_BYTES,
     MAX_STOCK,
 };
+use crate::domain::stock::{adjustment, shard_count};
 use crate::domain::time::{rfc3339, sortable};
 use crate::http::idempotency::Idempotency;
 use crate::http::{record_business_id, serve, ApiError, ApiRequest, ApiResponse, Caller, Role};
 use crate::input::{bounded_str, InvalidInput};
 use crate::jobs::orders::delivered_at;
+use crate::store::holds::hold_clawback_edit;
 use crate::store::orders::{order_moved, OrderChange, SweepAfter};
-use crate::store::sweep::hold_clawback_edit;
+use crate::store::transaction::backoff;
 use crate::store::{Role as TxRole, Tx};
 use crate::App;
 
@@ -86,14 +88,15 @@ struct ProductView<'a> {
     created_at: &'a str,
 }
 
-impl<'a> From<&'a Product> for ProductView<'a> {
-    fn from(p: &'a Product) -> Self {
+impl<'a> ProductView<'a> {
+    /// The product with the units its shards hold together.
+    fn new(p: &'a Product, stock_available: u64) -> Self {
         Self {
             product_id: &p.product_id,
             seller_id: &p.seller_id,
             title: &p.title,
             price_cents: p.price_cents,
-            stock_available: p.stock_available,
+            stock_available,
             per_buyer_limit: p.per_buyer_limit,
             affiliate_rate_bps: p.affiliate_rate_bps,
             created_at: &p.created_at,
@@ -205,15 +208,15 @@ async fn create_product(app: &App, req: ApiRequest) -> Result<ApiResponse, ApiEr
         seller_id: caller.user_id.clone(),
         title,
         price_cents: body.price_cents,
-        stock_available: body.stock,
+        stock_shards: shard_count(body.stock),
         per_buyer_limit: body.per_buyer_limit,
         affiliate_rate_bps: body.affiliate_rate_bps,
         created_at: rfc3339(now),
     };
     record_business_id(&product.product_id);
     let mut tx = Tx::new();
-    app.store.add_new_product(&mut tx, &product);
-    let response = ApiResponse::json(201, &ProductView::from(&product));
+    app.store.add_new_product(&mut tx, &product, body.stock);
+    let response = ApiResponse::json(201, &ProductView::new(&product, body.stock));
     match idem.commit(app, tx, response, now).await? {
         Ok(response) => Ok(response),
         // The product exists but the key's record expired: the same key asked again.
@@ -222,6 +225,16 @@ async fn create_product(app: &App, req: ApiRequest) -> Result<ApiResponse, ApiEr
         }
         Err(err) => Err(err.into()),
     }
+}
+
+/// Whether a shard of the product's stock moved since it was read (an order took from it).
+fn stock_moved(err: &crate::store::TxError, product_id: &str) -> bool {
+    let crate::store::TxError::Cancelled(reasons) = err else {
+        return false;
+    };
+    reasons
+        .iter()
+        .any(|c| matches!(&c.role, TxRole::Stock(p, _) if p == product_id))
 }
 
 fn product_id(req: &ApiRequest) -> Result<&str, ApiError> {
@@ -243,7 +256,8 @@ async fn get_product(app: &App, req: ApiRequest) -> Result<ApiResponse, ApiError
         .product(id)
         .await?
         .ok_or_else(|| ShopError::ProductNotFound(id.to_owned()))?;
-    Ok(ApiResponse::json(200, &ProductView::from(&product)))
+    let stock = app.store.stock(&product).await?.iter().sum();
+    Ok(ApiResponse::json(200, &ProductView::new(&product, stock)))
 }
 
 #[utoipa::path(post, path = "/v1/products/{product_id}/stock", tag = "shop", security(("jwt" = [])),
@@ -258,9 +272,9 @@ async fn adjust_stock(app: &App, req: ApiRequest) -> Result<ApiResponse, ApiErro
     let delta = validate_stock_delta(body.delta)?;
     let id = product_id(&req)?;
     let now = app.clock.now();
-    for _ in 0..MAX_PINNED_ATTEMPTS {
+    for attempt in 1..=MAX_PINNED_ATTEMPTS as u32 {
         let refusal = |e: ApiError| idem.replay_or(&app.store, now, e);
-        let Some(mut product) = app.store.product(id).await? else {
+        let Some(product) = app.store.product(id).await? else {
             return refusal(ShopError::ProductNotFound(id.to_owned()).into()).await;
         };
         if product.seller_id != caller.user_id {
@@ -269,11 +283,13 @@ async fn adjust_stock(app: &App, req: ApiRequest) -> Result<ApiResponse, ApiErro
             ))
             .await;
         }
-        let Some(after) = product
-            .stock_available
+        let seen = app.store.stock(&product).await?;
+        let after = seen
+            .iter()
+            .sum::<u64>()
             .checked_add_signed(delta)
-            .filter(|s| *s <= MAX_STOCK)
-        else {
+            .filter(|s| *s <= MAX_STOCK);
+        let (Some(after), Some(changes)) = (after, adjustment(&seen, delta)) else {
             let refused = if delta < 0 {
                 ShopError::StockWouldGoNegative {
                     product_id: id.to_owned(),
@@ -285,14 +301,14 @@ async fn adjust_stock(app: &App, req: ApiRequest) -> Result<ApiResponse, ApiErro
             return refusal(refused).await;
         };
         let mut tx = Tx::new();
-        app.store
-            .add_stock_adjustment(&mut tx, &product, &caller.user_id, delta);
-        product.stock_available = after;
-        let response = ApiResponse::json(200, &ProductView::from(&product));
+        app.store.add_stock_adjustment(&mut tx, id, &seen, &changes);
+        let response = ApiResponse::json(200, &ProductView::new(&product, after));
         match idem.commit(app, tx, response, now).await? {
             Ok(response) => return Ok(response),
             // Orders moved the stock since it was read: read again.
-            Err(err) if err.failure(&TxRole::Product(id.to_owned())).is_some() => continue,
+            Err(err) if stock_moved(&err, id) => {
+                backoff(attempt).await;
+            }
             Err(err) => return Err(err.into()),
         }
     }

@@ -14,12 +14,22 @@ use super::shop::{split_order, Order, OrderStatus, ShopPolicy};
 pub struct LedgerSnapshot {
     /// Every account with its unit and balance.
     pub accounts: Vec<(AccountId, String, i64)>,
-    /// Every sent gift and whether its settlement is recorded.
-    pub gifts: Vec<(GiftToSettle, bool)>,
+    /// Every sent gift and where its settlement stands.
+    pub gifts: Vec<(GiftToSettle, GiftState)>,
     pub orders: Vec<Order>,
     pub payouts: Vec<Payout>,
-    /// Every product's stock, as stored (signed, so a negative one is seen, not a parse error).
+    /// Every stock shard (`<product>#<shard>`), as stored (signed, so a negative one is seen,
+    /// not a parse error).
     pub stock: Vec<(String, i64)>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GiftState {
+    Unsettled,
+    /// The creator's share moved out; the platform's stays on the gift.
+    Settled,
+    /// Sent after its stream's end plus the grace: every coin went back to the sender.
+    Refunded,
 }
 
 /// When the audit runs: while work is in flight, or after everything was drained.
@@ -65,26 +75,31 @@ pub fn violations(s: &LedgerSnapshot, policies: &Policies<'_>, moment: Moment) -
     }
 
     // 3. Every gift settled exactly once: its account keeps exactly the platform's share once
-    //    settled, and each creator's diamonds are exactly the creator shares of settled gifts.
+    //    settled (nothing once refunded), and each creator's diamonds are exactly the creator
+    //    shares of settled gifts.
     let mut earned: BTreeMap<&str, i64> = BTreeMap::new();
-    for (gift, settled) in &s.gifts {
+    for (gift, state) in &s.gifts {
         let shares = split(gift.coins, policies.settlement.creator_share_bps);
         let kept = balance(&AccountId::pending_gift(&gift.gift_txn_id));
-        let expected = if *settled {
-            shares.platform
-        } else {
-            gift.coins
+        let expected = match state {
+            GiftState::Unsettled => gift.coins,
+            GiftState::Settled => shares.platform,
+            GiftState::Refunded => 0,
         };
         if kept != expected as i64 {
             found.push(format!(
-                "gift {}: its account holds {kept}, expected {expected} (settled: {settled})",
+                "gift {}: its account holds {kept}, expected {expected} ({state:?})",
                 gift.gift_txn_id
             ));
         }
-        if *settled {
-            *earned.entry(&gift.creator_id).or_default() += shares.creator as i64;
-        } else if moment == Moment::Drained {
-            found.push(format!("gift {} never settled", gift.gift_txn_id));
+        match state {
+            GiftState::Settled => {
+                *earned.entry(&gift.creator_id).or_default() += shares.creator as i64;
+            }
+            GiftState::Unsettled if moment == Moment::Drained => {
+                found.push(format!("gift {} never settled", gift.gift_txn_id));
+            }
+            GiftState::Unsettled | GiftState::Refunded => {}
         }
     }
     let mut diamonds: BTreeMap<&str, i64> = BTreeMap::new();
@@ -208,7 +223,7 @@ mod tests {
                 account(AccountKind::PendingGift, "g1", "coins", 50),
                 account(AccountKind::Earnings, "c", "coins", 50),
             ],
-            gifts: vec![(gift("g1", "c", 100), true)],
+            gifts: vec![(gift("g1", "c", 100), GiftState::Settled)],
             ..Default::default()
         }
     }
@@ -245,7 +260,7 @@ mod tests {
         let mut s = sound();
         s.accounts
             .push(account(AccountKind::Wallet, "v", "coins", -1));
-        s.gifts.push((gift("g2", "c", 10), false));
+        s.gifts.push((gift("g2", "c", 10), GiftState::Unsettled));
         s.stock.push(("p".into(), -2));
         let found = check(&s);
         for expected in [

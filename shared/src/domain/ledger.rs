@@ -234,9 +234,11 @@ impl AccountId {
         Self::new(AccountKind::EarningsPending, creator_id)
     }
 
-    /// The platform's single account of a kind.
-    pub fn platform(kind: AccountKind) -> Self {
-        Self::new(kind, "main")
+    /// The platform's account of a kind for one payment event (coin issue, provider cash,
+    /// chargeback loss). Kept per event, as a gift keeps the platform's share, so concurrent
+    /// payments share no item (DESIGN.md invariant 7); the platform's total is the sum over them.
+    pub fn outside(kind: AccountKind, event_id: &str) -> Self {
+        Self::new(kind, event_id)
     }
 
     pub fn parse(s: &str) -> Option<Self> {
@@ -286,6 +288,8 @@ pub enum TransferKind {
     PayoutPaid,
     /// A failed payout's money going back where it was drawn from.
     PayoutReturned,
+    /// A gift sent after its stream's end plus the grace, back to its sender.
+    LateGiftRefund,
 }
 
 impl TransferKind {
@@ -308,6 +312,7 @@ impl TransferKind {
             TransferKind::PayoutRequest => "payout_request",
             TransferKind::PayoutPaid => "payout_paid",
             TransferKind::PayoutReturned => "payout_returned",
+            TransferKind::LateGiftRefund => "late_gift_refund",
         }
     }
 }
@@ -443,8 +448,8 @@ mod tests {
     #[test]
     fn transfers_refuse_zero_same_account_and_mixed_units() {
         let w = AccountId::wallet("u");
-        let issuer = AccountId::platform(AccountKind::CoinIssuer);
-        let cash = AccountId::platform(AccountKind::PlatformCash);
+        let issuer = AccountId::outside(AccountKind::CoinIssuer, "evt_1");
+        let cash = AccountId::outside(AccountKind::PlatformCash, "evt_1");
         let mk = |d: &AccountId, c: &AccountId, n| {
             Transfer::new("x", d.clone(), c.clone(), n, TransferKind::Gift, "r")
         };
@@ -467,7 +472,7 @@ mod tests {
     fn postings_net_per_account_and_conserve_value() {
         let w = AccountId::wallet("u");
         let g = AccountId::pending_gift("g1");
-        let issuer = AccountId::platform(AccountKind::CoinIssuer);
+        let issuer = AccountId::outside(AccountKind::CoinIssuer, "evt_1");
         let p = postings(&[
             t("a", issuer.clone(), w.clone(), 100),
             t("b", w.clone(), g.clone(), 30),
@@ -496,7 +501,7 @@ mod tests {
     #[test]
     fn postings_refuse_a_transfer_id_twice() {
         let w = AccountId::wallet("u");
-        let issuer = AccountId::platform(AccountKind::CoinIssuer);
+        let issuer = AccountId::outside(AccountKind::CoinIssuer, "evt_1");
         let x = t("a", issuer, w, 1);
         assert_eq!(
             postings(&[x.clone(), x]),
@@ -507,7 +512,7 @@ mod tests {
     #[test]
     fn accounts_cancelling_out_produce_no_posting() {
         let w = AccountId::wallet("u");
-        let issuer = AccountId::platform(AccountKind::CoinIssuer);
+        let issuer = AccountId::outside(AccountKind::CoinIssuer, "evt_1");
         let p = postings(&[t("a", issuer.clone(), w.clone(), 5), t("b", w, issuer, 5)]).unwrap();
         assert!(p.is_empty());
     }

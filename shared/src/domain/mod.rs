@@ -9,6 +9,7 @@ pub mod payments;
 pub mod payouts;
 pub mod settlement;
 pub mod shop;
+pub mod stock;
 pub mod streams;
 pub mod time;
 pub mod wallet;

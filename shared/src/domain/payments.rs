@@ -27,12 +27,13 @@ pub enum SignatureError {
 
 /// Checks `Livepay-Signature: t=<unix>,v1=<hex hmac>` over `"<t>.<raw body>"`. Several `v1`
 /// entries are allowed (secret rotation); one match suffices. The comparison is constant-time.
+/// Checks the signature header; on success, the time it was signed (unix seconds).
 pub fn verify_signature(
     secret: &[u8],
     header: Option<&str>,
     body: &[u8],
     now_unix: i64,
-) -> Result<(), SignatureError> {
+) -> Result<i64, SignatureError> {
     let header = header.ok_or(SignatureError::Invalid)?;
     let mut timestamp = None;
     let mut candidates = Vec::new();
@@ -58,7 +59,14 @@ pub fn verify_signature(
     if now_unix.abs_diff(t) > SIGNATURE_TOLERANCE_SECS.unsigned_abs() {
         return Err(SignatureError::Stale);
     }
-    Ok(())
+    Ok(t)
+}
+
+/// When the provider says the event happened: its `created`, else the time it signed the
+/// delivery; never later than now. What a payment is judged by (an order's window), so that a
+/// payment retried after contention or an outage is not judged late by when it got through.
+pub fn event_time(created: Option<i64>, signed_at: i64, now_unix: i64) -> i64 {
+    created.unwrap_or(signed_at).clamp(0, now_unix)
 }
 
 /// The header value a provider would send; used by tests, the demo and provider simulators.
@@ -81,6 +89,10 @@ pub struct WebhookEnvelope {
     pub id: String,
     #[serde(rename = "type")]
     pub event_type: String,
+    /// When the event happened at the provider (unix seconds), as Stripe's `created`. Optional:
+    /// without it, the signature's time stands in.
+    #[serde(default)]
+    pub created: Option<i64>,
     pub data: serde_json::Value,
 }
 
@@ -167,7 +179,7 @@ pub fn coin_purchase_transfers(
     Ok(vec![
         Transfer::new(
             format!("{event_id}/coins"),
-            AccountId::platform(AccountKind::CoinIssuer),
+            AccountId::outside(AccountKind::CoinIssuer, event_id),
             AccountId::wallet(&e.user_id),
             e.coins,
             TransferKind::CoinPurchase,
@@ -175,8 +187,8 @@ pub fn coin_purchase_transfers(
         )?,
         Transfer::new(
             format!("{event_id}/cash"),
-            AccountId::platform(AccountKind::PaymentProvider),
-            AccountId::platform(AccountKind::PlatformCash),
+            AccountId::outside(AccountKind::PaymentProvider, event_id),
+            AccountId::outside(AccountKind::PlatformCash, event_id),
             e.amount_cents,
             TransferKind::CoinSaleCash,
             event_id,
@@ -192,7 +204,7 @@ pub fn chargeback_transfers(
     from_wallet: u64,
     from_loss: u64,
 ) -> Result<Vec<Transfer>, LedgerError> {
-    let issuer = AccountId::platform(AccountKind::CoinIssuer);
+    let issuer = AccountId::outside(AccountKind::CoinIssuer, event_id);
     let mut transfers = Vec::with_capacity(2);
     if from_wallet > 0 {
         transfers.push(Transfer::new(
@@ -207,7 +219,7 @@ pub fn chargeback_transfers(
     if from_loss > 0 {
         transfers.push(Transfer::new(
             format!("{event_id}/loss"),
-            AccountId::platform(AccountKind::ChargebackLoss),
+            AccountId::outside(AccountKind::ChargebackLoss, event_id),
             issuer,
             from_loss,
             TransferKind::ChargebackLoss,
@@ -229,12 +241,21 @@ mod tests {
         let h = sign(SECRET, 1_000, body);
         assert_eq!(
             verify_signature(SECRET, Some(&h), body, 1_000 + 300),
-            Ok(())
+            Ok(1_000)
         );
         assert_eq!(
             verify_signature(SECRET, Some(&h), body, 1_000 - 300),
-            Ok(())
+            Ok(1_000)
         );
+    }
+
+    #[test]
+    fn a_payment_is_judged_by_when_the_provider_says_it_happened() {
+        // Its own time first, else the signature's; never a time still to come.
+        assert_eq!(event_time(Some(900), 1_000, 1_100), 900);
+        assert_eq!(event_time(None, 1_000, 1_100), 1_000);
+        assert_eq!(event_time(Some(5_000), 1_000, 1_100), 1_100);
+        assert_eq!(event_time(Some(-7), 1_000, 1_100), 0);
     }
 
     #[test]
@@ -289,13 +310,14 @@ mod tests {
             "00".repeat(32),
             good.split_once(',').unwrap().1
         );
-        assert_eq!(verify_signature(SECRET, Some(&header), body, 5), Ok(()));
+        assert_eq!(verify_signature(SECRET, Some(&header), body, 5), Ok(5));
     }
 
     fn envelope(t: &str, data: serde_json::Value) -> WebhookEnvelope {
         WebhookEnvelope {
             id: "evt_1".into(),
             event_type: t.into(),
+            created: None,
             data,
         }
     }

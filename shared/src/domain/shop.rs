@@ -60,8 +60,8 @@ pub struct Product {
     pub seller_id: String,
     pub title: String,
     pub price_cents: u64,
-    /// Units neither reserved by an order nor sold.
-    pub stock_available: u64,
+    /// How many items its stock is split over (`domain::stock`), fixed when it is created.
+    pub stock_shards: u32,
     /// Most units one buyer may hold across all their orders that are not cancelled, expired or
     /// refunded.
     pub per_buyer_limit: Option<u64>,
@@ -531,13 +531,14 @@ pub enum PaymentOutcome {
     OweBack(&'static str),
 }
 
-pub fn payment_outcome(order: &Order, amount_cents: u64, now: &str) -> PaymentOutcome {
+/// `paid_at` is when the provider says the payment happened (`domain::payments::event_time`).
+pub fn payment_outcome(order: &Order, amount_cents: u64, paid_at: &str) -> PaymentOutcome {
     if order.status != OrderStatus::PendingPayment {
         return PaymentOutcome::OweBack(order.status.as_str());
     }
     // Past its window the order is as good as expired, even before the sweeper marks it so:
     // otherwise whether a late payment counts would depend on when the sweeper last ran.
-    if order.expires_at.as_str() <= now {
+    if order.expires_at.as_str() <= paid_at {
         return PaymentOutcome::OweBack("expired");
     }
     if amount_cents != order.total_cents {
@@ -553,7 +554,7 @@ pub fn payment_transfer(
     amount_cents: u64,
     outcome: &PaymentOutcome,
 ) -> Result<Transfer, LedgerError> {
-    let provider = AccountId::platform(AccountKind::PaymentProvider);
+    let provider = AccountId::outside(AccountKind::PaymentProvider, event_id);
     let (credit, kind) = match outcome {
         PaymentOutcome::Accept => (order.account(), TransferKind::OrderPayment),
         PaymentOutcome::OweBack(_) => (
@@ -589,7 +590,7 @@ mod tests {
             seller_id: seller.into(),
             title: "t".into(),
             price_cents: price,
-            stock_available: 10,
+            stock_shards: 1,
             per_buyer_limit: limit,
             affiliate_rate_bps: rate,
             created_at: "2026-11-22T00:00:00Z".into(),

@@ -26,6 +26,11 @@ pub fn sortable(at: OffsetDateTime) -> String {
     rfc3339(at.replace_nanosecond(0).expect("0 is a valid nanosecond"))
 }
 
+/// A setting in whole seconds as a duration (saturating: settings are validated, not trusted).
+pub fn seconds(n: u64) -> time::Duration {
+    time::Duration::seconds(i64::try_from(n).unwrap_or(i64::MAX))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -153,6 +153,7 @@ impl From<TxError> for ApiError {
     fn from(e: TxError) -> Self {
         match e {
             TxError::Store(s) => s.into(),
+            contended @ TxError::Contended(_) => ApiError::Busy(contended.to_string()),
             cancelled => ApiError::Internal(cancelled.to_string()),
         }
     }

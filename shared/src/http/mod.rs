@@ -219,12 +219,19 @@ pub fn error_response(err: &ApiError) -> ApiResponse {
     ApiResponse::json(status, &body)
 }
 
+/// What a `503 busy` asks a client to wait: contention clears in milliseconds to seconds.
+pub const RETRY_AFTER_SECONDS: &str = "1";
+
 fn to_http(r: ApiResponse) -> Response<Body> {
     let mut builder = Response::builder()
         .status(r.status)
         .header("content-type", "application/json");
     if r.replayed {
         builder = builder.header("Idempotent-Replayed", "true");
+    }
+    if r.status == 503 {
+        // Only contention and throttling answer 503: worth trying again (with the same key) soon.
+        builder = builder.header("Retry-After", RETRY_AFTER_SECONDS);
     }
     builder
         .body(Body::Text(r.body))

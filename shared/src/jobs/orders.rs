@@ -13,9 +13,9 @@ use crate::domain::shop::{
     commission_release, completion_due, completion_transfers, split_order, Order, OrderStatus,
 };
 use crate::domain::time::{rfc3339, sortable};
+use crate::store::holds::hold_edit;
 use crate::store::ledger::AccountEdit;
 use crate::store::orders::{order_moved, OrderChange, SweepAfter};
-use crate::store::sweep::hold_edit;
 use crate::store::{Role, StoreError, Tx, TxError};
 use crate::App;
 

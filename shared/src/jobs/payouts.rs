@@ -144,7 +144,7 @@ where
         let moved = [AccountKind::Commission, AccountKind::Earnings]
             .into_iter()
             .any(|kind| err.condition_failed(&Role::Account(AccountId::new(kind, creator_id))));
-        if !moved && !err.only_conflicts() {
+        if !moved {
             return Err(RequestError::Tx(err).into());
         }
         backoff(attempt).await;

@@ -6,15 +6,16 @@
 //! (`ALL_OLD`) says whether their boards are still owed. Conflicts with a concurrent settler back
 //! off and retry; what still fails is reported, so its message comes back.
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use crate::domain::ledger::AccountKind;
 use crate::domain::settlement::{board_increments, plan, Board, GiftToSettle, SettlementChunk};
+use crate::domain::streams::gift_counts;
 use crate::domain::time::rfc3339;
 use crate::store::settlement::{stored_gift, StoredGift};
 use crate::store::transaction::backoff;
 use crate::store::transaction::MAX_TRANSACTION_ITEMS;
-use crate::store::{Role, Tx, TxError};
+use crate::store::{Role, StoreError, Tx, TxError};
 use crate::telemetry::metric;
 use crate::App;
 
@@ -25,8 +26,10 @@ const MAX_ATTEMPTS: u32 = 6;
 pub struct SettleReport {
     /// Gifts whose creator share moved now.
     pub settled: usize,
-    /// Gifts found settled already.
+    /// Gifts found settled (or refunded) already.
     pub already_settled: usize,
+    /// Gifts sent after their stream's end plus the grace, refunded to their senders now.
+    pub refunded: usize,
     /// Gifts credited to the leaderboards now.
     pub boarded: usize,
     /// Gifts that could not be finished now (retry later): ids.
@@ -42,6 +45,21 @@ impl SettleReport {
         self.failed
             .extend(gifts.into_iter().map(|g| g.gift_txn_id.clone()));
     }
+
+    /// A gift whose message disagrees with the stored gift (poison), or whose stored gift cannot
+    /// be read (retried later).
+    fn unsettleable(&mut self, gift: &GiftToSettle, stored: Result<StoredGift, StoreError>) {
+        match stored {
+            Ok(poison) => {
+                tracing::warn!(gift_txn_id = %gift.gift_txn_id, reason = ?poison, "settlement message does not match a stored gift");
+                self.poison.insert(gift.gift_txn_id.clone(), poison);
+            }
+            Err(e) => {
+                tracing::error!(error = %e, gift_txn_id = %gift.gift_txn_id, "cannot read the stored gift");
+                self.fail([gift]);
+            }
+        }
+    }
 }
 
 pub async fn settle(app: &App, gifts: &[GiftToSettle]) -> SettleReport {
@@ -49,6 +67,8 @@ pub async fn settle(app: &App, gifts: &[GiftToSettle]) -> SettleReport {
     let at = rfc3339(now);
     let mut report = SettleReport::default();
     let mut owe_boards = Vec::new();
+    let gifts = enforce_stream_ends(app, gifts, &at, &mut report).await;
+    let gifts = &gifts[..];
     let chunks = match plan(gifts, &app.config.settlement, now) {
         Ok(chunks) => chunks,
         Err(e) => {
@@ -63,6 +83,88 @@ pub async fn settle(app: &App, gifts: &[GiftToSettle]) -> SettleReport {
     apply_boards(app, owe_boards, &at, &mut report).await;
     record_metrics(&report, now);
     report
+}
+
+/// The gifts that count for their streams; those sent after their stream's end plus the grace
+/// are refunded here instead (`domain::streams`). Each stream of the batch is read once, with a
+/// plain read (it never conflicts with the stream's writers); a stream that cannot be read fails
+/// its gifts, so they come back.
+async fn enforce_stream_ends(
+    app: &App,
+    gifts: &[GiftToSettle],
+    at: &str,
+    report: &mut SettleReport,
+) -> Vec<GiftToSettle> {
+    let ids: BTreeSet<&str> = gifts.iter().map(|g| g.stream_id.as_str()).collect();
+    let reads = futures::future::join_all(ids.iter().map(|id| app.store.stream(id))).await;
+    let mut streams = HashMap::new();
+    let mut unreadable = HashSet::new();
+    for (id, read) in ids.into_iter().zip(reads) {
+        match read {
+            Ok(Some(stream)) => {
+                streams.insert(id, stream);
+            }
+            // No such stream: the gift's own conditions decide what its message is.
+            Ok(None) => {}
+            Err(e) => {
+                tracing::warn!(error = %e, stream_id = id, "cannot read the stream to settle its gifts");
+                unreadable.insert(id);
+            }
+        }
+    }
+    let mut counting = Vec::with_capacity(gifts.len());
+    for gift in gifts {
+        if unreadable.contains(gift.stream_id.as_str()) {
+            report.fail([gift]);
+            continue;
+        }
+        let counts = streams
+            .get(gift.stream_id.as_str())
+            .is_none_or(|s| gift_counts(s, &gift.sent_at, &app.config.streams));
+        if counts || !refund_late_gift(app, gift, at, report).await {
+            counting.push(gift.clone());
+        }
+    }
+    counting
+}
+
+/// Refunds a gift sent too late; `false` if it turns out to be settled already, so the normal
+/// path finishes it (its boards).
+async fn refund_late_gift(
+    app: &App,
+    gift: &GiftToSettle,
+    at: &str,
+    report: &mut SettleReport,
+) -> bool {
+    let mut tx = Tx::new();
+    if let Err(e) = app.store.add_late_gift_refund(&mut tx, gift, at) {
+        tracing::error!(error = %e, gift_txn_id = %gift.gift_txn_id, "cannot build the refund of a late gift");
+        report.fail([gift]);
+        return true;
+    }
+    let err = match tx.commit(app.store.client()).await {
+        Ok(()) => {
+            tracing::info!(gift_txn_id = %gift.gift_txn_id, stream_id = %gift.stream_id, "gift sent after its stream's end refunded to its sender");
+            report.refunded += 1;
+            return true;
+        }
+        Err(err) => err,
+    };
+    let account = Role::Account(crate::domain::ledger::AccountId::pending_gift(
+        &gift.gift_txn_id,
+    ));
+    match err.failure(&account).filter(|f| f.condition_failed()) {
+        Some(f) => match stored_gift(gift, f.old.as_ref()) {
+            Ok(StoredGift::Refunded) => report.already_settled += 1,
+            Ok(StoredGift::Settled { .. }) => return false,
+            other => report.unsettleable(gift, other),
+        },
+        None => {
+            tracing::warn!(error = %err, gift_txn_id = %gift.gift_txn_id, "refund of a late gift failed");
+            report.fail([gift]);
+        }
+    }
+    true
 }
 
 /// Gifts settled, and the settlement lag: how long the oldest of them waited since it was sent
@@ -108,7 +210,7 @@ async fn settle_chunk(
                 return;
             }
             Err(TxError::Cancelled(reasons)) => reasons,
-            Err(TxError::Store(e)) => {
+            Err(e @ (TxError::Store(_) | TxError::Contended(_))) => {
                 tracing::warn!(error = %e, creator_id = %chunk.creator_id, "settlement commit failed");
                 attempts += 1;
                 if attempts >= MAX_ATTEMPTS {
@@ -140,14 +242,8 @@ async fn settle_chunk(
                         owe_boards.push(gift.clone());
                     }
                 }
-                Ok(poison) => {
-                    tracing::warn!(gift_txn_id = %gift.gift_txn_id, reason = ?poison, "settlement message does not match a stored gift");
-                    report.poison.insert(gift.gift_txn_id.clone(), poison);
-                }
-                Err(e) => {
-                    tracing::error!(error = %e, gift_txn_id = %gift.gift_txn_id, "cannot read the stored gift");
-                    report.fail([gift]);
-                }
+                Ok(StoredGift::Refunded) => report.already_settled += 1,
+                other => report.unsettleable(gift, other),
             }
             done.insert(gift.gift_txn_id.clone());
         }
@@ -222,7 +318,7 @@ async fn apply_boards(app: &App, gifts: Vec<GiftToSettle>, at: &str, report: &mu
                         _ => None,
                     })
                     .collect(),
-                Err(TxError::Store(e)) => {
+                Err(e @ (TxError::Store(_) | TxError::Contended(_))) => {
                     tracing::warn!(error = %e, "leaderboard commit failed");
                     HashSet::new()
                 }

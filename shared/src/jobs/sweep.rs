@@ -6,16 +6,17 @@
 //! payouts still `requested` after the grace period to the payouts queue again.
 
 use serde::Serialize;
-use time::Duration;
+use time::{Duration, OffsetDateTime};
 
 use super::orders::{expire, Outcome};
 use super::settlement::settle;
-use crate::domain::ledger::Unit;
+use crate::domain::ledger::{AccountId, LedgerError, Unit};
 use crate::domain::shop::OrderStatus;
-use crate::domain::time::sortable;
+use crate::domain::time::{seconds, sortable};
 use crate::queue::payouts::PayoutQueue;
 use crate::queue::settlement::{SettlementEvent, SettlementQueue};
-use crate::store::{StoreError, Tx};
+use crate::store::transaction::backoff;
+use crate::store::{StoreError, Tx, TxError};
 use crate::App;
 
 #[derive(Debug, Default, Serialize)]
@@ -25,7 +26,11 @@ pub struct SweepReport {
     pub boarded: usize,
     pub failed: usize,
     pub poison: usize,
+    /// Gifts sent after their stream's end plus the grace, refunded.
+    pub refunded: usize,
     pub holds_released: usize,
+    /// Holds due but not released this run (retried by the next).
+    pub holds_deferred: usize,
     /// Gift earnings released.
     pub diamonds_released: u64,
     /// Commissions released.
@@ -35,60 +40,211 @@ pub struct SweepReport {
     pub orders_failed: usize,
     /// Requested payouts sent to the payouts queue again (their first message may be lost).
     pub payouts_resent: usize,
+    /// Items in the index that could not be read (logged by key, counted in a metric).
+    pub skipped: usize,
+    /// Whether some kind had more due than one run takes on: the next run continues.
+    pub more_due: bool,
+    /// Steps that failed as a whole (a read of the index): the others still ran.
+    pub failed_steps: Vec<&'static str>,
 }
+
+/// Hold releases tried per account and run: each attempt reads the account again.
+const HOLD_RELEASE_ATTEMPTS: u32 = 4;
 
 pub async fn sweep(
     app: &App,
     queue: &SettlementQueue,
     payouts: &PayoutQueue,
-) -> Result<SweepReport, StoreError> {
+) -> Result<SweepReport, SweepError> {
     let now = app.clock.now();
-    let grace =
-        Duration::seconds(i64::try_from(app.config.sweep_grace_seconds).unwrap_or(i64::MAX));
-    let cutoff = sortable(now - grace);
-    let gifts = app.store.unfinished_gifts(&cutoff).await?;
-    let settled = settle(app, &gifts).await;
+    let mut report = SweepReport::default();
+    // Each step on its own: one that fails (its read of the index) does not stop the others.
+    let steps = [
+        ("gifts", sweep_gifts(app, now, &mut report).await),
+        ("holds", sweep_holds(app, now, &mut report).await),
+        ("orders", sweep_orders(app, queue, now, &mut report).await),
+        (
+            "payouts",
+            sweep_payouts(app, payouts, now, &mut report).await,
+        ),
+    ];
+    for (step, result) in steps {
+        if let Err(e) = result {
+            tracing::error!(step, error = %e, "sweep step failed; the next run retries it");
+            report.failed_steps.push(step);
+        }
+    }
+    tracing::info!(?report, "sweep");
+    if report.failed_steps.is_empty() {
+        Ok(report)
+    } else {
+        Err(SweepError::Steps(report.failed_steps.clone()))
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SweepError {
+    #[error("sweep steps failed: {0:?}")]
+    Steps(Vec<&'static str>),
+}
+
+fn grace(app: &App) -> Duration {
+    seconds(app.config.sweep_grace_seconds)
+}
+
+/// Gifts committed but unfinished after the grace period, through the same settlement as the
+/// queue consumer.
+async fn sweep_gifts(
+    app: &App,
+    now: OffsetDateTime,
+    report: &mut SweepReport,
+) -> Result<(), StoreError> {
+    let cutoff = sortable(now - grace(app));
+    let due = app.store.unfinished_gifts(&cutoff).await?;
+    let settled = settle(app, &due.items).await;
     for id in settled.failed.iter() {
         tracing::warn!(gift_txn_id = %id, "sweep could not finish a gift; the next run retries");
     }
     for (id, reason) in &settled.poison {
         tracing::error!(gift_txn_id = %id, ?reason, "stored gift cannot be settled");
     }
-    let mut report = SweepReport {
-        unfinished_gifts: gifts.len(),
-        settled: settled.settled,
-        boarded: settled.boarded,
-        failed: settled.failed.len(),
-        poison: settled.poison.len(),
-        ..SweepReport::default()
-    };
-    for pending in app.store.due_holds(&sortable(now)).await? {
-        let mut tx = Tx::new();
-        let amount = match app.store.add_hold_release(&mut tx, &pending, now) {
-            Ok(Some(amount)) => amount,
-            Ok(None) => continue,
-            Err(e) => {
-                tracing::error!(error = %e, account = %pending.account, "cannot build hold release");
-                continue;
-            }
-        };
-        // A settlement adding a hold meanwhile moves the version: the next run releases.
-        match tx.commit(app.store.client()).await {
-            Ok(()) => {
+    report.unfinished_gifts = due.items.len();
+    report.settled = settled.settled;
+    report.boarded = settled.boarded;
+    report.failed = settled.failed.len();
+    report.poison = settled.poison.len();
+    report.refunded = settled.refunded;
+    report.skipped += due.skipped;
+    report.more_due |= due.more;
+    Ok(())
+}
+
+/// Held earnings and commissions that are due. The index is eventually consistent, so each
+/// account is read again first; a release that lost to a concurrent change reads and tries
+/// again (`store::holds` says why a creator who keeps earning never starves it).
+async fn sweep_holds(
+    app: &App,
+    now: OffsetDateTime,
+    report: &mut SweepReport,
+) -> Result<(), StoreError> {
+    let due = app.store.due_holds(&sortable(now)).await?;
+    report.skipped += due.skipped;
+    report.more_due |= due.more;
+    for listed in due.items {
+        match release_hold(app, &listed.account, now).await {
+            Ok(Some(amount)) => {
                 report.holds_released += 1;
-                match pending.account.kind.unit() {
+                match listed.account.kind.unit() {
                     Unit::Coins => report.diamonds_released += amount,
                     Unit::Cents => report.cents_released += amount,
                 }
             }
+            Ok(None) => {}
             Err(e) => {
-                tracing::warn!(error = %e, account = %pending.account, "hold release deferred")
+                report.holds_deferred += 1;
+                tracing::warn!(error = %e, account = %listed.account, "hold release deferred to the next run");
             }
         }
     }
-    sweep_orders(app, queue, &sortable(now), &mut report).await?;
-    for payout in app.store.stranded_payouts(&sortable(now)).await? {
-        let next = sortable(now + grace);
+    Ok(())
+}
+
+async fn release_hold(
+    app: &App,
+    account: &AccountId,
+    now: OffsetDateTime,
+) -> Result<Option<u64>, ReleaseError> {
+    for attempt in 1..=HOLD_RELEASE_ATTEMPTS {
+        let Some(pending) = app.store.pending_earnings(account).await? else {
+            return Ok(None);
+        };
+        let mut tx = Tx::new();
+        let Some(amount) = app.store.add_hold_release(&mut tx, &pending, now)? else {
+            return Ok(None);
+        };
+        match tx.commit(app.store.client()).await {
+            Ok(()) => return Ok(Some(amount)),
+            Err(TxError::Cancelled(_)) if attempt < HOLD_RELEASE_ATTEMPTS => backoff(attempt).await,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(ReleaseError::KeptMoving)
+}
+
+#[derive(Debug, thiserror::Error)]
+enum ReleaseError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Tx(#[from] TxError),
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
+    #[error("the account kept changing")]
+    KeptMoving,
+}
+
+/// Orders due by `now`: unpaid ones expire here (their stock must come back promptly); delivered
+/// ones go through the settlement queue like every other settlement, and come back to the sweep
+/// only after the grace period if that message is lost. An order stays in the index until its
+/// change commits, so a failure here is retried by a later run.
+async fn sweep_orders(
+    app: &App,
+    queue: &SettlementQueue,
+    now: OffsetDateTime,
+    report: &mut SweepReport,
+) -> Result<(), StoreError> {
+    let due = app.store.due_orders(&sortable(now)).await?;
+    report.skipped += due.skipped;
+    report.more_due |= due.more;
+    for order in due.items {
+        match order.status {
+            OrderStatus::PendingPayment => match expire(app, &order.order_id).await {
+                Ok(Outcome::Changed) => report.orders_expired += 1,
+                Ok(_) => {}
+                Err(e) => {
+                    report.orders_failed += 1;
+                    tracing::warn!(order_id = %order.order_id, error = %e, "order expiry deferred");
+                }
+            },
+            OrderStatus::Delivered => {
+                // Moved first: an order that completed meanwhile is not sent again.
+                let next = sortable(now + grace(app));
+                let sent = match app.store.order_redriven(&order, &next).await {
+                    Ok(true) => queue
+                        .send(&SettlementEvent::order_completion_due(&order.order_id))
+                        .await
+                        .map_err(|e| e.to_string()),
+                    Ok(false) => continue,
+                    Err(e) => Err(e.to_string()),
+                };
+                match sent {
+                    Ok(()) => report.orders_due_for_completion += 1,
+                    Err(e) => {
+                        report.orders_failed += 1;
+                        tracing::warn!(order_id = %order.order_id, error = %e, "completion enqueue deferred");
+                    }
+                }
+            }
+            other => {
+                tracing::error!(order_id = %order.order_id, status = other.as_str(), "order in the sweep index has nothing due");
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Payouts still `requested` after the grace period: their message may be lost.
+async fn sweep_payouts(
+    app: &App,
+    payouts: &PayoutQueue,
+    now: OffsetDateTime,
+    report: &mut SweepReport,
+) -> Result<(), StoreError> {
+    let due = app.store.stranded_payouts(&sortable(now)).await?;
+    report.skipped += due.skipped;
+    report.more_due |= due.more;
+    for payout in due.items {
+        let next = sortable(now + grace(app));
         // Moved first: a payout that moved on meanwhile is not sent again.
         match app.store.payout_redriven(&payout, &next).await {
             Ok(true) => match payouts.send(&payout).await {
@@ -100,46 +256,6 @@ pub async fn sweep(
             Ok(false) => {}
             Err(e) => {
                 tracing::warn!(payout_id = %payout.payout_id, error = %e, "payout re-send deferred")
-            }
-        }
-    }
-    tracing::info!(?report, "sweep");
-    Ok(report)
-}
-
-/// Orders due by `now`: unpaid ones expire here (their stock must come back promptly); delivered
-/// ones go through the settlement queue like every other settlement. An order stays in the index
-/// until its change commits, so a failure here is retried by the next run.
-async fn sweep_orders(
-    app: &App,
-    queue: &SettlementQueue,
-    now: &str,
-    report: &mut SweepReport,
-) -> Result<(), StoreError> {
-    for order in app.store.due_orders(now).await? {
-        match order.status {
-            OrderStatus::PendingPayment => match expire(app, &order.order_id).await {
-                Ok(Outcome::Changed) => report.orders_expired += 1,
-                Ok(_) => {}
-                Err(e) => {
-                    report.orders_failed += 1;
-                    tracing::warn!(order_id = %order.order_id, error = %e, "order expiry deferred");
-                }
-            },
-            OrderStatus::Delivered => {
-                match queue
-                    .send(&SettlementEvent::order_completion_due(&order.order_id))
-                    .await
-                {
-                    Ok(()) => report.orders_due_for_completion += 1,
-                    Err(e) => {
-                        report.orders_failed += 1;
-                        tracing::warn!(order_id = %order.order_id, error = %e, "completion enqueue deferred");
-                    }
-                }
-            }
-            other => {
-                tracing::error!(order_id = %order.order_id, status = other.as_str(), "order in the sweep index has nothing due");
             }
         }
     }

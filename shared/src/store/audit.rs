@@ -8,9 +8,9 @@ use super::attrs::{get_n, get_s, Item};
 use super::ledger::ACCOUNT_SK;
 use super::orders::order_from_item;
 use super::payouts::payout_from_item;
-use super::settlement::{gift_from_item, SETTLEMENT_SETTLED};
+use super::settlement::{gift_from_item, SETTLEMENT_REFUNDED, SETTLEMENT_SETTLED};
 use super::{Store, StoreError};
-use crate::domain::audit::LedgerSnapshot;
+use crate::domain::audit::{GiftState, LedgerSnapshot};
 use crate::domain::ledger::{AccountId, AccountKind};
 
 impl Store {
@@ -30,9 +30,14 @@ impl Store {
                 .ok_or_else(|| StoreError::Corrupt(format!("account id {id}")))?;
             match account.kind {
                 AccountKind::PendingGift => {
-                    let settled = item.get("settlement")
-                        == Some(&AttributeValue::S(SETTLEMENT_SETTLED.into()));
-                    snapshot.gifts.push((gift_from_item(&item)?, settled));
+                    let state = match item.get("settlement") {
+                        Some(AttributeValue::S(s)) if s == SETTLEMENT_SETTLED => GiftState::Settled,
+                        Some(AttributeValue::S(s)) if s == SETTLEMENT_REFUNDED => {
+                            GiftState::Refunded
+                        }
+                        _ => GiftState::Unsettled,
+                    };
+                    snapshot.gifts.push((gift_from_item(&item)?, state));
                 }
                 AccountKind::Order => snapshot.orders.push(order_from_item(&item)?),
                 _ => {}
@@ -43,11 +48,11 @@ impl Store {
                 .push((account, unit, get_n(&item, "balance")?));
         }
         for item in self.scan_all(&self.tables.commerce).await? {
-            if get_s(&item, "pk")?.starts_with("PRODUCT#") {
-                snapshot.stock.push((
-                    get_s(&item, "product_id")?.to_owned(),
-                    get_n(&item, "stock_available")?,
-                ));
+            // Every stock shard on its own: none may be negative.
+            if let Some(shard) = get_s(&item, "pk")?.strip_prefix("STOCK#") {
+                snapshot
+                    .stock
+                    .push((shard.to_owned(), get_n(&item, "units")?));
             }
         }
         Ok(snapshot)

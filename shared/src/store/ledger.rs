@@ -30,7 +30,7 @@ pub(crate) fn account_pk(account: &AccountId) -> String {
 pub struct AccountEdit {
     /// Optimistic concurrency: the account must be at this version (0: never written).
     pub version: Option<u64>,
-    pub equals: Vec<(&'static str, AttributeValue)>,
+    pub equals: Vec<(String, AttributeValue)>,
     /// Numbers that must be at least this much (and exist).
     pub at_least: Vec<(String, u64)>,
     pub set: Vec<(String, AttributeValue)>,

@@ -15,6 +15,7 @@ mod attrs;
 pub mod audit;
 pub mod boards;
 pub mod gifts;
+pub mod holds;
 pub mod idempotency;
 pub mod ledger;
 pub mod orders;
@@ -51,6 +52,7 @@ pub struct Store {
     pub(crate) tables: Tables,
     pub(crate) wallet_snapshots: wallets::Snapshots,
     pub(crate) product_snapshots: snapshots::Snapshots<crate::domain::shop::Product>,
+    pub(crate) stream_snapshots: streams::Snapshots,
 }
 
 impl Store {
@@ -60,6 +62,7 @@ impl Store {
             tables,
             wallet_snapshots: wallets::Snapshots::default(),
             product_snapshots: snapshots::Snapshots::default(),
+            stream_snapshots: snapshots::Snapshots::default(),
         }
     }
 

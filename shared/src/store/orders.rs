@@ -11,10 +11,11 @@ use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 
-use super::attrs::{get_n, get_s, n, opt_n, opt_s, s, Item};
+use super::attrs::{get_n, get_s, key, n, opt_n, opt_s, s, Item};
+use super::ledger::{account_pk, ACCOUNT_SK};
 use super::ledger::{AccountEdit, LedgerWrite, TransferRecords};
 use super::products::Units;
-use super::sweep::{order_sweep_shard, SWEEP_AT, SWEEP_SHARD};
+use super::sweep::{order_sweep_shard, Due, SWEEP_AT, SWEEP_SHARD};
 use super::transaction::{Role, Tx, TxError};
 use super::{Store, StoreError};
 use crate::domain::ledger::{AccountId, LedgerError, Transfer};
@@ -94,6 +95,40 @@ impl Store {
                 ..Default::default()
             },
         )
+    }
+
+    /// Orders whose payment window or hold after delivery ended by `now`.
+    pub async fn due_orders(&self, now: &str) -> Result<Due<Order>, StoreError> {
+        self.sweep_due("order", now, order_from_item).await
+    }
+
+    /// Moves a delivered order's next turn in the sweep to `next` once its completion was sent
+    /// to the settlement queue, so the sweeper does not send it again every minute; `false` if
+    /// the order moved on (completed) meanwhile. If the message is lost, `next` brings it back.
+    pub async fn order_redriven(&self, order: &Order, next: &str) -> Result<bool, StoreError> {
+        let account = AccountId::order(&order.order_id);
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.tables.ledger)
+            .set_key(Some(key(account_pk(&account), ACCOUNT_SK)))
+            .update_expression("SET #at = :next")
+            .condition_expression("version = :version AND attribute_exists(#at)")
+            .expression_attribute_names("#at", SWEEP_AT)
+            .expression_attribute_values(":next", s(next))
+            .expression_attribute_values(":version", n(order.version))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(super::sdk_error("UpdateItem", e)),
+        }
     }
 
     pub async fn order(&self, order_id: &str) -> Result<Option<Order>, StoreError> {

@@ -16,7 +16,7 @@ use aws_sdk_dynamodb::types::{TransactWriteItem, Update};
 
 use super::attrs::{get_n, get_s, key, n, opt_s, s, Item};
 use super::ledger::{statement_pk, LedgerWrite, ACCOUNT_SK};
-use super::sweep::{payout_sweep_shard, SWEEP_AT, SWEEP_SHARD};
+use super::sweep::{payout_sweep_shard, Due, SWEEP_AT, SWEEP_SHARD};
 use super::transaction::{put_new, Role, Tx};
 use super::{sdk_error, Store, StoreError};
 use crate::domain::ledger::{AccountId, LedgerError};
@@ -200,8 +200,8 @@ impl Store {
     }
 
     /// Requested payouts due for re-sending by `now` (their message may have been lost).
-    pub async fn stranded_payouts(&self, now: &str) -> Result<Vec<Payout>, StoreError> {
-        self.sweep_all("payout", now, payout_from_item).await
+    pub async fn stranded_payouts(&self, now: &str) -> Result<Due<Payout>, StoreError> {
+        self.sweep_due("payout", now, payout_from_item).await
     }
 
     /// Moves a still-requested payout's next re-send to `next`; false if it has moved on.
@@ -220,7 +220,9 @@ impl Store {
         updated_if(update).await
     }
 
-    /// One page of a creator's statement, oldest first, after `after` (an entry id).
+    /// One page of a creator's statement, oldest first, after `after` (an entry id), and whether
+    /// entries follow. One entry more than the page is asked for, so "more" is never a cursor to
+    /// an empty page: DynamoDB returns a `LastEvaluatedKey` when exactly `limit` items remain.
     pub async fn statement_page(
         &self,
         creator_id: &str,
@@ -236,16 +238,20 @@ impl Store {
             .expression_attribute_values(":pk", s(&pk))
             .set_exclusive_start_key(after.map(|sk| key(pk.clone(), sk)))
             .consistent_read(true)
-            .limit(limit)
+            .limit(limit.saturating_add(1))
             .send()
             .await
             .map_err(|e| sdk_error("Query", e))?;
-        let entries = out
+        let mut entries = out
             .items()
             .iter()
             .map(entry_from_item)
             .collect::<Result<Vec<_>, _>>()?;
-        Ok((entries, out.last_evaluated_key.is_some()))
+        // Past the page, or cut short by DynamoDB's 1 MB page size.
+        let more = entries.len() > usize::try_from(limit).unwrap_or(usize::MAX)
+            || out.last_evaluated_key.is_some();
+        entries.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+        Ok((entries, more))
     }
 
     /// Every creator listed as having money in an available balance (see `ledger`), each once.

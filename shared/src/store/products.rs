@@ -1,7 +1,10 @@
 //! Products and the units each buyer holds of them, in the commerce table.
 //!
-//! - `PRODUCT#<product>` / `P`: the product; `stock_available` is changed only by `ADD` under the
-//!   condition that it stays at or above zero, so stock can never be oversold.
+//! - `PRODUCT#<product>` / `P`: the product, never changed after it is created (its number of
+//!   stock shards included).
+//! - `STOCK#<product>#<shard>` / `K`: `units` of the product's stock (`domain::stock`), changed
+//!   only by `ADD` under the condition that it stays at or above zero, so stock can never be
+//!   oversold; the product's stock is the sum of its shards.
 //! - `LIMITS#<seller>#<buyer>` / `L`: units the buyer holds (reserved or bought) of each of that
 //!   seller's limited products, as `p:<product>` numbers. An order's lines all come from one
 //!   seller, so one item carries every limit an order checks.
@@ -16,14 +19,22 @@ use super::attrs::{get_n, get_s, key, n, opt_n, s, Item};
 use super::transaction::{put_new, Role, Tx};
 use super::{sdk_error, Store, StoreError};
 use crate::domain::shop::Product;
+use crate::domain::stock::split_stock;
 
 const PRODUCT_SK: &str = "P";
+const STOCK_SK: &str = "K";
+/// Where released units go back to: every product has a shard 0.
+const RELEASE_SHARD: u32 = 0;
 const LIMITS_SK: &str = "L";
 /// BatchGetItem rounds before giving up on keys DynamoDB keeps returning unprocessed.
 const MAX_BATCH_GET_ROUNDS: usize = 8;
 
 fn product_key(product_id: &str) -> Item {
     key(format!("PRODUCT#{product_id}"), PRODUCT_SK)
+}
+
+fn stock_key(product_id: &str, shard: u32) -> Item {
+    key(format!("STOCK#{product_id}#{shard:02}"), STOCK_SK)
 }
 
 fn limits_key(seller_id: &str, buyer_id: &str) -> Item {
@@ -44,14 +55,15 @@ pub struct Units<'a> {
 }
 
 impl Store {
-    pub fn add_new_product(&self, tx: &mut Tx, p: &Product) {
+    /// The product and its stock, `stock` units split over its shards.
+    pub fn add_new_product(&self, tx: &mut Tx, p: &Product, stock: u64) {
         let mut item = product_key(&p.product_id);
         item.extend([
             ("product_id".to_owned(), s(&p.product_id)),
             ("seller_id".to_owned(), s(&p.seller_id)),
             ("title".to_owned(), s(&p.title)),
             ("price_cents".to_owned(), n(p.price_cents)),
-            ("stock_available".to_owned(), n(p.stock_available)),
+            ("stock_shards".to_owned(), n(p.stock_shards)),
             ("affiliate_rate_bps".to_owned(), n(p.affiliate_rate_bps)),
             ("created_at".to_owned(), s(&p.created_at)),
         ]);
@@ -62,6 +74,36 @@ impl Store {
             Role::Product(p.product_id.clone()),
             put_new(&self.tables.commerce, item),
         );
+        for (shard, units) in (0u32..).zip(split_stock(stock, p.stock_shards)) {
+            let mut item = stock_key(&p.product_id, shard);
+            item.extend([
+                ("product_id".to_owned(), s(&p.product_id)),
+                ("units".to_owned(), n(units)),
+            ]);
+            tx.push(
+                Role::Stock(p.product_id.clone(), shard),
+                put_new(&self.tables.commerce, item),
+            );
+        }
+    }
+
+    /// The units each of the product's shards holds now (strongly consistent reads; they
+    /// never conflict with the orders taking from them).
+    pub async fn stock(&self, product: &Product) -> Result<Vec<u64>, StoreError> {
+        let keys = (0..product.stock_shards)
+            .map(|k| stock_key(&product.product_id, k))
+            .collect();
+        let mut units = vec![0; product.stock_shards as usize];
+        for item in self.batch_get(keys).await? {
+            let shard = get_s(&item, "pk")?
+                .rsplit('#')
+                .next()
+                .and_then(|k| k.parse::<usize>().ok())
+                .filter(|k| *k < units.len())
+                .ok_or_else(|| StoreError::Corrupt("stock shard key".into()))?;
+            units[shard] = get_n(&item, "units")?;
+        }
+        Ok(units)
     }
 
     pub async fn product(&self, product_id: &str) -> Result<Option<Product>, StoreError> {
@@ -92,8 +134,20 @@ impl Store {
                 None => missing.push(product_key(id)),
             }
         }
+        for item in self.batch_get(missing).await? {
+            let p = product_from_item(&item)?;
+            self.product_snapshots.put(&p.product_id, p.clone());
+            found.insert(p.product_id.clone(), p);
+        }
+        Ok(found)
+    }
+
+    /// Consistent reads of `keys` in the commerce table (one `BatchGetItem`, again for what
+    /// DynamoDB leaves unprocessed).
+    async fn batch_get(&self, mut keys: Vec<Item>) -> Result<Vec<Item>, StoreError> {
+        let mut items = Vec::new();
         let mut rounds = 0;
-        while !missing.is_empty() {
+        while !keys.is_empty() {
             rounds += 1;
             if rounds > MAX_BATCH_GET_ROUNDS {
                 return Err(StoreError::Throttled {
@@ -101,86 +155,90 @@ impl Store {
                     message: "keys stayed unprocessed".into(),
                 });
             }
-            let keys = KeysAndAttributes::builder()
-                .set_keys(Some(std::mem::take(&mut missing)))
+            let request = KeysAndAttributes::builder()
+                .set_keys(Some(std::mem::take(&mut keys)))
                 .consistent_read(true)
                 .build()
                 .expect("keys are set");
             let out = self
                 .client
                 .batch_get_item()
-                .request_items(&self.tables.commerce, keys)
+                .request_items(&self.tables.commerce, request)
                 .send()
                 .await
                 .map_err(|e| sdk_error("BatchGetItem", e))?;
-            for item in out
-                .responses
-                .and_then(|mut r| r.remove(&self.tables.commerce))
-                .unwrap_or_default()
-            {
-                let p = product_from_item(&item)?;
-                self.product_snapshots.put(&p.product_id, p.clone());
-                found.insert(p.product_id.clone(), p);
-            }
-            missing = out
+            items.extend(
+                out.responses
+                    .and_then(|mut r| r.remove(&self.tables.commerce))
+                    .unwrap_or_default(),
+            );
+            keys = out
                 .unprocessed_keys
                 .and_then(|mut u| u.remove(&self.tables.commerce))
                 .map(|k| k.keys)
                 .unwrap_or_default();
         }
-        Ok(found)
+        Ok(items)
     }
 
-    /// Takes `quantity` units out of stock, refused (with the product as it was) if fewer are
-    /// available.
-    pub fn add_stock_reservation(&self, tx: &mut Tx, product_id: &str, quantity: u64) {
+    /// Takes `quantity` units out of one stock shard, refused if it holds fewer.
+    pub fn add_stock_take(&self, tx: &mut Tx, product_id: &str, shard: u32, quantity: u64) {
         let values = HashMap::from([
             (":delta".to_owned(), n(-signed(quantity))),
             (":need".to_owned(), n(quantity)),
         ]);
-        self.add_stock_change(tx, product_id, "stock_available >= :need", values);
+        self.add_stock_change(tx, product_id, shard, "units >= :need", values);
     }
 
-    /// Puts reserved units back.
+    /// Puts reserved units back (to shard 0: any shard counts the same).
     pub fn add_stock_release(&self, tx: &mut Tx, product_id: &str, quantity: u64) {
         let values = HashMap::from([(":delta".to_owned(), n(signed(quantity)))]);
-        self.add_stock_change(tx, product_id, "attribute_exists(pk)", values);
-    }
-
-    /// A seller's stock adjustment, pinned to the stock they saw (so the answer can state the
-    /// stock after it) and refused unless the product is theirs.
-    pub fn add_stock_adjustment(
-        &self,
-        tx: &mut Tx,
-        product: &Product,
-        seller_id: &str,
-        delta: i64,
-    ) {
-        let values = HashMap::from([
-            (":delta".to_owned(), n(delta)),
-            (":seen".to_owned(), n(product.stock_available)),
-            (":seller".to_owned(), s(seller_id)),
-        ]);
         self.add_stock_change(
             tx,
-            &product.product_id,
-            "seller_id = :seller AND stock_available = :seen",
+            product_id,
+            RELEASE_SHARD,
+            "attribute_exists(pk)",
             values,
         );
     }
 
-    fn add_stock_change(&self, tx: &mut Tx, product_id: &str, condition: &str, values: Item) {
+    /// A seller's stock adjustment: `changes` per shard, every shard pinned to the units seen, so
+    /// the answer can state the stock after it exactly.
+    pub fn add_stock_adjustment(
+        &self,
+        tx: &mut Tx,
+        product_id: &str,
+        seen: &[u64],
+        changes: &[i64],
+    ) {
+        for ((shard, seen), change) in (0u32..).zip(seen).zip(changes) {
+            let values = HashMap::from([
+                (":delta".to_owned(), n(*change)),
+                (":seen".to_owned(), n(*seen)),
+            ]);
+            self.add_stock_change(tx, product_id, shard, "units = :seen", values);
+        }
+    }
+
+    fn add_stock_change(
+        &self,
+        tx: &mut Tx,
+        product_id: &str,
+        shard: u32,
+        condition: &str,
+        values: Item,
+    ) {
         let update = Update::builder()
             .table_name(&self.tables.commerce)
-            .set_key(Some(product_key(product_id)))
-            .update_expression("ADD stock_available :delta")
+            .set_key(Some(stock_key(product_id, shard)))
+            .update_expression("ADD units :delta")
             .condition_expression(condition)
             .set_expression_attribute_values(Some(values))
             .return_values_on_condition_check_failure(OnFail::AllOld)
             .build()
             .expect("table, key and expression are set");
         tx.push(
-            Role::Product(product_id.to_owned()),
+            Role::Stock(product_id.to_owned(), shard),
             TransactWriteItem::builder().update(update).build(),
         );
     }
@@ -279,7 +337,7 @@ pub fn product_from_item(item: &Item) -> Result<Product, StoreError> {
         seller_id: get_s(item, "seller_id")?.to_owned(),
         title: get_s(item, "title")?.to_owned(),
         price_cents: get_n(item, "price_cents")?,
-        stock_available: get_n(item, "stock_available")?,
+        stock_shards: get_n(item, "stock_shards")?,
         per_buyer_limit: opt_n(item, "per_buyer_limit")?,
         affiliate_rate_bps: get_n(item, "affiliate_rate_bps")?,
         created_at: get_s(item, "created_at")?.to_owned(),

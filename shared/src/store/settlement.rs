@@ -13,17 +13,20 @@ use aws_sdk_dynamodb::types::{
 };
 
 use super::attrs::{get_n, get_s, key, n, opt_s, s, Item};
+use super::holds::hold_edit;
 use super::ledger::{account_pk, AccountEdit, LedgerWrite, TransferRecords, ACCOUNT_SK};
-use super::sweep::{hold_edit, SWEEP_AT, SWEEP_SHARD};
+use super::sweep::{Due, SWEEP_AT, SWEEP_SHARD};
 use super::transaction::{Role, Tx};
 use super::{Store, StoreError};
-use crate::domain::ledger::{AccountId, LedgerError};
+use crate::domain::ledger::{AccountId, LedgerError, Transfer, TransferKind};
 use crate::domain::settlement::{GiftToSettle, Landing, SettlementChunk};
 use crate::domain::time::sortable;
 
 /// A gift account's `settlement` attribute.
 pub const SETTLEMENT_PENDING: &str = "pending";
 pub const SETTLEMENT_SETTLED: &str = "settled";
+/// Sent after its stream's end plus the grace: the coins went back to the sender.
+pub const SETTLEMENT_REFUNDED: &str = "refunded";
 /// The version a gift account has from its opening until it is settled.
 const UNSETTLED_VERSION: u64 = 1;
 /// Prefix of the attributes on a creator's pending earnings that hold amounts by release time.
@@ -38,6 +41,8 @@ pub enum StoredGift {
     Mismatch,
     /// Settled before (a redelivery, or the sweeper won the race).
     Settled { boards_pending: bool },
+    /// Refunded before: it was sent after its stream's end plus the grace.
+    Refunded,
 }
 
 impl Store {
@@ -82,6 +87,45 @@ impl Store {
         )
     }
 
+    /// A gift sent after its stream's end plus the grace (`domain::streams::gift_counts`): all
+    /// its coins back to the sender, and the gift leaves the sweep index. Pinned to the unsettled
+    /// version, so it happens once and never after a settlement.
+    pub fn add_late_gift_refund(
+        &self,
+        tx: &mut Tx,
+        gift: &GiftToSettle,
+        at: &str,
+    ) -> Result<(), LedgerError> {
+        let account = AccountId::pending_gift(&gift.gift_txn_id);
+        let refund = Transfer::new(
+            format!("{}/refund", gift.gift_txn_id),
+            account.clone(),
+            AccountId::wallet(&gift.sender_id),
+            gift.coins,
+            TransferKind::LateGiftRefund,
+            &gift.gift_txn_id,
+        )?;
+        let edit = AccountEdit {
+            equals: claimed_facts(gift),
+            set: vec![
+                ("settlement".into(), s(SETTLEMENT_REFUNDED)),
+                ("settled_at".into(), s(at)),
+            ],
+            remove: vec![SWEEP_SHARD.into(), SWEEP_AT.into()],
+            ..AccountEdit::pinned(UNSETTLED_VERSION)
+        };
+        self.add_ledger_write(
+            tx,
+            LedgerWrite {
+                transfers: &[refund],
+                at,
+                edits: HashMap::from([(account, edit)]),
+                records: TransferRecords::OnDebitAccount,
+                ..Default::default()
+            },
+        )
+    }
+
     /// Marks settled gifts as credited to the leaderboards; the board increments go in the same
     /// transaction (`add_board_increment`). Fails for a gift whose boards were applied already.
     pub fn add_boards_applied(&self, tx: &mut Tx, gift_txn_id: &str, at: &str) {
@@ -105,14 +149,21 @@ impl Store {
     }
 }
 
+impl Store {
+    /// Gifts that entered the sweep index before `before` and still owe settlement or boards.
+    pub async fn unfinished_gifts(&self, before: &str) -> Result<Due<GiftToSettle>, StoreError> {
+        self.sweep_due("gift", before, gift_from_item).await
+    }
+}
+
 /// Every fact the message claims, as conditions on the stored gift.
-fn claimed_facts(g: &GiftToSettle) -> Vec<(&'static str, aws_sdk_dynamodb::types::AttributeValue)> {
+fn claimed_facts(g: &GiftToSettle) -> Vec<(String, aws_sdk_dynamodb::types::AttributeValue)> {
     vec![
-        ("creator_id", s(&g.creator_id)),
-        ("stream_id", s(&g.stream_id)),
-        ("sender_id", s(&g.sender_id)),
-        ("coins", n(g.coins)),
-        ("sent_at", s(&g.sent_at)),
+        ("creator_id".into(), s(&g.creator_id)),
+        ("stream_id".into(), s(&g.stream_id)),
+        ("sender_id".into(), s(&g.sender_id)),
+        ("coins".into(), n(g.coins)),
+        ("sent_at".into(), s(&g.sent_at)),
     ]
 }
 
@@ -126,7 +177,11 @@ pub fn stored_gift(claimed: &GiftToSettle, old: Option<&Item>) -> Result<StoredG
         return Ok(StoredGift::Mismatch);
     }
     let version: u64 = get_n(old, "version")?;
-    let settled = opt_s(old, "settlement").as_deref() == Some(SETTLEMENT_SETTLED);
+    let state = opt_s(old, "settlement");
+    if state.as_deref() == Some(SETTLEMENT_REFUNDED) && version != UNSETTLED_VERSION {
+        return Ok(StoredGift::Refunded);
+    }
+    let settled = state.as_deref() == Some(SETTLEMENT_SETTLED);
     if !settled || version == UNSETTLED_VERSION {
         return Err(StoreError::Corrupt(format!(
             "gift {} failed its settlement condition but is not settled",

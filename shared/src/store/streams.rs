@@ -3,8 +3,9 @@
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::{
-    ConditionCheck, ReturnValuesOnConditionCheckFailure as OnFail, TransactWriteItem, Update,
+    ReturnValuesOnConditionCheckFailure as OnFail, TransactWriteItem, Update,
 };
+use time::{Duration, OffsetDateTime};
 
 use super::attrs::{get_s, key, opt_s, s, Item};
 use super::transaction::{put_new, Role, Tx};
@@ -12,6 +13,9 @@ use super::{Store, StoreError};
 use crate::domain::streams::{Stream, StreamStatus};
 
 const STREAM_SK: &str = "S";
+
+/// Streams remembered per warm container, with when they were read (`Store::recent_stream`).
+pub(crate) type Snapshots = super::snapshots::Snapshots<(Stream, OffsetDateTime)>;
 
 fn stream_key(stream_id: &str) -> Item {
     key(format!("STREAM#{stream_id}"), STREAM_SK)
@@ -60,39 +64,25 @@ impl Store {
         );
     }
 
-    /// The gift path's stream check: the stream exists, is `creator_id`'s, and is live.
-    pub(crate) fn add_stream_live_check(&self, tx: &mut Tx, stream_id: &str, creator_id: &str) {
-        self.add_stream_check(tx, stream_id, creator_id, true);
-    }
-
-    /// The shop's stream check: the stream an order names exists and is `creator_id`'s (a buyer
-    /// may finish checking out after the stream ended).
-    pub(crate) fn add_stream_exists_check(&self, tx: &mut Tx, stream_id: &str, creator_id: &str) {
-        self.add_stream_check(tx, stream_id, creator_id, false);
-    }
-
-    fn add_stream_check(&self, tx: &mut Tx, stream_id: &str, creator_id: &str, live: bool) {
-        let mut values = HashMap::from([(":creator".to_owned(), s(creator_id))]);
-        let mut check = ConditionCheck::builder()
-            .table_name(&self.tables.commerce)
-            .set_key(Some(stream_key(stream_id)))
-            .return_values_on_condition_check_failure(OnFail::AllOld);
-        check = if live {
-            values.insert(":live".to_owned(), s(StreamStatus::Live.as_str()));
-            check
-                .condition_expression("creator_id = :creator AND #status = :live")
-                .expression_attribute_names("#status", "status")
-        } else {
-            check.condition_expression("creator_id = :creator")
-        };
-        let check = check
-            .set_expression_attribute_values(Some(values))
-            .build()
-            .expect("table, key and condition are set");
-        tx.push(
-            Role::Stream,
-            TransactWriteItem::builder().condition_check(check).build(),
-        );
+    /// The stream as this container read it at most `max_age` ago, else as stored now (a plain
+    /// read: reads never conflict with the transactions writing the stream). A stream that does
+    /// not exist is not remembered: it may be created the next moment.
+    pub async fn recent_stream(
+        &self,
+        stream_id: &str,
+        now: OffsetDateTime,
+        max_age: Duration,
+    ) -> Result<Option<Stream>, StoreError> {
+        if let Some((stream, read_at)) = self.stream_snapshots.get(stream_id) {
+            if read_at <= now && now - read_at <= max_age {
+                return Ok(Some(stream));
+            }
+        }
+        let stream = self.stream(stream_id).await?;
+        if let Some(stream) = &stream {
+            self.stream_snapshots.put(stream_id, (stream.clone(), now));
+        }
+        Ok(stream)
     }
 }
 

@@ -1,35 +1,36 @@
 //! The sweep index: a sparse GSI of the ledger table over `sweep_shard` / `sweep_at`, holding
 //! exactly the items that still owe work — gifts not yet settled or not yet on the leaderboards
 //! (`gift#NN`), pending accounts with a hold to release (`hold#NN`: gift earnings, commissions),
-//! and orders awaiting payment or their hold after delivery (`order#NN`, due at `sweep_at`). An
+//! orders awaiting payment or their hold after delivery (`order#NN`), requested payouts
+//! (`payout#NN`) and creators with a payable balance (`payable#NN`), each due at `sweep_at`. An
 //! item leaves the index when its work is done (the attributes are removed in the same update).
+//!
+//! This module knows the index's keys and due times only; each record's own module reads its
+//! items (`from_item`), so the index depends on no record type.
 //!
 //! The partition key is sharded: every gift passes through the index, and one partition of a GSI
 //! takes about 1,000 writes a second, so a single "pending" key would be the hot item DESIGN.md
 //! forbids (a throttled GSI throttles the table's writes).
 
+use std::collections::HashMap;
+
 use aws_sdk_dynamodb::types::AttributeValue;
 
-use super::attrs::{get_n, n, s, Item};
-use super::ledger::{AccountEdit, LedgerWrite};
-use super::orders::order_from_item;
-use super::settlement::{gift_from_item, HOLD_PREFIX};
-use super::transaction::Tx;
+use super::attrs::{s, Item};
 use super::{sdk_error, Store, StoreError};
 use crate::domain::ids::digest;
-use crate::domain::ledger::{AccountId, LedgerError, Transfer, TransferKind};
-use crate::domain::settlement::{release, GiftToSettle, Hold};
-use crate::domain::shop::Order;
-use crate::domain::time::sortable;
+use crate::telemetry::metric;
 
 pub(crate) const SWEEP_SHARD: &str = "sweep_shard";
 pub(crate) const SWEEP_AT: &str = "sweep_at";
 /// Shards of each kind: 16 partitions take ~16,000 gifts a second through the index.
 pub const SWEEP_SHARDS: u8 = 16;
-/// Items read per shard per sweep, so one run stays inside its time limit.
-pub const SWEEP_PAGE: i32 = 500;
+/// Most due items of one kind one run takes from each shard, oldest first (the shard's pages
+/// followed until then): 16 × 250 = 4,000 per kind keeps a run well inside its timeout, and
+/// what is left stays due for the next run, a minute later.
+pub const SWEEP_BUDGET_PER_SHARD: usize = 250;
 
-/// `<kind>#NN`: the shard of `id` among the kind's [`SWEEP_SHARDS`] (`sweep_all` reads them all).
+/// `<kind>#NN`: the shard of `id` among the kind's [`SWEEP_SHARDS`] (`sweep_due` reads them all).
 fn shard(kind: &str, id: &str) -> String {
     format!("{kind}#{:02}", digest(&[id])[0] % SWEEP_SHARDS)
 }
@@ -42,6 +43,11 @@ pub(crate) fn order_sweep_shard(order_id: &str) -> String {
     shard("order", order_id)
 }
 
+/// A pending account with holds to release (a creator's gift earnings or commissions).
+pub(crate) fn hold_sweep_shard(owner: &str) -> String {
+    shard("hold", owner)
+}
+
 /// Creators with money in an available balance, for the scheduled payout run.
 pub(crate) fn payable_sweep_shard(creator_id: &str) -> String {
     shard("payable", creator_id)
@@ -52,173 +58,82 @@ pub(crate) fn payout_sweep_shard(payout_id: &str) -> String {
     shard("payout", payout_id)
 }
 
-/// A pending account with holds (a creator's gift earnings or commissions), as the sweep index
-/// lists it.
-#[derive(Debug, Clone)]
-pub struct PendingEarnings {
-    pub account: AccountId,
-    pub version: u64,
-    pub holds: Vec<Hold>,
-}
-
-/// What adds `amount` to a pending account's hold releasing at `release_at` (sortable).
-pub(crate) fn hold_edit(account: &AccountId, release_at: &str, amount: u64) -> AccountEdit {
-    AccountEdit {
-        add: vec![(format!("{HOLD_PREFIX}{release_at}"), n(amount))],
-        // The earliest release keeps its place in the sweep index: holds are added in time
-        // order, so the first one set is the first one due.
-        set_if_absent: vec![
-            (SWEEP_SHARD.into(), s(shard("hold", &account.owner))),
-            (SWEEP_AT.into(), s(release_at)),
-        ],
-        ..AccountEdit::default()
-    }
-}
-
-/// What takes `amount` back out of a pending account's hold releasing at `release_at`: refused
-/// unless the hold still holds that much (a hold already released is not pending money).
-pub(crate) fn hold_clawback_edit(release_at: &str, amount: u64) -> AccountEdit {
-    let hold = format!("{HOLD_PREFIX}{release_at}");
-    AccountEdit {
-        add: vec![(hold.clone(), n(-i128::from(amount)))],
-        at_least: vec![(hold, amount)],
-        ..AccountEdit::default()
-    }
+/// What a sweep found due of one kind.
+#[derive(Debug)]
+pub struct Due<T> {
+    pub items: Vec<T>,
+    /// Items that could not be read as what the index says they are: logged with their key,
+    /// counted (`SweepItemsSkipped`), and left for a person; they never stop the others.
+    pub skipped: usize,
+    /// Whether a shard had more due than this run's budget.
+    pub more: bool,
 }
 
 impl Store {
-    /// Gifts that entered the index before `before` and still owe settlement or boards.
-    pub async fn unfinished_gifts(&self, before: &str) -> Result<Vec<GiftToSettle>, StoreError> {
-        self.sweep_all("gift", before, gift_from_item).await
-    }
-
-    /// Pending accounts with a hold due by `now`.
-    pub async fn due_holds(&self, now: &str) -> Result<Vec<PendingEarnings>, StoreError> {
-        self.sweep_all("hold", now, pending_earnings_from_item)
-            .await
-    }
-
-    /// Orders whose payment window or hold after delivery ended by `now`.
-    pub async fn due_orders(&self, now: &str) -> Result<Vec<Order>, StoreError> {
-        self.sweep_all("order", now, order_from_item).await
-    }
-
-    /// Every shard of one kind, up to `until`, each item read by `from_item`.
-    pub(crate) async fn sweep_all<T>(
+    /// Items of `kind` due by `until`, oldest first per shard, at most
+    /// [`SWEEP_BUDGET_PER_SHARD`] from each, each read by `from_item`.
+    pub(crate) async fn sweep_due<T>(
         &self,
         kind: &str,
         until: &str,
         from_item: fn(&Item) -> Result<T, StoreError>,
-    ) -> Result<Vec<T>, StoreError> {
-        let mut out = Vec::new();
+    ) -> Result<Due<T>, StoreError> {
+        let mut due = Due {
+            items: Vec::new(),
+            skipped: 0,
+            more: false,
+        };
         for shard in 0..SWEEP_SHARDS {
-            for item in self
-                .sweep_query(&format!("{kind}#{shard:02}"), until)
-                .await?
-            {
-                out.push(from_item(&item)?);
+            let (items, more) = self
+                .sweep_shard(&format!("{kind}#{shard:02}"), until)
+                .await?;
+            due.more |= more;
+            for item in items {
+                match from_item(&item) {
+                    Ok(t) => due.items.push(t),
+                    Err(e) => {
+                        let pk = item.get("pk").and_then(|v| v.as_s().ok());
+                        tracing::error!(error = %e, pk = ?pk, kind, "unreadable item in the sweep index; skipped");
+                        metrics::counter!(metric::SWEEP_ITEMS_SKIPPED).increment(1);
+                        due.skipped += 1;
+                    }
+                }
             }
         }
-        Ok(out)
+        Ok(due)
     }
 
-    async fn sweep_query(&self, shard: &str, until: &str) -> Result<Vec<Item>, StoreError> {
-        let out = self
-            .client
-            .query()
-            .table_name(&self.tables.ledger)
-            .index_name(&self.tables.ledger_sweep_index)
-            .key_condition_expression("#shard = :shard AND #at <= :until")
-            .expression_attribute_names("#shard", SWEEP_SHARD)
-            .expression_attribute_names("#at", SWEEP_AT)
-            .expression_attribute_values(":shard", s(shard))
-            .expression_attribute_values(":until", s(until))
-            .limit(SWEEP_PAGE)
-            .send()
-            .await
-            .map_err(|e| sdk_error("Query", e))?;
-        Ok(out.items.unwrap_or_default())
-    }
-
-    /// Moves what is due from a pending account to its available account, pinned to the version
-    /// the holds were read at (a concurrent settlement adding a hold makes it fail, and the next
-    /// sweep retries). Returns `None` if nothing is due.
-    pub fn add_hold_release(
-        &self,
-        tx: &mut Tx,
-        pending: &PendingEarnings,
-        now: time::OffsetDateTime,
-    ) -> Result<Option<u64>, LedgerError> {
-        let r = release(&pending.holds, now);
-        if r.released.is_empty() {
-            return Ok(None);
-        }
-        let pending_account = pending.account.clone();
-        let available = pending_account
-            .kind
-            .released_to()
-            .map(|kind| AccountId::new(kind, &pending_account.owner))
-            .expect("only pending accounts carry holds");
-        let mut edit = AccountEdit {
-            remove: r
-                .released
-                .iter()
-                .map(|at| format!("{HOLD_PREFIX}{at}"))
-                .collect(),
-            ..AccountEdit::pinned(pending.version)
-        };
-        match &r.next {
-            Some(next) => edit.set.push((SWEEP_AT.into(), s(next))),
-            None => edit.remove.extend([SWEEP_SHARD.into(), SWEEP_AT.into()]),
-        }
-        let transfers = match r.amount {
-            0 => vec![],
-            amount => vec![Transfer::new(
-                format!("release:{pending_account}:{}", pending.version),
-                pending_account.clone(),
-                available,
-                amount,
-                TransferKind::HoldRelease,
-                &pending_account.owner,
-            )?],
-        };
-        self.add_ledger_write(
-            tx,
-            LedgerWrite {
-                transfers: &transfers,
-                at: &sortable(now),
-                edits: [(pending_account, edit)].into(),
-                ..Default::default()
-            },
-        )?;
-        Ok(Some(r.amount))
-    }
-}
-
-fn pending_earnings_from_item(item: &Item) -> Result<PendingEarnings, StoreError> {
-    let id = super::attrs::get_s(item, "account_id")?;
-    let account = AccountId::parse(id)
-        .filter(|a| a.kind.released_to().is_some())
-        .ok_or_else(|| StoreError::Corrupt(format!("held account {id}")))?;
-    let mut holds = Vec::new();
-    for (name, value) in item {
-        if let Some(release_at) = name.strip_prefix(HOLD_PREFIX) {
-            let amount = match value {
-                AttributeValue::N(v) => v.parse().ok(),
-                _ => None,
+    /// One shard's due items, following its pages up to the budget; whether more are due.
+    async fn sweep_shard(&self, shard: &str, until: &str) -> Result<(Vec<Item>, bool), StoreError> {
+        let mut items = Vec::new();
+        let mut start: Option<HashMap<String, AttributeValue>> = None;
+        loop {
+            let left = SWEEP_BUDGET_PER_SHARD - items.len();
+            let out = self
+                .client
+                .query()
+                .table_name(&self.tables.ledger)
+                .index_name(&self.tables.ledger_sweep_index)
+                .key_condition_expression("#shard = :shard AND #at <= :until")
+                .expression_attribute_names("#shard", SWEEP_SHARD)
+                .expression_attribute_names("#at", SWEEP_AT)
+                .expression_attribute_values(":shard", s(shard))
+                .expression_attribute_values(":until", s(until))
+                .set_exclusive_start_key(start)
+                .limit(i32::try_from(left).unwrap_or(i32::MAX))
+                .send()
+                .await
+                .map_err(|e| sdk_error("Query", e))?;
+            items.extend(out.items.unwrap_or_default());
+            start = out.last_evaluated_key;
+            if start.is_none() {
+                return Ok((items, false));
             }
-            .ok_or_else(|| StoreError::Corrupt(format!("hold {name} is not a number")))?;
-            holds.push(Hold {
-                release_at: release_at.to_owned(),
-                amount,
-            });
+            if items.len() >= SWEEP_BUDGET_PER_SHARD {
+                return Ok((items, true));
+            }
         }
     }
-    Ok(PendingEarnings {
-        account,
-        version: get_n(item, "version")?,
-        holds,
-    })
 }
 
 /// The sweep attributes a new gift carries until its work is done (`sent_at` is whole seconds).

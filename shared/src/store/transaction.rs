@@ -1,5 +1,10 @@
 //! One `TransactWriteItems`, with each item tagged by the role it plays, so a cancellation can be
-//! explained per role (which condition failed, and the item as it was).
+//! explained per role (which condition failed, and the item as it was), and the one retry policy
+//! for contention: a transaction cancelled only because other transactions were touching its
+//! items (`TransactionConflict`) or because DynamoDB throttled it did nothing, so it is sent again
+//! as it is, after a jittered, growing pause, up to [`CONTENTION_ATTEMPTS`] times. What is still
+//! contended after that is [`TxError::Contended`], which callers answer `503 busy`, never as a
+//! business refusal.
 
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
@@ -22,8 +27,10 @@ pub enum Role {
     WebhookEvent,
     /// A leaderboard entry: the board's key and the user.
     Board(String, String),
-    /// A product's stock.
+    /// A product (its record).
     Product(String),
+    /// One shard of a product's stock.
+    Stock(String, u32),
     /// A buyer's units held of one seller's limited products.
     BuyerLimits,
     /// The statement entry of a posting to this account.
@@ -64,12 +71,27 @@ impl Cancellation {
     pub fn conflict(&self) -> bool {
         self.code == "TransactionConflict"
     }
+
+    /// Contention rather than a verdict on the item: another transaction held it, or DynamoDB
+    /// throttled it. The same transaction may commit when sent again.
+    pub fn contention(&self) -> bool {
+        matches!(
+            self.code.as_str(),
+            "TransactionConflict"
+                | "ThrottlingError"
+                | "ProvisionedThroughputExceeded"
+                | "RequestLimitExceeded"
+        )
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum TxError {
     #[error("transaction cancelled: {0:?}")]
     Cancelled(Vec<Cancellation>),
+    /// Still cancelled by contention alone after every attempt the retry policy allows.
+    #[error("transaction still contended after {CONTENTION_ATTEMPTS} attempts: {0:?}")]
+    Contended(Vec<Cancellation>),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -78,7 +100,9 @@ impl TxError {
     /// The failure of the item playing `role`, if that item failed.
     pub fn failure(&self, role: &Role) -> Option<&Cancellation> {
         match self {
-            TxError::Cancelled(reasons) => reasons.iter().find(|c| &c.role == role),
+            TxError::Cancelled(reasons) | TxError::Contended(reasons) => {
+                reasons.iter().find(|c| &c.role == role)
+            }
             TxError::Store(_) => None,
         }
     }
@@ -89,15 +113,25 @@ impl TxError {
             .is_some_and(Cancellation::condition_failed)
     }
 
-    /// Whether only concurrent transactions got in the way: worth trying again as it was.
-    pub fn only_conflicts(&self) -> bool {
-        matches!(self, TxError::Cancelled(reasons) if !reasons.is_empty() && reasons.iter().all(Cancellation::conflict))
+    /// Whether only contention got in the way: worth sending again as it was.
+    fn only_contention(&self) -> bool {
+        match self {
+            TxError::Cancelled(reasons) => {
+                !reasons.is_empty() && reasons.iter().all(Cancellation::contention)
+            }
+            TxError::Store(StoreError::Throttled { .. }) => true,
+            TxError::Contended(_) | TxError::Store(_) => false,
+        }
     }
 }
 
 #[derive(Debug, Default)]
 pub struct Tx {
     items: Vec<(Role, TransactWriteItem)>,
+    /// Send once and report contention ([`TxError::Contended`]) instead of sending again: for a
+    /// caller that can do better than wait, such as an order that can take its units from
+    /// another stock shard.
+    report_contention: bool,
 }
 
 impl Tx {
@@ -117,6 +151,13 @@ impl Tx {
         self.items.is_empty()
     }
 
+    /// See [`Tx::report_contention`](Tx): contention comes back at once, as `Contended`.
+    pub fn report_contention(&mut self) {
+        self.report_contention = true;
+    }
+
+    /// Commits, sending the transaction again while only contention cancels it (the module's
+    /// retry policy).
     pub async fn commit(self, client: &aws_sdk_dynamodb::Client) -> Result<(), TxError> {
         assert!(
             !self.items.is_empty() && self.items.len() <= MAX_TRANSACTION_ITEMS,
@@ -124,40 +165,70 @@ impl Tx {
             self.items.len()
         );
         let (roles, items): (Vec<Role>, Vec<TransactWriteItem>) = self.items.into_iter().unzip();
-        let result = client
-            .transact_write_items()
-            .set_transact_items(Some(items))
-            .send()
-            .await;
-        let err = match result {
-            Ok(_) => return Ok(()),
-            Err(err) => err,
-        };
-        let Some(TransactWriteItemsError::TransactionCanceledException(e)) = err.as_service_error()
-        else {
-            return Err(sdk_error("TransactWriteItems", err).into());
-        };
-        let reasons = e
-            .cancellation_reasons()
-            .iter()
-            .zip(roles)
-            .filter_map(|(reason, role)| {
-                let code = reason.code().unwrap_or("None");
-                (code != "None").then(|| Cancellation {
-                    role,
-                    code: code.to_owned(),
-                    old: reason.item().cloned(),
-                })
-            })
-            .collect();
-        Err(TxError::Cancelled(reasons))
+        let mut attempt = 1;
+        loop {
+            let err = match send(client, &roles, items.clone()).await {
+                Ok(()) => return Ok(()),
+                Err(err) if err.only_contention() => err,
+                Err(err) => return Err(err),
+            };
+            if attempt == CONTENTION_ATTEMPTS || self.report_contention {
+                tracing::warn!(error = %err, "transaction still contended; giving up");
+                return Err(match err {
+                    TxError::Cancelled(reasons) => TxError::Contended(reasons),
+                    other => other,
+                });
+            }
+            backoff(attempt).await;
+            attempt += 1;
+        }
     }
 }
 
-/// Waits before retrying a transaction that conflicted with another: 25 ms, 50 ms, 100 ms ...
-/// (capped at 1.6 s) with jitter, so racing writers spread out.
+async fn send(
+    client: &aws_sdk_dynamodb::Client,
+    roles: &[Role],
+    items: Vec<TransactWriteItem>,
+) -> Result<(), TxError> {
+    let result = client
+        .transact_write_items()
+        .set_transact_items(Some(items))
+        .send()
+        .await;
+    let err = match result {
+        Ok(_) => return Ok(()),
+        Err(err) => err,
+    };
+    let Some(TransactWriteItemsError::TransactionCanceledException(e)) = err.as_service_error()
+    else {
+        return Err(sdk_error("TransactWriteItems", err).into());
+    };
+    let reasons = e
+        .cancellation_reasons()
+        .iter()
+        .zip(roles)
+        .filter_map(|(reason, role)| {
+            let code = reason.code().unwrap_or("None");
+            (code != "None").then(|| Cancellation {
+                role: role.clone(),
+                code: code.to_owned(),
+                old: reason.item().cloned(),
+            })
+        })
+        .collect();
+    Err(TxError::Cancelled(reasons))
+}
+
+/// Sends of one transaction under contention before it is given up as [`TxError::Contended`]:
+/// with [`backoff`]'s pauses that is at most ~2.5 s, inside API Gateway's 29 s and every
+/// function's timeout, and enough for a few writers of one item to take turns.
+pub const CONTENTION_ATTEMPTS: u32 = 8;
+
+/// The pause before retry `attempt` (1, 2, ...) of anything that lost to a concurrent writer:
+/// a random time in [base/2, base), base = 20 ms × 2^attempt capped at 640 ms, so racing
+/// writers spread out instead of colliding again in step.
 pub async fn backoff(attempt: u32) {
-    let base = 25u64 << attempt.min(6);
-    let jitter = u64::from(ulid::Ulid::new().random() as u16) % base;
+    let base = 20u64 << attempt.clamp(1, 5);
+    let jitter = u64::from(ulid::Ulid::new().random() as u16) % (base / 2);
     tokio::time::sleep(std::time::Duration::from_millis(base / 2 + jitter)).await;
 }
