@@ -212,7 +212,8 @@ export class LivepayStack extends Stack {
       ...tables, SETTLEMENT_QUEUE_URL: settlementQueue.queueUrl,
     });
     ledger.grant(sendGift, 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem');
-    commerce.grant(sendGift, 'dynamodb:ConditionCheckItem');
+    // The stream is read (a container remembers it briefly), never checked per gift.
+    commerce.grant(sendGift, 'dynamodb:GetItem');
     idempotency.grant(sendGift, 'dynamodb:GetItem', 'dynamodb:PutItem');
     settlementQueue.grantSendMessages(sendGift);
 
@@ -231,18 +232,20 @@ export class LivepayStack extends Stack {
     payoutQueue.grantSendMessages(creatorsApi);
 
     const placeOrder = makeFunction(spec('place-order'), tables);
-    commerce.grant(placeOrder, 'dynamodb:BatchGetItem', 'dynamodb:UpdateItem', 'dynamodb:ConditionCheckItem');
+    // Products and their stock shards are read in batches, the order's stream with one read.
+    commerce.grant(placeOrder, 'dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:UpdateItem');
     ledger.grant(placeOrder, 'dynamodb:PutItem');
     idempotency.grant(placeOrder, 'dynamodb:GetItem', 'dynamodb:PutItem');
 
     const shopApi = makeFunction(spec('shop-api'), tables);
-    commerce.grant(shopApi, 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem');
+    commerce.grant(shopApi, 'dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem');
     ledger.grant(shopApi, 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem');
     idempotency.grant(shopApi, 'dynamodb:GetItem', 'dynamodb:PutItem');
 
     const settlePayouts = makeFunction(spec('settle-payouts'), tables, SETTLEMENT_CONSUMER_TIMEOUT);
     ledger.grant(settlePayouts, 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem');
-    commerce.grant(settlePayouts, 'dynamodb:UpdateItem');
+    // Settlement reads each stream of a batch to enforce its end (domain::streams).
+    commerce.grant(settlePayouts, 'dynamodb:GetItem', 'dynamodb:UpdateItem');
     settlePayouts.addEventSource(new eventSources.SqsEventSource(settlementQueue, {
       batchSize: SETTLEMENT_BATCH_SIZE,
       maxBatchingWindow: SETTLEMENT_BATCHING_WINDOW,
@@ -253,7 +256,7 @@ export class LivepayStack extends Stack {
       ...tables, SETTLEMENT_QUEUE_URL: settlementQueue.queueUrl, PAYOUT_QUEUE_URL: payoutQueue.queueUrl,
     }, SWEEP_TIMEOUT);
     ledger.grant(sweepSettlements, 'dynamodb:Query', 'dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:PutItem');
-    commerce.grant(sweepSettlements, 'dynamodb:UpdateItem');
+    commerce.grant(sweepSettlements, 'dynamodb:GetItem', 'dynamodb:UpdateItem');
     settlementQueue.grantSendMessages(sweepSettlements);
     payoutQueue.grantSendMessages(sweepSettlements);
     alarm('SweepFailing', 'sweep-settlements keeps failing: orders do not expire or complete',

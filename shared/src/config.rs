@@ -130,6 +130,10 @@ impl Config {
                 "ORDER_PAYMENT_WINDOW_SECONDS",
                 shop_defaults.payment_window.whole_seconds(),
             )?,
+            payment_grace: duration(
+                "ORDER_PAYMENT_GRACE_SECONDS",
+                shop_defaults.payment_grace.whole_seconds(),
+            )?,
             seller_hold: duration(
                 "SELLER_HOLD_SECONDS",
                 shop_defaults.seller_hold.whole_seconds(),

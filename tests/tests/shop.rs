@@ -133,6 +133,54 @@ async fn a_per_buyer_limit_holds_across_concurrent_orders() {
 }
 
 #[tokio::test]
+async fn a_payment_is_judged_by_when_it_was_made_not_when_its_webhook_arrived() {
+    let env = TestEnv::new().await;
+    let product = env
+        .create_product(
+            "seller-1",
+            json!({"title": "Lamp", "price_cents": 700, "stock": 10}),
+        )
+        .await;
+    let start = env.now();
+    let (made_in_time, total) = env.placed("buyer-1", one(&product, 1)).await;
+    let (made_late, _) = env.placed("buyer-2", one(&product, 1)).await;
+    let (unpaid, _) = env.placed("buyer-3", one(&product, 1)).await;
+    let paid = |order: &str, made: time::OffsetDateTime| {
+        json!({"id": format!("evt_{order}"), "type": "order.paid", "created": made.unix_timestamp(),
+            "data": {"order_id": order, "amount_cents": total}})
+    };
+    // Both webhooks arrive after the 15-minute window, inside the 5-minute grace.
+    env.set_now(start + Duration::seconds(960));
+    let a = env
+        .call(
+            Func::PaymentsWebhook,
+            env.webhook(&paid(&made_in_time, start + Duration::seconds(600))),
+        )
+        .await;
+    assert_eq!(a.body["outcome"], "order_paid", "{a:?}");
+    let b = env
+        .call(
+            Func::PaymentsWebhook,
+            env.webhook(&paid(&made_late, start + Duration::seconds(950))),
+        )
+        .await;
+    assert_eq!(b.body["outcome"], "owed_back_to_buyer:expired", "{b:?}");
+    // Inside the grace the sweeper leaves the unpaid order alone; after it, the order expires.
+    assert_eq!(env.sweep().await.orders_expired, 0);
+    env.set_now(start + Duration::seconds(900 + 300 + 1));
+    assert_eq!(env.sweep().await.orders_expired, 2);
+    for (order, status) in [
+        (&made_in_time, "paid"),
+        (&made_late, "expired"),
+        (&unpaid, "expired"),
+    ] {
+        let o = env.get_order(Identity::admin("ops"), order).await;
+        assert_eq!(o.body["status"], status, "{o:?}");
+    }
+    env.assert_conserved().await;
+}
+
+#[tokio::test]
 async fn expiry_cancel_and_a_late_payment_race_and_release_stock_once() {
     let env = TestEnv::new().await;
     let product = env
@@ -147,8 +195,9 @@ async fn expiry_cancel_and_a_late_payment_race_and_release_stock_once() {
         orders.push(env.placed(&format!("buyer-{i}"), one(&product, 3)).await);
     }
     assert_eq!(env.stock(&product).await, 15);
-    // Past the 15-minute window: the sweeper, the buyers' cancels and the payments all race.
-    env.set_now(start + Duration::seconds(901));
+    // Past the 15-minute window and its 5-minute grace for late webhooks: the sweeper, the
+    // buyers' cancels and the payments all race.
+    env.set_now(start + Duration::seconds(900 + 300 + 1));
     let cancels = orders.iter().enumerate().map(|(i, (id, _))| {
         env.order_action(
             Identity::adult(&format!("buyer-{i}")),

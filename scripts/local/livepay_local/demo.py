@@ -14,6 +14,8 @@ from concurrent.futures import ThreadPoolExecutor
 API = os.environ["LIVEPAY_API_URL"]
 SECRET = os.environ["LIVEPAY_WEBHOOK_SECRET"].encode()
 TOKEN_CMD = os.environ["LIVEPAY_TOKEN_CMD"]
+# The functions' default (STREAM_CACHE_SECONDS): how long send-gift trusts a stream it read.
+STREAM_CACHE_SECONDS = int(os.environ.get("STREAM_CACHE_SECONDS", "5"))
 
 
 def token(sub, *flags):
@@ -39,14 +41,17 @@ def call(method, path, body=None, tok=None, key=None, headers=None, quiet=False)
     return status, json.loads(text) if text else None
 
 
-def webhook(event):
+def webhook(event, quiet=False):
     raw = json.dumps(event).encode()
     t = str(int(time.time()))
     sig = hmac.new(SECRET, t.encode() + b"." + raw, hashlib.sha256).hexdigest()
     req = urllib.request.Request(API + "/v1/webhooks/payments", data=raw, method="POST",
                                  headers={"content-type": "application/json", "livepay-signature": f"t={t},v1={sig}"})
     with urllib.request.urlopen(req, timeout=120) as r:
-        print(f"  POST /v1/webhooks/payments ({event['type']}) -> {r.status}\n    {r.read().decode()}")
+        text = r.read().decode()
+        if not quiet:
+            print(f"  POST /v1/webhooks/payments ({event['type']}) -> {r.status}\n    {text}")
+        return r.status
 
 
 def wait_for(path, tok, done, seconds=30):
@@ -83,8 +88,10 @@ def main():
     call("POST", f"/v1/streams/{sid}/gifts", {"gift_id": "rose", "count": 1}, ana, key=f"g5-{run}")
     print(f"7. {viewer}'s wallet now:")
     _, wallet = call("GET", "/v1/wallet", tok=bob)
-    print(f"8. {creator} ends the stream; later gifts are refused:")
+    print(f"8. {creator} ends the stream. A send-gift instance trusts the stream it read for up to"
+          f" {STREAM_CACHE_SECONDS} s (a gift it takes then still counts); after that gifts are refused:")
     call("POST", f"/v1/streams/{sid}/end", None, ana, key=f"end-{run}")
+    time.sleep(STREAM_CACHE_SECONDS + 1)
     call("POST", f"/v1/streams/{sid}/gifts", {"gift_id": "rose", "count": 1}, bob, key=f"g6-{run}")
     # 5 roses (5 coins) and a doughnut (30) at the 50 % creator share: 2 + 15 whole diamonds.
     expected = 5 * 50 // 100 + 30 * 50 // 100

@@ -12,6 +12,7 @@ pub mod shop;
 pub mod streams;
 pub mod wallet;
 
-/// Most commits retried on one snapshot-pinned account before giving up with 503: each retry
-/// means another write to the same wallet just won, and a viewer's wallet has few writers.
-pub const MAX_PINNED_ATTEMPTS: usize = 32;
+/// Most decisions tried on snapshot-pinned items before giving up with 503 (and never past
+/// `store::transaction::CONTENTION_BUDGET`): each retry means another write to the same item
+/// just won, and a viewer's wallet has few writers.
+pub const MAX_PINNED_ATTEMPTS: u32 = 32;

@@ -6,6 +6,7 @@ use lambda_http::{Body, Request, Response};
 use serde::Serialize;
 
 use super::MAX_PINNED_ATTEMPTS;
+use crate::store::transaction::attempts;
 use std::collections::HashMap;
 
 use crate::domain::ledger::AccountId;
@@ -63,7 +64,7 @@ async fn webhook(app: &App, secret: &[u8], req: ApiRequest) -> Result<ApiRespons
         &req.body,
     )]));
 
-    for _ in 0..MAX_PINNED_ATTEMPTS {
+    for _ in attempts(MAX_PINNED_ATTEMPTS) {
         let now = app.clock.now();
         let at = rfc3339(now);
         let mut tx = Tx::new();

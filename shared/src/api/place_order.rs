@@ -22,7 +22,7 @@ use crate::http::idempotency::Idempotency;
 use crate::http::{record_business_id, serve, ApiError, ApiRequest, ApiResponse};
 use crate::store::orders::order_units;
 use crate::store::products::{limit_exceeded, Units};
-use crate::store::transaction::{backoff, CONTENTION_ATTEMPTS, MAX_TRANSACTION_ITEMS};
+use crate::store::transaction::{attempts, backoff, CONTENTION_ATTEMPTS, MAX_TRANSACTION_ITEMS};
 use crate::store::{Role, Tx, TxError};
 use crate::App;
 
@@ -107,7 +107,7 @@ async fn place_order(app: &App, req: ApiRequest) -> Result<ApiResponse, ApiError
         .iter()
         .map(|l| vec![(preferred(&order, &products[&l.product_id]), l.quantity)])
         .collect();
-    for attempt in 1..=MAX_PINNED_ATTEMPTS as u32 {
+    for attempt in attempts(MAX_PINNED_ATTEMPTS) {
         let mut tx = Tx::new();
         // A shard another order holds is no reason to wait: take from another one.
         tx.report_contention();

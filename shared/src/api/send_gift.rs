@@ -16,6 +16,7 @@ use crate::domain::wallet::{SpendWindow, WalletState};
 use crate::http::idempotency::Idempotency;
 use crate::http::{record_business_id, serve, ApiError, ApiRequest, ApiResponse};
 use crate::queue::settlement::{SettlementEvent, SettlementQueue};
+use crate::store::transaction::attempts;
 use crate::store::wallets::wallet_from_failure;
 use crate::store::{Role, TxError};
 use crate::telemetry::metric;
@@ -101,7 +102,7 @@ async fn send_gift(
 
     let mut wallet = store.wallet_snapshot(&caller.user_id).await?;
     let mut fresh = false;
-    for _ in 0..MAX_PINNED_ATTEMPTS {
+    for _ in attempts(MAX_PINNED_ATTEMPTS) {
         let debit = match wallet.debit(gift.coins, &window, &app.config.spend_limits) {
             Ok(debit) => debit,
             // A remembered snapshot may be out of date: refuse only on what is stored now.

@@ -21,7 +21,7 @@ use crate::input::{bounded_str, InvalidInput};
 use crate::jobs::orders::delivered_at;
 use crate::store::holds::hold_clawback_edit;
 use crate::store::orders::{order_moved, OrderChange, SweepAfter};
-use crate::store::transaction::backoff;
+use crate::store::transaction::{attempts, backoff};
 use crate::store::{Role as TxRole, Tx};
 use crate::App;
 
@@ -272,7 +272,7 @@ async fn adjust_stock(app: &App, req: ApiRequest) -> Result<ApiResponse, ApiErro
     let delta = validate_stock_delta(body.delta)?;
     let id = product_id(&req)?;
     let now = app.clock.now();
-    for attempt in 1..=MAX_PINNED_ATTEMPTS as u32 {
+    for attempt in attempts(MAX_PINNED_ATTEMPTS) {
         let refusal = |e: ApiError| idem.replay_or(&app.store, now, e);
         let Some(product) = app.store.product(id).await? else {
             return refusal(ShopError::ProductNotFound(id.to_owned()).into()).await;
@@ -301,11 +301,11 @@ async fn adjust_stock(app: &App, req: ApiRequest) -> Result<ApiResponse, ApiErro
             return refusal(refused).await;
         };
         let mut tx = Tx::new();
-        app.store.add_stock_adjustment(&mut tx, id, &seen, &changes);
+        app.store.add_stock_adjustment(&mut tx, id, &changes);
         let response = ApiResponse::json(200, &ProductView::new(&product, after));
         match idem.commit(app, tx, response, now).await? {
             Ok(response) => return Ok(response),
-            // Orders moved the stock since it was read: read again.
+            // Orders took what it meant to take since it was read: read again.
             Err(err) if stock_moved(&err, id) => {
                 backoff(attempt).await;
             }
@@ -375,7 +375,7 @@ where
     let caller = req.caller()?;
     let idem = Idempotency::from_request(req, &caller)?;
     let id = order_id(req)?;
-    for _ in 0..MAX_PINNED_ATTEMPTS {
+    for _ in attempts(MAX_PINNED_ATTEMPTS) {
         let now = app.clock.now();
         let at = sortable(now);
         let Some(order) = app.store.order(id).await? else {

@@ -123,14 +123,12 @@ async fn end(app: &App, req: ApiRequest) -> Result<ApiResponse, ApiError> {
     match idem.commit(app, tx, response, now).await? {
         Ok(response) => Ok(response),
         // Ended concurrently by another request: answer with the stream as it now is.
-        Err(_) => match app.store.stream(stream_id.as_str()).await? {
+        Err(err) => match app.store.stream(stream_id.as_str()).await? {
             Some(now_stored) if now_stored.status == StreamStatus::Ended => {
                 Ok(ApiResponse::json(200, &StreamView::from(&now_stored)))
             }
-            _ => Err(ApiError::Internal(format!(
-                "ending {} failed",
-                stream_id.as_str()
-            ))),
+            // Still contended after the retries: 503 busy, never a 500.
+            _ => Err(err.into()),
         },
     }
 }

@@ -10,6 +10,7 @@ use crate::domain::time::{day_key, week_key};
 use crate::domain::wallet::{check_own_daily_cap, SpendLimits, SpendWindow, WalletState};
 use crate::http::idempotency::Idempotency;
 use crate::http::{serve, ApiError, ApiRequest, ApiResponse};
+use crate::store::transaction::attempts;
 use crate::store::{Role, Tx};
 use crate::App;
 
@@ -95,7 +96,7 @@ async fn set_limits(app: &App, req: ApiRequest) -> Result<ApiResponse, ApiError>
     let body: LimitsBody = req.json()?;
     let cap = check_own_daily_cap(body.daily_cap_coins, &app.config.spend_limits)?;
     let account = Role::Account(AccountId::wallet(&caller.user_id));
-    for _ in 0..MAX_PINNED_ATTEMPTS {
+    for _ in attempts(MAX_PINNED_ATTEMPTS) {
         let mut wallet = app.store.wallet(&caller.user_id).await?;
         let mut tx = Tx::new();
         app.store

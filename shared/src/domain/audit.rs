@@ -256,6 +256,37 @@ mod tests {
     }
 
     #[test]
+    fn a_refunded_gift_keeps_nothing_and_earns_nothing() {
+        // The gift was sent after its stream's end plus the grace: its coins went back.
+        let refunded = LedgerSnapshot {
+            accounts: vec![
+                account(AccountKind::CoinIssuer, "platform", "coins", -100),
+                account(AccountKind::PendingGift, "g1", "coins", 0),
+                account(AccountKind::Wallet, "v", "coins", 100),
+            ],
+            gifts: vec![(gift("g1", "c", 100), GiftState::Refunded)],
+            ..Default::default()
+        };
+        assert_eq!(check(&refunded), Vec::<String>::new());
+        // Refunded and settled as well: the creator holds diamonds no settled gift earned.
+        let mut both = refunded.clone();
+        both.accounts[2].2 = 50;
+        both.accounts
+            .push(account(AccountKind::Earnings, "c", "coins", 50));
+        let found = check(&both);
+        assert!(
+            found.iter().any(|v| v.starts_with("creator c")),
+            "{found:?}"
+        );
+        // Marked refunded while still holding the coins: the sender was never paid back.
+        let mut kept = refunded;
+        kept.accounts[1].2 = 100;
+        kept.accounts[2].2 = 0;
+        let found = check(&kept);
+        assert!(found.iter().any(|v| v.starts_with("gift g1")), "{found:?}");
+    }
+
+    #[test]
     fn overdrafts_broken_sums_and_unsettled_gifts_are_found() {
         let mut s = sound();
         s.accounts

@@ -37,6 +37,10 @@ pub struct ShopPolicy {
     pub platform_fee_bps: u64,
     /// How long an unpaid order keeps its stock reserved: 15 minutes.
     pub payment_window: Duration,
+    /// How long after its window an unpaid order waits before it expires, so that a payment made
+    /// inside the window whose webhook arrives late (provider retries, contention) still pays
+    /// it: 5 minutes.
+    pub payment_grace: Duration,
     /// From delivery to the seller's proceeds becoming available (and the order `completed`).
     pub seller_hold: Duration,
     /// From delivery to the creator's commission becoming available (after the return window).
@@ -48,6 +52,7 @@ impl Default for ShopPolicy {
         Self {
             platform_fee_bps: 600,
             payment_window: Duration::seconds(900),
+            payment_grace: Duration::seconds(300),
             seller_hold: Duration::days(7),
             commission_hold: Duration::days(15),
         }

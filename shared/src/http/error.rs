@@ -142,7 +142,9 @@ impl ApiError {
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::Throttled { .. } => ApiError::Busy(e.to_string()),
+            StoreError::Throttled { .. } | StoreError::Contended { .. } => {
+                ApiError::Busy(e.to_string())
+            }
             other => ApiError::Internal(other.to_string()),
         }
     }

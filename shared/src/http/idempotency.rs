@@ -126,6 +126,12 @@ impl Idempotency {
         if failure.conflict() {
             return Err(ApiError::IdempotencyInProgress);
         }
+        if failure.contention() {
+            return Err(ApiError::Busy(format!(
+                "idempotency item failed with {}",
+                failure.code
+            )));
+        }
         let Some(old) = failure.old.as_ref() else {
             return Err(ApiError::Internal(format!(
                 "idempotency item failed with {}",

@@ -50,13 +50,16 @@ pub enum OrderJobError {
 
 /// Expires `order_id` if it is still unpaid: its units go back, once.
 pub async fn expire(app: &App, order_id: &str) -> Result<Outcome, OrderJobError> {
-    let at = sortable(app.clock.now());
+    let now = app.clock.now();
+    let at = sortable(now);
+    // A payment made inside the window may still be on its way: expire after the grace.
+    let due = sortable(now - app.config.shop.payment_grace);
     for _ in 0..MAX_ATTEMPTS {
         let order = read(app, order_id).await?;
         if order.status != OrderStatus::PendingPayment {
             return Ok(Outcome::Nothing(order.status));
         }
-        if order.expires_at > at {
+        if order.expires_at > due {
             return Ok(Outcome::NotDue);
         }
         let mut tx = Tx::new();

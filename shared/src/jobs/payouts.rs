@@ -23,7 +23,7 @@ use crate::domain::time::{sortable, week_key};
 use crate::provider::{PayoutProvider, TransferRequest};
 use crate::queue::payouts::{PayoutEvent, PayoutQueue};
 use crate::store::payouts::PayoutKey;
-use crate::store::transaction::backoff;
+use crate::store::transaction::{attempts, backoff};
 use crate::store::{Role, StoreError, Tx, TxError};
 use crate::telemetry::metric;
 use crate::App;
@@ -88,7 +88,7 @@ where
 {
     let policy = &app.config.payouts;
     let redrive_at = sortable(now + grace(app));
-    for attempt in 1..=MAX_REQUEST_ATTEMPTS {
+    for attempt in attempts(MAX_REQUEST_ATTEMPTS) {
         let (cents, diamonds) = available(app, creator_id)
             .await
             .map_err(RequestError::from)?;

@@ -8,6 +8,8 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
+use futures::StreamExt;
+
 use crate::domain::ledger::AccountKind;
 use crate::domain::settlement::{board_increments, plan, Board, GiftToSettle, SettlementChunk};
 use crate::domain::streams::gift_counts;
@@ -18,6 +20,9 @@ use crate::store::transaction::MAX_TRANSACTION_ITEMS;
 use crate::store::{Role, StoreError, Tx, TxError};
 use crate::telemetry::metric;
 use crate::App;
+
+/// Streams of one batch read at once (a sweep may settle gifts of thousands of streams).
+const STREAM_READS_AT_ONCE: usize = 16;
 
 /// Commits tried per chunk when they keep conflicting with another settler or are throttled.
 const MAX_ATTEMPTS: u32 = 6;
@@ -96,7 +101,10 @@ async fn enforce_stream_ends(
     report: &mut SettleReport,
 ) -> Vec<GiftToSettle> {
     let ids: BTreeSet<&str> = gifts.iter().map(|g| g.stream_id.as_str()).collect();
-    let reads = futures::future::join_all(ids.iter().map(|id| app.store.stream(id))).await;
+    let reads: Vec<_> = futures::stream::iter(ids.iter().map(|id| app.store.stream(id)))
+        .buffered(STREAM_READS_AT_ONCE)
+        .collect()
+        .await;
     let mut streams = HashMap::new();
     let mut unreadable = HashSet::new();
     for (id, read) in ids.into_iter().zip(reads) {

@@ -6,6 +6,8 @@
 //! payouts still `requested` after the grace period to the payouts queue again.
 
 use serde::Serialize;
+use std::time::Instant;
+
 use time::{Duration, OffsetDateTime};
 
 use super::orders::{expire, Outcome};
@@ -51,6 +53,11 @@ pub struct SweepReport {
 /// Hold releases tried per account and run: each attempt reads the account again.
 const HOLD_RELEASE_ATTEMPTS: u32 = 4;
 
+/// How long one run may spend on items, half the sweep's 120 s timeout: a run that has used it
+/// starts no further item (what is left stays due, `more_due`), so no run is cut off mid-step
+/// and every step gets its turn within a run or the next.
+const SWEEP_TIME_BUDGET: std::time::Duration = std::time::Duration::from_secs(60);
+
 pub async fn sweep(
     app: &App,
     queue: &SettlementQueue,
@@ -58,14 +65,18 @@ pub async fn sweep(
 ) -> Result<SweepReport, SweepError> {
     let now = app.clock.now();
     let mut report = SweepReport::default();
+    let deadline = Instant::now() + SWEEP_TIME_BUDGET;
     // Each step on its own: one that fails (its read of the index) does not stop the others.
     let steps = [
         ("gifts", sweep_gifts(app, now, &mut report).await),
-        ("holds", sweep_holds(app, now, &mut report).await),
-        ("orders", sweep_orders(app, queue, now, &mut report).await),
+        ("holds", sweep_holds(app, now, deadline, &mut report).await),
+        (
+            "orders",
+            sweep_orders(app, queue, now, deadline, &mut report).await,
+        ),
         (
             "payouts",
-            sweep_payouts(app, payouts, now, &mut report).await,
+            sweep_payouts(app, payouts, now, deadline, &mut report).await,
         ),
     ];
     for (step, result) in steps {
@@ -86,6 +97,13 @@ pub async fn sweep(
 pub enum SweepError {
     #[error("sweep steps failed: {0:?}")]
     Steps(Vec<&'static str>),
+}
+
+/// Whether the run has used its time; if so, what is left is due for the next run.
+fn out_of_time(deadline: Instant, report: &mut SweepReport) -> bool {
+    let out = Instant::now() > deadline;
+    report.more_due |= out;
+    out
 }
 
 fn grace(app: &App) -> Duration {
@@ -125,12 +143,16 @@ async fn sweep_gifts(
 async fn sweep_holds(
     app: &App,
     now: OffsetDateTime,
+    deadline: Instant,
     report: &mut SweepReport,
 ) -> Result<(), StoreError> {
     let due = app.store.due_holds(&sortable(now)).await?;
     report.skipped += due.skipped;
     report.more_due |= due.more;
     for listed in due.items {
+        if out_of_time(deadline, report) {
+            break;
+        }
         match release_hold(app, &listed.account, now).await {
             Ok(Some(amount)) => {
                 report.holds_released += 1;
@@ -191,12 +213,16 @@ async fn sweep_orders(
     app: &App,
     queue: &SettlementQueue,
     now: OffsetDateTime,
+    deadline: Instant,
     report: &mut SweepReport,
 ) -> Result<(), StoreError> {
     let due = app.store.due_orders(&sortable(now)).await?;
     report.skipped += due.skipped;
     report.more_due |= due.more;
     for order in due.items {
+        if out_of_time(deadline, report) {
+            break;
+        }
         match order.status {
             OrderStatus::PendingPayment => match expire(app, &order.order_id).await {
                 Ok(Outcome::Changed) => report.orders_expired += 1,
@@ -238,12 +264,16 @@ async fn sweep_payouts(
     app: &App,
     payouts: &PayoutQueue,
     now: OffsetDateTime,
+    deadline: Instant,
     report: &mut SweepReport,
 ) -> Result<(), StoreError> {
     let due = app.store.stranded_payouts(&sortable(now)).await?;
     report.skipped += due.skipped;
     report.more_due |= due.more;
     for payout in due.items {
+        if out_of_time(deadline, report) {
+            break;
+        }
         let next = sortable(now + grace(app));
         // Moved first: a payout that moved on meanwhile is not sent again.
         match app.store.payout_redriven(&payout, &next).await {

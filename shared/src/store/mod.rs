@@ -108,6 +108,9 @@ impl Store {
 pub enum StoreError {
     #[error("DynamoDB is throttling {op}: {message}")]
     Throttled { op: &'static str, message: String },
+    /// A single-item write to an item an ongoing transaction holds (`TransactionConflictException`).
+    #[error("{op} met an ongoing transaction on its item: {message}")]
+    Contended { op: &'static str, message: String },
     #[error("DynamoDB {op} failed: {message}")]
     Failed { op: &'static str, message: String },
     #[error("stored item is not what this code wrote: {0}")]
@@ -128,6 +131,8 @@ pub(crate) fn sdk_error<E: ProvideErrorMetadata + std::fmt::Debug>(
         "ProvisionedThroughputExceededException" | "ThrottlingException" | "RequestLimitExceeded"
     ) {
         StoreError::Throttled { op, message }
+    } else if code == "TransactionConflictException" {
+        StoreError::Contended { op, message }
     } else {
         StoreError::Failed { op, message }
     }

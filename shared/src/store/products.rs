@@ -202,21 +202,19 @@ impl Store {
         );
     }
 
-    /// A seller's stock adjustment: `changes` per shard, every shard pinned to the units seen, so
-    /// the answer can state the stock after it exactly.
-    pub fn add_stock_adjustment(
-        &self,
-        tx: &mut Tx,
-        product_id: &str,
-        seen: &[u64],
-        changes: &[i64],
-    ) {
-        for ((shard, seen), change) in (0u32..).zip(seen).zip(changes) {
-            let values = HashMap::from([
-                (":delta".to_owned(), n(*change)),
-                (":seen".to_owned(), n(*seen)),
-            ]);
-            self.add_stock_change(tx, product_id, shard, "units = :seen", values);
+    /// A seller's stock adjustment, `changes` per shard: units added where the change is
+    /// positive, taken (refused unless the shard still holds them) where it is negative, and
+    /// shards left alone otherwise, so a restock does not wait for a sale's orders to pause.
+    pub fn add_stock_adjustment(&self, tx: &mut Tx, product_id: &str, changes: &[i64]) {
+        for (shard, change) in (0u32..).zip(changes) {
+            match *change {
+                0 => {}
+                add if add > 0 => {
+                    let values = HashMap::from([(":delta".to_owned(), n(add))]);
+                    self.add_stock_change(tx, product_id, shard, "attribute_exists(pk)", values);
+                }
+                take => self.add_stock_take(tx, product_id, shard, take.unsigned_abs()),
+            }
         }
     }
 

@@ -26,8 +26,8 @@ pub(crate) const SWEEP_AT: &str = "sweep_at";
 /// Shards of each kind: 16 partitions take ~16,000 gifts a second through the index.
 pub const SWEEP_SHARDS: u8 = 16;
 /// Most due items of one kind one run takes from each shard, oldest first (the shard's pages
-/// followed until then): 16 × 250 = 4,000 per kind keeps a run well inside its timeout, and
-/// what is left stays due for the next run, a minute later.
+/// followed until then): 16 × 250 = 4,000 per kind. What is left stays due for the next run, a
+/// minute later; the run's time budget (`jobs::sweep`) bounds what it does with them.
 pub const SWEEP_BUDGET_PER_SHARD: usize = 250;
 
 /// `<kind>#NN`: the shard of `id` among the kind's [`SWEEP_SHARDS`] (`sweep_due` reads them all).

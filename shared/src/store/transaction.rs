@@ -119,7 +119,7 @@ impl TxError {
             TxError::Cancelled(reasons) => {
                 !reasons.is_empty() && reasons.iter().all(Cancellation::contention)
             }
-            TxError::Store(StoreError::Throttled { .. }) => true,
+            TxError::Store(StoreError::Throttled { .. } | StoreError::Contended { .. }) => true,
             TxError::Contended(_) | TxError::Store(_) => false,
         }
     }
@@ -217,6 +217,18 @@ async fn send(
         })
         .collect();
     Err(TxError::Cancelled(reasons))
+}
+
+/// How long one request may spend deciding again after other writers won (each of its commits
+/// also waits out contention, above) before it answers `503 busy`: half the HTTP functions' 10 s
+/// timeout, so the answer is always ours, never a timeout.
+pub const CONTENTION_BUDGET: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// The attempts (1, 2, ...) of a decision that concurrent writers may invalidate: at most `max`,
+/// and none begun after [`CONTENTION_BUDGET`] has passed since the first.
+pub fn attempts(max: u32) -> impl Iterator<Item = u32> {
+    let started = std::time::Instant::now();
+    (1..=max).take_while(move |n| *n == 1 || started.elapsed() < CONTENTION_BUDGET)
 }
 
 /// Sends of one transaction under contention before it is given up as [`TxError::Contended`]:
