@@ -89,8 +89,10 @@ start_emulators() { # dir, [moto port], [dynamodb port]
     wait_http "$backend" 30
   fi
   if [ "$conflicts" = on ]; then
+    # moto serves one request at a time: a request waiting for it holds no item yet.
+    local slots=0; [ "$engine" = moto ] && slots=1
     (cd "$ROOT/scripts/local" && exec "$PY" -m livepay_local conflicts --backend "$backend" --port "$ddb_port" \
-      --latency-ms "${LIVEPAY_DYNAMODB_TX_LATENCY_MS:-15}") >"$dir/conflicts.log" 2>&1 &
+      --latency-ms "${LIVEPAY_DYNAMODB_TX_LATENCY_MS:-15}" --engine-slots "$slots") >"$dir/conflicts.log" 2>&1 &
     echo $! >"$dir/conflicts.pid"
     export AWS_ENDPOINT_URL_DYNAMODB="http://127.0.0.1:$ddb_port"
     wait_http "$AWS_ENDPOINT_URL_DYNAMODB/livepay/conflicts" 30

@@ -41,6 +41,8 @@ def main() -> None:
     c.add_argument("--port", type=int, required=True)
     c.add_argument("--latency-ms", type=int, default=15,
                    help="a transaction is answered no sooner than this after it arrived (its items held until then)")
+    c.add_argument("--engine-slots", type=int, default=0,
+                   help="requests the engine serves at once (1 for moto); 0: as many as arrive")
     args = ap.parse_args()
 
     if args.cmd == "provision":
@@ -65,7 +67,7 @@ def main() -> None:
                        args.schedule_every)
     elif args.cmd == "conflicts":
         from . import conflicts
-        conflicts.serve(args.backend, args.port, args.latency_ms)
+        conflicts.serve(args.backend, args.port, args.latency_ms, args.engine_slots)
     else:
         sys.exit(2)
 

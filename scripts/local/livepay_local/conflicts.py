@@ -20,12 +20,15 @@ than `latency_ms` after it arrived: DynamoDB's own transactions take tens of mil
 engine answers in a few, and the latency models the difference (default 15 ms, a typical small
 TransactWriteItems on DynamoDB). Like DynamoDB's, a transaction is over when its caller hears
 back, so a caller's next transaction never collides with its last one. Under load the engine's
-queue counts as "in flight" too, so this is, if anything, stricter than AWS. BatchWriteItem is
-passed through unchecked (livepay uses it only in a test's setup).
+queue would count as "in flight" too; for an engine that serves one request at a time (moto),
+`engine_slots=1` makes a request wait for the engine before it is checked, so only the time it
+runs (and its latency) holds its items, as on DynamoDB. BatchWriteItem is passed through unchecked
+(livepay uses it only in a test's setup).
 
 Every conflict is logged with its item key, and `GET /livepay/conflicts` returns them counted by
 table and key (`?table_prefix=` to keep one test's tables; `POST /livepay/conflicts/reset` clears).
 """
+import contextlib
 import http.client
 import itertools
 import json
@@ -125,17 +128,26 @@ def cancellation(flags):
 
 
 class Proxy:
-    def __init__(self, backend, latency_ms=15, log_stream=sys.stderr):
+    def __init__(self, backend, latency_ms=15, log_stream=sys.stderr, engine_slots=None):
         parts = urlsplit(backend)
         self.backend = (parts.hostname, parts.port or 80)
         self.latency_seconds = latency_ms / 1000
+        # Requests the engine serves at once (None: as many as arrive).
+        self._slots = threading.BoundedSemaphore(engine_slots) if engine_slots else None
         self.holds = Holds()
         self.log = ConflictLog(log_stream)
         self._schemas = {}
         self._schema_lock = threading.Lock()
         self._owners = itertools.count(1)
 
+    def engine_slot(self):
+        return self._slots if self._slots is not None else contextlib.nullcontext()
+
     def forward(self, method, path, headers, body):
+        with self.engine_slot():
+            return self._send(method, path, headers, body)
+
+    def _send(self, method, path, headers, body):
         conn = http.client.HTTPConnection(*self.backend, timeout=300)
         try:
             conn.request(method, path, body=body, headers=headers)
@@ -208,13 +220,19 @@ class Proxy:
         keys = self.keys_of(entries if isinstance(entries, list) else [], headers)
         held = [k for k in keys if k is not None]
         owner = next(self._owners)
-        flags = self.holds.acquire_tx(owner, [k[0] for k in held])
-        if any(flags):
-            it = iter(flags)
-            return self.conflict_answer("TransactWriteItems", keys, [k is not None and next(it) for k in keys])
-        started = time.monotonic()
+        with self.engine_slot():
+            # Checked when the engine takes it: what waits for the engine holds nothing yet.
+            flags = self.holds.acquire_tx(owner, [k[0] for k in held])
+            if any(flags):
+                it = iter(flags)
+                return self.conflict_answer("TransactWriteItems", keys, [k is not None and next(it) for k in keys])
+            started = time.monotonic()
+            try:
+                answer = self._send(method, path, headers, body)
+            except BaseException:
+                self.holds.release_tx(owner, [k[0] for k in held])
+                raise
         try:
-            answer = self.forward(method, path, headers, body)
             time.sleep(max(0.0, started + self.latency_seconds - time.monotonic()))
             return answer
         finally:
@@ -295,8 +313,8 @@ def make_server(proxy: Proxy, port: int) -> ThreadingHTTPServer:
     return Server(("127.0.0.1", port), Handler)
 
 
-def serve(backend: str, port: int, latency_ms: int) -> None:
-    server = make_server(Proxy(backend, latency_ms), port)
+def serve(backend: str, port: int, latency_ms: int, engine_slots: int = 0) -> None:
+    server = make_server(Proxy(backend, latency_ms, engine_slots=engine_slots or None), port)
     print(f"DynamoDB conflict rules on 127.0.0.1:{server.server_address[1]} -> {backend}, "
           f"transactions take at least {latency_ms} ms",
           file=sys.stderr, flush=True)

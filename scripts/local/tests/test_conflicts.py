@@ -32,6 +32,7 @@ def _free_port():
 
 
 class ConflictRulesTest(unittest.TestCase):
+    engine_slots = None
     @classmethod
     def setUpClass(cls):
         cls.moto_port = _free_port()
@@ -44,7 +45,8 @@ class ConflictRulesTest(unittest.TestCase):
                 break
             except OSError:
                 time.sleep(0.1)
-        cls.proxy = conflicts.Proxy(f"http://127.0.0.1:{cls.moto_port}", LATENCY_MS, log_stream=open(os.devnull, "w"))
+        cls.proxy = conflicts.Proxy(f"http://127.0.0.1:{cls.moto_port}", LATENCY_MS, log_stream=open(os.devnull, "w"),
+                                    engine_slots=cls.engine_slots)
         cls.server = conflicts.make_server(cls.proxy, 0)
         threading.Thread(target=cls.server.serve_forever, daemon=True).start()
         endpoint = f"http://127.0.0.1:{cls.server.server_address[1]}"
@@ -182,6 +184,13 @@ class ConflictRulesTest(unittest.TestCase):
         with urllib.request.urlopen(f"{self.endpoint}/livepay/conflicts?table_prefix={self.table}") as r:
             summary = json.load(r)
         self.assertEqual(summary, [{"table": self.table, "key": self.key("c"), "conflicts": 2}])
+
+
+class ConflictRulesBeforeASerialEngineTest(ConflictRulesTest):
+    """The same rules when the engine serves one request at a time (moto): a request is checked
+    when the engine takes it, and still collides with what runs or has just run."""
+
+    engine_slots = 1
 
 
 if __name__ == "__main__":

@@ -139,17 +139,29 @@ async fn place_order(app: &App, req: ApiRequest) -> Result<ApiResponse, ApiError
         let mut replanned = false;
         let mut retake = false;
         for (line, take) in order.lines.iter().zip(takes.iter_mut()) {
-            let moved = take.iter().any(|(shard, _)| {
-                err.failure(&Role::Stock(line.product_id.clone(), *shard))
-                    .is_some()
-            });
-            if !moved {
+            let failures: Vec<_> = take
+                .iter()
+                .filter_map(|(shard, _)| err.failure(&Role::Stock(line.product_id.clone(), *shard)))
+                .collect();
+            if failures.is_empty() {
                 continue;
             }
             retake = true;
             let product = &products[&line.product_id];
+            // Where this attempt looks first: a different shard each time, and for each order.
+            let start = preferred_shard(
+                &format!("{}/{attempt}", order.order_id),
+                product.stock_shards,
+            );
+            if failures.iter().all(|f| f.contention()) && take.len() == 1 {
+                // Only held by another order: it likely still has units; try another shard
+                // before spending a read on all of them.
+                let plan = vec![(start, line.quantity)];
+                replanned |= plan != *take;
+                *take = plan;
+                continue;
+            }
             let units = app.store.stock(product).await?;
-            let start = preferred(&order, product).wrapping_add(attempt);
             let Some(plan) = take_plan(&units, line.quantity, start) else {
                 let out = ShopError::OutOfStock {
                     product_id: line.product_id.clone(),
