@@ -127,6 +127,21 @@ fn read_of(
     })
 }
 
+tokio::task_local! {
+    static TRANSACTIONS: std::cell::Cell<usize>;
+}
+
+/// Runs `request` and counts the `TransactWriteItems` it sent, every attempt included: the
+/// interceptor runs inside the request's own task, so concurrent requests are told apart.
+pub async fn count_transactions<T>(request: impl std::future::Future<Output = T>) -> (T, usize) {
+    TRANSACTIONS
+        .scope(std::cell::Cell::new(0), async {
+            let out = request.await;
+            (out, TRANSACTIONS.with(std::cell::Cell::get))
+        })
+        .await
+}
+
 impl Intercept for CallCounter {
     fn name(&self) -> &'static str {
         "CallCounter"
@@ -148,6 +163,8 @@ impl Intercept for CallCounter {
         }
         if let Some(tx) = ctx.input().downcast_ref::<TransactWriteItemsInput>() {
             *self.items_sent.lock().unwrap() += tx.transact_items().len();
+            // Outside `count_transactions` there is nothing to count into.
+            let _ = TRANSACTIONS.try_with(|n| n.set(n.get() + 1));
         }
         if let Some(writes) = writes_of(ctx.input()) {
             cfg.interceptor_state().store_put(PendingWrites(writes));

@@ -29,16 +29,37 @@ async fn fund(env: &TestEnv, n: usize, coins: u64) {
         .await;
 }
 
-/// `(answers by status, p50 and p99 latency)` of a storm.
-fn summary(answers: &[(Answer, Duration)]) -> (BTreeMap<u16, usize>, Duration, Duration) {
+/// One request of a storm: its answer, how long it took, and the transactions it sent.
+type Timed = (Answer, Duration, usize);
+
+/// Runs a request, timing it and counting its transactions (every attempt).
+async fn timed(request: impl std::future::Future<Output = Answer>) -> Timed {
+    let t = Instant::now();
+    let (a, sent) = livepay_tests::calls::count_transactions(request).await;
+    (a, t.elapsed(), sent)
+}
+
+/// The p50 and p99 of some values.
+fn quantiles<T: Ord + Copy>(mut values: Vec<T>) -> (T, T) {
+    values.sort();
+    let at = |q: f64| values[((values.len() - 1) as f64 * q) as usize];
+    (at(0.5), at(0.99))
+}
+
+/// A storm's answers by status, and a line with latency and transactions per request (p50,
+/// p99, max).
+fn summary(answers: &[Timed]) -> (BTreeMap<u16, usize>, String) {
     let mut statuses = BTreeMap::new();
-    for (a, _) in answers {
+    for (a, ..) in answers {
         *statuses.entry(a.status).or_default() += 1;
     }
-    let mut times: Vec<Duration> = answers.iter().map(|(_, t)| *t).collect();
-    times.sort();
-    let at = |q: f64| times[((times.len() - 1) as f64 * q) as usize];
-    (statuses, at(0.5), at(0.99))
+    let (p50, p99) = quantiles(answers.iter().map(|(_, t, _)| *t).collect());
+    let (a50, a99) = quantiles(answers.iter().map(|(.., n)| *n).collect());
+    let most = answers.iter().map(|(.., n)| *n).max().unwrap_or(0);
+    let line = format!(
+        "latency p50 {p50:?} p99 {p99:?}; transactions per request p50 {a50} p99 {a99} max {most}"
+    );
+    (statuses, line)
 }
 
 /// The transactions sent (every attempt counted) per request since the last take, and a line
@@ -103,30 +124,28 @@ async fn a_gift_storm_to_one_stream_conflicts_on_nothing_but_each_senders_wallet
 
     env.calls.take();
     let started = Instant::now();
-    let answers: Vec<(Answer, Duration)> = futures::stream::iter((0..GIFTS).map(|i| {
+    let answers: Vec<Timed> = futures::stream::iter((0..GIFTS).map(|i| {
         let (instance, stream) = (&instances[i % INSTANCES], &stream);
-        async move {
-            let t = Instant::now();
-            let a = instance
+        timed(async move {
+            instance
                 .gift(
                     Identity::adult(&viewer(i % VIEWERS)),
                     stream,
                     &format!("storm-{i}"),
                     json!({"gift_id": "finger_heart", "count": 1}),
                 )
-                .await;
-            (a, t.elapsed())
-        }
+                .await
+        })
     }))
     .buffer_unordered(IN_FLIGHT)
     .collect()
     .await;
     let wall = started.elapsed();
-    let (statuses, p50, p99) = summary(&answers);
+    let (statuses, timing) = summary(&answers);
     let (transactions, calls) = per_request(&env, GIFTS);
     println!(
         "gift storm: {GIFTS} gifts from {VIEWERS} viewers, {IN_FLIGHT} in flight, {INSTANCES} instances: \
-         answers {statuses:?}, latency p50 {p50:?} p99 {p99:?}, wall {wall:?}, {calls}"
+         answers {statuses:?}, {timing}, wall {wall:?}, {calls}"
     );
     // 10 gifts of 5 coins for 50 coins each: every one is accepted, in one transaction each but
     // for a sender's own gifts colliding on their wallet (DESIGN.md invariant 5).
@@ -323,28 +342,21 @@ async fn a_webhook_burst_applies_every_payment_without_a_conflict() {
     let events: Vec<_> = purchases.chain(payments).collect();
     env.calls.take();
     let started = Instant::now();
-    let answers: Vec<(Answer, Duration)> =
-        futures::stream::iter(events.iter().enumerate().map(|(i, event)| {
-            let instance = &instances[i % INSTANCES];
-            async move {
-                let t = Instant::now();
-                let a = instance
-                    .call(Func::PaymentsWebhook, instance.webhook(event))
-                    .await;
-                (a, t.elapsed())
-            }
-        }))
-        .buffer_unordered(64)
-        .collect()
-        .await;
-    let (statuses, p50, p99) = summary(&answers);
+    let answers: Vec<Timed> = futures::stream::iter(events.iter().enumerate().map(|(i, event)| {
+        let instance = &instances[i % INSTANCES];
+        timed(instance.call(Func::PaymentsWebhook, instance.webhook(event)))
+    }))
+    .buffer_unordered(64)
+    .collect()
+    .await;
+    let (statuses, timing) = summary(&answers);
     println!(
         "webhook burst: {PURCHASES} coins.purchased + {ORDERS} order.paid, 64 in flight: answers \
-         {statuses:?}, latency p50 {p50:?} p99 {p99:?}, wall {:?}, {}",
+         {statuses:?}, {timing}, wall {:?}, {}",
         started.elapsed(),
         per_request(&env, events.len()).1
     );
-    for (a, _) in &answers {
+    for (a, ..) in &answers {
         assert_eq!(a.status, 200, "{a:?}");
         assert_eq!(a.body["status"], "applied", "{a:?}");
         if let Some(outcome) = a.body.get("outcome") {
@@ -391,31 +403,29 @@ async fn a_flash_sale_sells_exactly_its_stock_across_shards() {
 
     env.calls.take();
     let started = Instant::now();
-    let answers: Vec<(Answer, Duration)> = futures::stream::iter((0..BUYERS).map(|i| {
-        let (instance, product) = (&instances[i % INSTANCES], &product);
-        async move {
-            let t = Instant::now();
-            let body = json!({"lines": [{"product_id": product, "quantity": 1}]});
-            let a = instance
+    let answers: Vec<Timed> = futures::stream::iter((0..BUYERS).map(|i| {
+        let instance = &instances[i % INSTANCES];
+        let body = json!({"lines": [{"product_id": product, "quantity": 1}]});
+        timed(async move {
+            instance
                 .place_order(&format!("buyer-{i}"), &format!("flash-{i}"), body)
-                .await;
-            (a, t.elapsed())
-        }
+                .await
+        })
     }))
     .buffer_unordered(IN_FLIGHT)
     .collect()
     .await;
-    let (statuses, p50, p99) = summary(&answers);
+    let (statuses, timing) = summary(&answers);
     println!(
         "flash sale: {BUYERS} buyers for {UNITS} units over {} shards, {IN_FLIGHT} in flight: \
-         answers {statuses:?}, latency p50 {p50:?} p99 {p99:?}, wall {:?}, {}",
+         answers {statuses:?}, {timing}, wall {:?}, {}",
         shards.len(),
         started.elapsed(),
         per_request(&env, BUYERS).1
     );
     let refused = answers
         .iter()
-        .filter(|(a, _)| (a.status, a.code()) == (409, "out_of_stock"))
+        .filter(|(a, ..)| (a.status, a.code()) == (409, "out_of_stock"))
         .count();
     assert_eq!(statuses.get(&201), Some(&(UNITS as usize)), "{statuses:?}");
     assert_eq!(refused, BUYERS - UNITS as usize, "{statuses:?}");
