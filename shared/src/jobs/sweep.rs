@@ -17,6 +17,7 @@ use crate::domain::shop::OrderStatus;
 use crate::domain::time::{seconds, sortable};
 use crate::queue::payouts::PayoutQueue;
 use crate::queue::settlement::{SettlementEvent, SettlementQueue};
+use crate::store::sweep::Due;
 use crate::store::transaction::backoff;
 use crate::store::{StoreError, Tx, TxError};
 use crate::App;
@@ -48,6 +49,16 @@ pub struct SweepReport {
     pub more_due: bool,
     /// Steps that failed as a whole (a read of the index): the others still ran.
     pub failed_steps: Vec<&'static str>,
+}
+
+impl SweepReport {
+    /// Takes what the index found due of one kind: its unreadable items and whether more is due
+    /// go into the report, the items to work on come back.
+    fn found<T>(&mut self, due: Due<T>) -> Vec<T> {
+        self.skipped += due.skipped;
+        self.more_due |= due.more;
+        due.items
+    }
 }
 
 /// Hold releases tried per account and run: each attempt reads the account again.
@@ -132,8 +143,7 @@ async fn sweep_gifts(
     report.failed = settled.failed.len();
     report.poison = settled.poison.len();
     report.refunded = settled.refunded;
-    report.skipped += due.skipped;
-    report.more_due |= due.more;
+    report.found(due);
     Ok(())
 }
 
@@ -147,9 +157,7 @@ async fn sweep_holds(
     report: &mut SweepReport,
 ) -> Result<(), StoreError> {
     let due = app.store.due_holds(&sortable(now)).await?;
-    report.skipped += due.skipped;
-    report.more_due |= due.more;
-    for listed in due.items {
+    for listed in report.found(due) {
         if out_of_time(deadline, report) {
             break;
         }
@@ -217,9 +225,7 @@ async fn sweep_orders(
     report: &mut SweepReport,
 ) -> Result<(), StoreError> {
     let due = app.store.due_orders(&sortable(now)).await?;
-    report.skipped += due.skipped;
-    report.more_due |= due.more;
-    for order in due.items {
+    for order in report.found(due) {
         if out_of_time(deadline, report) {
             break;
         }
@@ -268,9 +274,7 @@ async fn sweep_payouts(
     report: &mut SweepReport,
 ) -> Result<(), StoreError> {
     let due = app.store.stranded_payouts(&sortable(now)).await?;
-    report.skipped += due.skipped;
-    report.more_due |= due.more;
-    for payout in due.items {
+    for payout in report.found(due) {
         if out_of_time(deadline, report) {
             break;
         }
