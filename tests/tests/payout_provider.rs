@@ -1,6 +1,11 @@
 //! The HTTP payout provider against a stand-in Stripe-Connect-style transfer API on 127.0.0.1:
 //! what it sends (bearer secret, idempotency key, form body), how it reads each answer, its
-//! deadline, and the executor paying once through it when the first answer is a 503.
+//! deadline, and the executor paying once through it when the first answer is a 503, or when a
+//! call that made the transfer timed out and the next met a 404 that was not the provider's.
+//!
+//! The stand-in keeps what a provider keeps: one transfer per idempotency key, listed by
+//! `transfer_group`. A scripted answer either replaces the provider's (`Canned`) or comes after
+//! the provider did its work (`Slow`: the transfer is made, the answer arrives late).
 
 use std::collections::VecDeque;
 use std::convert::Infallible;
@@ -14,26 +19,36 @@ use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
 use livepay::domain::payouts::ProviderOutcome;
 use livepay::provider::http::HttpProvider;
-use livepay::provider::{PayoutProvider, TransferRequest};
+use livepay::provider::{Disbursement, MoneyOutProvider, Rail};
 use livepay_tests::payouts::PAYOUT_SETTINGS;
 use livepay_tests::TestEnv;
 
 /// What the stand-in received.
 #[derive(Debug, Clone)]
 struct Seen {
+    method: String,
     path: String,
+    query: String,
     authorization: String,
     idempotency_key: String,
     body: String,
 }
 
-/// One scripted answer: status, body, and how long to wait before answering.
-type Answer = (u16, &'static str, Duration);
+/// One scripted answer.
+#[derive(Debug, Clone, Copy)]
+enum Answer {
+    /// This status and body, and nothing done.
+    Canned(u16, &'static str, Duration),
+    /// The provider's own answer, after this long.
+    Slow(Duration),
+}
 
 #[derive(Clone, Default)]
 struct TransferApi {
     answers: Arc<Mutex<VecDeque<Answer>>>,
     seen: Arc<Mutex<Vec<Seen>>>,
+    /// Transfers made: idempotency key, transfer group, id.
+    made: Arc<Mutex<Vec<(String, String, String)>>>,
 }
 
 impl TransferApi {
@@ -74,32 +89,83 @@ impl TransferApi {
                 .to_owned()
         };
         let mut seen = Seen {
+            method: req.method().to_string(),
             path: req.uri().path().to_owned(),
+            query: req.uri().query().unwrap_or_default().to_owned(),
             authorization: header("authorization"),
             idempotency_key: header("idempotency-key"),
             body: String::new(),
         };
         seen.body = String::from_utf8(req.into_body().collect().await.unwrap().to_bytes().to_vec())
             .unwrap();
-        self.seen.lock().unwrap().push(seen);
-        let (status, body, delay) = self.answers.lock().unwrap().pop_front().unwrap_or((
-            200,
-            r#"{"id":"tr_default"}"#,
-            Duration::ZERO,
-        ));
-        tokio::time::sleep(delay).await;
+        let query = seen.query.clone();
+        self.seen.lock().unwrap().push(seen.clone());
+        let scripted = self.answers.lock().unwrap().pop_front();
+        let (status, body) = match scripted {
+            Some(Answer::Canned(status, body, delay)) => {
+                tokio::time::sleep(delay).await;
+                (status, body.to_owned())
+            }
+            Some(Answer::Slow(delay)) => {
+                let answer = self.provide(&seen, &query);
+                tokio::time::sleep(delay).await;
+                answer
+            }
+            None => self.provide(&seen, &query),
+        };
         Ok(Response::builder()
             .status(status)
             .header("content-type", "application/json")
             .body(Full::new(Bytes::from(body)))
             .unwrap())
     }
+
+    /// What the provider itself answers: a transfer per key, or the list for a group.
+    fn provide(&self, seen: &Seen, query: &str) -> (u16, String) {
+        let mut made = self.made.lock().unwrap();
+        if seen.method == "GET" {
+            let group = query
+                .split('&')
+                .find_map(|p| p.strip_prefix("transfer_group="))
+                .unwrap_or_default();
+            let data: Vec<String> = made
+                .iter()
+                .filter(|(_, g, _)| g == group)
+                .map(|(_, _, id)| format!(r#"{{"id":"{id}","object":"transfer"}}"#))
+                .collect();
+            return (
+                200,
+                format!(r#"{{"object":"list","data":[{}]}}"#, data.join(",")),
+            );
+        }
+        let group = seen
+            .body
+            .split('&')
+            .find_map(|p| p.strip_prefix("transfer_group="))
+            .unwrap_or_default()
+            .to_owned();
+        let id = match made.iter().find(|(k, _, _)| *k == seen.idempotency_key) {
+            Some((_, _, id)) => id.clone(),
+            None => {
+                let id = format!("tr_{}", made.len() + 1);
+                made.push((seen.idempotency_key.clone(), group, id.clone()));
+                id
+            }
+        };
+        (200, format!(r#"{{"id":"{id}","object":"transfer"}}"#))
+    }
+
+    fn transfers_made(&self) -> usize {
+        self.made.lock().unwrap().len()
+    }
 }
 
-fn req(payout_id: &str) -> TransferRequest<'_> {
-    TransferRequest {
-        payout_id,
-        creator_id: "creator one",
+fn req(payout_id: &str) -> Disbursement<'_> {
+    Disbursement {
+        rail: Rail::Transfer,
+        reference: payout_id,
+        idempotency_key: payout_id,
+        destination: "creator one",
         amount_cents: 6_000,
     }
 }
@@ -113,48 +179,49 @@ async fn the_http_provider_sends_the_key_and_secret_and_reads_every_answer() {
     let api = TransferApi::default();
     let url = api.start().await;
     let provider = HttpProvider::new(format!("{url}/"), "sk_test_secret".into()).unwrap();
+    use Answer::Canned;
     api.script([
-        (200, r#"{"id":"tr_1","object":"transfer"}"#, Duration::ZERO),
-        (
+        Canned(200, r#"{"id":"tr_1","object":"transfer"}"#, Duration::ZERO),
+        Canned(
             400,
             r#"{"error":{"code":"account_closed","message":"The destination account is closed."}}"#,
             Duration::ZERO,
         ),
-        (
+        Canned(
             403,
             r#"{"error":{"code":"account_under_review","message":"Account under review"}}"#,
             Duration::ZERO,
         ),
-        (503, "unavailable", Duration::ZERO),
-        (
+        Canned(503, "unavailable", Duration::ZERO),
+        Canned(
             409,
             r#"{"error":{"code":"idempotency_key_in_use"}}"#,
             Duration::ZERO,
         ),
-        (200, r#"{"id":"tr_slow"}"#, Duration::from_secs(2)),
+        Canned(200, r#"{"id":"tr_slow"}"#, Duration::from_secs(2)),
     ]);
     assert_eq!(
-        provider.transfer(&req("po_1"), soon()).await,
+        provider.send(&req("po_1"), soon()).await,
         Ok(ProviderOutcome::Paid {
             provider_ref: "tr_1".into()
         })
     );
     assert_eq!(
-        provider.transfer(&req("po_2"), soon()).await,
+        provider.send(&req("po_2"), soon()).await,
         Ok(ProviderOutcome::Failed {
             reason: "The destination account is closed.".into()
         })
     );
     assert!(matches!(
-        provider.transfer(&req("po_3"), soon()).await,
+        provider.send(&req("po_3"), soon()).await,
         Ok(ProviderOutcome::Held { .. })
     ));
-    assert!(provider.transfer(&req("po_4"), soon()).await.is_err());
-    assert!(provider.transfer(&req("po_4"), soon()).await.is_err());
+    assert!(provider.send(&req("po_4"), soon()).await.is_err());
+    assert!(provider.send(&req("po_4"), soon()).await.is_err());
     // The deadline cuts a slow answer short: unknown, to be asked again with the same key.
     let started = Instant::now();
     let slow = provider
-        .transfer(&req("po_5"), Instant::now() + Duration::from_millis(300))
+        .send(&req("po_5"), Instant::now() + Duration::from_millis(300))
         .await;
     assert!(slow.is_err(), "{slow:?}");
     assert!(started.elapsed() < Duration::from_secs(2));
@@ -182,10 +249,7 @@ async fn the_executor_pays_once_through_http_when_the_first_answer_is_a_503() {
     let a = env.request_payout("c", "k", 6_000).await;
     let payout_id = a.body["payout_id"].as_str().unwrap().to_owned();
     let messages = env.drain_payout_queue().await;
-    api.script([
-        (503, "try later", Duration::ZERO),
-        (200, r#"{"id":"tr_42"}"#, Duration::ZERO),
-    ]);
+    api.script([Answer::Canned(503, "try later", Duration::ZERO)]);
     let deliver = || async {
         let event = livepay_tests::payouts::sqs_event(&messages);
         livepay::jobs::payouts::handle(&env.app, &provider, event, soon())
@@ -198,10 +262,78 @@ async fn the_executor_pays_once_through_http_when_the_first_answer_is_a_503() {
     assert_eq!(deliver().await, 0);
     assert_eq!(deliver().await, 0, "a paid payout is not sent again");
     let seen = api.seen();
-    assert_eq!(seen.len(), 2);
-    assert!(seen.iter().all(|s| s.idempotency_key == payout_id));
+    let methods: Vec<&str> = seen.iter().map(|s| s.method.as_str()).collect();
+    assert_eq!(
+        methods,
+        ["POST", "GET", "POST"],
+        "a resumed payout is looked up first"
+    );
+    assert_eq!(
+        seen[1].query,
+        format!("transfer_group={payout_id}&limit=100")
+    );
+    assert!(seen
+        .iter()
+        .filter(|s| s.method == "POST")
+        .all(|s| s.idempotency_key == payout_id));
+    assert_eq!(api.transfers_made(), 1);
     let payouts = env.payouts_of("c").await;
     assert_eq!(payouts[0]["status"], "paid");
+    assert_eq!(env.creator_balance("c").await["cents_paid_out"], 6_000);
+    env.assert_conserved().await;
+}
+
+/// The double payment of the old classification: the first call made the transfer but its answer
+/// came too late; the redelivery met a 404 with no provider error object (a proxy's). That 404 is
+/// not the provider's refusal: the payout stays processing, and the next delivery finds the
+/// transfer instead of paying again.
+#[tokio::test]
+async fn a_timeout_that_paid_then_a_bare_404_is_paid_exactly_once() {
+    let api = TransferApi::default();
+    let url = api.start().await;
+    let provider = HttpProvider::new(url, "sk_test_secret".into()).unwrap();
+    let env = TestEnv::with_settings(&PAYOUT_SETTINGS).await;
+    env.fund_creator("c", 100).await;
+    let a = env.request_payout("c", "k", 6_000).await;
+    let payout_id = a.body["payout_id"].as_str().unwrap().to_owned();
+    let messages = env.drain_payout_queue().await;
+    api.script([
+        Answer::Slow(Duration::from_secs(2)),
+        Answer::Canned(404, "<html>Not Found</html>", Duration::ZERO),
+    ]);
+    let (env, provider, messages) = (&env, &provider, &messages);
+    let deliver = |within: Duration| async move {
+        let event = livepay_tests::payouts::sqs_event(messages);
+        livepay::jobs::payouts::handle(&env.app, provider, event, Instant::now() + within)
+            .await
+            .unwrap()
+            .batch_item_failures
+            .len()
+    };
+    // The executor keeps 3 s back from its deadline for the commit: 3.5 s leaves 0.5 s to call.
+    assert_eq!(deliver(Duration::from_millis(3_500)).await, 1, "timed out");
+    assert_eq!(
+        api.transfers_made(),
+        1,
+        "the slow call did make the transfer"
+    );
+    assert_eq!(
+        deliver(Duration::from_secs(8)).await,
+        1,
+        "a bare 404 is no answer"
+    );
+    assert_eq!(env.payouts_of("c").await[0]["status"], "processing");
+    assert_eq!(deliver(Duration::from_secs(8)).await, 0);
+    let payouts = env.payouts_of("c").await;
+    assert_eq!(payouts[0]["status"], "paid", "{payouts:?}");
+    assert_eq!(api.transfers_made(), 1, "paid once");
+    let seen = api.seen();
+    let posts = seen.iter().filter(|s| s.method == "POST").count();
+    assert_eq!(posts, 1, "found by its group, never sent again");
+    assert!(seen
+        .iter()
+        .filter(|s| s.method == "GET")
+        .all(|s| s.query.contains(&payout_id)));
     assert_eq!(env.creator_balance("c").await["cents_paid_out"], 6_000);
     env.assert_conserved().await;
 }

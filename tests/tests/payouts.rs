@@ -46,7 +46,7 @@ async fn twenty_concurrent_requests_of_60_dollars_against_300_accept_exactly_fiv
 }
 
 #[tokio::test]
-async fn a_lost_response_redelivered_three_times_pays_once() {
+async fn a_lost_response_redelivered_three_times_is_looked_up_and_paid_once() {
     let env = payout_env().await;
     env.fund_creator("c", 100).await;
     let a = env.request_payout("c", "k", 6_000).await;
@@ -58,12 +58,11 @@ async fn a_lost_response_redelivered_three_times_pays_once() {
     let messages = env.drain_payout_queue().await;
     assert_eq!(messages.len(), 1);
     assert_eq!(messages[0].group, "c");
-    env.sandbox.script([
-        SandboxBehavior::SucceedButLoseResponse,
-        SandboxBehavior::TimeOut,
-        SandboxBehavior::SucceedButLoseResponse,
-    ]);
-    // The first delivery and two redeliveries learn nothing: the message comes back each time.
+    env.sandbox
+        .script([SandboxBehavior::SucceedButLoseResponse]);
+    env.sandbox.lose_lookups(2);
+    // The first delivery pays but hears nothing; the next two find the payout processing, ask
+    // the provider what it made, and get no answer either: the message comes back each time.
     for delivery in 1..=3 {
         let failed = env.execute_payouts(&messages).await;
         assert_eq!(
@@ -74,14 +73,19 @@ async fn a_lost_response_redelivered_three_times_pays_once() {
         let payouts = env.payouts_of("c").await;
         assert_eq!(status_of(&payouts, &payout_id)["status"], "processing");
     }
-    // The third redelivery hears the provider's stored answer; any later one changes nothing.
+    // The third redelivery's look-up finds the transfer; any later one changes nothing.
     assert!(env.execute_payouts(&messages).await.is_empty());
     assert!(env.execute_payouts(&messages).await.is_empty());
     let transfers = env.sandbox.transfers();
     assert_eq!(transfers.len(), 1, "{transfers:?}");
     assert_eq!(transfers[0].idempotency_key, payout_id);
     assert_eq!(transfers[0].amount_cents, 6_000);
-    assert_eq!(env.sandbox.calls(), vec![payout_id.clone(); 4]);
+    assert_eq!(
+        env.sandbox.calls(),
+        [payout_id.as_str()],
+        "sent once, never again"
+    );
+    assert_eq!(env.sandbox.lookups(), 3);
     let payouts = env.payouts_of("c").await;
     let paid = status_of(&payouts, &payout_id);
     assert_eq!(paid["status"], "paid");

@@ -20,7 +20,7 @@ use crate::domain::ids::derived_id;
 use crate::domain::ledger::{AccountId, AccountKind, LedgerError};
 use crate::domain::payouts::{draw, payable, Payout, PayoutError, PayoutStatus};
 use crate::domain::time::{sortable, week_key};
-use crate::provider::{PayoutProvider, TransferRequest};
+use crate::provider::{Disbursement, MoneyOutProvider, Rail};
 use crate::queue::payouts::{PayoutEvent, PayoutQueue};
 use crate::store::payouts::PayoutKey;
 use crate::store::transaction::{attempts, backoff};
@@ -178,7 +178,7 @@ pub enum ExecuteError {
 /// is, so a redelivered message pays nothing twice.
 pub async fn execute(
     app: &App,
-    provider: &impl PayoutProvider,
+    provider: &impl MoneyOutProvider,
     key: &PayoutKey,
     deadline: Instant,
 ) -> Result<PayoutStatus, ExecuteError> {
@@ -187,6 +187,9 @@ pub async fn execute(
         .payout(key)
         .await?
         .ok_or_else(|| ExecuteError::Missing(key.clone()))?;
+    // Found in `processing`, the payout may have reached the provider before (a timeout, a lost
+    // answer, a crash): the provider is asked what it made before anything is sent again.
+    let resumed = payout.status == PayoutStatus::Processing;
     if payout.status == PayoutStatus::Requested {
         // Whoever marks it first goes on; a racing executor that finds it `processing` asks the
         // provider with the same key, which pays once.
@@ -205,12 +208,21 @@ pub async fn execute(
     if payout.status != PayoutStatus::Processing {
         return Ok(payout.status);
     }
-    let req = TransferRequest {
-        payout_id: &payout.payout_id,
-        creator_id: &payout.creator_id,
+    let d = Disbursement {
+        rail: Rail::Transfer,
+        reference: &payout.payout_id,
+        idempotency_key: &payout.payout_id,
+        destination: &payout.creator_id,
         amount_cents: payout.amount_cents,
     };
-    let outcome = provider.transfer(&req, deadline).await?;
+    let made = match resumed {
+        true => provider.find(&d, deadline).await?,
+        false => None,
+    };
+    let outcome = match made {
+        Some(outcome) => outcome,
+        None => provider.send(&d, deadline).await?,
+    };
     let mut tx = Tx::new();
     let at = sortable(app.clock.now());
     app.store
@@ -238,7 +250,7 @@ pub async fn execute(
 /// unprocessed, so SQS hands them back in order (AWS's rule for FIFO partial batch responses).
 pub async fn handle(
     app: &App,
-    provider: &impl PayoutProvider,
+    provider: &impl MoneyOutProvider,
     event: SqsEvent,
     deadline: Instant,
 ) -> Result<SqsBatchResponse, super::settle_payouts::BatchError> {
@@ -265,7 +277,7 @@ pub async fn handle(
 
 async fn execute_group(
     app: &App,
-    provider: &impl PayoutProvider,
+    provider: &impl MoneyOutProvider,
     records: Vec<Delivery>,
     deadline: Instant,
 ) -> Vec<Option<String>> {

@@ -1,11 +1,13 @@
-//! Payout providers: where a payout's money actually leaves. A small trait with two
-//! implementations — [`sandbox::SandboxProvider`] for local use and tests (told how to behave)
-//! and [`http::HttpProvider`] for a Stripe-Connect-style transfer API.
+//! Money-out providers: where a payout's or a refund's money actually leaves. A small trait with
+//! two implementations — [`sandbox::SandboxProvider`] for local use and tests (told how to
+//! behave) and [`http::HttpProvider`] for a Stripe-style API.
 //!
-//! Every call carries the payout id as its idempotency key: the executor may call again for the
-//! same payout (a timeout, a lost response, a redelivered message) and the provider must pay
-//! once. An answer that does not say what happened is [`Unsettled`]: the executor leaves the
-//! payout in `processing` and its message comes back.
+//! Every call carries an idempotency key, so a repeated call for the same money (a timeout, a
+//! lost response, a redelivered message) pays once while the provider keeps the key. An answer
+//! that does not say what happened is [`Unsettled`]: the executor leaves the record in
+//! `processing`, and before it sends again it asks the provider whether the money already left
+//! ([`MoneyOutProvider::find`]), so nothing depends on how long the provider keeps its keys
+//! (DESIGN.md invariant 9).
 
 pub mod http;
 pub mod sandbox;
@@ -15,28 +17,51 @@ use std::time::Instant;
 
 use crate::domain::payouts::ProviderOutcome;
 
-/// One transfer to a creator's payout account.
+/// How money leaves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rail {
+    /// A transfer to a payee's payout account (a payout).
+    Transfer,
+    /// Money back to the payment it came from (a buyer's refund).
+    Refund,
+}
+
+/// One movement of money out, as the provider is asked for it.
 #[derive(Debug, Clone, Copy)]
-pub struct TransferRequest<'a> {
-    /// Also the idempotency key.
-    pub payout_id: &'a str,
-    pub creator_id: &'a str,
+pub struct Disbursement<'a> {
+    pub rail: Rail,
+    /// The record's own id (payout or refund id): the provider's reference, by which
+    /// [`MoneyOutProvider::find`] finds what was made for it.
+    pub reference: &'a str,
+    /// Sent as `Idempotency-Key`: the reference, or a new key per admin release (a provider
+    /// replays the answer it gave a key, and a release must be asked afresh).
+    pub idempotency_key: &'a str,
+    /// The payee's payout account (transfers), or the payment being refunded (refunds).
+    pub destination: &'a str,
     pub amount_cents: u64,
 }
 
 /// The provider did not say what happened (timeout, lost connection, 5xx, 429, a request with
-/// this key still running): ask again later with the same key.
+/// this key still running, an answer without the provider's own error body): ask again later.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("payout outcome unknown: {0}")]
+#[error("outcome unknown: {0}")]
 pub struct Unsettled(pub String);
 
-pub trait PayoutProvider: Send + Sync {
-    /// Pays `req`, giving up by `deadline` (the caller's own time limit, less a margin).
-    fn transfer(
+pub trait MoneyOutProvider: Send + Sync {
+    /// Sends `d`, giving up by `deadline` (the caller's own time limit, less a margin).
+    fn send(
         &self,
-        req: &TransferRequest<'_>,
+        d: &Disbursement<'_>,
         deadline: Instant,
     ) -> impl Future<Output = Result<ProviderOutcome, Unsettled>> + Send;
+
+    /// What the provider made for `d.reference`, if anything: `Ok(None)` only when the provider
+    /// answered that nothing exists.
+    fn find(
+        &self,
+        d: &Disbursement<'_>,
+        deadline: Instant,
+    ) -> impl Future<Output = Result<Option<ProviderOutcome>, Unsettled>> + Send;
 }
 
 /// The provider a deployment configured: `PAYOUT_PROVIDER=http` (with `PAYOUT_API_URL` and
@@ -72,15 +97,26 @@ impl Provider {
     }
 }
 
-impl PayoutProvider for Provider {
-    async fn transfer(
+impl MoneyOutProvider for Provider {
+    async fn send(
         &self,
-        req: &TransferRequest<'_>,
+        d: &Disbursement<'_>,
         deadline: Instant,
     ) -> Result<ProviderOutcome, Unsettled> {
         match self {
-            Provider::Sandbox(p) => p.transfer(req, deadline).await,
-            Provider::Http(p) => p.transfer(req, deadline).await,
+            Provider::Sandbox(p) => p.send(d, deadline).await,
+            Provider::Http(p) => p.send(d, deadline).await,
+        }
+    }
+
+    async fn find(
+        &self,
+        d: &Disbursement<'_>,
+        deadline: Instant,
+    ) -> Result<Option<ProviderOutcome>, Unsettled> {
+        match self {
+            Provider::Sandbox(p) => p.find(d, deadline).await,
+            Provider::Http(p) => p.find(d, deadline).await,
         }
     }
 }

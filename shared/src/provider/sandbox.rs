@@ -1,14 +1,15 @@
-//! A payout provider that moves no money, for local use and tests. It keeps what a real
-//! provider keeps — one result per idempotency key, replayed on a repeat — and can be told how
-//! to answer: succeed, fail permanently, time out, succeed but lose the response, or hold the
-//! account for review. Tests script one answer per call; the local stack sets a default through
+//! A money-out provider that moves no money, for local use and tests. It keeps what a real
+//! provider keeps — one result per idempotency key, replayed on a repeat, and what it made per
+//! reference, found again on a look-up — and can be told how to answer: succeed, fail
+//! permanently, time out, succeed but lose the response, or hold the account for review. Tests
+//! script one answer per call (looks-ups included); the local stack sets a default through
 //! `PAYOUT_SANDBOX_BEHAVIOR`.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 use std::time::Instant;
 
-use super::{PayoutProvider, TransferRequest, Unsettled};
+use super::{Disbursement, MoneyOutProvider, Rail, Unsettled};
 use crate::domain::payouts::ProviderOutcome;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,10 +47,12 @@ impl SandboxBehavior {
     }
 }
 
-/// A transfer the sandbox made.
+/// A transfer or refund the sandbox made.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SandboxTransfer {
     pub transfer_id: String,
+    pub rail: Rail,
+    pub reference: String,
     pub idempotency_key: String,
     pub destination: String,
     pub amount_cents: u64,
@@ -62,11 +65,14 @@ struct Ledger {
     answers: HashMap<String, ProviderOutcome>,
     /// Every call's idempotency key, in order.
     calls: Vec<String>,
+    /// How many look-ups were asked.
+    lookups: usize,
 }
 
 pub struct SandboxProvider {
     default: SandboxBehavior,
     script: Mutex<VecDeque<SandboxBehavior>>,
+    unanswered_lookups: Mutex<usize>,
     ledger: Mutex<Ledger>,
 }
 
@@ -75,6 +81,7 @@ impl SandboxProvider {
         Self {
             default,
             script: Mutex::default(),
+            unanswered_lookups: Mutex::default(),
             ledger: Mutex::default(),
         }
     }
@@ -82,6 +89,16 @@ impl SandboxProvider {
     /// The next calls answer with these, in order; then the default again.
     pub fn script(&self, behaviors: impl IntoIterator<Item = SandboxBehavior>) {
         self.script.lock().expect("not poisoned").extend(behaviors);
+    }
+
+    /// The next `n` look-ups go unanswered.
+    pub fn lose_lookups(&self, n: usize) {
+        *self.unanswered_lookups.lock().expect("not poisoned") += n;
+    }
+
+    /// How many look-ups were asked so far.
+    pub fn lookups(&self) -> usize {
+        self.ledger.lock().expect("not poisoned").lookups
     }
 
     pub fn transfers(&self) -> Vec<SandboxTransfer> {
@@ -93,15 +110,18 @@ impl SandboxProvider {
         self.ledger.lock().expect("not poisoned").calls.clone()
     }
 
-    fn answer(&self, req: &TransferRequest<'_>) -> Result<ProviderOutcome, Unsettled> {
-        let behavior = self
-            .script
+    fn next_behavior(&self) -> SandboxBehavior {
+        self.script
             .lock()
             .expect("not poisoned")
             .pop_front()
-            .unwrap_or_else(|| self.default.clone());
+            .unwrap_or_else(|| self.default.clone())
+    }
+
+    fn answer(&self, d: &Disbursement<'_>) -> Result<ProviderOutcome, Unsettled> {
+        let behavior = self.next_behavior();
         let mut ledger = self.ledger.lock().expect("not poisoned");
-        let key = req.payout_id.to_owned();
+        let key = d.idempotency_key.to_owned();
         ledger.calls.push(key.clone());
         if behavior == SandboxBehavior::TimeOut {
             return Err(Unsettled("sandbox: timed out".into()));
@@ -111,12 +131,19 @@ impl SandboxProvider {
             None => {
                 let answer = match &behavior {
                     SandboxBehavior::Succeed | SandboxBehavior::SucceedButLoseResponse => {
-                        let transfer_id = format!("tr_sandbox_{}", ledger.transfers.len() + 1);
+                        let prefix = match d.rail {
+                            Rail::Transfer => "tr",
+                            Rail::Refund => "re",
+                        };
+                        let transfer_id =
+                            format!("{prefix}_sandbox_{}", ledger.transfers.len() + 1);
                         ledger.transfers.push(SandboxTransfer {
                             transfer_id: transfer_id.clone(),
+                            rail: d.rail,
+                            reference: d.reference.to_owned(),
                             idempotency_key: key.clone(),
-                            destination: req.creator_id.to_owned(),
-                            amount_cents: req.amount_cents,
+                            destination: d.destination.to_owned(),
+                            amount_cents: d.amount_cents,
                         });
                         ProviderOutcome::Paid {
                             provider_ref: transfer_id,
@@ -143,13 +170,35 @@ impl SandboxProvider {
     }
 }
 
-impl PayoutProvider for SandboxProvider {
-    async fn transfer(
+impl MoneyOutProvider for SandboxProvider {
+    async fn send(
         &self,
-        req: &TransferRequest<'_>,
+        d: &Disbursement<'_>,
         _deadline: Instant,
     ) -> Result<ProviderOutcome, Unsettled> {
-        self.answer(req)
+        self.answer(d)
+    }
+
+    /// Answers from what was made, unless a look-up was scripted to go unanswered.
+    async fn find(
+        &self,
+        d: &Disbursement<'_>,
+        _deadline: Instant,
+    ) -> Result<Option<ProviderOutcome>, Unsettled> {
+        let mut ledger = self.ledger.lock().expect("not poisoned");
+        ledger.lookups += 1;
+        let unanswered = &mut *self.unanswered_lookups.lock().expect("not poisoned");
+        if *unanswered > 0 {
+            *unanswered -= 1;
+            return Err(Unsettled("sandbox: look-up unanswered".into()));
+        }
+        Ok(ledger
+            .transfers
+            .iter()
+            .find(|t| t.rail == d.rail && t.reference == d.reference)
+            .map(|t| ProviderOutcome::Paid {
+                provider_ref: t.transfer_id.clone(),
+            }))
     }
 }
 
@@ -157,10 +206,12 @@ impl PayoutProvider for SandboxProvider {
 mod tests {
     use super::*;
 
-    fn req(id: &str) -> TransferRequest<'_> {
-        TransferRequest {
-            payout_id: id,
-            creator_id: "c",
+    fn req(id: &str) -> Disbursement<'_> {
+        Disbursement {
+            rail: Rail::Transfer,
+            reference: id,
+            idempotency_key: id,
+            destination: "c",
             amount_cents: 6_000,
         }
     }
@@ -173,9 +224,9 @@ mod tests {
             SandboxBehavior::TimeOut,
         ]);
         let deadline = Instant::now();
-        assert!(p.transfer(&req("po1"), deadline).await.is_err());
-        assert!(p.transfer(&req("po1"), deadline).await.is_err());
-        let paid = p.transfer(&req("po1"), deadline).await.unwrap();
+        assert!(p.send(&req("po1"), deadline).await.is_err());
+        assert!(p.send(&req("po1"), deadline).await.is_err());
+        let paid = p.send(&req("po1"), deadline).await.unwrap();
         assert_eq!(
             paid,
             ProviderOutcome::Paid {
@@ -189,10 +240,10 @@ mod tests {
     #[tokio::test]
     async fn failures_and_reviews_are_answers_with_reasons() {
         let p = SandboxProvider::new(SandboxBehavior::parse("fail").unwrap());
-        let failed = p.transfer(&req("po1"), Instant::now()).await.unwrap();
+        let failed = p.send(&req("po1"), Instant::now()).await.unwrap();
         assert!(matches!(failed, ProviderOutcome::Failed { .. }));
         let p = SandboxProvider::new(SandboxBehavior::parse("under-review").unwrap());
-        let held = p.transfer(&req("po2"), Instant::now()).await.unwrap();
+        let held = p.send(&req("po2"), Instant::now()).await.unwrap();
         assert!(matches!(held, ProviderOutcome::Held { .. }));
         assert!(p.transfers().is_empty());
         assert_eq!(SandboxBehavior::parse("bogus"), None);
