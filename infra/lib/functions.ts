@@ -40,11 +40,13 @@ export const FUNCTIONS: readonly FunctionSpec[] = [
   },
   {
     binary: 'creators-api',
-    description: 'A creator\'s balance, statement and payout requests, and weekly top-gifter rankings per creator',
+    description: 'Payees\' money: creators\' and sellers\' balances, statements and payout requests; admin payout exits and corrections; weekly top-gifter rankings per creator',
     routes: [
       jwt('GET /v1/creators/me/balance'), jwt('GET /v1/creators/me/statement'),
       jwt('POST /v1/creators/me/payouts'), jwt('GET /v1/creators/me/payouts'),
       jwt('GET /v1/creators/{creator_id}/leaderboard/weekly'),
+      jwt('GET /v1/sellers/me/balance'), jwt('GET /v1/sellers/me/statement'),
+      jwt('POST /v1/sellers/me/payouts'), jwt('GET /v1/sellers/me/payouts'),
     ],
   },
   {
@@ -73,12 +75,12 @@ export const FUNCTIONS: readonly FunctionSpec[] = [
   },
   {
     binary: 'execute-payouts',
-    description: 'Payouts queue consumer (FIFO, one creator at a time): pays each payout through the provider, exactly once',
+    description: 'Payouts queue consumer (FIFO, one payee at a time): pays each payout through the provider, exactly once',
     routes: [],
   },
   {
     binary: 'schedule-payouts',
-    description: 'Scheduled weekly: requests a payout for every creator with at least the minimum available',
+    description: 'Scheduled weekly: requests a payout for every creator and seller with at least the minimum available',
     routes: [],
   },
   {

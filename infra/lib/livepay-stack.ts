@@ -59,6 +59,7 @@ export const PAYOUT_MAX_AGE = Duration.minutes(15);
 const PAYOUT_SCHEDULE_TIMEOUT = Duration.minutes(15);
 /** Index names the functions get through their environment (see shared/src/store/mod.rs). */
 export const LEDGER_SWEEP_INDEX = 'sweep';
+export const LEDGER_OPEN_ORDERS_INDEX = 'open_orders';
 export const COMMERCE_BOARDS_INDEX = 'boards';
 
 export class LivepayStack extends Stack {
@@ -86,6 +87,13 @@ export class LivepayStack extends Stack {
       indexName: LEDGER_SWEEP_INDEX,
       partitionKey: { name: 'sweep_shard', type: dynamodb.AttributeType.STRING },
       sortKey: { name: 'sweep_at', type: dynamodb.AttributeType.STRING },
+      projectionType: dynamodb.ProjectionType.ALL,
+    });
+    // Sparse: paid orders not yet completed or refunded, by seller (a seller's pending proceeds).
+    ledger.addGlobalSecondaryIndex({
+      indexName: LEDGER_OPEN_ORDERS_INDEX,
+      partitionKey: { name: 'open_seller', type: dynamodb.AttributeType.STRING },
+      sortKey: { name: 'placed_at', type: dynamodb.AttributeType.STRING },
       projectionType: dynamodb.ProjectionType.ALL,
     });
     // Each leaderboard shard's entries ranked by coins (`board` = `<board>#<shard>`: a board's
@@ -173,6 +181,7 @@ export class LivepayStack extends Stack {
       COMMERCE_TABLE: commerce.tableName,
       IDEMPOTENCY_TABLE: idempotency.tableName,
       LEDGER_SWEEP_INDEX,
+      LEDGER_OPEN_ORDERS_INDEX,
       COMMERCE_BOARDS_INDEX,
     };
 

@@ -186,6 +186,7 @@ impl Config {
                 commerce: required("COMMERCE_TABLE")?,
                 idempotency: required("IDEMPOTENCY_TABLE")?,
                 ledger_sweep_index: required("LEDGER_SWEEP_INDEX")?,
+                ledger_open_orders_index: required("LEDGER_OPEN_ORDERS_INDEX")?,
                 commerce_boards_index: required("COMMERCE_BOARDS_INDEX")?,
             },
             gifts,
@@ -220,11 +221,12 @@ mod tests {
         move |k| map.get(k).cloned()
     }
 
-    const TABLES: [(&str, &str); 5] = [
+    const TABLES: [(&str, &str); 6] = [
         ("LEDGER_TABLE", "l"),
         ("COMMERCE_TABLE", "c"),
         ("IDEMPOTENCY_TABLE", "i"),
         ("LEDGER_SWEEP_INDEX", "sweep"),
+        ("LEDGER_OPEN_ORDERS_INDEX", "open_orders"),
         ("COMMERCE_BOARDS_INDEX", "boards"),
     ];
 

@@ -71,16 +71,37 @@ impl TestEnv {
 
     /// Every entry of `creator`'s statement, following `next_cursor` with pages of `limit`.
     pub async fn statement(&self, creator: &str, limit: u32) -> Vec<Value> {
+        self.statement_of(Identity::creator(creator), "creators", limit)
+            .await
+    }
+
+    /// `GET /v1/sellers/me/<what>` as `seller`, asserting a 200.
+    pub async fn seller_get(&self, seller: &str, what: &str) -> Value {
+        let path = format!("/v1/sellers/me/{what}");
+        let a = self
+            .call(
+                Func::CreatorsApi,
+                Req::get(&path, &format!("GET {path}")).identity(Identity::seller(seller)),
+            )
+            .await;
+        assert_eq!(a.status, 200, "{a:?}");
+        a.body
+    }
+
+    /// Every entry of a payee's statement (`payees`: `creators` or `sellers`), following
+    /// `next_cursor` with pages of `limit`.
+    pub async fn statement_of(&self, who: Identity, payees: &str, limit: u32) -> Vec<Value> {
+        let path = format!("/v1/{payees}/me/statement");
         let mut entries = Vec::new();
         let mut cursor = String::new();
         loop {
             let a = self
                 .call(
                     Func::CreatorsApi,
-                    Req::get("/v1/creators/me/statement", "GET /v1/creators/me/statement")
+                    Req::get(&path, &format!("GET {path}"))
                         .query("limit", &limit.to_string())
                         .query("cursor", &cursor)
-                        .identity(Identity::creator(creator)),
+                        .identity(who.clone()),
                 )
                 .await;
             assert_eq!(a.status, 200, "{a:?}");

@@ -140,6 +140,11 @@ fn rows() -> Vec<Row> {
         creator_row("GET /v1/creators/me/payouts", 200, 200),
         // Another creator asks against their own (empty) balance.
         creator_row("POST /v1/creators/me/payouts", 202, 402),
+        seller_row("GET /v1/sellers/me/balance", 200),
+        seller_row("GET /v1/sellers/me/statement", 200),
+        seller_row("GET /v1/sellers/me/payouts", 200),
+        // Neither seller has completed orders: nothing available to pay out.
+        seller_row("POST /v1/sellers/me/payouts", 402),
         anyone(
             "GET /v1/creators/{creator_id}/leaderboard/weekly",
             Func::CreatorsApi,
@@ -264,7 +269,20 @@ fn creator_row(route: &'static str, right_status: u16, other_status: u16) -> Row
     }
 }
 
-/// The request for a `/v1/creators/me/...` row, from its route key.
+/// A `/v1/sellers/me/...` row: the seller's own money; a creator is not a seller.
+fn seller_row(route: &'static str, status: u16) -> Row {
+    Row {
+        route,
+        func: Func::CreatorsApi,
+        request: Box::new(move |_| creators_me_request(route)),
+        right: Identity::seller(SELLER),
+        right_status: status,
+        other: (Identity::seller("another-seller"), status),
+        missing_role: (Identity::creator(SELLER), 403),
+    }
+}
+
+/// The request for a `/v1/<payees>/me/...` row, from its route key.
 fn creators_me_request(route: &str) -> Req {
     let (method, path) = route.split_once(' ').expect("METHOD /path");
     let req = Req::new(method, path, route);

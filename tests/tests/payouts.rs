@@ -57,7 +57,7 @@ async fn a_lost_response_redelivered_three_times_is_looked_up_and_paid_once() {
     let payout_id = a.body["payout_id"].as_str().unwrap().to_owned();
     let messages = env.drain_payout_queue().await;
     assert_eq!(messages.len(), 1);
-    assert_eq!(messages[0].group, "c");
+    assert_eq!(messages[0].group, "creator#c");
     env.sandbox
         .script([SandboxBehavior::SucceedButLoseResponse]);
     env.sandbox.lose_lookups(2);
@@ -235,7 +235,7 @@ async fn the_weekly_run_requests_every_creator_over_the_minimum_once() {
         .unwrap();
     assert_eq!(
         (
-            again.creators,
+            again.payees,
             again.requested,
             again.skipped,
             again.below_minimum
@@ -254,7 +254,7 @@ async fn the_weekly_run_requests_every_creator_over_the_minimum_once() {
     let third = livepay::jobs::payouts::schedule(&env.app, &env.payouts)
         .await
         .unwrap();
-    assert_eq!((third.creators, third.skipped), (1, 1), "{third:?}");
+    assert_eq!((third.payees, third.skipped), (1, 1), "{third:?}");
     env.assert_conserved().await;
 }
 
@@ -445,5 +445,135 @@ async fn a_key_reused_after_its_record_expired_is_refused_not_an_error() {
     );
     assert_eq!(env.payouts_of("c").await.len(), 1);
     assert_eq!(env.creator_balance("c").await["cents_in_payout"], 5_000);
+    env.assert_conserved().await;
+}
+
+/// Sellers are paid by the same machine as creators: three completed orders make the seller's
+/// available balance, the weekly run pays it out through the provider, and the statement
+/// explains every cent.
+#[tokio::test]
+async fn a_seller_with_three_completed_orders_is_paid_by_the_weekly_run() {
+    let env = payout_env().await;
+    let start = env.now();
+    let product = env
+        .create_product(
+            "s",
+            json!({"title": "Lamp", "price_cents": 2_500, "stock": 10}),
+        )
+        .await;
+    let mut orders = Vec::new();
+    for buyer in ["b1", "b2", "b3"] {
+        let (order_id, total) = env
+            .placed(
+                buyer,
+                json!({"lines": [{"product_id": product, "quantity": 1}]}),
+            )
+            .await;
+        assert_eq!(env.pay_order(&order_id, total).await.status, 200);
+        let a = env
+            .order_action(
+                Identity::seller("s"),
+                &order_id,
+                "fulfillment",
+                json!({"status": "delivered"}),
+            )
+            .await;
+        assert_eq!(a.body["status"], "delivered", "{a:?}");
+        orders.push(order_id);
+    }
+    // 6 % fee: $23.50 of each $25 order is the seller's, pending until the hold ends.
+    let balance = env.seller_get("s", "balance").await;
+    assert_eq!(
+        (
+            balance["cents_pending"].as_i64(),
+            balance["cents_available"].as_i64()
+        ),
+        (Some(7_050), Some(0)),
+        "{balance}"
+    );
+    env.set_now(start + Duration::days(7) + Duration::seconds(1));
+    assert!(env.sweep_and_settle().await.is_empty());
+    let balance = env.seller_get("s", "balance").await;
+    assert_eq!(
+        (
+            balance["cents_pending"].as_i64(),
+            balance["cents_available"].as_i64()
+        ),
+        (Some(0), Some(7_050)),
+        "{balance}"
+    );
+
+    let report = livepay::jobs::payouts::schedule(&env.app, &env.payouts)
+        .await
+        .unwrap();
+    assert_eq!(
+        (report.requested, report.requested_cents),
+        (1, 7_050),
+        "{report:?}"
+    );
+    let messages = env.drain_payout_queue().await;
+    assert_eq!(messages[0].group, "seller#s");
+    assert!(env.execute_payouts(&messages).await.is_empty());
+    let transfers = env.sandbox.transfers();
+    assert_eq!(
+        (
+            transfers.len(),
+            transfers[0].destination.as_str(),
+            transfers[0].amount_cents
+        ),
+        (1, "s", 7_050)
+    );
+    let payouts = env.seller_get("s", "payouts").await;
+    assert_eq!(payouts["payouts"][0]["status"], "paid", "{payouts}");
+    let balance = env.seller_get("s", "balance").await;
+    assert_eq!(
+        (
+            balance["cents_available"].as_i64(),
+            balance["cents_in_payout"].as_i64(),
+            balance["cents_paid_out"].as_i64(),
+            balance["cents_owed"].as_i64()
+        ),
+        (Some(0), Some(0), Some(7_050), Some(0))
+    );
+    // The seller is no creator: the creator routes refuse them, and their money is not there.
+    assert_eq!(env.creator_balance("s").await["cents_paid_out"], 0);
+
+    let entries = env.statement_of(Identity::seller("s"), "sellers", 2).await;
+    let explained: Vec<(&str, &str, i64)> = entries
+        .iter()
+        .map(|e| {
+            (
+                e["balance"].as_str().unwrap(),
+                e["kind"].as_str().unwrap(),
+                e["amount"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    let mut proceeds: Vec<&str> = entries
+        .iter()
+        .filter(|e| e["kind"] == "order_proceeds")
+        .map(|e| e["ref"].as_str().unwrap())
+        .collect();
+    proceeds.sort_unstable();
+    orders.sort_unstable();
+    assert_eq!(
+        proceeds, orders,
+        "one entry per completed order: {explained:?}"
+    );
+    for field in ["cents_available", "cents_in_payout", "cents_paid_out"] {
+        let mine: Vec<&Value> = entries.iter().filter(|e| e["balance"] == field).collect();
+        let sum: i64 = mine.iter().map(|e| e["amount"].as_i64().unwrap()).sum();
+        assert_eq!(
+            sum,
+            balance[field].as_i64().unwrap(),
+            "{field}: {explained:?}"
+        );
+        let last = mine
+            .last()
+            .map_or(0, |e| e["balance_after"].as_i64().unwrap());
+        assert_eq!(last, sum, "{field}");
+    }
+    assert!(explained.contains(&("cents_available", "payout_request", -7_050)));
+    assert!(explained.contains(&("cents_paid_out", "payout_paid", 7_050)));
     env.assert_conserved().await;
 }

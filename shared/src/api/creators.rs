@@ -19,6 +19,10 @@ pub async fn handle(
             "GET /v1/creators/me/statement" => super::payouts::statement(app, r).await,
             "POST /v1/creators/me/payouts" => super::payouts::request_payout(app, payouts, r).await,
             "GET /v1/creators/me/payouts" => super::payouts::list(app, r).await,
+            "GET /v1/sellers/me/balance" => super::sellers::balance(app, r).await,
+            "GET /v1/sellers/me/statement" => super::sellers::statement(app, r).await,
+            "POST /v1/sellers/me/payouts" => super::sellers::request_payout(app, payouts, r).await,
+            "GET /v1/sellers/me/payouts" => super::sellers::list(app, r).await,
             "GET /v1/creators/{creator_id}/leaderboard/weekly" => {
                 leaderboards::creator_week(app, r).await
             }

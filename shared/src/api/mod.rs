@@ -7,6 +7,7 @@ pub mod openapi;
 pub mod payments;
 pub mod payouts;
 pub mod place_order;
+pub mod sellers;
 pub mod send_gift;
 pub mod shop;
 pub mod streams;

@@ -1,5 +1,6 @@
-//! A creator's money (API.md "Creator earnings and payouts"): balance, statement, payout
-//! requests and the list of payouts. Served by `creators-api`.
+//! A payee's money (API.md "Creator earnings and payouts", "Money out"): a creator's balance,
+//! and for every payee kind the statement, payout requests and the list of payouts, through one
+//! implementation each (`super::sellers` routes sellers here). Served by `creators-api`.
 
 use std::collections::BTreeMap;
 
@@ -8,7 +9,7 @@ use base64::Engine;
 use serde::{Deserialize, Serialize};
 
 use crate::domain::ledger::{AccountId, AccountKind};
-use crate::domain::payouts::{payable, Payout};
+use crate::domain::payouts::{payable, Payee, PayeeKind, Payout};
 use crate::http::idempotency::Idempotency;
 use crate::http::{record_business_id, ApiError, ApiRequest, ApiResponse, Role};
 use crate::input::InvalidInput;
@@ -17,6 +18,16 @@ use crate::queue::payouts::PayoutQueue;
 use crate::store::payouts::StoredEntry;
 use crate::telemetry::metric;
 use crate::App;
+
+/// The caller as a payee of `kind`, if they hold that role.
+pub(crate) fn payee(req: &ApiRequest, kind: PayeeKind) -> Result<Payee, ApiError> {
+    let caller = req.caller()?;
+    caller.require(match kind {
+        PayeeKind::Creator => Role::Creator,
+        PayeeKind::Seller => Role::Seller,
+    })?;
+    Ok(Payee::new(kind, &caller.user_id))
+}
 
 /// Statement entries per page: 1 to 200, 50 unless `?limit=` says.
 const MAX_STATEMENT_PAGE: u64 = 200;
@@ -117,8 +128,17 @@ pub async fn request_payout(
     queue: &PayoutQueue,
     req: ApiRequest,
 ) -> Result<ApiResponse, ApiError> {
+    request_payout_for(app, queue, req, PayeeKind::Creator).await
+}
+
+pub(crate) async fn request_payout_for(
+    app: &App,
+    queue: &PayoutQueue,
+    req: ApiRequest,
+    kind: PayeeKind,
+) -> Result<ApiResponse, ApiError> {
+    let payee = payee(&req, kind)?;
     let caller = req.caller()?;
-    caller.require(Role::Creator)?;
     let idem = Idempotency::from_request(&req, &caller)?;
     let body: PayoutBody = req.json()?;
     if body.amount_cents == 0 {
@@ -130,7 +150,7 @@ pub async fn request_payout(
     let result = request(
         app,
         queue,
-        &caller.user_id,
+        &payee,
         body.amount_cents,
         &payout_id,
         now,
@@ -165,9 +185,16 @@ struct PayoutsView<'a> {
 #[utoipa::path(get, path = "/v1/creators/me/payouts", tag = "creators", security(("jwt" = [])),
     responses((status = 200, body = PayoutsView), (status = 401, description = "no token, a bad one, or unusable claims", body = crate::http::Unauthorized), (status = 403, description = "not a creator", body = crate::http::ErrorBody)))]
 pub async fn list(app: &App, req: ApiRequest) -> Result<ApiResponse, ApiError> {
-    let caller = req.caller()?;
-    caller.require(Role::Creator)?;
-    let payouts = app.store.payouts_of(&caller.user_id).await?;
+    list_for(app, req, PayeeKind::Creator).await
+}
+
+pub(crate) async fn list_for(
+    app: &App,
+    req: ApiRequest,
+    kind: PayeeKind,
+) -> Result<ApiResponse, ApiError> {
+    let payee = payee(&req, kind)?;
+    let payouts = app.store.payouts_of(&payee).await?;
     let payouts = payouts.iter().map(PayoutView::from).collect();
     Ok(ApiResponse::json(200, &PayoutsView { payouts }))
 }
@@ -202,7 +229,8 @@ struct EntryView<'a> {
     balance_after: i64,
     #[serde(rename = "ref")]
     reference: &'a str,
-    /// Which balance of `GET /v1/creators/me/balance` the entry changes.
+    /// Which balance of the payee's `GET …/me/balance` the entry changes (`clawback_balance`:
+    /// a seller's clawback account, negative while they owe; `cents_owed` is its negation).
     balance: &'static str,
     /// Every business id behind the entry (a settlement batch's gifts).
     refs: &'a [String],
@@ -223,8 +251,15 @@ struct StatementView<'a> {
         ("limit" = Option<u32>, Query, minimum = 1, maximum = 200)),
     responses((status = 200, body = StatementView), (status = 400, body = crate::http::ErrorBody), (status = 401, description = "no token, a bad one, or unusable claims", body = crate::http::Unauthorized), (status = 403, description = "not a creator", body = crate::http::ErrorBody)))]
 pub async fn statement(app: &App, req: ApiRequest) -> Result<ApiResponse, ApiError> {
-    let caller = req.caller()?;
-    caller.require(Role::Creator)?;
+    statement_for(app, req, PayeeKind::Creator).await
+}
+
+pub(crate) async fn statement_for(
+    app: &App,
+    req: ApiRequest,
+    kind: PayeeKind,
+) -> Result<ApiResponse, ApiError> {
+    let payee = payee(&req, kind)?;
     let limit = req.limit(DEFAULT_STATEMENT_PAGE, MAX_STATEMENT_PAGE)?;
     let mut cursor = match req.query_param("cursor").filter(|c| !c.is_empty()) {
         Some(raw) => Cursor::decode(raw)?,
@@ -233,11 +268,7 @@ pub async fn statement(app: &App, req: ApiRequest) -> Result<ApiResponse, ApiErr
     let after = (!cursor.after.is_empty()).then_some(cursor.after.as_str());
     let (entries, more) = app
         .store
-        .statement_page(
-            &caller.user_id,
-            after,
-            i32::try_from(limit).unwrap_or(i32::MAX),
-        )
+        .statement_page(&payee, after, i32::try_from(limit).unwrap_or(i32::MAX))
         .await?;
     let views = entries
         .iter()
@@ -263,10 +294,10 @@ fn entry_view<'a>(
     e: &'a StoredEntry,
     balances: &mut BTreeMap<String, i64>,
 ) -> Result<EntryView<'a>, ApiError> {
-    let balance = e
+    let (_, balance) = e
         .account
         .kind
-        .creator_balance()
+        .statement_balance()
         .ok_or_else(|| ApiError::Internal(format!("{} has no statement", e.account)))?;
     let after = balances.entry(balance.to_owned()).or_default();
     *after = after.saturating_add(e.amount);

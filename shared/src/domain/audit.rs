@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use super::ledger::{AccountId, AccountKind};
-use super::payouts::{Payout, PayoutStatus};
+use super::payouts::{PayeeKind, Payout, PayoutStatus};
 use super::settlement::{split, GiftToSettle, SettlementPolicy};
 use super::shop::{split_order, Order, OrderStatus, ShopPolicy};
 
@@ -138,41 +138,41 @@ pub fn violations(s: &LedgerSnapshot, policies: &Policies<'_>, moment: Moment) -
         }
     }
 
-    // 5. Every payout paid once or returned: in-payout and paid-out are exactly the creator's
-    //    payouts in those states.
-    let mut in_payout: BTreeMap<&str, u64> = BTreeMap::new();
-    let mut paid_out: BTreeMap<&str, u64> = BTreeMap::new();
+    // 5. Every payout paid once or returned: each payee's in-payout and paid-out accounts are
+    //    exactly their payouts in those states.
+    let mut in_payout: BTreeMap<AccountId, u64> = BTreeMap::new();
+    let mut paid_out: BTreeMap<AccountId, u64> = BTreeMap::new();
     for p in &s.payouts {
-        match p.status {
-            PayoutStatus::Paid => *paid_out.entry(&p.creator_id).or_default() += p.amount_cents,
-            PayoutStatus::Failed => {}
-            PayoutStatus::Held => *in_payout.entry(&p.creator_id).or_default() += p.amount_cents,
+        let kind = p.payee.kind;
+        let (book, account) = match p.status {
+            PayoutStatus::Paid => (&mut paid_out, kind.paid_out()),
+            PayoutStatus::Failed => continue,
+            PayoutStatus::Held => (&mut in_payout, kind.in_payout()),
             PayoutStatus::Requested | PayoutStatus::Processing => {
                 if moment == Moment::Drained {
                     found.push(format!("payout {} still {:?}", p.payout_id, p.status));
                 }
-                *in_payout.entry(&p.creator_id).or_default() += p.amount_cents;
+                (&mut in_payout, kind.in_payout())
             }
-        }
+        };
+        *book.entry(p.payee.account(account)).or_default() += p.amount_cents;
     }
-    for (kind, expected) in [
-        (AccountKind::InPayout, &in_payout),
-        (AccountKind::PaidOut, &paid_out),
+    for (kinds, expected) in [
+        (PayeeKind::ALL.map(PayeeKind::in_payout), &in_payout),
+        (PayeeKind::ALL.map(PayeeKind::paid_out), &paid_out),
     ] {
-        let mut owners: std::collections::BTreeSet<&str> = expected.keys().copied().collect();
-        owners.extend(
+        let mut accounts: std::collections::BTreeSet<&AccountId> = expected.keys().collect();
+        accounts.extend(
             s.accounts
                 .iter()
-                .filter(|(a, _, _)| a.kind == kind)
-                .map(|(a, _, _)| a.owner.as_str()),
+                .filter(|(a, _, _)| kinds.contains(&a.kind))
+                .map(|(a, _, _)| a),
         );
-        for owner in owners {
-            let due = expected.get(owner).copied().unwrap_or(0) as i64;
-            let held = balance(&AccountId::new(kind, owner));
+        for account in accounts {
+            let due = expected.get(account).copied().unwrap_or(0) as i64;
+            let held = balance(account);
             if held != due {
-                found.push(format!(
-                    "creator {owner}: {kind:?} holds {held}, their payouts say {due}"
-                ));
+                found.push(format!("{account} holds {held}, its payouts say {due}"));
             }
         }
     }

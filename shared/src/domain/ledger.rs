@@ -78,6 +78,10 @@ pub enum AccountKind {
     /// What the payout provider paid out to a creator: money that left the platform, one account
     /// per creator (the world outside, as the payment provider is on the way in).
     PaidOut,
+    /// A seller's payouts requested and not yet paid or failed.
+    SellerInPayout,
+    /// What the payout provider paid out to a seller.
+    SellerPaidOut,
     /// A creator's diamonds turned into cash for a payout: retired, like coins charged back.
     DiamondsRedeemed,
     /// The cash the platform funds for a creator's redeemed diamonds (negative: money out).
@@ -86,7 +90,7 @@ pub enum AccountKind {
 }
 
 impl AccountKind {
-    const ALL: [AccountKind; 18] = [
+    const ALL: [AccountKind; 20] = [
         AccountKind::Wallet,
         AccountKind::PendingGift,
         AccountKind::Earnings,
@@ -103,6 +107,8 @@ impl AccountKind {
         AccountKind::RefundOwed,
         AccountKind::InPayout,
         AccountKind::PaidOut,
+        AccountKind::SellerInPayout,
+        AccountKind::SellerPaidOut,
         AccountKind::DiamondsRedeemed,
         AccountKind::RedemptionCash,
     ];
@@ -125,6 +131,8 @@ impl AccountKind {
             AccountKind::RefundOwed => "refund-owed",
             AccountKind::InPayout => "in-payout",
             AccountKind::PaidOut => "paid-out",
+            AccountKind::SellerInPayout => "seller-in-payout",
+            AccountKind::SellerPaidOut => "seller-paid-out",
             AccountKind::DiamondsRedeemed => "redeemed",
             AccountKind::RedemptionCash => "redemption-cash",
         }
@@ -149,6 +157,8 @@ impl AccountKind {
             | AccountKind::RefundOwed
             | AccountKind::InPayout
             | AccountKind::PaidOut
+            | AccountKind::SellerInPayout
+            | AccountKind::SellerPaidOut
             | AccountKind::RedemptionCash => Unit::Cents,
         }
     }
@@ -167,25 +177,30 @@ impl AccountKind {
         )
     }
 
-    /// The creator balance (API.md's balance fields) an account of this kind holds, if any:
-    /// exactly these accounts get statement entries, so every balance is explained entry by
-    /// entry.
-    pub fn creator_balance(self) -> Option<&'static str> {
-        match self {
-            AccountKind::EarningsPending => Some("diamonds_pending"),
-            AccountKind::Earnings => Some("diamonds_available"),
-            AccountKind::CommissionPending => Some("cents_pending"),
-            AccountKind::Commission => Some("cents_available"),
-            AccountKind::InPayout => Some("cents_in_payout"),
-            AccountKind::PaidOut => Some("cents_paid_out"),
-            _ => None,
-        }
+    /// Whose statement an account of this kind is on, and which of their balances (API.md's
+    /// balance fields) it holds: exactly these accounts get statement entries, so every balance
+    /// is explained entry by entry.
+    pub fn statement_balance(self) -> Option<(PayeeKind, &'static str)> {
+        use PayeeKind::{Creator, Seller};
+        Some(match self {
+            AccountKind::EarningsPending => (Creator, "diamonds_pending"),
+            AccountKind::Earnings => (Creator, "diamonds_available"),
+            AccountKind::CommissionPending => (Creator, "cents_pending"),
+            AccountKind::Commission => (Creator, "cents_available"),
+            AccountKind::InPayout => (Creator, "cents_in_payout"),
+            AccountKind::PaidOut => (Creator, "cents_paid_out"),
+            AccountKind::SellerProceeds => (Seller, "cents_available"),
+            AccountKind::SellerClawback => (Seller, "clawback_balance"),
+            AccountKind::SellerInPayout => (Seller, "cents_in_payout"),
+            AccountKind::SellerPaidOut => (Seller, "cents_paid_out"),
+            _ => return None,
+        })
     }
 
-    /// Available balances a payout draws from: the scheduled payout run finds creators through
+    /// Available balances a payout draws from: the scheduled payout run finds payees through
     /// them.
     pub fn payable(self) -> bool {
-        matches!(self, AccountKind::Earnings | AccountKind::Commission)
+        PayeeKind::drawing_from(self).is_some()
     }
 
     /// Where value held in a pending account goes when its hold ends.
@@ -195,6 +210,66 @@ impl AccountKind {
             AccountKind::CommissionPending => Some(AccountKind::Commission),
             _ => None,
         }
+    }
+}
+
+/// Who money is owed to and paid out to, and whose statement an account is on: the kind fixes
+/// which accounts a payout draws from and moves through (`domain::payouts`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum PayeeKind {
+    Creator,
+    Seller,
+}
+
+impl PayeeKind {
+    pub const ALL: [PayeeKind; 2] = [PayeeKind::Creator, PayeeKind::Seller];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PayeeKind::Creator => "creator",
+            PayeeKind::Seller => "seller",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+
+    /// The available cents a payout draws first.
+    pub fn cents_source(self) -> AccountKind {
+        match self {
+            PayeeKind::Creator => AccountKind::Commission,
+            PayeeKind::Seller => AccountKind::SellerProceeds,
+        }
+    }
+
+    /// The available diamonds a payout converts for the rest, if this payee earns any.
+    pub fn diamonds_source(self) -> Option<AccountKind> {
+        match self {
+            PayeeKind::Creator => Some(AccountKind::Earnings),
+            PayeeKind::Seller => None,
+        }
+    }
+
+    pub fn in_payout(self) -> AccountKind {
+        match self {
+            PayeeKind::Creator => AccountKind::InPayout,
+            PayeeKind::Seller => AccountKind::SellerInPayout,
+        }
+    }
+
+    pub fn paid_out(self) -> AccountKind {
+        match self {
+            PayeeKind::Creator => AccountKind::PaidOut,
+            PayeeKind::Seller => AccountKind::SellerPaidOut,
+        }
+    }
+
+    /// The payee kind whose payout run an available balance of `kind` lists them for.
+    pub fn drawing_from(kind: AccountKind) -> Option<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|p| p.cents_source() == kind || p.diamonds_source() == Some(kind))
     }
 }
 

@@ -1,13 +1,15 @@
-//! Creator payouts: what a payout may draw (minimum, daily cap, available balance), how it is
-//! drawn (commission cents first, then diamonds converted at the configured rate, whole cents
-//! only), its statuses, and the transfers of each step.
+//! Payouts, one machine for every payee kind (creators, sellers): what a payout may draw
+//! (minimum, daily cap, available balance), how it is drawn (available cents first, then — for
+//! creators — diamonds converted at the configured rate, whole cents only), its statuses, and
+//! the transfers of each step.
 //!
-//! Money path: `commission` / `earnings` (available) → `in-payout` when requested →
-//! `paid-out` when the provider confirms, or back exactly where it came from when the payout
-//! fails. Diamonds become cents through two per-creator accounts (`redeemed`, coins, and
-//! `redemption-cash`, cents), so conversion is a pair of ordinary transfers and no platform
-//! account is written by a payout run.
+//! Money path: the payee's available balances → their in-payout account when requested → their
+//! paid-out account when the provider confirms, or back exactly where it came from when the
+//! payout fails or an admin returns it. Diamonds become cents through two per-creator accounts
+//! (`redeemed`, coins, and `redemption-cash`, cents), so conversion is a pair of ordinary
+//! transfers and no platform account is written by a payout run.
 
+pub use super::ledger::PayeeKind;
 use super::ledger::{AccountId, AccountKind, LedgerError, Transfer, TransferKind};
 
 /// DOMAIN.md: $50 minimum payout (Twitch).
@@ -109,6 +111,40 @@ pub fn draw(
     })
 }
 
+/// One payee: a kind and the user id.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Payee {
+    pub kind: PayeeKind,
+    pub id: String,
+}
+
+impl Payee {
+    pub fn new(kind: PayeeKind, id: impl Into<String>) -> Self {
+        Self {
+            kind,
+            id: id.into(),
+        }
+    }
+
+    pub fn creator(id: impl Into<String>) -> Self {
+        Self::new(PayeeKind::Creator, id)
+    }
+
+    pub fn seller(id: impl Into<String>) -> Self {
+        Self::new(PayeeKind::Seller, id)
+    }
+
+    pub fn account(&self, kind: AccountKind) -> AccountId {
+        AccountId::new(kind, &self.id)
+    }
+
+    /// The payee as one string, unique across kinds: `<kind>#<id>` (a key part and the payouts
+    /// queue's message group).
+    pub fn key(&self) -> String {
+        format!("{}#{}", self.kind.as_str(), self.id)
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PayoutStatus {
     Requested,
@@ -153,7 +189,7 @@ impl PayoutStatus {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Payout {
     pub payout_id: String,
-    pub creator_id: String,
+    pub payee: Payee,
     pub amount_cents: u64,
     pub draw: Draw,
     pub status: PayoutStatus,
@@ -182,7 +218,25 @@ impl Payout {
     }
 
     fn account(&self, kind: AccountKind) -> AccountId {
-        AccountId::new(kind, &self.creator_id)
+        self.payee.account(kind)
+    }
+
+    fn in_payout(&self) -> AccountId {
+        self.account(self.payee.kind.in_payout())
+    }
+
+    fn cents_source(&self) -> AccountId {
+        self.account(self.payee.kind.cents_source())
+    }
+
+    /// Where the diamonds come from; a payee without diamonds never draws any (see [`draw`]).
+    fn diamonds_source(&self) -> AccountId {
+        self.account(
+            self.payee
+                .kind
+                .diamonds_source()
+                .unwrap_or(AccountKind::Earnings),
+        )
     }
 
     /// Available → in payout, diamonds converted on the way.
@@ -193,14 +247,14 @@ impl Payout {
         Ok([
             self.transfer(
                 "cents",
-                self.account(Commission),
-                self.account(InPayout),
+                self.cents_source(),
+                self.in_payout(),
                 d.cents,
                 kind,
             )?,
             self.transfer(
                 "diamonds",
-                self.account(Earnings),
+                self.diamonds_source(),
                 self.account(DiamondsRedeemed),
                 d.diamonds,
                 kind,
@@ -208,7 +262,7 @@ impl Payout {
             self.transfer(
                 "redeemed",
                 self.account(RedemptionCash),
-                self.account(InPayout),
+                self.in_payout(),
                 d.cents_from_diamonds,
                 kind,
             )?,
@@ -220,11 +274,10 @@ impl Payout {
 
     /// In payout → paid out: the money left the platform.
     pub fn paid_transfers(&self) -> Result<Vec<Transfer>, LedgerError> {
-        use AccountKind::*;
         let paid = self.transfer(
             "paid",
-            self.account(InPayout),
-            self.account(PaidOut),
+            self.in_payout(),
+            self.account(self.payee.kind.paid_out()),
             self.amount_cents,
             TransferKind::PayoutPaid,
         )?;
@@ -239,14 +292,14 @@ impl Payout {
         Ok([
             self.transfer(
                 "cents-back",
-                self.account(InPayout),
-                self.account(Commission),
+                self.in_payout(),
+                self.cents_source(),
                 d.cents,
                 kind,
             )?,
             self.transfer(
                 "redeemed-back",
-                self.account(InPayout),
+                self.in_payout(),
                 self.account(RedemptionCash),
                 d.cents_from_diamonds,
                 kind,
@@ -254,7 +307,7 @@ impl Payout {
             self.transfer(
                 "diamonds-back",
                 self.account(DiamondsRedeemed),
-                self.account(Earnings),
+                self.diamonds_source(),
                 d.diamonds,
                 kind,
             )?,
@@ -364,7 +417,7 @@ mod tests {
     fn payout(draw: Draw) -> Payout {
         Payout {
             payout_id: "po1".into(),
-            creator_id: "c".into(),
+            payee: Payee::creator("c"),
             amount_cents: draw.cents + draw.cents_from_diamonds,
             draw,
             status: PayoutStatus::Requested,

@@ -17,8 +17,8 @@ use serde::Serialize;
 use time::OffsetDateTime;
 
 use crate::domain::ids::derived_id;
-use crate::domain::ledger::{AccountId, AccountKind, LedgerError};
-use crate::domain::payouts::{draw, payable, Payout, PayoutError, PayoutStatus};
+use crate::domain::ledger::{AccountKind, LedgerError};
+use crate::domain::payouts::{draw, payable, Payee, Payout, PayoutError, PayoutStatus};
 use crate::domain::time::{sortable, week_key};
 use crate::provider::{Disbursement, MoneyOutProvider, Rail};
 use crate::queue::payouts::{PayoutEvent, PayoutQueue};
@@ -54,28 +54,26 @@ pub enum RequestError {
     Ledger(#[from] LedgerError),
 }
 
-/// A creator's available balances: commission cents and diamonds.
-async fn available(app: &App, creator_id: &str) -> Result<(u64, u64), StoreError> {
-    let balance = |kind| async move {
-        let b = app
-            .store
-            .account_balance(&AccountId::new(kind, creator_id))
-            .await?;
+/// A payee's available balances: cents, and diamonds (none for a payee who earns none).
+async fn available(app: &App, payee: &Payee) -> Result<(u64, u64), StoreError> {
+    let balance = |kind: Option<AccountKind>| async move {
+        let Some(kind) = kind else { return Ok(0) };
+        let b = app.store.account_balance(&payee.account(kind)).await?;
         Ok::<_, StoreError>(u64::try_from(b).unwrap_or(0))
     };
     futures::try_join!(
-        balance(AccountKind::Commission),
-        balance(AccountKind::Earnings)
+        balance(Some(payee.kind.cents_source())),
+        balance(payee.kind.diamonds_source())
     )
 }
 
-/// Requests a payout of `amount_cents` for `creator_id` with id `payout_id`. `commit` commits
+/// Requests a payout of `amount_cents` for `payee` with id `payout_id`. `commit` commits
 /// the built transaction (the API adds its idempotency record) and gives `Ok(Err(_))` for a
 /// cancellation this function should explain.
 pub async fn request<R, E, F, Fut>(
     app: &App,
     queue: &PayoutQueue,
-    creator_id: &str,
+    payee: &Payee,
     amount_cents: u64,
     payout_id: &str,
     now: OffsetDateTime,
@@ -89,9 +87,7 @@ where
     let policy = &app.config.payouts;
     let redrive_at = sortable(now + grace(app));
     for attempt in attempts(MAX_REQUEST_ATTEMPTS) {
-        let (cents, diamonds) = available(app, creator_id)
-            .await
-            .map_err(RequestError::from)?;
+        let (cents, diamonds) = available(app, payee).await.map_err(RequestError::from)?;
         let draw = draw(
             amount_cents,
             cents,
@@ -102,7 +98,7 @@ where
         .map_err(RequestError::from)?;
         let payout = Payout {
             payout_id: payout_id.to_owned(),
-            creator_id: creator_id.to_owned(),
+            payee: payee.clone(),
             amount_cents,
             draw,
             status: PayoutStatus::Requested,
@@ -141,9 +137,13 @@ where
         if used {
             return Err(RequestError::Exists(payout_id.to_owned()).into());
         }
-        let moved = [AccountKind::Commission, AccountKind::Earnings]
-            .into_iter()
-            .any(|kind| err.condition_failed(&Role::Account(AccountId::new(kind, creator_id))));
+        let moved = [
+            Some(payee.kind.cents_source()),
+            payee.kind.diamonds_source(),
+        ]
+        .into_iter()
+        .flatten()
+        .any(|kind| err.condition_failed(&Role::Account(payee.account(kind))));
         if !moved {
             return Err(RequestError::Tx(err).into());
         }
@@ -212,7 +212,7 @@ pub async fn execute(
         rail: Rail::Transfer,
         reference: &payout.payout_id,
         idempotency_key: &payout.payout_id,
-        destination: &payout.creator_id,
+        destination: &payout.payee.id,
         amount_cents: payout.amount_cents,
     };
     let made = match resumed {
@@ -245,7 +245,7 @@ pub async fn execute(
     }
 }
 
-/// `execute-payouts`, the FIFO queue's consumer. Records of one message group (one creator) are
+/// `execute-payouts`, the FIFO queue's consumer. Records of one message group (one payee) are
 /// executed in order; once one of them fails, the rest of that group are reported failed
 /// unprocessed, so SQS hands them back in order (AWS's rule for FIFO partial batch responses).
 pub async fn handle(
@@ -302,10 +302,10 @@ async fn execute_group(
         };
         match execute(app, provider, &key, deadline).await {
             Ok(status) => {
-                tracing::info!(%payout_id, creator_id = %key.creator_id, status = status.as_str(), "payout")
+                tracing::info!(%payout_id, payee = %key.payee.key(), status = status.as_str(), "payout")
             }
             Err(e) => {
-                tracing::warn!(%payout_id, creator_id = %key.creator_id, error = %e, "payout not settled; the message comes back");
+                tracing::warn!(%payout_id, payee = %key.payee.key(), error = %e, "payout not settled; the message comes back");
                 failed.push(message_id);
             }
         }
@@ -315,7 +315,8 @@ async fn execute_group(
 
 #[derive(Debug, Default, Serialize)]
 pub struct ScheduleReport {
-    pub creators: usize,
+    /// Payees (creators and sellers) listed with an available balance.
+    pub payees: usize,
     pub requested: usize,
     pub requested_cents: u64,
     pub below_minimum: usize,
@@ -325,24 +326,24 @@ pub struct ScheduleReport {
 }
 
 /// `schedule-payouts`: requests a payout of everything payable (up to the daily cap) for every
-/// creator with at least the minimum, through the same [`request`] as the API. The payout id is
-/// derived from the creator and the ISO week, so a repeated run requests nothing twice.
+/// payee with at least the minimum, through the same [`request`] as the API. The payout id is
+/// derived from the payee and the ISO week, so a repeated run requests nothing twice.
 pub async fn schedule(app: &App, queue: &PayoutQueue) -> Result<ScheduleReport, StoreError> {
     let now = app.clock.now();
-    let creators = app.store.payable_creators().await?;
+    let payees = app.store.payable_payees().await?;
     let mut report = ScheduleReport {
-        creators: creators.len(),
+        payees: payees.len(),
         ..ScheduleReport::default()
     };
-    let results: Vec<_> = futures::stream::iter(creators)
-        .map(|creator_id| async move {
-            let result = schedule_one(app, queue, &creator_id, now).await;
-            (creator_id, result)
+    let results: Vec<_> = futures::stream::iter(payees)
+        .map(|payee| async move {
+            let result = schedule_one(app, queue, &payee, now).await;
+            (payee, result)
         })
         .buffer_unordered(SCHEDULE_CONCURRENCY)
         .collect()
         .await;
-    for (creator_id, result) in results {
+    for (payee, result) in results {
         match result {
             Ok(Some(cents)) => {
                 report.requested += 1;
@@ -354,7 +355,7 @@ pub async fn schedule(app: &App, queue: &PayoutQueue) -> Result<ScheduleReport, 
             }
             Err(e) => {
                 report.failed += 1;
-                tracing::warn!(%creator_id, error = %e, "scheduled payout not requested");
+                tracing::warn!(payee = %payee.key(), error = %e, "scheduled payout not requested");
             }
         }
     }
@@ -365,25 +366,29 @@ pub async fn schedule(app: &App, queue: &PayoutQueue) -> Result<ScheduleReport, 
 async fn schedule_one(
     app: &App,
     queue: &PayoutQueue,
-    creator_id: &str,
+    payee: &Payee,
     now: OffsetDateTime,
 ) -> Result<Option<u64>, RequestError> {
-    let (cents, diamonds) = available(app, creator_id).await?;
+    let (cents, diamonds) = available(app, payee).await?;
     let payable = payable(cents, diamonds, app.config.diamond_value_millicents);
     if payable < app.config.payouts.minimum_cents {
-        for kind in [AccountKind::Commission, AccountKind::Earnings] {
-            app.store
-                .unlist_if_empty(&AccountId::new(kind, creator_id))
-                .await?;
+        for kind in [
+            Some(payee.kind.cents_source()),
+            payee.kind.diamonds_source(),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            app.store.unlist_if_empty(&payee.account(kind)).await?;
         }
         return Ok(None);
     }
     let amount = payable.min(app.config.payouts.daily_cap_cents);
-    let payout_id = derived_id("po", &[creator_id, &week_key(now)]);
+    let payout_id = derived_id("po", &[&payee.key(), &week_key(now)]);
     request(
         app,
         queue,
-        creator_id,
+        payee,
         amount,
         &payout_id,
         now,

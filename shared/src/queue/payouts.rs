@@ -1,18 +1,19 @@
 //! The FIFO payouts queue, consumed by `execute-payouts`: one message per requested payout.
-//! Message group = the creator (one creator's payouts run one at a time, in order);
+//! Message group = the payee (`<kind>#<id>`: one payee's payouts run one at a time, in order);
 //! deduplication id = the payout id (a re-send within SQS's 5-minute window is dropped; after
 //! it, the executor's status checks make a duplicate harmless).
 //!
-//! Body (docs/events.md): `{"type":"payout.requested","version":1,"payout_id","creator_id",
-//! "requested_at"}`: the key of the stored payout, which is the truth.
+//! Body (docs/events.md): `{"type":"payout.requested","version":2,"payout_id","payee_kind",
+//! "payee_id","requested_at"}`: the key of the stored payout, which is the truth. Version 1
+//! (`creator_id` instead of the payee) is still read: a creator's payout.
 
 use serde::{Deserialize, Serialize};
 
 use super::{Queue, QueueError};
-use crate::domain::payouts::Payout;
+use crate::domain::payouts::{Payee, PayeeKind, Payout};
 use crate::store::payouts::PayoutKey;
 
-pub const PAYOUT_REQUESTED_VERSION: u32 = 1;
+pub const PAYOUT_REQUESTED_VERSION: u32 = 2;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", deny_unknown_fields)]
@@ -21,7 +22,13 @@ pub enum PayoutEvent {
     PayoutRequested {
         version: u32,
         payout_id: String,
-        creator_id: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        payee_kind: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        payee_id: Option<String>,
+        /// Version 1's payee: a creator.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        creator_id: Option<String>,
         requested_at: String,
     },
 }
@@ -31,7 +38,9 @@ impl PayoutEvent {
         PayoutEvent::PayoutRequested {
             version: PAYOUT_REQUESTED_VERSION,
             payout_id: p.payout_id.clone(),
-            creator_id: p.creator_id.clone(),
+            payee_kind: Some(p.payee.kind.as_str().to_owned()),
+            payee_id: Some(p.payee.id.clone()),
+            creator_id: None,
             requested_at: p.requested_at.clone(),
         }
     }
@@ -42,15 +51,25 @@ impl PayoutEvent {
         let PayoutEvent::PayoutRequested {
             version,
             payout_id,
+            payee_kind,
+            payee_id,
             creator_id,
             requested_at,
         } = event;
-        if version != PAYOUT_REQUESTED_VERSION {
-            return Err(format!(
-                "payout.requested version {version} is not {PAYOUT_REQUESTED_VERSION}"
-            ));
-        }
-        let key = PayoutKey::new(&creator_id, &requested_at, &payout_id);
+        let payee = match (version, payee_kind, payee_id, creator_id) {
+            (1, None, None, Some(creator)) => Payee::creator(creator),
+            (2, Some(kind), Some(id), None) => Payee::new(
+                PayeeKind::parse(&kind).ok_or_else(|| format!("payee kind {kind}"))?,
+                id,
+            ),
+            (1 | 2, ..) => return Err(format!("payout.requested v{version} without its payee")),
+            _ => {
+                return Err(format!(
+                    "payout.requested version {version} is not 1 or {PAYOUT_REQUESTED_VERSION}"
+                ))
+            }
+        };
+        let key = PayoutKey::new(payee, &requested_at, &payout_id);
         Ok((payout_id, key))
     }
 
@@ -80,8 +99,10 @@ impl PayoutQueue {
 
     pub async fn send(&self, payout: &Payout) -> Result<(), QueueError> {
         let body = PayoutEvent::requested(payout).to_body();
-        let fifo = (payout.creator_id.as_str(), payout.payout_id.as_str());
-        self.0.send(body, Some(fifo)).await
+        let group = payout.payee.key();
+        self.0
+            .send(body, Some((group.as_str(), payout.payout_id.as_str())))
+            .await
     }
 }
 
@@ -94,9 +115,13 @@ mod tests {
         let body = r#"{"type":"payout.requested","version":1,"payout_id":"po1","creator_id":"c","requested_at":"2026-11-22T10:00:00Z"}"#;
         let (id, key) = PayoutEvent::parse(body).unwrap();
         assert_eq!(id, "po1");
-        assert_eq!(key.creator_id, "c");
+        assert_eq!(key.payee, Payee::creator("c"));
         assert_eq!(key.sort_key, "2026-11-22T10:00:00Z#po1");
         assert!(PayoutEvent::parse(&body.replace("\"version\":1", "\"version\":2")).is_err());
+        assert!(PayoutEvent::parse(&body.replace("\"version\":1", "\"version\":3")).is_err());
+        let v2 = r#"{"type":"payout.requested","version":2,"payout_id":"po2","payee_kind":"seller","payee_id":"s","requested_at":"2026-11-22T10:00:00Z"}"#;
+        assert_eq!(PayoutEvent::parse(v2).unwrap().1.payee, Payee::seller("s"));
+        assert!(PayoutEvent::parse(&v2.replace("seller", "agency")).is_err());
         assert!(PayoutEvent::parse(r#"{"type":"payout.requested"}"#).is_err());
         assert!(PayoutEvent::parse("nope").is_err());
     }

@@ -12,6 +12,7 @@ use super::sweep::{payable_sweep_shard, SWEEP_AT, SWEEP_SHARD};
 use super::transaction::{put_new, Role, Tx};
 use super::{Store, StoreError};
 use crate::domain::ledger::{postings, AccountId, LedgerError, Transfer};
+use crate::domain::payouts::Payee;
 
 pub(crate) const ACCOUNT_SK: &str = "A";
 const TRANSFER_SK: &str = "T";
@@ -109,7 +110,7 @@ impl Store {
                 Some(extra) => open_account(table, &p.account, p.delta, extra),
                 None => update_account(table, &p.account, p.delta, w.edits.get(&p.account), w.at),
             };
-            if p.account.kind.creator_balance().is_some() {
+            if p.account.kind.statement_balance().is_some() {
                 let entry = statement_entry(&p.account, p.delta, w.transfers, w.at);
                 tx.push(
                     Role::StatementEntry(p.account.clone()),
@@ -284,11 +285,12 @@ pub(crate) fn version_condition(version: u64, values: &mut Item) -> String {
     }
 }
 
-pub(crate) fn statement_pk(owner: &str) -> String {
-    format!("STMT#{owner}")
+/// A payee's statement: one partition per payee, so a user who both creates and sells has two.
+pub(crate) fn statement_pk(payee: &Payee) -> String {
+    format!("STMT#{}", payee.key())
 }
 
-/// One statement entry: what one commit did to one of a creator's balances, and why (the
+/// One statement entry: what one commit did to one of a payee's balances, and why (the
 /// transfers' kinds and references). Entries are per commit, not per transfer, so a settlement
 /// batch of 98 gifts costs its creator one entry, as it costs one balance write.
 ///
@@ -313,7 +315,11 @@ fn statement_entry(account: &AccountId, delta: i64, transfers: &[Transfer], at: 
     kinds.dedup();
     let mut refs: Vec<AttributeValue> = mine.iter().map(|t| s(&t.reference)).collect();
     refs.dedup();
-    let mut item = key(statement_pk(&account.owner), &entry_id);
+    let (book, _) = account
+        .kind
+        .statement_balance()
+        .expect("only accounts on a statement get entries");
+    let mut item = key(statement_pk(&Payee::new(book, &account.owner)), &entry_id);
     item.extend([
         ("account".to_owned(), s(account.to_string())),
         ("amount".to_owned(), n(delta)),

@@ -42,6 +42,8 @@ pub struct Tables {
     pub idempotency: String,
     /// The ledger table's sparse GSI of unfinished work (`store::sweep`).
     pub ledger_sweep_index: String,
+    /// Sparse: paid orders not yet completed or refunded, by seller.
+    pub ledger_open_orders_index: String,
     /// The commerce table's GSI ranking each leaderboard's entries by coins (`store::boards`).
     pub commerce_boards_index: String,
 }

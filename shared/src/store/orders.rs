@@ -5,7 +5,10 @@
 //! Every change is pinned to the order's version as it was read: of two racing changes (expiry,
 //! cancel, a payment) exactly one commits, and the loser re-reads and decides again. While an
 //! order awaits payment or its hold after delivery, it sits in the sweep index (`order#NN`,
-//! `sweep_at` = when it is due), which is how expiry and completion are driven by time.
+//! `sweep_at` = when it is due), which is how expiry and completion are driven by time. From
+//! payment until it completes or is refunded, an order carries `open_seller` (its seller), which
+//! puts it in the sparse `open_orders` index: a seller's pending proceeds, read without any
+//! per-seller item written by every payment.
 
 use std::collections::HashMap;
 
@@ -20,6 +23,11 @@ use super::transaction::{Role, Tx, TxError};
 use super::{Store, StoreError};
 use crate::domain::ledger::{AccountId, LedgerError, Transfer};
 use crate::domain::shop::{Order, OrderLine, OrderStatus};
+
+/// The attribute that lists a paid, open order under its seller (the `open_orders` index).
+const OPEN_SELLER: &str = "open_seller";
+/// Open orders read for one seller's pending balance: a flash sale's worth, and then some.
+pub const MAX_OPEN_ORDERS_READ: usize = 10_000;
 
 /// What a change does to the order's place in the sweep index.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -97,6 +105,32 @@ impl Store {
         )
     }
 
+    /// A seller's paid orders that have not completed or been refunded (at most
+    /// `MAX_OPEN_ORDERS_READ`; `true` when there were more).
+    pub async fn open_orders(&self, seller_id: &str) -> Result<(Vec<Order>, bool), StoreError> {
+        let mut pages = self
+            .client
+            .query()
+            .table_name(&self.tables.ledger)
+            .index_name(&self.tables.ledger_open_orders_index)
+            .key_condition_expression("#seller = :seller")
+            .expression_attribute_names("#seller", OPEN_SELLER)
+            .expression_attribute_values(":seller", s(seller_id))
+            .into_paginator()
+            .items()
+            .send();
+        let mut orders = Vec::new();
+        while let Some(item) = pages.next().await {
+            if orders.len() == MAX_OPEN_ORDERS_READ {
+                return Ok((orders, true));
+            }
+            orders.push(order_from_item(
+                &item.map_err(|e| super::sdk_error("Query", e))?,
+            )?);
+        }
+        Ok((orders, false))
+    }
+
     /// Orders whose payment window or hold after delivery ended by `now`.
     pub async fn due_orders(&self, now: &str) -> Result<Due<Order>, StoreError> {
         self.sweep_due("order", now, order_from_item).await
@@ -149,6 +183,15 @@ impl Store {
         if let Some(to) = change.to {
             edit.set.push(("status".into(), s(to.as_str())));
             edit.set.push((format!("{}_at", to.as_str()), s(change.at)));
+            match to {
+                OrderStatus::Paid => edit
+                    .set
+                    .push((OPEN_SELLER.into(), s(&change.order.seller_id))),
+                OrderStatus::Completed | OrderStatus::Refunded => {
+                    edit.remove.push(OPEN_SELLER.into())
+                }
+                _ => {}
+            }
         }
         match change.sweep {
             SweepAfter::Unchanged => {}

@@ -1,10 +1,11 @@
-//! Payouts, their daily totals and creators' statements, in the ledger table:
-//! - `PAYOUT#<creator>` / `<requested_at>#<payout_id>`: a payout, newest last; while `requested`
+//! Payouts, their daily totals and payees' statements, in the ledger table (a payee is
+//! `<kind>#<id>`, `Payee::key`):
+//! - `PAYOUT#<payee>` / `<requested_at>#<payout_id>`: a payout, newest last; while `requested`
 //!   it sits in the sweep index (`payout#NN`) so a payout whose queue message was lost is sent
 //!   again.
-//! - `PAYOUTDAY#<creator>` / `<day>`: the cents requested that UTC day, against the daily cap.
-//! - `STMT#<creator>` / `<entry id>`: statement entries, written with every posting to one of the
-//!   creator's balances (see `ledger::statement_entry`).
+//! - `PAYOUTDAY#<payee>` / `<day>`: the cents requested that UTC day, against the daily cap.
+//! - `STMT#<payee>` / `<entry id>`: statement entries, written with every posting to one of the
+//!   payee's balances (see `ledger::statement_entry`).
 //!
 //! Every status change is conditioned on the status it was decided from, in the same
 //! transaction as the money it moves, so a redelivered message or a racing executor changes
@@ -20,7 +21,7 @@ use super::sweep::{payout_sweep_shard, Due, SWEEP_AT, SWEEP_SHARD};
 use super::transaction::{put_new, Role, Tx};
 use super::{sdk_error, Store, StoreError};
 use crate::domain::ledger::{AccountId, LedgerError};
-use crate::domain::payouts::{Draw, Payout, PayoutStatus, ProviderOutcome};
+use crate::domain::payouts::{Draw, Payee, PayeeKind, Payout, PayoutStatus, ProviderOutcome};
 
 /// Payouts listed at most (newest first): a year of weekly payouts and then some.
 pub const MAX_PAYOUTS_LISTED: i32 = 200;
@@ -28,25 +29,33 @@ pub const MAX_PAYOUTS_LISTED: i32 = 200;
 /// Where a payout is stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PayoutKey {
-    pub creator_id: String,
+    pub payee: Payee,
     pub sort_key: String,
 }
 
 impl PayoutKey {
-    pub fn new(creator_id: &str, requested_at: &str, payout_id: &str) -> Self {
+    pub fn new(payee: Payee, requested_at: &str, payout_id: &str) -> Self {
         Self {
-            creator_id: creator_id.to_owned(),
+            payee,
             sort_key: format!("{requested_at}#{payout_id}"),
         }
     }
 
     pub fn of(payout: &Payout) -> Self {
-        Self::new(&payout.creator_id, &payout.requested_at, &payout.payout_id)
+        Self::new(
+            payout.payee.clone(),
+            &payout.requested_at,
+            &payout.payout_id,
+        )
     }
 
-    fn item_key(&self) -> Item {
-        key(format!("PAYOUT#{}", self.creator_id), &self.sort_key)
+    pub(crate) fn item_key(&self) -> Item {
+        key(payouts_pk(&self.payee), &self.sort_key)
     }
+}
+
+fn payouts_pk(payee: &Payee) -> String {
+    format!("PAYOUT#{}", payee.key())
 }
 
 /// One statement entry as stored; the running balance is the reader's to compute.
@@ -74,7 +83,8 @@ impl Store {
         let mut item = PayoutKey::of(payout).item_key();
         item.extend([
             ("payout_id".to_owned(), s(&payout.payout_id)),
-            ("creator_id".to_owned(), s(&payout.creator_id)),
+            ("payee_kind".to_owned(), s(payout.payee.kind.as_str())),
+            ("payee_id".to_owned(), s(&payout.payee.id)),
             ("amount_cents".to_owned(), n(payout.amount_cents)),
             ("draw_cents".to_owned(), n(payout.draw.cents)),
             ("draw_diamonds".to_owned(), n(payout.draw.diamonds)),
@@ -183,14 +193,14 @@ impl Store {
         )
     }
 
-    /// A creator's payouts, newest first.
-    pub async fn payouts_of(&self, creator_id: &str) -> Result<Vec<Payout>, StoreError> {
+    /// A payee's payouts, newest first.
+    pub async fn payouts_of(&self, payee: &Payee) -> Result<Vec<Payout>, StoreError> {
         let out = self
             .client
             .query()
             .table_name(&self.tables.ledger)
             .key_condition_expression("pk = :pk")
-            .expression_attribute_values(":pk", s(format!("PAYOUT#{creator_id}")))
+            .expression_attribute_values(":pk", s(payouts_pk(payee)))
             .scan_index_forward(false)
             .limit(MAX_PAYOUTS_LISTED)
             .send()
@@ -220,16 +230,16 @@ impl Store {
         updated_if(update).await
     }
 
-    /// One page of a creator's statement, oldest first, after `after` (an entry id), and whether
+    /// One page of a payee's statement, oldest first, after `after` (an entry id), and whether
     /// entries follow. One entry more than the page is asked for, so "more" is never a cursor to
     /// an empty page: DynamoDB returns a `LastEvaluatedKey` when exactly `limit` items remain.
     pub async fn statement_page(
         &self,
-        creator_id: &str,
+        payee: &Payee,
         after: Option<&str>,
         limit: i32,
     ) -> Result<(Vec<StoredEntry>, bool), StoreError> {
-        let pk = statement_pk(creator_id);
+        let pk = statement_pk(payee);
         let out = self
             .client
             .query()
@@ -254,9 +264,9 @@ impl Store {
         Ok((entries, more))
     }
 
-    /// Every creator listed as having money in an available balance (see `ledger`), each once.
-    pub async fn payable_creators(&self) -> Result<Vec<String>, StoreError> {
-        let mut creators = std::collections::BTreeSet::new();
+    /// Every payee listed as having money in an available balance (see `ledger`), each once.
+    pub async fn payable_payees(&self) -> Result<Vec<Payee>, StoreError> {
+        let mut payees = std::collections::BTreeSet::new();
         for shard in 0..super::sweep::SWEEP_SHARDS {
             let mut pages = self
                 .client
@@ -274,10 +284,12 @@ impl Store {
                 let id = get_s(&item, "account_id")?;
                 let account = AccountId::parse(id)
                     .ok_or_else(|| StoreError::Corrupt(format!("payable account {id}")))?;
-                creators.insert(account.owner);
+                let kind = PayeeKind::drawing_from(account.kind)
+                    .ok_or_else(|| StoreError::Corrupt(format!("payable account {id}")))?;
+                payees.insert(Payee::new(kind, account.owner));
             }
         }
-        Ok(creators.into_iter().collect())
+        Ok(payees.into_iter().collect())
     }
 
     /// Takes an available balance off the payout run's list if it is empty (a credit meanwhile
@@ -341,14 +353,17 @@ fn day_key(payout: &Payout) -> Item {
         .requested_at
         .get(..10)
         .unwrap_or(&payout.requested_at);
-    key(format!("PAYOUTDAY#{}", payout.creator_id), day)
+    key(format!("PAYOUTDAY#{}", payout.payee.key()), day)
 }
 
 pub(crate) fn payout_from_item(item: &Item) -> Result<Payout, StoreError> {
     let status = get_s(item, "status")?;
+    let kind = get_s(item, "payee_kind")?;
+    let kind =
+        PayeeKind::parse(kind).ok_or_else(|| StoreError::Corrupt(format!("payee kind {kind}")))?;
     Ok(Payout {
         payout_id: get_s(item, "payout_id")?.to_owned(),
-        creator_id: get_s(item, "creator_id")?.to_owned(),
+        payee: Payee::new(kind, get_s(item, "payee_id")?),
         amount_cents: get_n(item, "amount_cents")?,
         draw: Draw {
             cents: get_n(item, "draw_cents")?,
