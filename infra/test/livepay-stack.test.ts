@@ -138,7 +138,7 @@ test('settle-payouts consumes the settlement queue in batches and reports partia
   assert.equal(fns[settleId].Properties.Timeout, SETTLEMENT_CONSUMER_TIMEOUT.toSeconds());
 });
 
-test('the sweeper runs on a schedule; the sweep and boards indexes exist and reach the functions', () => {
+test('the sweeper runs on a schedule; the sweep, open-orders and boards indexes exist and reach the functions', () => {
   const t = synth();
   t.hasResourceProperties('AWS::Events::Rule', {
     ScheduleExpression: `rate(${SWEEP_SCHEDULE.toMinutes()} minute${SWEEP_SCHEDULE.toMinutes() === 1 ? '' : 's'})`,
@@ -148,6 +148,9 @@ test('the sweeper runs on a schedule; the sweep and boards indexes exist and rea
     GlobalSecondaryIndexes: [Match.objectLike({
       IndexName: 'sweep',
       KeySchema: [{ AttributeName: 'sweep_shard', KeyType: 'HASH' }, { AttributeName: 'sweep_at', KeyType: 'RANGE' }],
+    }), Match.objectLike({
+      IndexName: 'open_orders',
+      KeySchema: [{ AttributeName: 'open_seller', KeyType: 'HASH' }, { AttributeName: 'placed_at', KeyType: 'RANGE' }],
     })],
   });
   t.hasResourceProperties('AWS::DynamoDB::Table', {
@@ -157,7 +160,9 @@ test('the sweeper runs on a schedule; the sweep and boards indexes exist and rea
     })],
   });
   t.allResourcesProperties('AWS::Lambda::Function', {
-    Environment: { Variables: Match.objectLike({ LEDGER_SWEEP_INDEX: 'sweep', COMMERCE_BOARDS_INDEX: 'boards' }) },
+    Environment: { Variables: Match.objectLike({
+      LEDGER_SWEEP_INDEX: 'sweep', LEDGER_OPEN_ORDERS_INDEX: 'open_orders', COMMERCE_BOARDS_INDEX: 'boards',
+    }) },
   });
 });
 
