@@ -253,7 +253,54 @@ fn rows() -> Vec<Row> {
             other: (Identity::seller("another-seller"), 404),
             missing_role: (plain(BUYER), 403),
         },
+        admin_row(
+            "GET /v1/admin/payouts",
+            |_| Req::get("/v1/admin/payouts", "GET /v1/admin/payouts").query("status", "held"),
+            200,
+        ),
+        // No payout is held here: the admin reaches the handler, which finds none.
+        admin_row(
+            "POST /v1/admin/payouts/{payout_id}/release",
+            |_| admin_exit_req("release", json!({"note": "checked"})),
+            404,
+        ),
+        admin_row(
+            "POST /v1/admin/payouts/{payout_id}/return",
+            |_| admin_exit_req("return", json!({"reason": "closed"})),
+            404,
+        ),
+        admin_row(
+            "POST /v1/admin/corrections",
+            |_| {
+                Req::post("/v1/admin/corrections", "POST /v1/admin/corrections").json(json!({
+                    "debit": "platform-expense:goodwill", "credit": format!("seller:{SELLER}"),
+                    "amount": 1, "unit": "cents", "reason": "goodwill"}))
+            },
+            201,
+        ),
     ]
+}
+
+/// An admin route: any admin may use it; a creator or seller may not.
+fn admin_row(route: &'static str, request: fn(&Fixtures) -> Req, status: u16) -> Row {
+    Row {
+        route,
+        func: Func::CreatorsApi,
+        request: Box::new(request),
+        right: Identity::admin("an-admin"),
+        right_status: status,
+        other: (Identity::admin("another-admin"), status),
+        missing_role: (Identity::creator(CREATOR), 403),
+    }
+}
+
+fn admin_exit_req(exit: &str, body: serde_json::Value) -> Req {
+    Req::post(
+        &format!("/v1/admin/payouts/po_none/{exit}"),
+        &format!("POST /v1/admin/payouts/{{payout_id}}/{exit}"),
+    )
+    .path_param("payout_id", "po_none")
+    .json(body)
 }
 
 /// A `/v1/creators/me/...` route: the caller's own data, for creators only.

@@ -577,3 +577,220 @@ async fn a_seller_with_three_completed_orders_is_paid_by_the_weekly_run() {
     assert!(explained.contains(&("cents_paid_out", "payout_paid", 7_050)));
     env.assert_conserved().await;
 }
+
+/// An admin's call on a held payout (`release` or `return`) with a fresh key.
+async fn admin_exit(
+    env: &TestEnv,
+    payout_id: &str,
+    exit: &str,
+    body: Value,
+) -> livepay_tests::Answer {
+    let path = format!("/v1/admin/payouts/{payout_id}/{exit}");
+    env.call(
+        Func::CreatorsApi,
+        Req::post(
+            &path,
+            &format!("POST /v1/admin/payouts/{{payout_id}}/{exit}"),
+        )
+        .path_param("payout_id", payout_id)
+        .identity(Identity::admin("boss"))
+        .key(&format!("{exit}-{}", ulid::Ulid::new()))
+        .json(body),
+    )
+    .await
+}
+
+/// Held payouts have two exits, each recording the admin and why: released, the payout goes to
+/// the provider again under a new key (after a look-up) and is paid once; returned, it fails with
+/// the reason and gives back its money and its share of the day's cap.
+#[tokio::test]
+async fn held_payouts_are_released_and_paid_or_returned_with_actor_and_reason() {
+    let mut settings = PAYOUT_SETTINGS.to_vec();
+    settings.push(("PAYOUT_DAILY_CAP_CENTS", "11000"));
+    let env = TestEnv::with_settings(&settings).await;
+    env.fund_creator("c", 200).await;
+    let review = || SandboxBehavior::UnderReview("identity check pending".into());
+    env.sandbox.script([review(), review()]);
+    let first = env.request_payout("c", "first", 6_000).await;
+    let second = env.request_payout("c", "second", 5_000).await;
+    let (first, second) = (
+        first.body["payout_id"].as_str().unwrap().to_owned(),
+        second.body["payout_id"].as_str().unwrap().to_owned(),
+    );
+    assert!(env.run_payouts().await.is_empty());
+    let capped = env.request_payout("c", "third", 5_000).await;
+    assert_eq!(capped.code(), "daily_payout_cap", "{capped:?}");
+
+    let listed = env
+        .call(
+            Func::CreatorsApi,
+            Req::get("/v1/admin/payouts", "GET /v1/admin/payouts")
+                .query("status", "held")
+                .identity(Identity::admin("boss")),
+        )
+        .await;
+    assert_eq!(listed.status, 200, "{listed:?}");
+    let held = listed.body["payouts"].as_array().unwrap();
+    assert_eq!(held.len(), 2, "{held:?}");
+    assert!(held
+        .iter()
+        .all(|p| p["reason"] == "identity check pending" && p["payee_id"] == "c"));
+
+    let released = admin_exit(&env, &first, "release", json!({"note": "KYC passed"})).await;
+    assert_eq!(
+        (released.status, released.body["status"].as_str()),
+        (200, Some("requested")),
+        "{released:?}"
+    );
+    assert!(env.run_payouts().await.is_empty());
+    let transfers = env.sandbox.transfers();
+    assert_eq!(transfers.len(), 1, "{transfers:?}");
+    assert_eq!(
+        (
+            transfers[0].reference.as_str(),
+            transfers[0].idempotency_key.clone()
+        ),
+        (first.as_str(), format!("{first}~release-1"))
+    );
+
+    let returned = admin_exit(&env, &second, "return", json!({"reason": "account closed"})).await;
+    assert_eq!(
+        (
+            returned.status,
+            returned.body["status"].as_str(),
+            returned.body["reason"].as_str()
+        ),
+        (200, Some("failed"), Some("account closed")),
+        "{returned:?}"
+    );
+    assert_eq!(returned.body["admin_id"], "boss");
+    // Neither exit applies twice, and an unknown payout is 404.
+    let again = admin_exit(&env, &first, "return", json!({"reason": "x"})).await;
+    assert_eq!((again.status, again.code()), (409, "invalid_transition"));
+    let unknown = admin_exit(&env, "po_nope", "release", json!({"note": "x"})).await;
+    assert_eq!((unknown.status, unknown.code()), (404, "payout_not_found"));
+    let blank = admin_exit(&env, &second, "return", json!({"reason": " "})).await;
+    assert_eq!(blank.status, 400);
+
+    let payouts = env.payouts_of("c").await;
+    assert_eq!(status_of(&payouts, &first)["status"], "paid");
+    assert_eq!(status_of(&payouts, &second)["status"], "failed");
+    let b = env.creator_balance("c").await;
+    assert_eq!(
+        (
+            b["cents_in_payout"].as_i64(),
+            b["cents_paid_out"].as_i64(),
+            b["payable_cents"].as_i64()
+        ),
+        (Some(0), Some(6_000), Some(14_000))
+    );
+    // The returned payout's share of today's cap is back.
+    assert_eq!(env.request_payout("c", "fourth", 5_000).await.status, 202);
+
+    let entries = env.statement("c", 50).await;
+    let by_admin: Vec<(&str, &str)> = entries
+        .iter()
+        .filter(|e| e["admin_id"] == "boss")
+        .map(|e| {
+            (
+                e["kind"].as_str().unwrap(),
+                e["admin_note"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert!(
+        by_admin.contains(&("payout_returned", "account closed")),
+        "{by_admin:?}"
+    );
+    assert!(
+        by_admin.contains(&("payout_paid", "KYC passed")),
+        "{by_admin:?}"
+    );
+    env.assert_conserved().await;
+}
+
+/// A correction is one transfer between two plain balances, in the statements it touches, with
+/// the admin and the reason; one that would overdraw changes nothing.
+#[tokio::test]
+async fn an_admin_correction_is_a_transfer_in_the_statement_and_never_overdraws() {
+    let env = payout_env().await;
+    let correct = |body: Value| {
+        env.call(
+            Func::CreatorsApi,
+            Req::post("/v1/admin/corrections", "POST /v1/admin/corrections")
+                .identity(Identity::admin("boss"))
+                .key(&format!("fix-{}", ulid::Ulid::new()))
+                .json(body),
+        )
+    };
+    let credit = correct(
+        json!({"debit": "platform-expense:goodwill", "credit": "seller:s",
+        "amount": 1_250, "unit": "cents", "reason": "shipping refund"}),
+    )
+    .await;
+    assert_eq!(credit.status, 201, "{credit:?}");
+    assert_eq!(credit.body["admin_id"], "boss");
+    let balance = env.seller_get("s", "balance").await;
+    assert_eq!(balance["cents_available"], 1_250);
+    let overdraw = correct(
+        json!({"debit": "seller:s", "credit": "platform-expense:goodwill",
+        "amount": 1_251, "unit": "cents", "reason": "too much"}),
+    )
+    .await;
+    assert_eq!(
+        (overdraw.status, overdraw.code()),
+        (422, "would_overdraw"),
+        "{overdraw:?}"
+    );
+    for (body, code) in [
+        (
+            json!({"debit": "order:o1", "credit": "seller:s", "amount": 1, "unit": "cents", "reason": "r"}),
+            "account_not_correctable",
+        ),
+        (
+            json!({"debit": "platform-cash:x", "credit": "seller:s", "amount": 1, "unit": "coins", "reason": "r"}),
+            "unit_mismatch",
+        ),
+        (
+            json!({"debit": "nope", "credit": "seller:s", "amount": 1, "unit": "cents", "reason": "r"}),
+            "invalid_request",
+        ),
+        (
+            json!({"debit": "platform-cash:x", "credit": "seller:s", "amount": 0, "unit": "cents", "reason": "r"}),
+            "invalid_request",
+        ),
+    ] {
+        assert_eq!(correct(body.clone()).await.code(), code, "{body}");
+    }
+    let not_admin = env
+        .call(
+            Func::CreatorsApi,
+            Req::post("/v1/admin/corrections", "POST /v1/admin/corrections")
+                .identity(Identity::seller("s"))
+                .key("k")
+                .json(json!({"debit": "platform-cash:x", "credit": "seller:s", "amount": 1, "unit": "cents", "reason": "r"})),
+        )
+        .await;
+    assert_eq!(not_admin.status, 403);
+    assert_eq!(
+        env.seller_get("s", "balance").await["cents_available"],
+        1_250
+    );
+    let entries = env.statement_of(Identity::seller("s"), "sellers", 10).await;
+    assert_eq!(entries.len(), 1, "{entries:?}");
+    assert_eq!(
+        (
+            entries[0]["kind"].as_str(),
+            entries[0]["amount"].as_i64(),
+            entries[0]["admin_id"].as_str(),
+            entries[0]["admin_note"].as_str()
+        ),
+        (
+            Some("correction"),
+            Some(1_250),
+            Some("boss"),
+            Some("shipping refund")
+        )
+    );
+    env.assert_conserved().await;
+}

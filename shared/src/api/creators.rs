@@ -23,6 +23,14 @@ pub async fn handle(
             "GET /v1/sellers/me/statement" => super::sellers::statement(app, r).await,
             "POST /v1/sellers/me/payouts" => super::sellers::request_payout(app, payouts, r).await,
             "GET /v1/sellers/me/payouts" => super::sellers::list(app, r).await,
+            "GET /v1/admin/payouts" => super::admin::list_held(app, r).await,
+            "POST /v1/admin/payouts/{payout_id}/release" => {
+                super::admin::release(app, payouts, r).await
+            }
+            "POST /v1/admin/payouts/{payout_id}/return" => {
+                super::admin::return_held(app, payouts, r).await
+            }
+            "POST /v1/admin/corrections" => super::admin::correct(app, r).await,
             "GET /v1/creators/{creator_id}/leaderboard/weekly" => {
                 leaderboards::creator_week(app, r).await
             }

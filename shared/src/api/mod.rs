@@ -1,6 +1,7 @@
 //! One module per Lambda function. Each handler is thin: read the request, let the domain
 //! decide, commit through the store, answer. Route dispatch is on API Gateway's route key.
 
+pub mod admin;
 pub mod creators;
 pub mod leaderboards;
 pub mod openapi;

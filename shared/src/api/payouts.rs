@@ -234,6 +234,11 @@ struct EntryView<'a> {
     balance: &'static str,
     /// Every business id behind the entry (a settlement batch's gifts).
     refs: &'a [String],
+    /// The admin behind the entry (a correction, a returned or released payout), and why.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    admin_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    admin_note: Option<&'a str>,
 }
 
 /// `GET /v1/creators/me/statement?cursor=&limit=`: oldest first. Each entry is what one commit
@@ -311,5 +316,7 @@ fn entry_view<'a>(
         reference: e.refs.first().map_or("", String::as_str),
         balance,
         refs: &e.refs,
+        admin_id: e.admin.as_ref().map(|a| a.by.as_str()),
+        admin_note: e.admin.as_ref().map(|a| a.note.as_str()),
     })
 }

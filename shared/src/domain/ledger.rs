@@ -78,6 +78,9 @@ pub enum AccountKind {
     /// What the payout provider paid out to a creator: money that left the platform, one account
     /// per creator (the world outside, as the payment provider is on the way in).
     PaidOut,
+    /// What the platform paid from its own funds by an admin's correction (goodwill, a
+    /// shipping refund): negative, like the loss accounts.
+    PlatformExpense,
     /// A seller's payouts requested and not yet paid or failed.
     SellerInPayout,
     /// What the payout provider paid out to a seller.
@@ -90,7 +93,7 @@ pub enum AccountKind {
 }
 
 impl AccountKind {
-    const ALL: [AccountKind; 20] = [
+    const ALL: [AccountKind; 21] = [
         AccountKind::Wallet,
         AccountKind::PendingGift,
         AccountKind::Earnings,
@@ -107,6 +110,7 @@ impl AccountKind {
         AccountKind::RefundOwed,
         AccountKind::InPayout,
         AccountKind::PaidOut,
+        AccountKind::PlatformExpense,
         AccountKind::SellerInPayout,
         AccountKind::SellerPaidOut,
         AccountKind::DiamondsRedeemed,
@@ -131,6 +135,7 @@ impl AccountKind {
             AccountKind::RefundOwed => "refund-owed",
             AccountKind::InPayout => "in-payout",
             AccountKind::PaidOut => "paid-out",
+            AccountKind::PlatformExpense => "platform-expense",
             AccountKind::SellerInPayout => "seller-in-payout",
             AccountKind::SellerPaidOut => "seller-paid-out",
             AccountKind::DiamondsRedeemed => "redeemed",
@@ -157,6 +162,7 @@ impl AccountKind {
             | AccountKind::RefundOwed
             | AccountKind::InPayout
             | AccountKind::PaidOut
+            | AccountKind::PlatformExpense
             | AccountKind::SellerInPayout
             | AccountKind::SellerPaidOut
             | AccountKind::RedemptionCash => Unit::Cents,
@@ -174,6 +180,7 @@ impl AccountKind {
                 | AccountKind::ChargebackLoss
                 | AccountKind::SellerClawback
                 | AccountKind::RedemptionCash
+                | AccountKind::PlatformExpense
         )
     }
 
@@ -365,6 +372,8 @@ pub enum TransferKind {
     PayoutReturned,
     /// A gift sent after its stream's end plus the grace, back to its sender.
     LateGiftRefund,
+    /// An admin's correction between two accounts, with the admin and the reason.
+    Correction,
 }
 
 impl TransferKind {
@@ -388,6 +397,7 @@ impl TransferKind {
             TransferKind::PayoutPaid => "payout_paid",
             TransferKind::PayoutReturned => "payout_returned",
             TransferKind::LateGiftRefund => "late_gift_refund",
+            TransferKind::Correction => "correction",
         }
     }
 }

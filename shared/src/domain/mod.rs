@@ -1,6 +1,7 @@
 //! Pure business rules: plain Rust over plain types, no AWS types, no I/O.
 //! Every rule lives here once; handlers call it, adapters persist what it decides.
 
+pub mod admin;
 pub mod audit;
 pub mod gifts;
 pub mod ids;

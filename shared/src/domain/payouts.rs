@@ -9,6 +9,7 @@
 //! (`redeemed`, coins, and `redemption-cash`, cents), so conversion is a pair of ordinary
 //! transfers and no platform account is written by a payout run.
 
+use super::admin::AdminAction;
 pub use super::ledger::PayeeKind;
 use super::ledger::{AccountId, AccountKind, LedgerError, Transfer, TransferKind};
 
@@ -199,9 +200,32 @@ pub struct Payout {
     pub settled_at: Option<String>,
     /// The provider's id for the transfer, once paid.
     pub provider_ref: Option<String>,
+    /// How many times an admin released it from `held`.
+    pub releases: u32,
+    /// The last admin action on it (a release or a return).
+    pub admin: Option<AdminAction>,
 }
 
 impl Payout {
+    /// The key the provider is asked under: the payout id, then a new one per admin release —
+    /// a provider replays the answer it gave a key (the hold), and a release asks afresh. The
+    /// executor looks the payout up by its id (the provider's reference) before any of these
+    /// is sent, so a release never pays twice.
+    pub fn idempotency_key(&self) -> String {
+        match self.releases {
+            0 => self.payout_id.clone(),
+            n => format!("{}~release-{n}", self.payout_id),
+        }
+    }
+
+    /// An admin may release or return a payout only while it is held.
+    pub fn admin_exit(&self) -> Result<(), PayoutStatus> {
+        match self.status {
+            PayoutStatus::Held => Ok(()),
+            other => Err(other),
+        }
+    }
+
     fn transfer(
         &self,
         step: &str,
@@ -425,7 +449,20 @@ mod tests {
             requested_at: "2026-11-22T10:00:00Z".into(),
             settled_at: None,
             provider_ref: None,
+            releases: 0,
+            admin: None,
         }
+    }
+
+    #[test]
+    fn each_release_asks_under_a_new_key_and_only_held_payouts_have_exits() {
+        let mut p = payout(Draw::default());
+        assert_eq!(p.idempotency_key(), "po1");
+        p.releases = 2;
+        assert_eq!(p.idempotency_key(), "po1~release-2");
+        assert_eq!(p.admin_exit(), Err(PayoutStatus::Requested));
+        p.status = PayoutStatus::Held;
+        assert_eq!(p.admin_exit(), Ok(()));
     }
 
     #[test]

@@ -1,9 +1,10 @@
 //! Every error a client can see, and the one place that maps each to a status and a code.
 
+use crate::domain::admin::CorrectionError;
 use crate::domain::gifts::GiftRuleError;
 use crate::domain::ledger::LedgerError;
 use crate::domain::payments::{EventError, SignatureError};
-use crate::domain::payouts::PayoutError;
+use crate::domain::payouts::{PayoutError, PayoutStatus};
 use crate::domain::shop::ShopError;
 use crate::domain::wallet::{AbovePlatformCap, SpendError};
 use crate::input::InvalidInput;
@@ -44,6 +45,12 @@ pub enum ApiError {
     Shop(#[from] ShopError),
     #[error(transparent)]
     Payout(#[from] PayoutError),
+    #[error("no payout with this id")]
+    PayoutNotFound,
+    #[error("the payout is {}, not held", .0.as_str())]
+    PayoutNotHeld(PayoutStatus),
+    #[error(transparent)]
+    Correction(#[from] CorrectionError),
     #[error("too much contention or throttling; retry with the same Idempotency-Key")]
     Busy(String),
     #[error("internal error")]
@@ -94,6 +101,14 @@ impl ApiError {
                 PayoutError::InsufficientAvailable { .. } => {
                     (402, "insufficient_available_balance")
                 }
+            },
+            ApiError::PayoutNotFound => (404, "payout_not_found"),
+            ApiError::PayoutNotHeld(_) => (409, "invalid_transition"),
+            ApiError::Correction(e) => match e {
+                CorrectionError::NotCorrectable(_) => (422, "account_not_correctable"),
+                CorrectionError::UnitMismatch { .. } => (422, "unit_mismatch"),
+                CorrectionError::WouldOverdraw(_) => (422, "would_overdraw"),
+                CorrectionError::Ledger(_) => (400, "invalid_request"),
             },
             ApiError::Busy(_) => (503, "busy"),
             ApiError::Internal(_) => (500, "internal"),

@@ -106,6 +106,8 @@ where
             requested_at: sortable(now),
             settled_at: None,
             provider_ref: None,
+            releases: 0,
+            admin: None,
         };
         let mut tx = Tx::new();
         app.store
@@ -187,9 +189,10 @@ pub async fn execute(
         .payout(key)
         .await?
         .ok_or_else(|| ExecuteError::Missing(key.clone()))?;
-    // Found in `processing`, the payout may have reached the provider before (a timeout, a lost
-    // answer, a crash): the provider is asked what it made before anything is sent again.
-    let resumed = payout.status == PayoutStatus::Processing;
+    // Found in `processing`, or released after a hold, the payout may have reached the provider
+    // before (a timeout, a lost answer, a crash): the provider is asked what it made for it
+    // before anything is sent again.
+    let resumed = payout.status == PayoutStatus::Processing || payout.releases > 0;
     if payout.status == PayoutStatus::Requested {
         // Whoever marks it first goes on; a racing executor that finds it `processing` asks the
         // provider with the same key, which pays once.
@@ -208,10 +211,11 @@ pub async fn execute(
     if payout.status != PayoutStatus::Processing {
         return Ok(payout.status);
     }
+    let key_sent = payout.idempotency_key();
     let d = Disbursement {
         rail: Rail::Transfer,
         reference: &payout.payout_id,
-        idempotency_key: &payout.payout_id,
+        idempotency_key: &key_sent,
         destination: &payout.payee.id,
         amount_cents: payout.amount_cents,
     };
@@ -225,8 +229,13 @@ pub async fn execute(
     };
     let mut tx = Tx::new();
     let at = sortable(app.clock.now());
-    app.store
-        .add_payout_outcome(&mut tx, &payout, &outcome, &at)?;
+    app.store.add_payout_outcome(
+        &mut tx,
+        &payout,
+        &outcome,
+        (PayoutStatus::Processing, &at),
+        None,
+    )?;
     match tx.commit(app.store.client()).await {
         Ok(()) => {
             match outcome.status() {

@@ -11,6 +11,7 @@ use super::attrs::{key, n, s, Item};
 use super::sweep::{payable_sweep_shard, SWEEP_AT, SWEEP_SHARD};
 use super::transaction::{put_new, Role, Tx};
 use super::{Store, StoreError};
+use crate::domain::admin::AdminAction;
 use crate::domain::ledger::{postings, AccountId, LedgerError, Transfer};
 use crate::domain::payouts::Payee;
 
@@ -74,6 +75,8 @@ pub struct LedgerWrite<'a> {
     pub opened: HashMap<AccountId, Item>,
     pub edits: HashMap<AccountId, AccountEdit>,
     pub records: TransferRecords,
+    /// The admin behind this commit, if one is: on every statement entry it writes.
+    pub admin: Option<&'a AdminAction>,
 }
 
 impl Store {
@@ -111,7 +114,7 @@ impl Store {
                 None => update_account(table, &p.account, p.delta, w.edits.get(&p.account), w.at),
             };
             if p.account.kind.statement_balance().is_some() {
-                let entry = statement_entry(&p.account, p.delta, w.transfers, w.at);
+                let entry = statement_entry(&p.account, p.delta, w.transfers, w.at, w.admin);
                 tx.push(
                     Role::StatementEntry(p.account.clone()),
                     put_new(table, entry),
@@ -298,7 +301,13 @@ pub(crate) fn statement_pk(payee: &Payee) -> String {
 /// writer's clock, then randomness for uniqueness); `balance_after` is the running sum in that
 /// order. Every posting to such an account writes its entry in the same transaction, so the
 /// entries always sum exactly to the balance.
-fn statement_entry(account: &AccountId, delta: i64, transfers: &[Transfer], at: &str) -> Item {
+fn statement_entry(
+    account: &AccountId,
+    delta: i64,
+    transfers: &[Transfer],
+    at: &str,
+    admin: Option<&AdminAction>,
+) -> Item {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos());
@@ -327,6 +336,10 @@ fn statement_entry(account: &AccountId, delta: i64, transfers: &[Transfer], at: 
         ("refs".to_owned(), AttributeValue::L(refs)),
         ("at".to_owned(), s(at)),
     ]);
+    if let Some(admin) = admin {
+        item.insert("admin_id".to_owned(), s(&admin.by));
+        item.insert("admin_note".to_owned(), s(&admin.note));
+    }
     item
 }
 

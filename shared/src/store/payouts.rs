@@ -4,8 +4,11 @@
 //!   it sits in the sweep index (`payout#NN`) so a payout whose queue message was lost is sent
 //!   again.
 //! - `PAYOUTDAY#<payee>` / `<day>`: the cents requested that UTC day, against the daily cap.
+//! - `PAYOUTID#<payout_id>` / `K`: where the payout is stored, for an admin who has only its id.
 //! - `STMT#<payee>` / `<entry id>`: statement entries, written with every posting to one of the
 //!   payee's balances (see `ledger::statement_entry`).
+//!
+//! A `held` payout sits in the sweep index under `held#NN` (never due: the admin list reads it).
 //!
 //! Every status change is conditioned on the status it was decided from, in the same
 //! transaction as the money it moves, so a redelivered message or a racing executor changes
@@ -15,11 +18,12 @@ use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure as OnFail};
 use aws_sdk_dynamodb::types::{TransactWriteItem, Update};
 
-use super::attrs::{get_n, get_s, key, n, opt_s, s, Item};
+use super::attrs::{get_n, get_s, key, n, opt_n, opt_s, s, Item};
 use super::ledger::{statement_pk, LedgerWrite, ACCOUNT_SK};
-use super::sweep::{payout_sweep_shard, Due, SWEEP_AT, SWEEP_SHARD};
+use super::sweep::{held_sweep_shard, payout_sweep_shard, Due, SWEEP_AT, SWEEP_SHARD};
 use super::transaction::{put_new, Role, Tx};
 use super::{sdk_error, Store, StoreError};
+use crate::domain::admin::AdminAction;
 use crate::domain::ledger::{AccountId, LedgerError};
 use crate::domain::payouts::{Draw, Payee, PayeeKind, Payout, PayoutStatus, ProviderOutcome};
 
@@ -67,6 +71,8 @@ pub struct StoredEntry {
     pub kind: String,
     pub refs: Vec<String>,
     pub at: String,
+    /// The admin behind the entry, and why.
+    pub admin: Option<AdminAction>,
 }
 
 impl Store {
@@ -101,6 +107,16 @@ impl Store {
             (SWEEP_AT.to_owned(), s(redrive_at)),
         ]);
         tx.push(Role::Payout(payout.payout_id.clone()), put_new(table, item));
+        let mut locator = key(format!("PAYOUTID#{}", payout.payout_id), "K");
+        locator.extend([
+            ("payee_kind".to_owned(), s(payout.payee.kind.as_str())),
+            ("payee_id".to_owned(), s(&payout.payee.id)),
+            ("requested_at".to_owned(), s(&payout.requested_at)),
+        ]);
+        tx.push(
+            Role::Payout(payout.payout_id.clone()),
+            put_new(table, locator),
+        );
         let room = daily_cap_cents.saturating_sub(payout.amount_cents);
         add_day_total(
             tx,
@@ -117,6 +133,84 @@ impl Store {
                 ..Default::default()
             },
         )
+    }
+
+    /// A payout found by its id alone.
+    pub async fn payout_by_id(&self, payout_id: &str) -> Result<Option<Payout>, StoreError> {
+        let locator = key(format!("PAYOUTID#{payout_id}"), "K");
+        let Some(item) = self.get_item(&self.tables.ledger, locator).await? else {
+            return Ok(None);
+        };
+        let kind = get_s(&item, "payee_kind")?;
+        let kind = PayeeKind::parse(kind)
+            .ok_or_else(|| StoreError::Corrupt(format!("payee kind {kind}")))?;
+        let payee = Payee::new(kind, get_s(&item, "payee_id")?);
+        self.payout(&PayoutKey::new(
+            payee,
+            get_s(&item, "requested_at")?,
+            payout_id,
+        ))
+        .await
+    }
+
+    /// Every held payout (at most `MAX_PAYOUTS_LISTED` per shard).
+    pub async fn held_payouts(&self) -> Result<Vec<Payout>, StoreError> {
+        let shards = (0..super::sweep::SWEEP_SHARDS).map(|shard| {
+            self.client
+                .query()
+                .table_name(&self.tables.ledger)
+                .index_name(&self.tables.ledger_sweep_index)
+                .key_condition_expression("#shard = :shard")
+                .expression_attribute_names("#shard", SWEEP_SHARD)
+                .expression_attribute_values(":shard", s(format!("held#{shard:02}")))
+                .limit(MAX_PAYOUTS_LISTED)
+                .send()
+        });
+        let mut held = Vec::new();
+        for page in futures::future::join_all(shards).await {
+            let page = page.map_err(|e| sdk_error("Query", e))?;
+            for item in page.items() {
+                held.push(payout_from_item(item)?);
+            }
+        }
+        held.sort_by(|a, b| a.settled_at.cmp(&b.settled_at));
+        Ok(held)
+    }
+
+    /// `held` → `requested` by an admin: the payout goes to the provider again (under a new
+    /// key: see `Payout::idempotency_key`), back in the sweep index until the executor takes it.
+    pub fn add_payout_release(
+        &self,
+        tx: &mut Tx,
+        payout: &Payout,
+        admin: &AdminAction,
+        redrive_at: &str,
+    ) {
+        let update = Update::builder()
+            .table_name(&self.tables.ledger)
+            .set_key(Some(PayoutKey::of(payout).item_key()))
+            .update_expression(
+                "SET #status = :to, admin_id = :by, admin_note = :note, #shard = :shard, \
+                 #at = :redrive ADD releases :one REMOVE reason, settled_at",
+            )
+            .condition_expression("#status = :from")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_names("#shard", SWEEP_SHARD)
+            .expression_attribute_names("#at", SWEEP_AT)
+            .expression_attribute_values(":to", s(PayoutStatus::Requested.as_str()))
+            .expression_attribute_values(":from", s(PayoutStatus::Held.as_str()))
+            .expression_attribute_values(":by", s(&admin.by))
+            .expression_attribute_values(":note", s(&admin.note))
+            .expression_attribute_values(":shard", s(payout_sweep_shard(&payout.payout_id)))
+            .expression_attribute_values(":redrive", s(redrive_at))
+            .expression_attribute_values(":one", n(1))
+            .return_values_on_condition_check_failure(OnFail::AllOld)
+            .build()
+            .expect("table, key and expression are set");
+        tx.push(
+            Role::Payout(payout.payout_id.clone()),
+            TransactWriteItem::builder().update(update).build(),
+        );
     }
 
     pub async fn payout(&self, key: &PayoutKey) -> Result<Option<Payout>, StoreError> {
@@ -144,14 +238,17 @@ impl Store {
         updated_if(update).await
     }
 
-    /// Records what the provider said about a payout in `processing`, with the money it moves
-    /// (paid: out; failed: back where it came from, and the day's total given back).
+    /// Records an outcome for a payout in `from` — the provider's answer to one in `processing`,
+    /// or an admin returning a held one — with the money it moves (paid: out; failed: back where
+    /// it came from, and the day's total given back). A held payout is listed for the admins
+    /// (`held#NN`) until one decides. `admin` is on the record and its statement entries.
     pub fn add_payout_outcome(
         &self,
         tx: &mut Tx,
         payout: &Payout,
         outcome: &ProviderOutcome,
-        at: &str,
+        (from, at): (PayoutStatus, &str),
+        admin: Option<&AdminAction>,
     ) -> Result<(), LedgerError> {
         let table = &self.tables.ledger;
         let mut sets = vec!["#status = :to", "settled_at = :at"];
@@ -160,10 +257,26 @@ impl Store {
             .set_key(Some(PayoutKey::of(payout).item_key()))
             .condition_expression("#status = :from")
             .expression_attribute_names("#status", "status")
+            .expression_attribute_names("#shard", SWEEP_SHARD)
+            .expression_attribute_names("#at", SWEEP_AT)
             .expression_attribute_values(":to", s(outcome.status().as_str()))
-            .expression_attribute_values(":from", s(PayoutStatus::Processing.as_str()))
+            .expression_attribute_values(":from", s(from.as_str()))
             .expression_attribute_values(":at", s(at))
             .return_values_on_condition_check_failure(OnFail::AllOld);
+        let mut removes = "";
+        if outcome.status() == PayoutStatus::Held {
+            sets.push("#shard = :held, #at = :at");
+            update =
+                update.expression_attribute_values(":held", s(held_sweep_shard(&payout.payout_id)));
+        } else {
+            removes = " REMOVE #shard, #at";
+        }
+        if let Some(admin) = admin {
+            sets.push("admin_id = :by, admin_note = :note");
+            update = update
+                .expression_attribute_values(":by", s(&admin.by))
+                .expression_attribute_values(":note", s(&admin.note));
+        }
         if let Some(reason) = outcome.reason() {
             sets.push("reason = :reason");
             update = update.expression_attribute_values(":reason", s(reason));
@@ -173,7 +286,7 @@ impl Store {
             update = update.expression_attribute_values(":ref", s(provider_ref));
         }
         let update = update
-            .update_expression(format!("SET {}", sets.join(", ")))
+            .update_expression(format!("SET {}{removes}", sets.join(", ")))
             .build()
             .expect("table, key and expression are set");
         tx.push(
@@ -188,6 +301,7 @@ impl Store {
             LedgerWrite {
                 transfers: &outcome.transfers(payout)?,
                 at,
+                admin: admin.or(payout.admin.as_ref()),
                 ..Default::default()
             },
         )
@@ -376,6 +490,15 @@ pub(crate) fn payout_from_item(item: &Item) -> Result<Payout, StoreError> {
         requested_at: get_s(item, "requested_at")?.to_owned(),
         settled_at: opt_s(item, "settled_at"),
         provider_ref: opt_s(item, "provider_ref"),
+        releases: opt_n(item, "releases")?.unwrap_or(0),
+        admin: admin_from_item(item),
+    })
+}
+
+fn admin_from_item(item: &Item) -> Option<AdminAction> {
+    Some(AdminAction {
+        by: opt_s(item, "admin_id")?,
+        note: opt_s(item, "admin_note")?,
     })
 }
 
@@ -395,5 +518,6 @@ fn entry_from_item(item: &Item) -> Result<StoredEntry, StoreError> {
         kind: get_s(item, "kind")?.to_owned(),
         refs,
         at: get_s(item, "at")?.to_owned(),
+        admin: admin_from_item(item),
     })
 }

@@ -53,6 +53,11 @@ pub(crate) fn payable_sweep_shard(creator_id: &str) -> String {
     shard("payable", creator_id)
 }
 
+/// Payouts held by the provider, listed for an admin's decision (never swept: nothing is due).
+pub(crate) fn held_sweep_shard(payout_id: &str) -> String {
+    shard("held", payout_id)
+}
+
 /// Payouts committed but not yet taken by the executor, re-sent after the grace period.
 pub(crate) fn payout_sweep_shard(payout_id: &str) -> String {
     shard("payout", payout_id)

@@ -1,0 +1,352 @@
+//! Admin routes over money (API.md "Money out"): held payouts listed, released to the provider
+//! again or returned to the payee, and corrections between two accounts. Every action records
+//! the acting admin's `sub` and their reason on the record and on each statement entry it makes.
+//! Served by `creators-api`.
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use super::MAX_PINNED_ATTEMPTS;
+use crate::domain::admin::{correction_transfer, AdminAction, CorrectionError};
+use crate::domain::ledger::{AccountId, Unit};
+use crate::domain::payouts::{Payout, PayoutStatus, ProviderOutcome};
+use crate::domain::time::{rfc3339, sortable};
+use crate::http::idempotency::Idempotency;
+use crate::http::{record_business_id, ApiError, ApiRequest, ApiResponse, Role};
+use crate::input::{in_range, InvalidInput};
+use crate::queue::payouts::PayoutQueue;
+use crate::store::ledger::LedgerWrite;
+use crate::store::transaction::attempts;
+use crate::store::{Role as TxRole, Tx};
+use crate::App;
+
+/// Largest single correction: $100,000 or 10,000,000 coins.
+const MAX_CORRECTION: u64 = 10_000_000;
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+struct AdminPayoutView<'a> {
+    payout_id: &'a str,
+    payee_kind: &'static str,
+    payee_id: &'a str,
+    amount_cents: u64,
+    status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<&'a str>,
+    requested_at: &'a str,
+    /// The admin who last released or returned it, and why.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    admin_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    admin_note: Option<&'a str>,
+    releases: u32,
+}
+
+impl<'a> From<&'a Payout> for AdminPayoutView<'a> {
+    fn from(p: &'a Payout) -> Self {
+        Self {
+            payout_id: &p.payout_id,
+            payee_kind: p.payee.kind.as_str(),
+            payee_id: &p.payee.id,
+            amount_cents: p.amount_cents,
+            status: p.status.as_str(),
+            reason: p.reason.as_deref(),
+            requested_at: &p.requested_at,
+            admin_id: p.admin.as_ref().map(|a| a.by.as_str()),
+            admin_note: p.admin.as_ref().map(|a| a.note.as_str()),
+            releases: p.releases,
+        }
+    }
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+struct AdminPayoutsView<'a> {
+    payouts: Vec<AdminPayoutView<'a>>,
+}
+
+/// `GET /v1/admin/payouts?status=held`: oldest hold first.
+#[utoipa::path(get, path = "/v1/admin/payouts", tag = "admin", security(("jwt" = [])),
+    params(("status" = String, Query, description = "held (the only listing)")),
+    responses(
+        (status = 200, body = AdminPayoutsView),
+        (status = 400, body = crate::http::ErrorBody),
+        (status = 401, description = "no token, a bad one, or unusable claims",
+            body = crate::http::Unauthorized),
+        (status = 403, description = "not an admin", body = crate::http::ErrorBody)))]
+pub async fn list_held(app: &App, req: ApiRequest) -> Result<ApiResponse, ApiError> {
+    req.caller()?.require(Role::Admin)?;
+    if req.query_param("status") != Some(PayoutStatus::Held.as_str()) {
+        return Err(
+            InvalidInput::new("status", "only held payouts are listed: status=held").into(),
+        );
+    }
+    let held = app.store.held_payouts().await?;
+    let payouts = held.iter().map(AdminPayoutView::from).collect();
+    Ok(ApiResponse::json(200, &AdminPayoutsView { payouts }))
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+struct ReleaseBody {
+    note: String,
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+struct ReturnBody {
+    reason: String,
+}
+
+/// What an admin does to a held payout.
+enum Exit {
+    Release,
+    Return,
+}
+
+/// `POST /v1/admin/payouts/{payout_id}/release`: the provider is asked again, under the
+/// payout's id (looked up first, so nothing is paid twice).
+#[utoipa::path(post, path = "/v1/admin/payouts/{payout_id}/release", tag = "admin",
+    security(("jwt" = [])),
+    params(("payout_id" = String, Path),
+        ("Idempotency-Key" = String, Header, description = "1-255 characters")),
+    request_body = ReleaseBody,
+    responses(
+        (status = 200, body = AdminPayoutView),
+        (status = 400, body = crate::http::ErrorBody),
+        (status = 401, description = "no token, a bad one, or unusable claims",
+            body = crate::http::Unauthorized),
+        (status = 403, description = "not an admin", body = crate::http::ErrorBody),
+        (status = 404, description = "payout_not_found", body = crate::http::ErrorBody),
+        (status = 409, description = "invalid_transition: the payout is not held",
+            body = crate::http::ErrorBody),
+        (status = 503, body = crate::http::ErrorBody)))]
+pub async fn release(
+    app: &App,
+    queue: &PayoutQueue,
+    req: ApiRequest,
+) -> Result<ApiResponse, ApiError> {
+    let body: ReleaseBody = req.json()?;
+    exit_held(app, queue, req, Exit::Release, &body.note).await
+}
+
+/// `POST /v1/admin/payouts/{payout_id}/return`: `failed` with the reason; the money and the
+/// day's cap share go back to the payee.
+#[utoipa::path(post, path = "/v1/admin/payouts/{payout_id}/return", tag = "admin",
+    security(("jwt" = [])),
+    params(("payout_id" = String, Path),
+        ("Idempotency-Key" = String, Header, description = "1-255 characters")),
+    request_body = ReturnBody,
+    responses(
+        (status = 200, body = AdminPayoutView),
+        (status = 400, body = crate::http::ErrorBody),
+        (status = 401, description = "no token, a bad one, or unusable claims",
+            body = crate::http::Unauthorized),
+        (status = 403, description = "not an admin", body = crate::http::ErrorBody),
+        (status = 404, description = "payout_not_found", body = crate::http::ErrorBody),
+        (status = 409, description = "invalid_transition: the payout is not held",
+            body = crate::http::ErrorBody),
+        (status = 503, body = crate::http::ErrorBody)))]
+pub async fn return_held(
+    app: &App,
+    queue: &PayoutQueue,
+    req: ApiRequest,
+) -> Result<ApiResponse, ApiError> {
+    let body: ReturnBody = req.json()?;
+    exit_held(app, queue, req, Exit::Return, &body.reason).await
+}
+
+async fn exit_held(
+    app: &App,
+    queue: &PayoutQueue,
+    req: ApiRequest,
+    exit: Exit,
+    why: &str,
+) -> Result<ApiResponse, ApiError> {
+    let caller = req.caller()?;
+    caller.require(Role::Admin)?;
+    let idem = Idempotency::from_request(&req, &caller)?;
+    let field = match exit {
+        Exit::Release => "note",
+        Exit::Return => "reason",
+    };
+    let admin = AdminAction::new(&caller.user_id, field, why)?;
+    let payout_id = req.path_param("payout_id")?;
+    record_business_id(payout_id);
+    let now = app.clock.now();
+    for _ in attempts(MAX_PINNED_ATTEMPTS) {
+        let payout = app
+            .store
+            .payout_by_id(payout_id)
+            .await?
+            .ok_or(ApiError::PayoutNotFound)?;
+        if let Err(status) = payout.admin_exit() {
+            // A retry of this key's own success finds the payout moved on: replay it.
+            return idem
+                .replay_or(&app.store, now, ApiError::PayoutNotHeld(status))
+                .await;
+        }
+        let (tx, after) = exit_tx(app, &payout, &exit, &admin, now)?;
+        let response = ApiResponse::json(200, &AdminPayoutView::from(&after));
+        match idem.commit(app, tx, response, now).await? {
+            Ok(response) => {
+                if matches!(exit, Exit::Release) && !response.replayed {
+                    if let Err(e) = queue.send(&after).await {
+                        tracing::warn!(payout_id, error = %e, "released payout enqueue failed; the sweeper sends it");
+                    }
+                }
+                return Ok(response);
+            }
+            // Moved between the read and the commit (an executor, another admin): read again.
+            Err(err) if err.condition_failed(&TxRole::Payout(payout_id.to_owned())) => continue,
+            Err(err) => return Err(err.into()),
+        }
+    }
+    Err(ApiError::Busy(format!("payout {payout_id} kept changing")))
+}
+
+/// The transaction of an exit, and the payout as it will be after it.
+fn exit_tx(
+    app: &App,
+    payout: &Payout,
+    exit: &Exit,
+    admin: &AdminAction,
+    now: OffsetDateTime,
+) -> Result<(Tx, Payout), ApiError> {
+    let mut tx = Tx::new();
+    let at = sortable(now);
+    let after = match exit {
+        Exit::Release => {
+            let grace = time::Duration::seconds(
+                i64::try_from(app.config.sweep_grace_seconds).unwrap_or(i64::MAX),
+            );
+            app.store
+                .add_payout_release(&mut tx, payout, admin, &sortable(now + grace));
+            Payout {
+                status: PayoutStatus::Requested,
+                reason: None,
+                settled_at: None,
+                releases: payout.releases + 1,
+                admin: Some(admin.clone()),
+                ..payout.clone()
+            }
+        }
+        Exit::Return => {
+            let outcome = ProviderOutcome::Failed {
+                reason: admin.note.clone(),
+            };
+            app.store.add_payout_outcome(
+                &mut tx,
+                payout,
+                &outcome,
+                (PayoutStatus::Held, &at),
+                Some(admin),
+            )?;
+            Payout {
+                status: PayoutStatus::Failed,
+                reason: outcome.reason(),
+                settled_at: Some(at),
+                admin: Some(admin.clone()),
+                ..payout.clone()
+            }
+        }
+    };
+    Ok((tx, after))
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+struct CorrectionBody {
+    /// An account id as statements and the audit name it (`kind:owner`, e.g. `seller:s1`).
+    debit: String,
+    credit: String,
+    amount: u64,
+    /// `coins` or `cents`: the unit of both accounts.
+    unit: String,
+    reason: String,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+struct CorrectionView<'a> {
+    correction_id: &'a str,
+    debit: String,
+    credit: String,
+    amount: u64,
+    unit: &'static str,
+    reason: &'a str,
+    admin_id: &'a str,
+    at: &'a str,
+}
+
+/// `POST /v1/admin/corrections`: one transfer between two plain balances
+/// (`domain::admin::correctable`), in the statements of both.
+#[utoipa::path(post, path = "/v1/admin/corrections", tag = "admin", security(("jwt" = [])),
+    params(("Idempotency-Key" = String, Header, description = "1-255 characters")),
+    request_body = CorrectionBody,
+    responses(
+        (status = 201, body = CorrectionView),
+        (status = 400, body = crate::http::ErrorBody),
+        (status = 401, description = "no token, a bad one, or unusable claims",
+            body = crate::http::Unauthorized),
+        (status = 403, description = "not an admin", body = crate::http::ErrorBody),
+        (status = 422, description = "would_overdraw, unit_mismatch, account_not_correctable",
+            body = crate::http::ErrorBody),
+        (status = 503, body = crate::http::ErrorBody)))]
+pub async fn correct(app: &App, req: ApiRequest) -> Result<ApiResponse, ApiError> {
+    let caller = req.caller()?;
+    caller.require(Role::Admin)?;
+    let idem = Idempotency::from_request(&req, &caller)?;
+    let body: CorrectionBody = req.json()?;
+    let account = |field: &str, raw: &str| {
+        AccountId::parse(raw)
+            .ok_or_else(|| InvalidInput::new(field, "not an account id (kind:owner)"))
+    };
+    let (debit, credit) = (
+        account("debit", &body.debit)?,
+        account("credit", &body.credit)?,
+    );
+    if debit == credit {
+        return Err(InvalidInput::new("credit", "must differ from debit").into());
+    }
+    in_range("amount", body.amount, 1..=MAX_CORRECTION)?;
+    let unit =
+        Unit::parse(&body.unit).ok_or_else(|| InvalidInput::new("unit", "coins or cents"))?;
+    let admin = AdminAction::new(&caller.user_id, "reason", &body.reason)?;
+    let correction_id = idem.derived_id("cor");
+    record_business_id(&correction_id);
+    let transfer = correction_transfer(&correction_id, debit.clone(), credit, body.amount, unit)?;
+    let now = app.clock.now();
+    let at = rfc3339(now);
+    let mut tx = Tx::new();
+    app.store.add_ledger_write(
+        &mut tx,
+        LedgerWrite {
+            transfers: std::slice::from_ref(&transfer),
+            at: &at,
+            admin: Some(&admin),
+            ..Default::default()
+        },
+    )?;
+    let view = CorrectionView {
+        correction_id: &correction_id,
+        debit: transfer.debit.to_string(),
+        credit: transfer.credit.to_string(),
+        amount: transfer.amount,
+        unit: unit.as_str(),
+        reason: &admin.note,
+        admin_id: &admin.by,
+        at: &at,
+    };
+    match idem
+        .commit(app, tx, ApiResponse::json(201, &view), now)
+        .await?
+    {
+        Ok(response) => Ok(response),
+        Err(err) if err.condition_failed(&TxRole::Account(debit.clone())) => {
+            Err(CorrectionError::WouldOverdraw(debit).into())
+        }
+        // The id was used by this key before its record expired.
+        Err(err) if err.condition_failed(&TxRole::Transfer(transfer.id)) => {
+            Err(ApiError::IdempotencyKeyReused)
+        }
+        Err(err) => Err(err.into()),
+    }
+}
