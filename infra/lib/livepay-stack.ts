@@ -89,7 +89,8 @@ export class LivepayStack extends Stack {
       sortKey: { name: 'sweep_at', type: dynamodb.AttributeType.STRING },
       projectionType: dynamodb.ProjectionType.ALL,
     });
-    // Sparse: paid orders not yet completed or refunded, by seller (a seller's pending proceeds).
+    // Sparse: paid orders not yet completed or refunded, by seller shard (`<seller>#NN`, 16 per
+    // seller: a flash sale's payments spread over 16 partitions), for a seller's pending proceeds.
     ledger.addGlobalSecondaryIndex({
       indexName: LEDGER_OPEN_ORDERS_INDEX,
       partitionKey: { name: 'open_seller', type: dynamodb.AttributeType.STRING },

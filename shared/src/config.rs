@@ -50,6 +50,11 @@ pub enum ConfigError {
 }
 
 impl Config {
+    /// How long committed work may wait before the sweeper re-drives it.
+    pub fn sweep_grace(&self) -> time::Duration {
+        crate::domain::time::seconds(self.sweep_grace_seconds)
+    }
+
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_lookup(|name| std::env::var(name).ok())
     }

@@ -402,6 +402,28 @@ impl TestEnv {
         all
     }
 
+    /// Every DESIGN.md invariant the ledger audit checks, over what is stored, with all due
+    /// work done (`Moment::Drained`): conservation included.
+    pub async fn assert_audited(&self) {
+        let app = &self.app;
+        let snapshot = app
+            .store
+            .audit_snapshot()
+            .await
+            .expect("the audit reads every table");
+        let policies = livepay::domain::audit::Policies {
+            settlement: &app.config.settlement,
+            shop: &app.config.shop,
+        };
+        let found = livepay::domain::audit::violations(
+            &snapshot,
+            &policies,
+            livepay::domain::audit::Moment::Drained,
+        );
+        assert!(found.is_empty(), "audit: {found:#?}");
+        self.assert_conserved().await;
+    }
+
     /// Sum of every account balance per unit: conservation says each is zero.
     pub async fn assert_conserved(&self) {
         let totals = self.app.store.balance_totals().await.unwrap();

@@ -826,7 +826,7 @@ impl<'e> Sim<'e> {
         for p in &snapshot.payouts {
             let made: Vec<_> = transfers
                 .iter()
-                .filter(|t| t.idempotency_key == p.payout_id)
+                .filter(|t| t.reference == p.payout_id)
                 .collect();
             let expected = usize::from(p.status == PayoutStatus::Paid);
             if made.len() != expected || made.iter().any(|t| t.amount_cents != p.amount_cents) {

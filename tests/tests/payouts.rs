@@ -448,17 +448,13 @@ async fn a_key_reused_after_its_record_expired_is_refused_not_an_error() {
     env.assert_conserved().await;
 }
 
-/// Sellers are paid by the same machine as creators: three completed orders make the seller's
-/// available balance, the weekly run pays it out through the provider, and the statement
-/// explains every cent.
-#[tokio::test]
-async fn a_seller_with_three_completed_orders_is_paid_by_the_weekly_run() {
-    let env = payout_env().await;
-    let start = env.now();
+/// Seller "s" sells one unit at `price_cents` to each of three buyers; each order is paid and
+/// delivered (the seller's hold starts now). Returns the order ids.
+async fn three_delivered_orders(env: &TestEnv, price_cents: u64) -> Vec<String> {
     let product = env
         .create_product(
             "s",
-            json!({"title": "Lamp", "price_cents": 2_500, "stock": 10}),
+            json!({"title": "Lamp", "price_cents": price_cents, "stock": 10}),
         )
         .await;
     let mut orders = Vec::new();
@@ -481,6 +477,17 @@ async fn a_seller_with_three_completed_orders_is_paid_by_the_weekly_run() {
         assert_eq!(a.body["status"], "delivered", "{a:?}");
         orders.push(order_id);
     }
+    orders
+}
+
+/// Sellers are paid by the same machine as creators: three completed orders make the seller's
+/// available balance, the weekly run pays it out through the provider, and the statement
+/// explains every cent.
+#[tokio::test]
+async fn a_seller_with_three_completed_orders_is_paid_by_the_weekly_run() {
+    let env = payout_env().await;
+    let start = env.now();
+    let mut orders = three_delivered_orders(&env, 2_500).await;
     // 6 % fee: $23.50 of each $25 order is the seller's, pending until the hold ends.
     let balance = env.seller_get("s", "balance").await;
     assert_eq!(
@@ -575,7 +582,7 @@ async fn a_seller_with_three_completed_orders_is_paid_by_the_weekly_run() {
     }
     assert!(explained.contains(&("cents_available", "payout_request", -7_050)));
     assert!(explained.contains(&("cents_paid_out", "payout_paid", 7_050)));
-    env.assert_conserved().await;
+    env.assert_audited().await;
 }
 
 /// An admin's call on a held payout (`release` or `return`) with a fresh key.
@@ -636,6 +643,7 @@ async fn held_payouts_are_released_and_paid_or_returned_with_actor_and_reason() 
         .iter()
         .all(|p| p["reason"] == "identity check pending" && p["payee_id"] == "c"));
 
+    let lookups = env.sandbox.lookups();
     let released = admin_exit(&env, &first, "release", json!({"note": "KYC passed"})).await;
     assert_eq!(
         (released.status, released.body["status"].as_str()),
@@ -643,6 +651,11 @@ async fn held_payouts_are_released_and_paid_or_returned_with_actor_and_reason() 
         "{released:?}"
     );
     assert!(env.run_payouts().await.is_empty());
+    assert_eq!(
+        env.sandbox.lookups(),
+        lookups + 1,
+        "a release is looked up before it is sent"
+    );
     let transfers = env.sandbox.transfers();
     assert_eq!(transfers.len(), 1, "{transfers:?}");
     assert_eq!(
@@ -686,6 +699,7 @@ async fn held_payouts_are_released_and_paid_or_returned_with_actor_and_reason() 
     );
     // The returned payout's share of today's cap is back.
     assert_eq!(env.request_payout("c", "fourth", 5_000).await.status, 202);
+    assert!(env.run_payouts().await.is_empty());
 
     let entries = env.statement("c", 50).await;
     let by_admin: Vec<(&str, &str)> = entries
@@ -706,7 +720,7 @@ async fn held_payouts_are_released_and_paid_or_returned_with_actor_and_reason() 
         by_admin.contains(&("payout_paid", "KYC passed")),
         "{by_admin:?}"
     );
-    env.assert_conserved().await;
+    env.assert_audited().await;
 }
 
 /// A correction is one transfer between two plain balances, in the statements it touches, with
@@ -776,6 +790,22 @@ async fn an_admin_correction_is_a_transfer_in_the_statement_and_never_overdraws(
         env.seller_get("s", "balance").await["cents_available"],
         1_250
     );
+    // Between accounts without statements, the transfer itself keeps who and why.
+    let wiped = correct(
+        json!({"debit": "platform-expense:goodwill", "credit": "refund-owed:b",
+        "amount": 300, "unit": "cents", "reason": "courtesy credit"}),
+    )
+    .await;
+    assert_eq!(wiped.status, 201, "{wiped:?}");
+    let id = wiped.body["correction_id"].as_str().unwrap();
+    let items = env.all_items().await;
+    let record = items
+        .iter()
+        .map(|(_, item)| item)
+        .find(|item| item["pk"].as_s().ok() == Some(&format!("XFER#correction:{id}")))
+        .expect("the correction's transfer is stored");
+    assert_eq!(record["admin_id"].as_s().unwrap(), "boss");
+    assert_eq!(record["admin_note"].as_s().unwrap(), "courtesy credit");
     let entries = env.statement_of(Identity::seller("s"), "sellers", 10).await;
     assert_eq!(entries.len(), 1, "{entries:?}");
     assert_eq!(
@@ -792,5 +822,81 @@ async fn an_admin_correction_is_a_transfer_in_the_statement_and_never_overdraws(
             Some("shipping refund")
         )
     );
-    env.assert_conserved().await;
+    env.assert_audited().await;
+}
+
+/// A refund after completion is a seller debt: a payout pays it off from the available proceeds
+/// first, in its own transaction, and draws only the rest — the buyer's money is never paid out
+/// to the seller.
+#[tokio::test]
+async fn a_sellers_payout_pays_off_their_clawback_first() {
+    let env = payout_env().await;
+    let start = env.now();
+    let orders = three_delivered_orders(&env, 5_000).await;
+    env.set_now(start + Duration::days(7) + Duration::seconds(1));
+    assert!(env.sweep_and_settle().await.is_empty());
+    let refunded = env
+        .order_action(
+            Identity::admin("boss"),
+            &orders[0],
+            "refund",
+            json!({"reason": "never arrived"}),
+        )
+        .await;
+    assert_eq!(refunded.body["status"], "refunded", "{refunded:?}");
+    let balance = env.seller_get("s", "balance").await;
+    assert_eq!(
+        (
+            balance["cents_available"].as_i64(),
+            balance["cents_owed"].as_i64()
+        ),
+        (Some(14_100), Some(5_000)),
+        "{balance}"
+    );
+    let all = env
+        .call(
+            Func::CreatorsApi,
+            Req::post("/v1/sellers/me/payouts", "POST /v1/sellers/me/payouts")
+                .identity(Identity::seller("s"))
+                .key("all")
+                .json(json!({"amount_cents": 14_100})),
+        )
+        .await;
+    assert_eq!(
+        (all.status, all.code()),
+        (402, "insufficient_available_balance"),
+        "{all:?}"
+    );
+    let report = livepay::jobs::payouts::schedule(&env.app, &env.payouts)
+        .await
+        .unwrap();
+    assert_eq!(
+        (report.requested, report.requested_cents),
+        (1, 9_100),
+        "{report:?}"
+    );
+    assert!(env.run_payouts().await.is_empty());
+    let balance = env.seller_get("s", "balance").await;
+    assert_eq!(
+        (
+            balance["cents_available"].as_i64(),
+            balance["cents_owed"].as_i64(),
+            balance["cents_paid_out"].as_i64()
+        ),
+        (Some(0), Some(0), Some(9_100)),
+        "{balance}"
+    );
+    let entries = env.statement_of(Identity::seller("s"), "sellers", 20).await;
+    let payoff: Vec<(&str, i64)> = entries
+        .iter()
+        .filter(|e| e["kind"].as_str().unwrap().contains("clawback_recovery"))
+        .map(|e| {
+            (
+                e["balance"].as_str().unwrap(),
+                e["amount"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert!(payoff.contains(&("clawback_balance", 5_000)), "{payoff:?}");
+    env.assert_audited().await;
 }

@@ -6,6 +6,7 @@
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
+use super::payouts::PayoutView;
 use super::MAX_PINNED_ATTEMPTS;
 use crate::domain::admin::{correction_transfer, AdminAction, CorrectionError};
 use crate::domain::ledger::{AccountId, Unit};
@@ -13,7 +14,7 @@ use crate::domain::payouts::{Payout, PayoutStatus, ProviderOutcome};
 use crate::domain::time::{rfc3339, sortable};
 use crate::http::idempotency::Idempotency;
 use crate::http::{record_business_id, ApiError, ApiRequest, ApiResponse, Role};
-use crate::input::{in_range, InvalidInput};
+use crate::input::{bounded_str, in_range, InvalidInput};
 use crate::queue::payouts::PayoutQueue;
 use crate::store::ledger::LedgerWrite;
 use crate::store::transaction::attempts;
@@ -22,17 +23,16 @@ use crate::App;
 
 /// Largest single correction: $100,000 or 10,000,000 coins.
 const MAX_CORRECTION: u64 = 10_000_000;
+/// Longest account id or payout id accepted: far below DynamoDB's 2,048-byte key limit.
+const MAX_ID_BYTES: usize = 255;
 
+/// A payout as its payee sees it, with whose it is and what admins did to it.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 struct AdminPayoutView<'a> {
-    payout_id: &'a str,
+    #[serde(flatten)]
+    payout: PayoutView<'a>,
     payee_kind: &'static str,
     payee_id: &'a str,
-    amount_cents: u64,
-    status: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    reason: Option<&'a str>,
-    requested_at: &'a str,
     /// The admin who last released or returned it, and why.
     #[serde(skip_serializing_if = "Option::is_none")]
     admin_id: Option<&'a str>,
@@ -44,13 +44,9 @@ struct AdminPayoutView<'a> {
 impl<'a> From<&'a Payout> for AdminPayoutView<'a> {
     fn from(p: &'a Payout) -> Self {
         Self {
-            payout_id: &p.payout_id,
+            payout: PayoutView::from(p),
             payee_kind: p.payee.kind.as_str(),
             payee_id: &p.payee.id,
-            amount_cents: p.amount_cents,
-            status: p.status.as_str(),
-            reason: p.reason.as_deref(),
-            requested_at: &p.requested_at,
             admin_id: p.admin.as_ref().map(|a| a.by.as_str()),
             admin_note: p.admin.as_ref().map(|a| a.note.as_str()),
             releases: p.releases,
@@ -124,6 +120,7 @@ pub async fn release(
     queue: &PayoutQueue,
     req: ApiRequest,
 ) -> Result<ApiResponse, ApiError> {
+    req.caller()?.require(Role::Admin)?;
     let body: ReleaseBody = req.json()?;
     exit_held(app, queue, req, Exit::Release, &body.note).await
 }
@@ -150,6 +147,7 @@ pub async fn return_held(
     queue: &PayoutQueue,
     req: ApiRequest,
 ) -> Result<ApiResponse, ApiError> {
+    req.caller()?.require(Role::Admin)?;
     let body: ReturnBody = req.json()?;
     exit_held(app, queue, req, Exit::Return, &body.reason).await
 }
@@ -162,7 +160,6 @@ async fn exit_held(
     why: &str,
 ) -> Result<ApiResponse, ApiError> {
     let caller = req.caller()?;
-    caller.require(Role::Admin)?;
     let idem = Idempotency::from_request(&req, &caller)?;
     let field = match exit {
         Exit::Release => "note",
@@ -170,6 +167,7 @@ async fn exit_held(
     };
     let admin = AdminAction::new(&caller.user_id, field, why)?;
     let payout_id = req.path_param("payout_id")?;
+    bounded_str("payout_id", payout_id, MAX_ID_BYTES)?;
     record_business_id(payout_id);
     let now = app.clock.now();
     for _ in attempts(MAX_PINNED_ATTEMPTS) {
@@ -215,11 +213,9 @@ fn exit_tx(
     let at = sortable(now);
     let after = match exit {
         Exit::Release => {
-            let grace = time::Duration::seconds(
-                i64::try_from(app.config.sweep_grace_seconds).unwrap_or(i64::MAX),
-            );
+            let redrive_at = sortable(now + app.config.sweep_grace());
             app.store
-                .add_payout_release(&mut tx, payout, admin, &sortable(now + grace));
+                .add_payout_release(&mut tx, payout, admin, &redrive_at);
             Payout {
                 status: PayoutStatus::Requested,
                 reason: None,

@@ -88,7 +88,7 @@ struct PayoutBody {
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
-struct PayoutView<'a> {
+pub(crate) struct PayoutView<'a> {
     payout_id: &'a str,
     amount_cents: u64,
     status: &'static str,

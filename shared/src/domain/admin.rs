@@ -49,7 +49,9 @@ pub enum CorrectionError {
 }
 
 /// Account kinds that are plain balances: a viewer's coins, a payee's available cents, a seller's
-/// clawback, money owed to a buyer, and the platform's cash, expense, issuer and loss accounts.
+/// clawback, money owed to a buyer, and the platform's cash, expense and loss accounts. The
+/// world outside (the payment provider, the coin issuer) mirrors what the provider holds and the
+/// coins sold: a correction there would make money no payment backs.
 pub fn correctable(kind: AccountKind) -> bool {
     use AccountKind::*;
     matches!(
@@ -61,9 +63,7 @@ pub fn correctable(kind: AccountKind) -> bool {
             | RefundOwed
             | PlatformCash
             | PlatformExpense
-            | CoinIssuer
             | ChargebackLoss
-            | PaymentProvider
     )
 }
 

@@ -272,6 +272,15 @@ impl PayeeKind {
         }
     }
 
+    /// What the payee owes back (a negative balance), paid off first from their available cents
+    /// whenever they are paid out, if this payee kind can owe.
+    pub fn debt(self) -> Option<AccountKind> {
+        match self {
+            PayeeKind::Creator => None,
+            PayeeKind::Seller => Some(AccountKind::SellerClawback),
+        }
+    }
+
     /// The payee kind whose payout run an available balance of `kind` lists them for.
     pub fn drawing_from(kind: AccountKind) -> Option<Self> {
         Self::ALL

@@ -146,6 +146,27 @@ impl Payee {
     }
 }
 
+/// A payee's balances as a payout decides on them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Available {
+    pub cents: u64,
+    pub diamonds: u64,
+    /// What the payee owes back (`PayeeKind::debt`), 0 if nothing.
+    pub owed: u64,
+}
+
+impl Available {
+    /// The cents that pay off the debt first, in the payout's own transaction.
+    pub fn payoff(&self) -> u64 {
+        self.cents.min(self.owed)
+    }
+
+    /// The cents a payout may draw once the debt is paid off.
+    pub fn drawable_cents(&self) -> u64 {
+        self.cents - self.payoff()
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PayoutStatus {
     Requested,
@@ -294,6 +315,21 @@ impl Payout {
         .into_iter()
         .flatten()
         .collect())
+    }
+
+    /// Available cents paying off what the payee owes, before the payout draws: final, whatever
+    /// becomes of the payout (the money never leaves the platform).
+    pub fn payoff_transfer(&self, amount: u64) -> Result<Option<Transfer>, LedgerError> {
+        let Some(debt) = self.payee.kind.debt() else {
+            return Ok(None);
+        };
+        self.transfer(
+            "payoff",
+            self.cents_source(),
+            self.account(debt),
+            amount,
+            TransferKind::ClawbackRecovery,
+        )
     }
 
     /// In payout → paid out: the money left the platform.
@@ -463,6 +499,35 @@ mod tests {
         assert_eq!(p.admin_exit(), Err(PayoutStatus::Requested));
         p.status = PayoutStatus::Held;
         assert_eq!(p.admin_exit(), Ok(()));
+    }
+
+    #[test]
+    fn a_debt_is_paid_off_before_anything_is_drawn() {
+        let owing = Available {
+            cents: 9_400,
+            diamonds: 0,
+            owed: 10_000,
+        };
+        assert_eq!((owing.payoff(), owing.drawable_cents()), (9_400, 0));
+        let after = Available {
+            cents: 12_000,
+            diamonds: 0,
+            owed: 2_000,
+        };
+        assert_eq!((after.payoff(), after.drawable_cents()), (2_000, 10_000));
+        let mut p = payout(Draw::default());
+        assert_eq!(
+            p.payoff_transfer(5).unwrap(),
+            None,
+            "creators owe nothing here"
+        );
+        p.payee = Payee::seller("s");
+        let t = p.payoff_transfer(2_000).unwrap().unwrap();
+        assert_eq!(
+            (t.debit.to_string(), t.credit.to_string()),
+            ("seller:s".into(), "seller-clawback:s".into())
+        );
+        assert_eq!(p.payoff_transfer(0).unwrap(), None);
     }
 
     #[test]

@@ -18,11 +18,11 @@ use time::OffsetDateTime;
 
 use crate::domain::ids::derived_id;
 use crate::domain::ledger::{AccountKind, LedgerError};
-use crate::domain::payouts::{draw, payable, Payee, Payout, PayoutError, PayoutStatus};
+use crate::domain::payouts::{draw, payable, Available, Payee, Payout, PayoutError, PayoutStatus};
 use crate::domain::time::{sortable, week_key};
 use crate::provider::{Disbursement, MoneyOutProvider, Rail};
 use crate::queue::payouts::{PayoutEvent, PayoutQueue};
-use crate::store::payouts::PayoutKey;
+use crate::store::payouts::{NewPayout, PayoutKey};
 use crate::store::transaction::{attempts, backoff};
 use crate::store::{Role, StoreError, Tx, TxError};
 use crate::telemetry::metric;
@@ -54,17 +54,29 @@ pub enum RequestError {
     Ledger(#[from] LedgerError),
 }
 
-/// A payee's available balances: cents, and diamonds (none for a payee who earns none).
-async fn available(app: &App, payee: &Payee) -> Result<(u64, u64), StoreError> {
-    let balance = |kind: Option<AccountKind>| async move {
-        let Some(kind) = kind else { return Ok(0) };
-        let b = app.store.account_balance(&payee.account(kind)).await?;
-        Ok::<_, StoreError>(u64::try_from(b).unwrap_or(0))
+/// A payee's available balances — cents, and diamonds (none for a payee who earns none) — and
+/// what they owe, with the version of their debt account the payout is pinned to (so a refund
+/// booked meanwhile makes it decide again).
+async fn available(app: &App, payee: &Payee) -> Result<(Available, Option<u64>), StoreError> {
+    let state = |kind: Option<AccountKind>| async move {
+        let Some(kind) = kind else { return Ok(None) };
+        app.store
+            .account_state(&payee.account(kind))
+            .await
+            .map(Some)
     };
-    futures::try_join!(
-        balance(Some(payee.kind.cents_source())),
-        balance(payee.kind.diamonds_source())
-    )
+    let (cents, diamonds, debt) = futures::try_join!(
+        state(Some(payee.kind.cents_source())),
+        state(payee.kind.diamonds_source()),
+        state(payee.kind.debt()),
+    )?;
+    let positive = |s: Option<(i64, u64)>| s.map_or(0, |(b, _)| u64::try_from(b).unwrap_or(0));
+    let available = Available {
+        cents: positive(cents),
+        diamonds: positive(diamonds),
+        owed: debt.map_or(0, |(b, _)| b.min(0).unsigned_abs()),
+    };
+    Ok((available, debt.map(|(_, version)| version)))
 }
 
 /// Requests a payout of `amount_cents` for `payee` with id `payout_id`. `commit` commits
@@ -85,13 +97,13 @@ where
     Fut: Future<Output = Result<Result<R, TxError>, E>>,
 {
     let policy = &app.config.payouts;
-    let redrive_at = sortable(now + grace(app));
+    let redrive_at = sortable(now + app.config.sweep_grace());
     for attempt in attempts(MAX_REQUEST_ATTEMPTS) {
-        let (cents, diamonds) = available(app, payee).await.map_err(RequestError::from)?;
+        let (balances, debt_version) = available(app, payee).await.map_err(RequestError::from)?;
         let draw = draw(
             amount_cents,
-            cents,
-            diamonds,
+            balances.drawable_cents(),
+            balances.diamonds,
             app.config.diamond_value_millicents,
             policy,
         )
@@ -109,9 +121,26 @@ where
             releases: 0,
             admin: None,
         };
+        let payoff = payout
+            .payoff_transfer(balances.payoff())
+            .map_err(RequestError::from)?;
+        let debt = payee
+            .kind
+            .debt()
+            .zip(debt_version)
+            .map(|(kind, version)| (payee.account(kind), version));
         let mut tx = Tx::new();
         app.store
-            .add_new_payout(&mut tx, &payout, policy.daily_cap_cents, &redrive_at)
+            .add_new_payout(
+                &mut tx,
+                &payout,
+                NewPayout {
+                    daily_cap_cents: policy.daily_cap_cents,
+                    redrive_at: &redrive_at,
+                    payoff: payoff.as_ref(),
+                    debt: debt.as_ref().map(|(a, v)| (a, *v)),
+                },
+            )
             .map_err(RequestError::from)?;
         let err = match commit(tx, payout.clone()).await? {
             Ok(done) => {
@@ -142,6 +171,7 @@ where
         let moved = [
             Some(payee.kind.cents_source()),
             payee.kind.diamonds_source(),
+            payee.kind.debt(),
         ]
         .into_iter()
         .flatten()
@@ -152,10 +182,6 @@ where
         backoff(attempt).await;
     }
     Err(RequestError::Busy.into())
-}
-
-fn grace(app: &App) -> time::Duration {
-    time::Duration::seconds(i64::try_from(app.config.sweep_grace_seconds).unwrap_or(i64::MAX))
 }
 
 /// One record of a batch: its message id and body.
@@ -192,20 +218,22 @@ pub async fn execute(
     // Found in `processing`, or released after a hold, the payout may have reached the provider
     // before (a timeout, a lost answer, a crash): the provider is asked what it made for it
     // before anything is sent again.
-    let resumed = payout.status == PayoutStatus::Processing || payout.releases > 0;
+    let mut resumed = payout.status == PayoutStatus::Processing || payout.releases > 0;
     if payout.status == PayoutStatus::Requested {
-        // Whoever marks it first goes on; a racing executor that finds it `processing` asks the
-        // provider with the same key, which pays once.
+        // Whoever marks it first goes on; a racing executor that finds it `processing` looks it
+        // up like any resumed payout.
         payout = match app.store.mark_payout_processing(&payout).await? {
             true => Payout {
                 status: PayoutStatus::Processing,
                 ..payout
             },
-            false => app
-                .store
-                .payout(key)
-                .await?
-                .ok_or_else(|| ExecuteError::Missing(key.clone()))?,
+            false => {
+                resumed = true;
+                app.store
+                    .payout(key)
+                    .await?
+                    .ok_or_else(|| ExecuteError::Missing(key.clone()))?
+            }
         };
     }
     if payout.status != PayoutStatus::Processing {
@@ -378,8 +406,12 @@ async fn schedule_one(
     payee: &Payee,
     now: OffsetDateTime,
 ) -> Result<Option<u64>, RequestError> {
-    let (cents, diamonds) = available(app, payee).await?;
-    let payable = payable(cents, diamonds, app.config.diamond_value_millicents);
+    let (balances, _) = available(app, payee).await?;
+    let payable = payable(
+        balances.drawable_cents(),
+        balances.diamonds,
+        app.config.diamond_value_millicents,
+    );
     if payable < app.config.payouts.minimum_cents {
         for kind in [
             Some(payee.kind.cents_source()),

@@ -8,13 +8,13 @@
 use serde::Serialize;
 use std::time::Instant;
 
-use time::{Duration, OffsetDateTime};
+use time::OffsetDateTime;
 
 use super::orders::{expire, Outcome};
 use super::settlement::settle;
 use crate::domain::ledger::{AccountId, LedgerError, Unit};
 use crate::domain::shop::OrderStatus;
-use crate::domain::time::{seconds, sortable};
+use crate::domain::time::sortable;
 use crate::queue::payouts::PayoutQueue;
 use crate::queue::settlement::{SettlementEvent, SettlementQueue};
 use crate::store::sweep::Due;
@@ -117,10 +117,6 @@ fn out_of_time(deadline: Instant, report: &mut SweepReport) -> bool {
     out
 }
 
-fn grace(app: &App) -> Duration {
-    seconds(app.config.sweep_grace_seconds)
-}
-
 /// Gifts committed but unfinished after the grace period, through the same settlement as the
 /// queue consumer.
 async fn sweep_gifts(
@@ -128,7 +124,7 @@ async fn sweep_gifts(
     now: OffsetDateTime,
     report: &mut SweepReport,
 ) -> Result<(), StoreError> {
-    let cutoff = sortable(now - grace(app));
+    let cutoff = sortable(now - app.config.sweep_grace());
     let due = app.store.unfinished_gifts(&cutoff).await?;
     let settled = settle(app, &due.items).await;
     for id in settled.failed.iter() {
@@ -240,7 +236,7 @@ async fn sweep_orders(
             },
             OrderStatus::Delivered => {
                 // Moved first: an order that completed meanwhile is not sent again.
-                let next = sortable(now + grace(app));
+                let next = sortable(now + app.config.sweep_grace());
                 let sent = match app.store.order_redriven(&order, &next).await {
                     Ok(true) => queue
                         .send(&SettlementEvent::order_completion_due(&order.order_id))
@@ -278,7 +274,7 @@ async fn sweep_payouts(
         if out_of_time(deadline, report) {
             break;
         }
-        let next = sortable(now + grace(app));
+        let next = sortable(now + app.config.sweep_grace());
         // Moved first: a payout that moved on meanwhile is not sent again.
         match app.store.payout_redriven(&payout, &next).await {
             Ok(true) => match payouts.send(&payout).await {

@@ -176,6 +176,8 @@ struct MoneyObject {
     failure_reason: Option<String>,
     #[serde(default)]
     metadata: std::collections::HashMap<String, String>,
+    #[serde(default)]
+    transfer_group: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -266,8 +268,10 @@ pub fn found(
         return Err(unsettled(status, body));
     }
     let list: List = serde_json::from_slice(body).map_err(|_| unsettled(status, body))?;
+    // Matched on the object itself, not trusted to the filter: a provider (or a proxy) that
+    // ignored the query would list other payouts' transfers.
     let mine = list.data.into_iter().find(|o| match d.rail {
-        Rail::Transfer => true,
+        Rail::Transfer => o.transfer_group.as_deref() == Some(d.reference),
         Rail::Refund => o.metadata.get(REFUND_ID_METADATA).map(String::as_str) == Some(d.reference),
     });
     mine.map(|o| outcome_of(d.rail, o)).transpose()
@@ -370,8 +374,21 @@ mod tests {
             ..d
         };
         assert!(matches!(
-            found(&t, 200, br#"{"data":[{"id":"tr_9"}]}"#),
+            found(
+                &t,
+                200,
+                br#"{"data":[{"id":"tr_9","transfer_group":"rf_1"}]}"#
+            ),
             Ok(Some(ProviderOutcome::Paid { .. }))
         ));
+        // Another payout's transfer, listed by a provider that ignored the filter, is not ours.
+        assert_eq!(
+            found(
+                &t,
+                200,
+                br#"{"data":[{"id":"tr_8","transfer_group":"po_other"},{"id":"tr_7"}]}"#
+            ),
+            Ok(None)
+        );
     }
 }

@@ -1,11 +1,13 @@
 //! The FIFO payouts queue, consumed by `execute-payouts`: one message per requested payout.
 //! Message group = the payee (`<kind>#<id>`: one payee's payouts run one at a time, in order);
-//! deduplication id = the payout id (a re-send within SQS's 5-minute window is dropped; after
-//! it, the executor's status checks make a duplicate harmless).
+//! deduplication id = the payout's idempotency key (its id, or a new one per admin release; a
+//! re-send within SQS's 5-minute window is dropped; after it, the executor's status checks make
+//! a duplicate harmless).
 //!
 //! Body (docs/events.md): `{"type":"payout.requested","version":2,"payout_id","payee_kind",
 //! "payee_id","requested_at"}`: the key of the stored payout, which is the truth. Version 1
-//! (`creator_id` instead of the payee) is still read: a creator's payout.
+//! (`creator_id`) named a key layout no longer stored (`PAYOUT#<creator>`) and is refused, to
+//! the DLQ; livepay had no deployment holding it.
 
 use serde::{Deserialize, Serialize};
 
@@ -22,13 +24,8 @@ pub enum PayoutEvent {
     PayoutRequested {
         version: u32,
         payout_id: String,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        payee_kind: Option<String>,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        payee_id: Option<String>,
-        /// Version 1's payee: a creator.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        creator_id: Option<String>,
+        payee_kind: String,
+        payee_id: String,
         requested_at: String,
     },
 }
@@ -38,9 +35,8 @@ impl PayoutEvent {
         PayoutEvent::PayoutRequested {
             version: PAYOUT_REQUESTED_VERSION,
             payout_id: p.payout_id.clone(),
-            payee_kind: Some(p.payee.kind.as_str().to_owned()),
-            payee_id: Some(p.payee.id.clone()),
-            creator_id: None,
+            payee_kind: p.payee.kind.as_str().to_owned(),
+            payee_id: p.payee.id.clone(),
             requested_at: p.requested_at.clone(),
         }
     }
@@ -53,22 +49,16 @@ impl PayoutEvent {
             payout_id,
             payee_kind,
             payee_id,
-            creator_id,
             requested_at,
         } = event;
-        let payee = match (version, payee_kind, payee_id, creator_id) {
-            (1, None, None, Some(creator)) => Payee::creator(creator),
-            (2, Some(kind), Some(id), None) => Payee::new(
-                PayeeKind::parse(&kind).ok_or_else(|| format!("payee kind {kind}"))?,
-                id,
-            ),
-            (1 | 2, ..) => return Err(format!("payout.requested v{version} without its payee")),
-            _ => {
-                return Err(format!(
-                    "payout.requested version {version} is not 1 or {PAYOUT_REQUESTED_VERSION}"
-                ))
-            }
-        };
+        if version != PAYOUT_REQUESTED_VERSION {
+            return Err(format!(
+                "payout.requested version {version} is not {PAYOUT_REQUESTED_VERSION}"
+            ));
+        }
+        let kind =
+            PayeeKind::parse(&payee_kind).ok_or_else(|| format!("payee kind {payee_kind}"))?;
+        let payee = Payee::new(kind, payee_id);
         let key = PayoutKey::new(payee, &requested_at, &payout_id);
         Ok((payout_id, key))
     }
@@ -100,8 +90,11 @@ impl PayoutQueue {
     pub async fn send(&self, payout: &Payout) -> Result<(), QueueError> {
         let body = PayoutEvent::requested(payout).to_body();
         let group = payout.payee.key();
+        // Per release too: SQS drops a deduplication id it saw in the last five minutes, even
+        // once that message was deleted, and a release may follow the hold within minutes.
+        let dedup = payout.idempotency_key();
         self.0
-            .send(body, Some((group.as_str(), payout.payout_id.as_str())))
+            .send(body, Some((group.as_str(), dedup.as_str())))
             .await
     }
 }
@@ -112,16 +105,15 @@ mod tests {
 
     #[test]
     fn payout_requested_names_the_stored_payout_and_refuses_strangers() {
-        let body = r#"{"type":"payout.requested","version":1,"payout_id":"po1","creator_id":"c","requested_at":"2026-11-22T10:00:00Z"}"#;
+        let body = r#"{"type":"payout.requested","version":2,"payout_id":"po2","payee_kind":"seller","payee_id":"s","requested_at":"2026-11-22T10:00:00Z"}"#;
         let (id, key) = PayoutEvent::parse(body).unwrap();
-        assert_eq!(id, "po1");
-        assert_eq!(key.payee, Payee::creator("c"));
-        assert_eq!(key.sort_key, "2026-11-22T10:00:00Z#po1");
-        assert!(PayoutEvent::parse(&body.replace("\"version\":1", "\"version\":2")).is_err());
-        assert!(PayoutEvent::parse(&body.replace("\"version\":1", "\"version\":3")).is_err());
-        let v2 = r#"{"type":"payout.requested","version":2,"payout_id":"po2","payee_kind":"seller","payee_id":"s","requested_at":"2026-11-22T10:00:00Z"}"#;
-        assert_eq!(PayoutEvent::parse(v2).unwrap().1.payee, Payee::seller("s"));
-        assert!(PayoutEvent::parse(&v2.replace("seller", "agency")).is_err());
+        assert_eq!(id, "po2");
+        assert_eq!(key.payee, Payee::seller("s"));
+        assert_eq!(key.sort_key, "2026-11-22T10:00:00Z#po2");
+        assert!(PayoutEvent::parse(&body.replace("\"version\":2", "\"version\":1")).is_err());
+        assert!(PayoutEvent::parse(&body.replace("seller", "agency")).is_err());
+        let v1 = r#"{"type":"payout.requested","version":1,"payout_id":"po1","creator_id":"c","requested_at":"2026-11-22T10:00:00Z"}"#;
+        assert!(PayoutEvent::parse(v1).is_err());
         assert!(PayoutEvent::parse(r#"{"type":"payout.requested"}"#).is_err());
         assert!(PayoutEvent::parse("nope").is_err());
     }

@@ -138,7 +138,10 @@ impl Store {
         }
         if w.records == TransferRecords::Items {
             for t in w.transfers {
-                tx.push(Role::Transfer(t.id.clone()), put_transfer(table, t, w.at));
+                tx.push(
+                    Role::Transfer(t.id.clone()),
+                    put_transfer(table, t, w.at, w.admin),
+                );
             }
         }
         Ok(())
@@ -337,8 +340,7 @@ fn statement_entry(
         ("at".to_owned(), s(at)),
     ]);
     if let Some(admin) = admin {
-        item.insert("admin_id".to_owned(), s(&admin.by));
-        item.insert("admin_note".to_owned(), s(&admin.note));
+        item.extend(admin_attributes(admin));
     }
     item
 }
@@ -357,14 +359,32 @@ fn transfer_attributes(t: &Transfer, at: &str) -> [(&'static str, AttributeValue
     ]
 }
 
-fn put_transfer(table: &str, t: &Transfer, at: &str) -> TransactWriteItem {
+/// A transfer's own item; an admin's commit names the admin and why on it, so the record lasts
+/// whether or not the accounts it touches have statements.
+fn put_transfer(
+    table: &str,
+    t: &Transfer,
+    at: &str,
+    admin: Option<&AdminAction>,
+) -> TransactWriteItem {
     let mut item = key(format!("XFER#{}", t.id), TRANSFER_SK);
     item.extend(
         transfer_attributes(t, at)
             .into_iter()
             .map(|(name, value)| (name.to_owned(), value)),
     );
+    if let Some(admin) = admin {
+        item.extend(admin_attributes(admin));
+    }
     put_new(table, item)
+}
+
+/// Who and why, as stored on an item an admin's action wrote.
+pub(crate) fn admin_attributes(admin: &AdminAction) -> [(String, AttributeValue); 2] {
+    [
+        ("admin_id".to_owned(), s(&admin.by)),
+        ("admin_note".to_owned(), s(&admin.note)),
+    ]
 }
 
 impl Store {

@@ -6,9 +6,10 @@
 //! cancel, a payment) exactly one commits, and the loser re-reads and decides again. While an
 //! order awaits payment or its hold after delivery, it sits in the sweep index (`order#NN`,
 //! `sweep_at` = when it is due), which is how expiry and completion are driven by time. From
-//! payment until it completes or is refunded, an order carries `open_seller` (its seller), which
-//! puts it in the sparse `open_orders` index: a seller's pending proceeds, read without any
-//! per-seller item written by every payment.
+//! payment until it completes or is refunded, an order carries `open_seller`
+//! (`<seller>#NN`, one of 16 shards by order id), which puts it in the sparse `open_orders`
+//! index: a seller's pending proceeds, read without any per-seller item written by every
+//! payment, and a flash sale's payments spread over 16 index partitions, not one.
 
 use std::collections::HashMap;
 
@@ -28,6 +29,13 @@ use crate::domain::shop::{Order, OrderLine, OrderStatus};
 const OPEN_SELLER: &str = "open_seller";
 /// Open orders read for one seller's pending balance: a flash sale's worth, and then some.
 pub const MAX_OPEN_ORDERS_READ: usize = 10_000;
+/// Index partitions one seller's open orders spread over.
+const OPEN_SHARDS: u8 = 16;
+
+fn open_shard(seller_id: &str, order_id: &str) -> String {
+    let shard = crate::domain::ids::digest(&[order_id])[0] % OPEN_SHARDS;
+    format!("{seller_id}#{shard:02}")
+}
 
 /// What a change does to the order's place in the sweep index.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -108,27 +116,36 @@ impl Store {
     /// A seller's paid orders that have not completed or been refunded (at most
     /// `MAX_OPEN_ORDERS_READ`; `true` when there were more).
     pub async fn open_orders(&self, seller_id: &str) -> Result<(Vec<Order>, bool), StoreError> {
-        let mut pages = self
-            .client
-            .query()
-            .table_name(&self.tables.ledger)
-            .index_name(&self.tables.ledger_open_orders_index)
-            .key_condition_expression("#seller = :seller")
-            .expression_attribute_names("#seller", OPEN_SELLER)
-            .expression_attribute_values(":seller", s(seller_id))
-            .into_paginator()
-            .items()
-            .send();
-        let mut orders = Vec::new();
-        while let Some(item) = pages.next().await {
-            if orders.len() == MAX_OPEN_ORDERS_READ {
-                return Ok((orders, true));
+        let shards = (0..OPEN_SHARDS).map(|shard| async move {
+            let mut pages = self
+                .client
+                .query()
+                .table_name(&self.tables.ledger)
+                .index_name(&self.tables.ledger_open_orders_index)
+                .key_condition_expression("#seller = :seller")
+                .expression_attribute_names("#seller", OPEN_SELLER)
+                .expression_attribute_values(":seller", s(format!("{seller_id}#{shard:02}")))
+                .into_paginator()
+                .items()
+                .send();
+            let mut orders = Vec::new();
+            while let Some(item) = pages.next().await {
+                if orders.len() == MAX_OPEN_ORDERS_READ / usize::from(OPEN_SHARDS) {
+                    return Ok((orders, true));
+                }
+                orders.push(order_from_item(
+                    &item.map_err(|e| super::sdk_error("Query", e))?,
+                )?);
             }
-            orders.push(order_from_item(
-                &item.map_err(|e| super::sdk_error("Query", e))?,
-            )?);
+            Ok::<_, StoreError>((orders, false))
+        });
+        let mut open = Vec::new();
+        let mut more = false;
+        for shard in futures::future::try_join_all(shards).await? {
+            open.extend(shard.0);
+            more |= shard.1;
         }
-        Ok((orders, false))
+        Ok((open, more))
     }
 
     /// Orders whose payment window or hold after delivery ended by `now`.
@@ -184,9 +201,10 @@ impl Store {
             edit.set.push(("status".into(), s(to.as_str())));
             edit.set.push((format!("{}_at", to.as_str()), s(change.at)));
             match to {
-                OrderStatus::Paid => edit
-                    .set
-                    .push((OPEN_SELLER.into(), s(&change.order.seller_id))),
+                OrderStatus::Paid => edit.set.push((
+                    OPEN_SELLER.into(),
+                    s(open_shard(&change.order.seller_id, &change.order.order_id)),
+                )),
                 OrderStatus::Completed | OrderStatus::Refunded => {
                     edit.remove.push(OPEN_SELLER.into())
                 }

@@ -19,13 +19,18 @@ use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailur
 use aws_sdk_dynamodb::types::{TransactWriteItem, Update};
 
 use super::attrs::{get_n, get_s, key, n, opt_n, opt_s, s, Item};
-use super::ledger::{statement_pk, LedgerWrite, ACCOUNT_SK};
+use super::ledger::{statement_pk, AccountEdit, LedgerWrite, ACCOUNT_SK};
 use super::sweep::{held_sweep_shard, payout_sweep_shard, Due, SWEEP_AT, SWEEP_SHARD};
 use super::transaction::{put_new, Role, Tx};
 use super::{sdk_error, Store, StoreError};
 use crate::domain::admin::AdminAction;
-use crate::domain::ledger::{AccountId, LedgerError};
+use crate::domain::ledger::{AccountId, LedgerError, Transfer};
 use crate::domain::payouts::{Draw, Payee, PayeeKind, Payout, PayoutStatus, ProviderOutcome};
+
+/// A status change decided on the payout as read: the same status and the same attempt (no
+/// admin release since), so an executor that read it before a hold and a release cannot record
+/// the old attempt's answer over the new one.
+const SAME_ATTEMPT: &str = "#status = :from AND releases = :releases";
 
 /// Payouts listed at most (newest first): a year of weekly payouts and then some.
 pub const MAX_PAYOUTS_LISTED: i32 = 200;
@@ -75,16 +80,34 @@ pub struct StoredEntry {
     pub admin: Option<AdminAction>,
 }
 
+/// What a new payout commits besides its own record and draw.
+#[derive(Debug, Clone, Copy)]
+pub struct NewPayout<'a> {
+    pub daily_cap_cents: u64,
+    /// When the sweeper sends it again if the executor has not taken it.
+    pub redrive_at: &'a str,
+    /// Available cents paying off the payee's debt first.
+    pub payoff: Option<&'a Transfer>,
+    /// The payee's debt account and the version the decision read.
+    pub debt: Option<(&'a AccountId, u64)>,
+}
+
 impl Store {
-    /// The payout's record, the day's total (refused over `daily_cap_cents`) and the money
-    /// moving from available into payout. The record waits in the sweep index until `redrive_at`.
+    /// The payout's record, the day's total (refused over `daily_cap_cents`), the payee's debt
+    /// paid off and the money moving from available into payout, pinned to the debt as read.
+    /// The record waits in the sweep index until `redrive_at`.
     pub fn add_new_payout(
         &self,
         tx: &mut Tx,
         payout: &Payout,
-        daily_cap_cents: u64,
-        redrive_at: &str,
+        new: NewPayout<'_>,
     ) -> Result<(), LedgerError> {
+        let NewPayout {
+            daily_cap_cents,
+            redrive_at,
+            payoff,
+            debt,
+        } = new;
         let table = &self.tables.ledger;
         let mut item = PayoutKey::of(payout).item_key();
         item.extend([
@@ -100,6 +123,7 @@ impl Store {
             ),
             ("status".to_owned(), s(payout.status.as_str())),
             ("requested_at".to_owned(), s(&payout.requested_at)),
+            ("releases".to_owned(), n(payout.releases)),
             (
                 SWEEP_SHARD.to_owned(),
                 s(payout_sweep_shard(&payout.payout_id)),
@@ -125,11 +149,17 @@ impl Store {
             i128::from(payout.amount_cents),
             Some(room),
         );
+        let mut transfers = payout.request_transfers()?;
+        transfers.extend(payoff.cloned());
         self.add_ledger_write(
             tx,
             LedgerWrite {
-                transfers: &payout.request_transfers()?,
+                transfers: &transfers,
                 at: &payout.requested_at,
+                edits: debt
+                    .map(|(account, version)| (account.clone(), AccountEdit::pinned(version)))
+                    .into_iter()
+                    .collect(),
                 ..Default::default()
             },
         )
@@ -229,12 +259,13 @@ impl Store {
             .table_name(&self.tables.ledger)
             .set_key(Some(PayoutKey::of(payout).item_key()))
             .update_expression("SET #status = :to REMOVE #shard, #at")
-            .condition_expression("#status = :from")
+            .condition_expression(SAME_ATTEMPT)
             .expression_attribute_names("#status", "status")
             .expression_attribute_names("#shard", SWEEP_SHARD)
             .expression_attribute_names("#at", SWEEP_AT)
             .expression_attribute_values(":to", s(PayoutStatus::Processing.as_str()))
-            .expression_attribute_values(":from", s(PayoutStatus::Requested.as_str()));
+            .expression_attribute_values(":from", s(PayoutStatus::Requested.as_str()))
+            .expression_attribute_values(":releases", n(payout.releases));
         updated_if(update).await
     }
 
@@ -255,12 +286,13 @@ impl Store {
         let mut update = Update::builder()
             .table_name(table)
             .set_key(Some(PayoutKey::of(payout).item_key()))
-            .condition_expression("#status = :from")
+            .condition_expression(SAME_ATTEMPT)
             .expression_attribute_names("#status", "status")
             .expression_attribute_names("#shard", SWEEP_SHARD)
             .expression_attribute_names("#at", SWEEP_AT)
             .expression_attribute_values(":to", s(outcome.status().as_str()))
             .expression_attribute_values(":from", s(from.as_str()))
+            .expression_attribute_values(":releases", n(payout.releases))
             .expression_attribute_values(":at", s(at))
             .return_values_on_condition_check_failure(OnFail::AllOld);
         let mut removes = "";
