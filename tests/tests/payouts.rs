@@ -637,6 +637,7 @@ async fn held_payouts_are_released_and_paid_or_returned_with_actor_and_reason() 
         )
         .await;
     assert_eq!(listed.status, 200, "{listed:?}");
+    assert_eq!(listed.body["more"], false);
     let held = listed.body["payouts"].as_array().unwrap();
     assert_eq!(held.len(), 2, "{held:?}");
     assert!(held
@@ -677,6 +678,17 @@ async fn held_payouts_are_released_and_paid_or_returned_with_actor_and_reason() 
         "{returned:?}"
     );
     assert_eq!(returned.body["admin_id"], "boss");
+    // The released payout's record keeps the provider's hold reason.
+    let items = env.all_items().await;
+    let record = items
+        .iter()
+        .map(|(_, item)| item)
+        .find(|item| item.get("payout_id").and_then(|v| v.as_s().ok()) == Some(&first))
+        .expect("the released payout is stored");
+    assert_eq!(
+        record["hold_reason"].as_s().unwrap(),
+        "identity check pending"
+    );
     // Neither exit applies twice, and an unknown payout is 404.
     let again = admin_exit(&env, &first, "return", json!({"reason": "x"})).await;
     assert_eq!((again.status, again.code()), (409, "invalid_transition"));

@@ -57,6 +57,8 @@ impl<'a> From<&'a Payout> for AdminPayoutView<'a> {
 #[derive(Serialize, utoipa::ToSchema)]
 struct AdminPayoutsView<'a> {
     payouts: Vec<AdminPayoutView<'a>>,
+    /// More are held than listed (200 per shard of 16): release or return these first.
+    more: bool,
 }
 
 /// `GET /v1/admin/payouts?status=held`: oldest hold first.
@@ -75,9 +77,9 @@ pub async fn list_held(app: &App, req: ApiRequest) -> Result<ApiResponse, ApiErr
             InvalidInput::new("status", "only held payouts are listed: status=held").into(),
         );
     }
-    let held = app.store.held_payouts().await?;
+    let (held, more) = app.store.held_payouts().await?;
     let payouts = held.iter().map(AdminPayoutView::from).collect();
-    Ok(ApiResponse::json(200, &AdminPayoutsView { payouts }))
+    Ok(ApiResponse::json(200, &AdminPayoutsView { payouts, more }))
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]

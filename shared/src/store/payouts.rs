@@ -183,8 +183,8 @@ impl Store {
         .await
     }
 
-    /// Every held payout (at most `MAX_PAYOUTS_LISTED` per shard).
-    pub async fn held_payouts(&self) -> Result<Vec<Payout>, StoreError> {
+    /// Held payouts, at most `MAX_PAYOUTS_LISTED` per shard, and whether a shard held more.
+    pub async fn held_payouts(&self) -> Result<(Vec<Payout>, bool), StoreError> {
         let shards = (0..super::sweep::SWEEP_SHARDS).map(|shard| {
             self.client
                 .query()
@@ -197,18 +197,21 @@ impl Store {
                 .send()
         });
         let mut held = Vec::new();
+        let mut more = false;
         for page in futures::future::join_all(shards).await {
             let page = page.map_err(|e| sdk_error("Query", e))?;
+            more |= page.last_evaluated_key.is_some();
             for item in page.items() {
                 held.push(payout_from_item(item)?);
             }
         }
         held.sort_by(|a, b| a.settled_at.cmp(&b.settled_at));
-        Ok(held)
+        Ok((held, more))
     }
 
     /// `held` → `requested` by an admin: the payout goes to the provider again (under a new
     /// key: see `Payout::idempotency_key`), back in the sweep index until the executor takes it.
+    /// The provider's hold reason is kept as `hold_reason`.
     pub fn add_payout_release(
         &self,
         tx: &mut Tx,
@@ -221,7 +224,7 @@ impl Store {
             .set_key(Some(PayoutKey::of(payout).item_key()))
             .update_expression(
                 "SET #status = :to, admin_id = :by, admin_note = :note, #shard = :shard, \
-                 #at = :redrive ADD releases :one REMOVE reason, settled_at",
+                 #at = :redrive, hold_reason = reason ADD releases :one REMOVE reason, settled_at",
             )
             .condition_expression("#status = :from")
             .expression_attribute_names("#status", "status")
