@@ -58,11 +58,12 @@ export const FUNCTIONS: readonly FunctionSpec[] = [
   },
   {
     binary: 'shop-api',
-    description: 'Products and stock; orders after placement: read, cancel, fulfillment, refund',
+    description: 'Products and stock; orders after placement: read, cancel, fulfillment, refund (through the provider); a buyer\'s refunds',
     routes: [
       jwt('POST /v1/products'), jwt('GET /v1/products/{product_id}'), jwt('POST /v1/products/{product_id}/stock'),
       jwt('GET /v1/orders/{order_id}'), jwt('POST /v1/orders/{order_id}/cancel'),
       jwt('POST /v1/orders/{order_id}/fulfillment'), jwt('POST /v1/orders/{order_id}/refund'),
+      jwt('GET /v1/me/refunds'),
     ],
   },
   {
@@ -77,7 +78,7 @@ export const FUNCTIONS: readonly FunctionSpec[] = [
   },
   {
     binary: 'execute-payouts',
-    description: 'Payouts queue consumer (FIFO, one payee at a time): pays each payout through the provider, exactly once',
+    description: 'Payouts queue consumer (FIFO, one payee or buyer at a time): pays each payout and refund through the provider, exactly once',
     routes: [],
   },
   {

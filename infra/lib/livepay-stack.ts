@@ -247,10 +247,12 @@ export class LivepayStack extends Stack {
     ledger.grant(placeOrder, 'dynamodb:PutItem');
     idempotency.grant(placeOrder, 'dynamodb:GetItem', 'dynamodb:PutItem');
 
-    const shopApi = makeFunction(spec('shop-api'), tables);
+    const shopApi = makeFunction(spec('shop-api'), { ...tables, PAYOUT_QUEUE_URL: payoutQueue.queueUrl });
     commerce.grant(shopApi, 'dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem');
-    ledger.grant(shopApi, 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem');
+    ledger.grant(shopApi, 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:Query');
     idempotency.grant(shopApi, 'dynamodb:GetItem', 'dynamodb:PutItem');
+    // A refund goes to the payout executor's queue as soon as it is committed.
+    payoutQueue.grantSendMessages(shopApi);
 
     const settlePayouts = makeFunction(spec('settle-payouts'), tables, SETTLEMENT_CONSUMER_TIMEOUT);
     ledger.grant(settlePayouts, 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem');
@@ -301,9 +303,11 @@ export class LivepayStack extends Stack {
     });
 
     const paymentsWebhook = makeFunction(spec('payments-webhook'), {
-      ...tables, LIVEPAY_WEBHOOK_SECRET: webhookSecret.valueAsString,
+      ...tables, LIVEPAY_WEBHOOK_SECRET: webhookSecret.valueAsString, PAYOUT_QUEUE_URL: payoutQueue.queueUrl,
     });
     ledger.grant(paymentsWebhook, 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem');
+    // A payment owed back is refunded through the payout executor's queue.
+    payoutQueue.grantSendMessages(paymentsWebhook);
 
     const byBinary: Record<string, lambda.Function> = {
       'send-gift': sendGift, 'wallet-api': walletApi, 'streams-api': streamsApi, 'payments-webhook': paymentsWebhook,

@@ -102,11 +102,13 @@ test('functions are provided.al2023 on the configured architecture, tagged with 
   assert.deepEqual(binaries, FUNCTIONS.map((f) => f.binary).sort());
 });
 
-test('least privilege: who may enqueue settlement or payouts; only the webhook and the executor get secrets', () => {
+test('least privilege: who may enqueue settlement or money out (payouts, refunds); only the webhook and the executor get secrets', () => {
   const t = synth();
   const fns = t.findResources('AWS::Lambda::Function');
   const settlementSenders = ['send-gift', 'sweep-settlements'];
-  const payoutSenders = ['creators-api', 'schedule-payouts', 'sweep-settlements'];
+  // Refunds start where money becomes owed to a buyer: a seller's or admin's refund, a payment
+  // an order could not take.
+  const payoutSenders = ['creators-api', 'payments-webhook', 'schedule-payouts', 'shop-api', 'sweep-settlements'];
   for (const [id, fn] of Object.entries<any>(fns)) {
     const binary = fn.Metadata['livepay:binary'];
     const vars = fn.Properties.Environment.Variables;
@@ -118,7 +120,7 @@ test('least privilege: who may enqueue settlement or payouts; only the webhook a
   const policies = t.findResources('AWS::IAM::Policy');
   const sendMessage = Object.entries<any>(policies).filter(([, p]) => JSON.stringify(p).includes('sqs:SendMessage'));
   assert.deepEqual(sendMessage.map(([id]) => id.replace(/ServiceRole.*/, '')).sort(),
-    ['CreatorsApi', 'SchedulePayouts', 'SendGift', 'SweepSettlements']);
+    ['CreatorsApi', 'PaymentsWebhook', 'SchedulePayouts', 'SendGift', 'ShopApi', 'SweepSettlements']);
   // No function may scan or delete items.
   const all = JSON.stringify(policies);
   assert.ok(!all.includes('dynamodb:Scan') && !all.includes('dynamodb:DeleteItem') && !all.includes('dynamodb:*'));

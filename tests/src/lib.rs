@@ -177,9 +177,10 @@ impl TestEnv {
                 livepay::api::creators::handle(&self.app, &self.payouts, request).await
             }
             Func::PlaceOrder => livepay::api::place_order::handle(&self.app, request).await,
-            Func::ShopApi => livepay::api::shop::handle(&self.app, request).await,
+            Func::ShopApi => livepay::api::shop::handle(&self.app, &self.payouts, request).await,
             Func::PaymentsWebhook => {
-                livepay::api::payments::handle(&self.app, WEBHOOK_SECRET.as_bytes(), request).await
+                let secret = WEBHOOK_SECRET.as_bytes();
+                livepay::api::payments::handle(&self.app, secret, &self.payouts, request).await
             }
         }
         .expect("handlers never fail: every error is a response");

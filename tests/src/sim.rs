@@ -23,7 +23,9 @@ use aws_lambda_events::event::sqs::SqsEvent;
 use aws_sdk_sqs::types::{Message, MessageSystemAttributeName};
 use livepay::domain::audit::{violations, Moment, Policies};
 use livepay::domain::payouts::PayoutStatus;
+use livepay::domain::refunds::RefundStatus;
 use livepay::provider::sandbox::SandboxBehavior;
+use livepay::provider::Rail;
 use rand::rngs::StdRng;
 use rand::seq::{IndexedRandom, SliceRandom};
 use rand::{Rng, SeedableRng};
@@ -110,6 +112,8 @@ pub struct SimReport {
     pub gifts: usize,
     pub orders: usize,
     pub payouts: BTreeMap<String, usize>,
+    /// Buyer refunds by status.
+    pub refunds: BTreeMap<&'static str, usize>,
 }
 
 struct Order {
@@ -169,7 +173,7 @@ impl<'e> Sim<'e> {
         let found = self.audit().await;
         let faults = self.env.faults.counts();
         println!(
-            "simulation seed={} ops={} in {:.1} s: {:?}; answers {:?}; faults: {} requests dropped, {} responses lost, {} processes killed; {} requests retried, {} messages redelivered, {} same-key races, clock moved {} h; {} provider calls; {} gifts, {} orders, payouts {:?}",
+            "simulation seed={} ops={} in {:.1} s: {:?}; answers {:?}; faults: {} requests dropped, {} responses lost, {} processes killed; {} requests retried, {} messages redelivered, {} same-key races, clock moved {} h; {} provider calls; {} gifts, {} orders, payouts {:?}, refunds {:?}",
             self.config.seed,
             self.config.ops,
             started.elapsed().as_secs_f64(),
@@ -186,6 +190,7 @@ impl<'e> Sim<'e> {
             self.report.gifts,
             self.report.orders,
             self.report.payouts,
+            self.report.refunds,
         );
         assert!(
             found.is_empty(),
@@ -822,7 +827,9 @@ impl<'e> Sim<'e> {
         }
         // Paid once or returned: the provider made exactly one transfer for each paid payout,
         // of its amount, and none for any other.
-        let transfers = self.env.sandbox.transfers();
+        let all = self.env.sandbox.transfers();
+        let (transfers, refunds): (Vec<_>, Vec<_>) =
+            all.into_iter().partition(|t| t.rail == Rail::Transfer);
         for p in &snapshot.payouts {
             let made: Vec<_> = transfers
                 .iter()
@@ -850,6 +857,33 @@ impl<'e> Sim<'e> {
             found.push(format!(
                 "the provider made {} transfers for {paid} paid payouts",
                 transfers.len()
+            ));
+        }
+        // Refunded once: one provider refund for each succeeded refund, of its amount, for the
+        // payment it names, and none for any other.
+        for r in &snapshot.refunds {
+            let made: Vec<_> = refunds
+                .iter()
+                .filter(|t| t.reference == r.refund_id)
+                .collect();
+            let expected = usize::from(r.status == RefundStatus::Succeeded);
+            let wrong = made
+                .iter()
+                .any(|t| t.amount_cents != r.amount_cents || t.destination != r.payment_ref);
+            if made.len() != expected || wrong {
+                found.push(format!(
+                    "refund {} is {} but the provider made {made:?}",
+                    r.refund_id,
+                    r.status.as_str()
+                ));
+            }
+            *self.report.refunds.entry(r.status.as_str()).or_default() += 1;
+        }
+        if refunds.len() > snapshot.refunds.len() {
+            found.push(format!(
+                "the provider made {} refunds for {} refund records",
+                refunds.len(),
+                snapshot.refunds.len()
             ));
         }
         self.report.gifts = snapshot.gifts.len();

@@ -253,6 +253,16 @@ fn rows() -> Vec<Row> {
             other: (Identity::seller("another-seller"), 404),
             missing_role: (plain(BUYER), 403),
         },
+        Row {
+            route: "GET /v1/me/refunds",
+            func: Func::ShopApi,
+            request: Box::new(|_| Req::get("/v1/me/refunds", "GET /v1/me/refunds")),
+            right: plain(BUYER),
+            right_status: 200,
+            // Anyone signed in lists their own refunds (none, for a stranger).
+            other: (plain("someone-else"), 200),
+            missing_role: (plain("no-roles"), 200),
+        },
         admin_row(
             "GET /v1/admin/payouts",
             |_| Req::get("/v1/admin/payouts", "GET /v1/admin/payouts").query("status", "held"),

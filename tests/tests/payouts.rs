@@ -2,7 +2,9 @@
 //! provider, failures with reasons, limits, scheduled and stranded payouts, and the statement.
 
 use futures::future::join_all;
+use livepay::domain::ledger::AccountKind;
 use livepay::provider::sandbox::SandboxBehavior;
+use livepay::provider::Rail;
 use livepay_tests::payouts::PAYOUT_SETTINGS;
 use livepay_tests::{Func, Identity, Req, TestEnv};
 use serde_json::{json, Value};
@@ -804,8 +806,8 @@ async fn an_admin_correction_is_a_transfer_in_the_statement_and_never_overdraws(
     );
     // Between accounts without statements, the transfer itself keeps who and why.
     let wiped = correct(
-        json!({"debit": "platform-expense:goodwill", "credit": "refund-owed:b",
-        "amount": 300, "unit": "cents", "reason": "courtesy credit"}),
+        json!({"debit": "chargeback-loss:goodwill", "credit": "wallet:b",
+        "amount": 300, "unit": "coins", "reason": "courtesy credit"}),
     )
     .await;
     assert_eq!(wiped.status, 201, "{wiped:?}");
@@ -910,5 +912,149 @@ async fn a_sellers_payout_pays_off_their_clawback_first() {
         })
         .collect();
     assert!(payoff.contains(&("clawback_balance", 5_000)), "{payoff:?}");
+    env.assert_audited().await;
+}
+
+/// `GET /v1/me/refunds` as `buyer`.
+async fn refunds_of(env: &TestEnv, buyer: &str) -> Vec<Value> {
+    let a = env
+        .call(
+            Func::ShopApi,
+            Req::get("/v1/me/refunds", "GET /v1/me/refunds").identity(Identity::adult(buyer)),
+        )
+        .await;
+    assert_eq!(a.status, 200, "{a:?}");
+    a.body["refunds"].as_array().unwrap().clone()
+}
+
+/// A seller's refund moves money only when the provider confirms it: the refund is asked once
+/// through a timeout, a lost answer and a look-up, `refund-owed` is 0 afterwards, and the buyer
+/// and the seller see it on the order.
+#[tokio::test]
+async fn a_refunded_orders_money_reaches_the_buyer_through_the_provider_once() {
+    let env = payout_env().await;
+    let product = env
+        .create_product(
+            "s",
+            json!({"title": "Mug", "price_cents": 1_800, "stock": 5}),
+        )
+        .await;
+    let (order_id, total) = env
+        .placed(
+            "b",
+            json!({"lines": [{"product_id": product, "quantity": 2}]}),
+        )
+        .await;
+    assert_eq!(env.pay_order(&order_id, total).await.status, 200);
+    let refunded = env
+        .order_action(
+            Identity::seller("s"),
+            &order_id,
+            "refund",
+            json!({"reason": "out of stock after all"}),
+        )
+        .await;
+    assert_eq!(refunded.body["status"], "refunded", "{refunded:?}");
+    assert_eq!(
+        refunded.body["refund"]["status"], "requested",
+        "{refunded:?}"
+    );
+    let refund_id = refunded.body["refund"]["refund_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(env.balance(AccountKind::RefundOwed, "b").await, 3_600);
+
+    let messages = env.drain_payout_queue().await;
+    assert_eq!(messages.len(), 1);
+    assert_eq!(messages[0].group, "buyer#b");
+    env.sandbox.script([
+        SandboxBehavior::TimeOut,
+        SandboxBehavior::SucceedButLoseResponse,
+    ]);
+    // Timed out, then made but unanswered: the refund stays processing, the money owed.
+    for delivery in 1..=2 {
+        assert_eq!(
+            env.execute_payouts(&messages).await.len(),
+            1,
+            "delivery {delivery}"
+        );
+        assert_eq!(refunds_of(&env, "b").await[0]["status"], "processing");
+    }
+    assert_eq!(env.balance(AccountKind::RefundOwed, "b").await, 3_600);
+    // The third delivery looks it up, finds it, and records it; later ones change nothing.
+    assert!(env.execute_payouts(&messages).await.is_empty());
+    assert!(env.execute_payouts(&messages).await.is_empty());
+    let made = env.sandbox.transfers();
+    assert_eq!(made.len(), 1, "{made:?}");
+    assert_eq!(
+        (
+            made[0].rail,
+            made[0].reference.as_str(),
+            made[0].amount_cents
+        ),
+        (Rail::Refund, refund_id.as_str(), 3_600)
+    );
+    assert!(
+        made[0].destination.starts_with("evt_"),
+        "the payment that paid the order: {made:?}"
+    );
+    assert_eq!(env.balance(AccountKind::RefundOwed, "b").await, 0);
+    let listed = refunds_of(&env, "b").await;
+    assert_eq!(
+        (
+            listed.len(),
+            listed[0]["status"].as_str(),
+            listed[0]["order_id"].as_str()
+        ),
+        (1, Some("succeeded"), Some(order_id.as_str()))
+    );
+    for who in [Identity::adult("b"), Identity::seller("s")] {
+        let order = env.get_order(who, &order_id).await;
+        assert_eq!(order.body["refund"]["status"], "succeeded", "{order:?}");
+    }
+    env.assert_audited().await;
+}
+
+/// A payment that arrives after its order expired is owed back, and refunded through the
+/// provider without anyone asking: the refund of that very payment.
+#[tokio::test]
+async fn a_late_payment_for_an_expired_order_is_refunded_automatically() {
+    let env = payout_env().await;
+    let start = env.now();
+    let product = env
+        .create_product(
+            "s",
+            json!({"title": "Mug", "price_cents": 1_800, "stock": 5}),
+        )
+        .await;
+    let (order_id, total) = env
+        .placed(
+            "b",
+            json!({"lines": [{"product_id": product, "quantity": 1}]}),
+        )
+        .await;
+    env.set_now(start + Duration::hours(2));
+    let late = env.pay_order(&order_id, total).await;
+    assert_eq!(
+        late.body["outcome"], "owed_back_to_buyer:expired",
+        "{late:?}"
+    );
+    assert_eq!(env.balance(AccountKind::RefundOwed, "b").await, 1_800);
+    assert!(env.run_payouts().await.is_empty());
+    assert_eq!(env.balance(AccountKind::RefundOwed, "b").await, 0);
+    let listed = refunds_of(&env, "b").await;
+    assert_eq!(
+        (
+            listed[0]["status"].as_str(),
+            listed[0]["amount_cents"].as_u64()
+        ),
+        (Some("succeeded"), Some(1_800))
+    );
+    let made = env.sandbox.transfers();
+    assert_eq!((made.len(), made[0].rail), (1, Rail::Refund));
+    let order = env.get_order(Identity::adult("b"), &order_id).await;
+    assert_eq!(order.body["refund"]["refund_id"], listed[0]["refund_id"]);
+    env.sweep().await;
     env.assert_audited().await;
 }

@@ -2,13 +2,17 @@
 
 use lambda_http::Error;
 use livepay::config::required_env;
+use livepay::queue::payouts::PayoutQueue;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     livepay::telemetry::init(env!("CARGO_PKG_NAME"));
-    let (app, _) = livepay::App::from_env().await?;
+    let (app, sdk) = livepay::App::from_env().await?;
     let secret = required_env("LIVEPAY_WEBHOOK_SECRET")?;
-    app.warm_up(&[]).await;
-    livepay::telemetry::run_http(|req| livepay::api::payments::handle(&app, secret.as_bytes(), req))
-        .await
+    let payouts = PayoutQueue::from_env(&sdk)?;
+    app.warm_up(&[payouts.as_ref()]).await;
+    livepay::telemetry::run_http(|req| {
+        livepay::api::payments::handle(&app, secret.as_bytes(), &payouts, req)
+    })
+    .await
 }

@@ -42,6 +42,7 @@ use utoipa::{Modify, OpenApi};
         super::shop::cancel,
         super::shop::fulfill,
         super::shop::refund,
+        super::shop::list_refunds,
         super::payments::webhook,
     ),
     modifiers(&JwtAuthorizer)

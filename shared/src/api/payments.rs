@@ -14,12 +14,14 @@ use crate::domain::payments::{
     chargeback_transfers, coin_purchase_transfers, event_time, verify_signature, PaymentEvent,
     WebhookEnvelope,
 };
+use crate::domain::refunds::payment_refund;
 use crate::domain::shop::{
     payment_outcome, payment_transfer, OrderStatus, PaymentOutcome, ShopError,
 };
 use crate::domain::time::{rfc3339, sortable};
 use crate::domain::wallet::chargeback_split;
 use crate::http::{record_business_id, serve, ApiError, ApiRequest, ApiResponse};
+use crate::queue::payouts::PayoutQueue;
 use crate::store::ledger::{AccountEdit, LedgerWrite};
 use crate::store::orders::{OrderChange, SweepAfter};
 use crate::store::{Role, Tx, TxError};
@@ -38,9 +40,10 @@ struct Ack<'a> {
 pub async fn handle(
     app: &App,
     secret: &[u8],
+    queue: &PayoutQueue,
     req: Request,
 ) -> Result<Response<Body>, std::convert::Infallible> {
-    serve(req, |r| webhook(app, secret, r)).await
+    serve(req, |r| webhook(app, secret, queue, r)).await
 }
 
 #[utoipa::path(post, path = "/v1/webhooks/payments", tag = "webhooks",
@@ -48,7 +51,12 @@ pub async fn handle(
     request_body = crate::domain::payments::WebhookEnvelope,
     responses((status = 200, body = Ack), (status = 400, body = crate::http::ErrorBody),
         (status = 401, description = "invalid_signature, stale_signature", body = crate::http::ErrorBody), (status = 503, body = crate::http::ErrorBody)))]
-async fn webhook(app: &App, secret: &[u8], req: ApiRequest) -> Result<ApiResponse, ApiError> {
+async fn webhook(
+    app: &App,
+    secret: &[u8],
+    queue: &PayoutQueue,
+    req: ApiRequest,
+) -> Result<ApiResponse, ApiError> {
     let signed_at = verify_signature(
         secret,
         req.header("livepay-signature"),
@@ -73,6 +81,7 @@ async fn webhook(app: &App, secret: &[u8], req: ApiRequest) -> Result<ApiRespons
         // Accounts read for this attempt: if one moved before the commit, read and decide again.
         let mut pinned = Vec::new();
         let mut outcome = None;
+        let mut refund = None;
         match &event {
             PaymentEvent::CoinsPurchased(e) => {
                 let transfers = coin_purchase_transfers(&event_id, e)?;
@@ -126,14 +135,23 @@ async fn webhook(app: &App, secret: &[u8], req: ApiRequest) -> Result<ApiRespons
                     e.amount_cents,
                     &decided,
                 )?];
+                // Money owed back leaves through the provider: a refund of that payment.
+                if let PaymentOutcome::OweBack(_) = decided {
+                    let owed = payment_refund(&event_id, &order, e.amount_cents, &at);
+                    let redrive_at = sortable(now + app.config.sweep_grace());
+                    app.store.add_new_refund(&mut tx, &owed, &redrive_at);
+                    refund = Some(owed);
+                }
                 let change = match decided {
                     PaymentOutcome::Accept => OrderChange {
                         to: Some(OrderStatus::Paid),
                         sweep: SweepAfter::Done,
+                        paid_by: Some(&event_id),
                         ..OrderChange::new(&order, &at)
                     },
                     PaymentOutcome::OweBack(_) => OrderChange {
                         owed_back_cents: e.amount_cents,
+                        refund: refund.as_ref(),
                         ..OrderChange::new(&order, &at)
                     },
                 };
@@ -153,7 +171,12 @@ async fn webhook(app: &App, secret: &[u8], req: ApiRequest) -> Result<ApiRespons
             }
         }
         match tx.commit(app.store.client()).await {
-            Ok(()) => return Ok(ack(&event_id, "applied", outcome)),
+            Ok(()) => {
+                if let Some(refund) = &refund {
+                    super::shop::send_refund(queue, refund).await;
+                }
+                return Ok(ack(&event_id, "applied", outcome));
+            }
             Err(err) if err.condition_failed(&Role::WebhookEvent) => {
                 return Ok(ack(&event_id, "duplicate", None));
             }

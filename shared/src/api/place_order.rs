@@ -94,11 +94,13 @@ async fn place_order(app: &App, req: ApiRequest) -> Result<ApiResponse, ApiError
         history: Vec::new(),
         refund_reason: None,
         owed_back_cents: 0,
+        payment_event_id: None,
+        refund: None,
         version: 1,
     };
     record_business_id(&order.order_id);
     let units = order_units(&order);
-    let response = ApiResponse::json(201, &order_view(&order));
+    let response = ApiResponse::json(201, &order_view(&order, None));
 
     // Each line takes its units from the shard the order's id picks; a shard that cannot cover
     // its take makes the line read every shard and plan again (`domain::stock`).

@@ -1,5 +1,6 @@
-//! `shop-api`: products (create, read, adjust stock) and everything after an order is placed
-//! (read, cancel, fulfillment, refund). Placing an order is `place-order` ([`super::place_order`]).
+//! `shop-api`: products (create, read, adjust stock), everything after an order is placed
+//! (read, cancel, fulfillment, refund — a refund through the provider, `domain::refunds`), and
+//! a buyer's refunds. Placing an order is `place-order` ([`super::place_order`]).
 
 use std::collections::HashMap;
 
@@ -8,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::MAX_PINNED_ATTEMPTS;
 use crate::domain::ledger::{AccountId, AccountKind};
+use crate::domain::refunds::{order_refund, Refund};
 use crate::domain::shop::{
     commission_clawback, completion_due, refund_transfers, validate_stock_delta, Order,
     OrderStatus, Product, RefundBooking, ShopError, MAX_ID_BYTES, MAX_REFUND_REASON_BYTES,
@@ -19,22 +21,29 @@ use crate::http::idempotency::Idempotency;
 use crate::http::{record_business_id, serve, ApiError, ApiRequest, ApiResponse, Caller, Role};
 use crate::input::{bounded_str, InvalidInput};
 use crate::jobs::orders::delivered_at;
+use crate::queue::payouts::PayoutQueue;
 use crate::store::holds::hold_clawback_edit;
 use crate::store::orders::{order_moved, OrderChange, SweepAfter};
+use crate::store::refunds::RefundKey;
 use crate::store::transaction::{attempts, backoff};
 use crate::store::{Role as TxRole, Tx};
 use crate::App;
 
-pub async fn handle(app: &App, req: Request) -> Result<Response<Body>, std::convert::Infallible> {
+pub async fn handle(
+    app: &App,
+    queue: &PayoutQueue,
+    req: Request,
+) -> Result<Response<Body>, std::convert::Infallible> {
     serve(req, |r| async move {
         match r.route_key.as_str() {
             "POST /v1/products" => create_product(app, r).await,
             "GET /v1/products/{product_id}" => get_product(app, r).await,
             "POST /v1/products/{product_id}/stock" => adjust_stock(app, r).await,
             "GET /v1/orders/{order_id}" => get_order(app, r).await,
-            "POST /v1/orders/{order_id}/cancel" => cancel(app, r).await,
-            "POST /v1/orders/{order_id}/fulfillment" => fulfill(app, r).await,
-            "POST /v1/orders/{order_id}/refund" => refund(app, r).await,
+            "POST /v1/orders/{order_id}/cancel" => cancel(app, queue, r).await,
+            "POST /v1/orders/{order_id}/fulfillment" => fulfill(app, queue, r).await,
+            "POST /v1/orders/{order_id}/refund" => refund(app, queue, r).await,
+            "GET /v1/me/refunds" => list_refunds(app, r).await,
             _ => Err(ApiError::RouteNotFound(r.route_key)),
         }
     })
@@ -137,6 +146,39 @@ pub struct OrderView<'a> {
     expired_at: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     refunded_at: Option<&'a str>,
+    /// The latest refund of the order (or of a payment it could not take), once one exists.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    refund: Option<RefundView<'a>>,
+}
+
+/// A refund as its buyer and the order's parties see it (API.md "Money out").
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct RefundView<'a> {
+    refund_id: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    order_id: Option<&'a str>,
+    amount_cents: u64,
+    /// `requested`, `processing`, `succeeded` or `failed`.
+    status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<&'a str>,
+    created_at: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    settled_at: Option<&'a str>,
+}
+
+impl<'a> From<&'a Refund> for RefundView<'a> {
+    fn from(r: &'a Refund) -> Self {
+        Self {
+            refund_id: &r.refund_id,
+            order_id: r.order_id.as_deref(),
+            amount_cents: r.amount_cents,
+            status: r.status.as_str(),
+            reason: r.reason.as_deref(),
+            created_at: &r.created_at,
+            settled_at: r.settled_at.as_deref(),
+        }
+    }
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -147,7 +189,7 @@ struct OrderLineView<'a> {
     affiliate_rate_bps: u64,
 }
 
-pub fn order_view(o: &Order) -> OrderView<'_> {
+pub fn order_view<'a>(o: &'a Order, refund: Option<&'a Refund>) -> OrderView<'a> {
     let at = |status: OrderStatus| {
         o.history
             .iter()
@@ -184,6 +226,7 @@ pub fn order_view(o: &Order) -> OrderView<'_> {
         cancelled_at: at(OrderStatus::Cancelled),
         expired_at: at(OrderStatus::Expired),
         refunded_at: at(OrderStatus::Refunded),
+        refund: refund.map(RefundView::from),
     }
 }
 
@@ -355,20 +398,59 @@ async fn get_order(app: &App, req: ApiRequest) -> Result<ApiResponse, ApiError> 
         .await?
         .ok_or(ShopError::OrderNotFound)?;
     party(&order, &caller)?;
-    Ok(ApiResponse::json(200, &order_view(&order)))
+    let refund = match &order.refund {
+        Some((refund_id, created_at)) => {
+            let key = RefundKey::new(&order.buyer_id, created_at, refund_id);
+            app.store.refund(&key).await?
+        }
+        None => None,
+    };
+    Ok(ApiResponse::json(200, &order_view(&order, refund.as_ref())))
+}
+
+/// Hands a committed refund to the executor; if the send is lost, the sweeper sends it.
+pub(crate) async fn send_refund(queue: &PayoutQueue, refund: &Refund) {
+    if let Err(e) = queue.send_refund(refund).await {
+        tracing::warn!(refund_id = %refund.refund_id, error = %e, "refund enqueue failed; the sweeper sends it");
+    }
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+struct RefundsView<'a> {
+    refunds: Vec<RefundView<'a>>,
+}
+
+/// `GET /v1/me/refunds`: the caller's refunds as a buyer, newest first.
+#[utoipa::path(get, path = "/v1/me/refunds", tag = "shop", security(("jwt" = [])),
+    responses(
+        (status = 200, body = RefundsView),
+        (status = 401, description = "no token, a bad one, or unusable claims",
+            body = crate::http::Unauthorized)))]
+async fn list_refunds(app: &App, req: ApiRequest) -> Result<ApiResponse, ApiError> {
+    let caller = req.caller()?;
+    let refunds = app.store.refunds_of(&caller.user_id).await?;
+    let refunds = refunds.iter().map(RefundView::from).collect();
+    Ok(ApiResponse::json(200, &RefundsView { refunds }))
 }
 
 /// What a request decided to do to an order: the transaction, and the order as it will be.
 struct Decision {
     tx: Tx,
     after: Order,
+    /// A refund the change starts: sent to the payouts queue once committed.
+    refund: Option<Refund>,
 }
 
 /// Reads the order, lets `decide` build the change, and commits it with the idempotency record;
 /// if the order moved meanwhile (a payment, the sweeper, another request), decides again on the
 /// order as it now is. A refusal is first checked against the key: a retry of a request that
 /// succeeded gets its answer replayed, not the refusal its own success causes.
-async fn change_order<F>(app: &App, req: &ApiRequest, decide: F) -> Result<ApiResponse, ApiError>
+async fn change_order<F>(
+    app: &App,
+    queue: &PayoutQueue,
+    req: &ApiRequest,
+    decide: F,
+) -> Result<ApiResponse, ApiError>
 where
     F: Fn(&Order, Party, &str) -> Result<Decision, ApiError>,
 {
@@ -382,13 +464,18 @@ where
             return Err(ShopError::OrderNotFound.into());
         };
         let decision = party(&order, &caller).and_then(|p| decide(&order, p, &at));
-        let Decision { tx, after } = match decision {
+        let Decision { tx, after, refund } = match decision {
             Ok(d) => d,
             Err(refusal) => return idem.replay_or(&app.store, now, refusal).await,
         };
-        let response = ApiResponse::json(200, &order_view(&after));
+        let response = ApiResponse::json(200, &order_view(&after, refund.as_ref()));
         match idem.commit(app, tx, response, now).await? {
-            Ok(response) => return Ok(response),
+            Ok(response) => {
+                if let (Some(refund), false) = (&refund, response.replayed) {
+                    send_refund(queue, refund).await;
+                }
+                return Ok(response);
+            }
             Err(err) if order_moved(&err, &order) => continue,
             Err(err) => return Err(err.into()),
         }
@@ -408,12 +495,12 @@ fn moved(order: &Order, to: OrderStatus, at: &str) -> Order {
 #[utoipa::path(post, path = "/v1/orders/{order_id}/cancel", tag = "shop", security(("jwt" = [])),
     params(("order_id" = String, Path), ("Idempotency-Key" = String, Header, description = "1-255 characters; same key and body replay the first answer")), request_body(content = Option<CancelBody>, description = "empty, or {}"),
     responses((status = 200, body = OrderView), (status = 401, description = "no token, a bad one, or unusable claims", body = crate::http::Unauthorized), (status = 403, description = "a role or ownership missing", body = crate::http::ErrorBody), (status = 404, body = crate::http::ErrorBody), (status = 400, description = "malformed body or Idempotency-Key missing", body = crate::http::ErrorBody), (status = 409, description = "idempotency_in_progress, or the state forbids it", body = crate::http::ErrorBody), (status = 422, description = "idempotency_key_reused, or a business limit", body = crate::http::ErrorBody)))]
-async fn cancel(app: &App, req: ApiRequest) -> Result<ApiResponse, ApiError> {
+async fn cancel(app: &App, queue: &PayoutQueue, req: ApiRequest) -> Result<ApiResponse, ApiError> {
     req.caller()?;
     if !req.body.iter().all(u8::is_ascii_whitespace) {
         let _: CancelBody = req.json()?;
     }
-    change_order(app, &req, |order, party, at| {
+    change_order(app, queue, &req, |order, party, at| {
         if !party.buyer {
             return Err(ApiError::Forbidden(
                 "only the buyer can cancel an order".into(),
@@ -433,6 +520,7 @@ async fn cancel(app: &App, req: ApiRequest) -> Result<ApiResponse, ApiError> {
         )?;
         app.store.add_order_release(&mut tx, order);
         Ok(Decision {
+            refund: None,
             tx,
             after: moved(order, OrderStatus::Cancelled, at),
         })
@@ -443,7 +531,7 @@ async fn cancel(app: &App, req: ApiRequest) -> Result<ApiResponse, ApiError> {
 #[utoipa::path(post, path = "/v1/orders/{order_id}/fulfillment", tag = "shop", security(("jwt" = [])),
     params(("order_id" = String, Path), ("Idempotency-Key" = String, Header, description = "1-255 characters; same key and body replay the first answer")), request_body = FulfillmentBody,
     responses((status = 200, body = OrderView), (status = 401, description = "no token, a bad one, or unusable claims", body = crate::http::Unauthorized), (status = 403, description = "a role or ownership missing", body = crate::http::ErrorBody), (status = 404, body = crate::http::ErrorBody), (status = 400, description = "malformed body or Idempotency-Key missing", body = crate::http::ErrorBody), (status = 409, description = "idempotency_in_progress, or the state forbids it", body = crate::http::ErrorBody), (status = 422, description = "idempotency_key_reused, or a business limit", body = crate::http::ErrorBody)))]
-async fn fulfill(app: &App, req: ApiRequest) -> Result<ApiResponse, ApiError> {
+async fn fulfill(app: &App, queue: &PayoutQueue, req: ApiRequest) -> Result<ApiResponse, ApiError> {
     req.caller()?;
     let body: FulfillmentBody = req.json()?;
     let to = match OrderStatus::parse(&body.status) {
@@ -454,7 +542,7 @@ async fn fulfill(app: &App, req: ApiRequest) -> Result<ApiResponse, ApiError> {
     };
     let policy = app.config.shop;
     let now = app.clock.now();
-    change_order(app, &req, |order, party, at| {
+    change_order(app, queue, &req, |order, party, at| {
         if !party.seller {
             return Err(ApiError::Forbidden(
                 "only the order's seller can fulfil it".into(),
@@ -476,6 +564,7 @@ async fn fulfill(app: &App, req: ApiRequest) -> Result<ApiResponse, ApiError> {
             },
         )?;
         Ok(Decision {
+            refund: None,
             tx,
             after: moved(order, to, at),
         })
@@ -486,13 +575,13 @@ async fn fulfill(app: &App, req: ApiRequest) -> Result<ApiResponse, ApiError> {
 #[utoipa::path(post, path = "/v1/orders/{order_id}/refund", tag = "shop", security(("jwt" = [])),
     params(("order_id" = String, Path), ("Idempotency-Key" = String, Header, description = "1-255 characters; same key and body replay the first answer")), request_body = RefundBody,
     responses((status = 200, body = OrderView), (status = 401, description = "no token, a bad one, or unusable claims", body = crate::http::Unauthorized), (status = 403, description = "a role or ownership missing", body = crate::http::ErrorBody), (status = 404, body = crate::http::ErrorBody), (status = 400, description = "malformed body or Idempotency-Key missing", body = crate::http::ErrorBody), (status = 409, description = "idempotency_in_progress, or the state forbids it", body = crate::http::ErrorBody), (status = 422, description = "idempotency_key_reused, or a business limit", body = crate::http::ErrorBody)))]
-async fn refund(app: &App, req: ApiRequest) -> Result<ApiResponse, ApiError> {
+async fn refund(app: &App, queue: &PayoutQueue, req: ApiRequest) -> Result<ApiResponse, ApiError> {
     req.caller()?;
     let body: RefundBody = req.json()?;
     bounded_str("reason", &body.reason, MAX_REFUND_REASON_BYTES)?;
     let reason = body.reason.trim();
     let now = app.clock.now();
-    change_order(app, &req, |order, party, at| {
+    change_order(app, queue, &req, |order, party, at| {
         if !(party.seller || party.admin) {
             return Err(ApiError::Forbidden(
                 "only the seller or an admin can refund an order".into(),
@@ -506,6 +595,7 @@ async fn refund(app: &App, req: ApiRequest) -> Result<ApiResponse, ApiError> {
             RefundBooking::FromOrder => None,
         };
         let transfers = refund_transfers(order, booking, clawback.map_or(0, |(c, _)| c))?;
+        let refund = order_refund(order, at);
         let mut other_edits = HashMap::new();
         if let (Some((amount, release)), Some(creator)) = (clawback, &order.affiliate_id) {
             other_edits.insert(
@@ -521,6 +611,7 @@ async fn refund(app: &App, req: ApiRequest) -> Result<ApiResponse, ApiError> {
                 transfers: &transfers,
                 sweep: SweepAfter::Done,
                 refund_reason: Some(reason),
+                refund: Some(&refund),
                 other_edits,
                 ..OrderChange::new(order, at)
             },
@@ -528,9 +619,16 @@ async fn refund(app: &App, req: ApiRequest) -> Result<ApiResponse, ApiError> {
         if booking == RefundBooking::FromOrder {
             app.store.add_order_release(&mut tx, order);
         }
+        app.store
+            .add_new_refund(&mut tx, &refund, &sortable(now + app.config.sweep_grace()));
         let mut after = moved(order, OrderStatus::Refunded, at);
         after.refund_reason = Some(reason.to_owned());
-        Ok(Decision { tx, after })
+        after.refund = Some((refund.refund_id.clone(), refund.created_at.clone()));
+        Ok(Decision {
+            tx,
+            after,
+            refund: Some(refund),
+        })
     })
     .await
 }

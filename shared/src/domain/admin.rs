@@ -49,7 +49,8 @@ pub enum CorrectionError {
 }
 
 /// Account kinds that are plain balances: a viewer's coins, a payee's available cents, a seller's
-/// clawback, money owed to a buyer, and the platform's cash, expense and loss accounts. The
+/// clawback, and the platform's cash, expense and loss accounts (money owed to a buyer leaves
+/// only through a refund, which the audit ties to it). The
 /// world outside (the payment provider, the coin issuer) mirrors what the provider holds and the
 /// coins sold: a correction there would make money no payment backs.
 pub fn correctable(kind: AccountKind) -> bool {
@@ -60,7 +61,6 @@ pub fn correctable(kind: AccountKind) -> bool {
             | Commission
             | SellerProceeds
             | SellerClawback
-            | RefundOwed
             | PlatformCash
             | PlatformExpense
             | ChargebackLoss
@@ -125,6 +125,9 @@ mod tests {
             "in-payout:c",
             "earnings:c",
             "paid-out:c",
+            "provider:evt_1",
+            "issuer:evt_1",
+            "refund-owed:b",
         ] {
             let account = AccountId::parse(record).unwrap();
             assert_eq!(

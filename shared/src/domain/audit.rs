@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use super::ledger::{AccountId, AccountKind};
 use super::payouts::{PayeeKind, Payout, PayoutStatus};
+use super::refunds::{Refund, RefundStatus};
 use super::settlement::{split, GiftToSettle, SettlementPolicy};
 use super::shop::{split_order, Order, OrderStatus, ShopPolicy};
 
@@ -18,6 +19,7 @@ pub struct LedgerSnapshot {
     pub gifts: Vec<(GiftToSettle, GiftState)>,
     pub orders: Vec<Order>,
     pub payouts: Vec<Payout>,
+    pub refunds: Vec<Refund>,
     /// Every stock shard (`<product>#<shard>`), as stored (signed, so a negative one is seen,
     /// not a parse error).
     pub stock: Vec<(String, i64)>,
@@ -174,6 +176,44 @@ pub fn violations(s: &LedgerSnapshot, policies: &Policies<'_>, moment: Moment) -
             if held != due {
                 found.push(format!("{account} holds {held}, its payouts say {due}"));
             }
+        }
+    }
+    // 6. Money owed to a buyer leaves through the provider: each buyer's refund-owed account is
+    //    exactly their refunds not yet succeeded; drained, none is still in flight, and every
+    //    failed one says why.
+    let mut owed: BTreeMap<AccountId, u64> = BTreeMap::new();
+    for r in &s.refunds {
+        let in_flight = matches!(r.status, RefundStatus::Requested | RefundStatus::Processing);
+        if in_flight && moment == Moment::Drained {
+            found.push(format!(
+                "refund {} still {}",
+                r.refund_id,
+                r.status.as_str()
+            ));
+        }
+        if r.status == RefundStatus::Failed && r.reason.is_none() {
+            found.push(format!("refund {} failed without a reason", r.refund_id));
+        }
+        if r.status != RefundStatus::Succeeded {
+            *owed
+                .entry(AccountId::new(AccountKind::RefundOwed, &r.buyer_id))
+                .or_default() += r.amount_cents;
+        }
+    }
+    let mut accounts: std::collections::BTreeSet<&AccountId> = owed.keys().collect();
+    accounts.extend(
+        s.accounts
+            .iter()
+            .filter(|(a, _, _)| a.kind == AccountKind::RefundOwed)
+            .map(|(a, _, _)| a),
+    );
+    for account in accounts {
+        let due = owed.get(account).copied().unwrap_or(0) as i64;
+        let held = balance(account);
+        if held != due {
+            found.push(format!(
+                "{account} holds {held}, its unfinished refunds say {due}"
+            ));
         }
     }
     found

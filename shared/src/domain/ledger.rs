@@ -383,6 +383,8 @@ pub enum TransferKind {
     LateGiftRefund,
     /// An admin's correction between two accounts, with the admin and the reason.
     Correction,
+    /// A refund the provider confirmed: owed to the buyer → out through the provider.
+    RefundPaid,
 }
 
 impl TransferKind {
@@ -407,6 +409,7 @@ impl TransferKind {
             TransferKind::PayoutReturned => "payout_returned",
             TransferKind::LateGiftRefund => "late_gift_refund",
             TransferKind::Correction => "correction",
+            TransferKind::RefundPaid => "refund_paid",
         }
     }
 }

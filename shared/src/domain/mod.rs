@@ -8,6 +8,7 @@ pub mod ids;
 pub mod ledger;
 pub mod payments;
 pub mod payouts;
+pub mod refunds;
 pub mod settlement;
 pub mod shop;
 pub mod stock;

@@ -231,6 +231,10 @@ pub struct Order {
     pub refund_reason: Option<String>,
     /// Payments that arrived after the order could take them, owed back to the buyer.
     pub owed_back_cents: u64,
+    /// The payment event that paid it: what a refund of it gives back at the provider.
+    pub payment_event_id: Option<String>,
+    /// The latest refund made for it: its id and when it was created (its record's key).
+    pub refund: Option<(String, String)>,
     pub version: u64,
 }
 
@@ -635,6 +639,8 @@ mod tests {
             history: vec![],
             refund_reason: None,
             owed_back_cents: 0,
+            payment_event_id: None,
+            refund: None,
             version: 1,
         }
     }

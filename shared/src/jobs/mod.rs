@@ -7,6 +7,7 @@
 //!   (`schedule-payouts`).
 //! - [`sweep`]: the scheduled sweeper (`sweep-settlements`).
 
+pub mod money_out;
 pub mod orders;
 pub mod payouts;
 pub mod settle_payouts;

@@ -19,13 +19,14 @@ use time::OffsetDateTime;
 use crate::domain::ids::derived_id;
 use crate::domain::ledger::{AccountKind, LedgerError};
 use crate::domain::payouts::{draw, payable, Available, Payee, Payout, PayoutError, PayoutStatus};
+use crate::domain::refunds::Refund;
 use crate::domain::time::{sortable, week_key};
-use crate::provider::{Disbursement, MoneyOutProvider, Rail};
-use crate::queue::payouts::{PayoutEvent, PayoutQueue};
-use crate::store::payouts::{NewPayout, PayoutKey};
+use crate::jobs::money_out::execute;
+use crate::provider::MoneyOutProvider;
+use crate::queue::payouts::{PayoutEvent, PayoutQueue, Work};
+use crate::store::payouts::NewPayout;
 use crate::store::transaction::{attempts, backoff};
 use crate::store::{Role, StoreError, Tx, TxError};
-use crate::telemetry::metric;
 use crate::App;
 
 /// Tries per request when another request or a credit moved the balances meanwhile. Each retry
@@ -187,102 +188,8 @@ where
 /// One record of a batch: its message id and body.
 type Delivery = (Option<String>, Option<String>);
 
-#[derive(Debug, thiserror::Error)]
-pub enum ExecuteError {
-    #[error("no payout {0:?} is stored")]
-    Missing(PayoutKey),
-    #[error(transparent)]
-    Unsettled(#[from] crate::provider::Unsettled),
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    #[error(transparent)]
-    Tx(#[from] TxError),
-    #[error(transparent)]
-    Ledger(#[from] LedgerError),
-}
-
-/// Takes one payout as far as the provider lets it: `requested` → `processing` → the
-/// provider's answer recorded with its money. A payout already past `processing` is left as it
-/// is, so a redelivered message pays nothing twice.
-pub async fn execute(
-    app: &App,
-    provider: &impl MoneyOutProvider,
-    key: &PayoutKey,
-    deadline: Instant,
-) -> Result<PayoutStatus, ExecuteError> {
-    let mut payout = app
-        .store
-        .payout(key)
-        .await?
-        .ok_or_else(|| ExecuteError::Missing(key.clone()))?;
-    // Found in `processing`, or released after a hold, the payout may have reached the provider
-    // before (a timeout, a lost answer, a crash): the provider is asked what it made for it
-    // before anything is sent again.
-    let mut resumed = payout.status == PayoutStatus::Processing || payout.releases > 0;
-    if payout.status == PayoutStatus::Requested {
-        // Whoever marks it first goes on; a racing executor that finds it `processing` looks it
-        // up like any resumed payout.
-        payout = match app.store.mark_payout_processing(&payout).await? {
-            true => Payout {
-                status: PayoutStatus::Processing,
-                ..payout
-            },
-            false => {
-                resumed = true;
-                app.store
-                    .payout(key)
-                    .await?
-                    .ok_or_else(|| ExecuteError::Missing(key.clone()))?
-            }
-        };
-    }
-    if payout.status != PayoutStatus::Processing {
-        return Ok(payout.status);
-    }
-    let key_sent = payout.idempotency_key();
-    let d = Disbursement {
-        rail: Rail::Transfer,
-        reference: &payout.payout_id,
-        idempotency_key: &key_sent,
-        destination: &payout.payee.id,
-        amount_cents: payout.amount_cents,
-    };
-    let made = match resumed {
-        true => provider.find(&d, deadline).await?,
-        false => None,
-    };
-    let outcome = match made {
-        Some(outcome) => outcome,
-        None => provider.send(&d, deadline).await?,
-    };
-    let mut tx = Tx::new();
-    let at = sortable(app.clock.now());
-    app.store.add_payout_outcome(
-        &mut tx,
-        &payout,
-        &outcome,
-        (PayoutStatus::Processing, &at),
-        None,
-    )?;
-    match tx.commit(app.store.client()).await {
-        Ok(()) => {
-            match outcome.status() {
-                PayoutStatus::Paid => metrics::counter!(metric::PAYOUTS_PAID).increment(1),
-                PayoutStatus::Failed => metrics::counter!(metric::PAYOUTS_FAILED).increment(1),
-                _ => {}
-            }
-            Ok(outcome.status())
-        }
-        Err(err) if err.condition_failed(&Role::Payout(payout.payout_id.clone())) => {
-            // Another delivery recorded the answer first.
-            let now = app.store.payout(key).await?;
-            Ok(now.map_or(outcome.status(), |p| p.status))
-        }
-        Err(err) => Err(err.into()),
-    }
-}
-
-/// `execute-payouts`, the FIFO queue's consumer. Records of one message group (one payee) are
+/// `execute-payouts`, the FIFO queue's consumer: payouts and refunds, through
+/// [`super::money_out::execute`]. Records of one message group (one payee, or one buyer) are
 /// executed in order; once one of them fails, the rest of that group are reported failed
 /// unprocessed, so SQS hands them back in order (AWS's rule for FIFO partial batch responses).
 pub async fn handle(
@@ -324,7 +231,7 @@ async fn execute_group(
             failed.push(message_id);
             continue;
         }
-        let (payout_id, key) = match body.as_deref().map(PayoutEvent::parse) {
+        let (id, work) = match body.as_deref().map(PayoutEvent::parse) {
             Some(Ok(parsed)) => parsed,
             Some(Err(reason)) => {
                 tracing::warn!(?message_id, %reason, "poison payout message");
@@ -337,12 +244,14 @@ async fn execute_group(
                 continue;
             }
         };
-        match execute(app, provider, &key, deadline).await {
-            Ok(status) => {
-                tracing::info!(%payout_id, payee = %key.payee.key(), status = status.as_str(), "payout")
-            }
+        let executed = match &work {
+            Work::Payout(key) => execute::<Payout>(app, provider, key, deadline).await,
+            Work::Refund(key) => execute::<Refund>(app, provider, key, deadline).await,
+        };
+        match executed {
+            Ok(status) => tracing::info!(%id, ?work, status, "money out"),
             Err(e) => {
-                tracing::warn!(%payout_id, payee = %key.payee.key(), error = %e, "payout not settled; the message comes back");
+                tracing::warn!(%id, ?work, error = %e, "money out not settled; the message comes back");
                 failed.push(message_id);
             }
         }

@@ -13,6 +13,8 @@ use time::OffsetDateTime;
 use super::orders::{expire, Outcome};
 use super::settlement::settle;
 use crate::domain::ledger::{AccountId, LedgerError, Unit};
+use crate::domain::payouts::Payout;
+use crate::domain::refunds::Refund;
 use crate::domain::shop::OrderStatus;
 use crate::domain::time::sortable;
 use crate::queue::payouts::PayoutQueue;
@@ -43,6 +45,8 @@ pub struct SweepReport {
     pub orders_failed: usize,
     /// Requested payouts sent to the payouts queue again (their first message may be lost).
     pub payouts_resent: usize,
+    /// Requested refunds sent to the payouts queue again.
+    pub refunds_resent: usize,
     /// Items in the index that could not be read (logged by key, counted in a metric).
     pub skipped: usize,
     /// Whether some kind had more due than one run takes on: the next run continues.
@@ -261,7 +265,13 @@ async fn sweep_orders(
     Ok(())
 }
 
-/// Payouts still `requested` after the grace period: their message may be lost.
+/// A payout or refund still `requested` after the grace period: its message may be lost.
+enum Stranded {
+    Payout(Payout),
+    Refund(Refund),
+}
+
+/// Payouts and refunds still `requested` after the grace period, sent to the executor again.
 async fn sweep_payouts(
     app: &App,
     payouts: &PayoutQueue,
@@ -269,24 +279,46 @@ async fn sweep_payouts(
     deadline: Instant,
     report: &mut SweepReport,
 ) -> Result<(), StoreError> {
-    let due = app.store.stranded_payouts(&sortable(now)).await?;
-    for payout in report.found(due) {
+    let until = sortable(now);
+    let stranded_payouts = app.store.stranded_payouts(&until).await?;
+    let stranded_refunds = app.store.stranded_refunds(&until).await?;
+    let mut stranded: Vec<Stranded> = report
+        .found(stranded_payouts)
+        .into_iter()
+        .map(Stranded::Payout)
+        .collect();
+    stranded.extend(
+        report
+            .found(stranded_refunds)
+            .into_iter()
+            .map(Stranded::Refund),
+    );
+    let next = sortable(now + app.config.sweep_grace());
+    for item in stranded {
         if out_of_time(deadline, report) {
             break;
         }
-        let next = sortable(now + app.config.sweep_grace());
-        // Moved first: a payout that moved on meanwhile is not sent again.
-        match app.store.payout_redriven(&payout, &next).await {
-            Ok(true) => match payouts.send(&payout).await {
-                Ok(()) => report.payouts_resent += 1,
-                Err(e) => {
-                    tracing::warn!(payout_id = %payout.payout_id, error = %e, "payout re-send failed; the next run retries")
+        // Moved first: a record that moved on meanwhile is not sent again.
+        let (id, redriven) = match &item {
+            Stranded::Payout(p) => (&p.payout_id, app.store.payout_redriven(p, &next).await),
+            Stranded::Refund(r) => (&r.refund_id, app.store.refund_redriven(r, &next).await),
+        };
+        match redriven {
+            Ok(true) => {
+                let sent = match &item {
+                    Stranded::Payout(p) => payouts.send(p).await,
+                    Stranded::Refund(r) => payouts.send_refund(r).await,
+                };
+                match (sent, &item) {
+                    (Ok(()), Stranded::Payout(_)) => report.payouts_resent += 1,
+                    (Ok(()), Stranded::Refund(_)) => report.refunds_resent += 1,
+                    (Err(e), _) => {
+                        tracing::warn!(%id, error = %e, "money-out re-send failed; the next run retries")
+                    }
                 }
-            },
-            Ok(false) => {}
-            Err(e) => {
-                tracing::warn!(payout_id = %payout.payout_id, error = %e, "payout re-send deferred")
             }
+            Ok(false) => {}
+            Err(e) => tracing::warn!(%id, error = %e, "money-out re-send deferred"),
         }
     }
     Ok(())

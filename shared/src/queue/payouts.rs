@@ -1,5 +1,6 @@
-//! The FIFO payouts queue, consumed by `execute-payouts`: one message per requested payout.
-//! Message group = the payee (`<kind>#<id>`: one payee's payouts run one at a time, in order);
+//! The FIFO payouts queue, consumed by `execute-payouts`: one message per requested payout or
+//! buyer refund — money out, through one executor. Message group = the payee (`<kind>#<id>`:
+//! one payee's payouts run one at a time, in order), or `buyer#<id>` for a buyer's refunds;
 //! deduplication id = the payout's idempotency key (its id, or a new one per admin release; a
 //! re-send within SQS's 5-minute window is dropped; after it, the executor's status checks make
 //! a duplicate harmless).
@@ -8,12 +9,17 @@
 //! "payee_id","requested_at"}`: the key of the stored payout, which is the truth. Version 1
 //! (`creator_id`) named a key layout no longer stored (`PAYOUT#<creator>`) and is refused, to
 //! the DLQ; livepay had no deployment holding it.
+//!
+//! `{"type":"refund.requested","version":1,"refund_id","buyer_id","created_at"}`: the key of a
+//! stored refund.
 
 use serde::{Deserialize, Serialize};
 
 use super::{Queue, QueueError};
 use crate::domain::payouts::{Payee, PayeeKind, Payout};
+use crate::domain::refunds::Refund;
 use crate::store::payouts::PayoutKey;
+use crate::store::refunds::RefundKey;
 
 pub const PAYOUT_REQUESTED_VERSION: u32 = 2;
 
@@ -28,6 +34,22 @@ pub enum PayoutEvent {
         payee_id: String,
         requested_at: String,
     },
+    #[serde(rename = "refund.requested")]
+    RefundRequested {
+        version: u32,
+        refund_id: String,
+        buyer_id: String,
+        created_at: String,
+    },
+}
+
+pub const REFUND_REQUESTED_VERSION: u32 = 1;
+
+/// What a message asks the executor to take further: the stored record it names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Work {
+    Payout(PayoutKey),
+    Refund(RefundKey),
 }
 
 impl PayoutEvent {
@@ -41,26 +63,52 @@ impl PayoutEvent {
         }
     }
 
-    /// The stored payout this message is about, if this consumer knows the message's version.
-    pub fn parse(body: &str) -> Result<(String, PayoutKey), String> {
-        let event: Self = crate::input::parse_json(body.as_bytes()).map_err(|e| e.to_string())?;
-        let PayoutEvent::PayoutRequested {
-            version,
-            payout_id,
-            payee_kind,
-            payee_id,
-            requested_at,
-        } = event;
-        if version != PAYOUT_REQUESTED_VERSION {
-            return Err(format!(
-                "payout.requested version {version} is not {PAYOUT_REQUESTED_VERSION}"
-            ));
+    pub fn refund_requested(r: &Refund) -> Self {
+        PayoutEvent::RefundRequested {
+            version: REFUND_REQUESTED_VERSION,
+            refund_id: r.refund_id.clone(),
+            buyer_id: r.buyer_id.clone(),
+            created_at: r.created_at.clone(),
         }
-        let kind =
-            PayeeKind::parse(&payee_kind).ok_or_else(|| format!("payee kind {payee_kind}"))?;
-        let payee = Payee::new(kind, payee_id);
-        let key = PayoutKey::new(payee, &requested_at, &payout_id);
-        Ok((payout_id, key))
+    }
+
+    /// The record this message is about (and its id), if this consumer knows the message's
+    /// type and version.
+    pub fn parse(body: &str) -> Result<(String, Work), String> {
+        let event: Self = crate::input::parse_json(body.as_bytes()).map_err(|e| e.to_string())?;
+        match event {
+            PayoutEvent::PayoutRequested {
+                version,
+                payout_id,
+                payee_kind,
+                payee_id,
+                requested_at,
+            } => {
+                if version != PAYOUT_REQUESTED_VERSION {
+                    return Err(format!(
+                        "payout.requested version {version} is not {PAYOUT_REQUESTED_VERSION}"
+                    ));
+                }
+                let kind = PayeeKind::parse(&payee_kind)
+                    .ok_or_else(|| format!("payee kind {payee_kind}"))?;
+                let key = PayoutKey::new(Payee::new(kind, payee_id), &requested_at, &payout_id);
+                Ok((payout_id, Work::Payout(key)))
+            }
+            PayoutEvent::RefundRequested {
+                version,
+                refund_id,
+                buyer_id,
+                created_at,
+            } => {
+                if version != REFUND_REQUESTED_VERSION {
+                    return Err(format!(
+                        "refund.requested version {version} is not {REFUND_REQUESTED_VERSION}"
+                    ));
+                }
+                let key = RefundKey::new(&buyer_id, &created_at, &refund_id);
+                Ok((refund_id, Work::Refund(key)))
+            }
+        }
     }
 
     pub fn to_body(&self) -> String {
@@ -97,6 +145,15 @@ impl PayoutQueue {
             .send(body, Some((group.as_str(), dedup.as_str())))
             .await
     }
+
+    /// A buyer's refunds run one at a time, in order, like a payee's payouts.
+    pub async fn send_refund(&self, refund: &Refund) -> Result<(), QueueError> {
+        let body = PayoutEvent::refund_requested(refund).to_body();
+        let group = format!("buyer#{}", refund.buyer_id);
+        self.0
+            .send(body, Some((group.as_str(), refund.refund_id.as_str())))
+            .await
+    }
 }
 
 #[cfg(test)]
@@ -106,10 +163,19 @@ mod tests {
     #[test]
     fn payout_requested_names_the_stored_payout_and_refuses_strangers() {
         let body = r#"{"type":"payout.requested","version":2,"payout_id":"po2","payee_kind":"seller","payee_id":"s","requested_at":"2026-11-22T10:00:00Z"}"#;
-        let (id, key) = PayoutEvent::parse(body).unwrap();
+        let (id, work) = PayoutEvent::parse(body).unwrap();
         assert_eq!(id, "po2");
+        let Work::Payout(key) = work else {
+            panic!("a payout: {work:?}")
+        };
         assert_eq!(key.payee, Payee::seller("s"));
         assert_eq!(key.sort_key, "2026-11-22T10:00:00Z#po2");
+        let refund = r#"{"type":"refund.requested","version":1,"refund_id":"rf1","buyer_id":"b","created_at":"2026-12-01T10:00:00Z"}"#;
+        assert_eq!(
+            PayoutEvent::parse(refund).unwrap().1,
+            Work::Refund(RefundKey::new("b", "2026-12-01T10:00:00Z", "rf1"))
+        );
+        assert!(PayoutEvent::parse(&refund.replace("\"version\":1", "\"version\":2")).is_err());
         assert!(PayoutEvent::parse(&body.replace("\"version\":2", "\"version\":1")).is_err());
         assert!(PayoutEvent::parse(&body.replace("seller", "agency")).is_err());
         let v1 = r#"{"type":"payout.requested","version":1,"payout_id":"po1","creator_id":"c","requested_at":"2026-11-22T10:00:00Z"}"#;

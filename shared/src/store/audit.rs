@@ -8,6 +8,7 @@ use super::attrs::{get_n, get_s, Item};
 use super::ledger::ACCOUNT_SK;
 use super::orders::order_from_item;
 use super::payouts::payout_from_item;
+use super::refunds::refund_from_item;
 use super::settlement::{gift_from_item, SETTLEMENT_REFUNDED, SETTLEMENT_SETTLED};
 use super::{Store, StoreError};
 use crate::domain::audit::{GiftState, LedgerSnapshot};
@@ -20,6 +21,10 @@ impl Store {
             let pk = get_s(&item, "pk")?;
             if pk.starts_with("PAYOUT#") {
                 snapshot.payouts.push(payout_from_item(&item)?);
+                continue;
+            }
+            if pk.starts_with("REFUNDS#") {
+                snapshot.refunds.push(refund_from_item(&item)?);
                 continue;
             }
             if get_s(&item, "sk")? != ACCOUNT_SK {

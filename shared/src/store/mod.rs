@@ -22,6 +22,7 @@ pub mod orders;
 pub mod payments;
 pub mod payouts;
 pub mod products;
+pub mod refunds;
 pub mod settlement;
 mod snapshots;
 pub mod streams;

@@ -23,6 +23,7 @@ use super::sweep::{order_sweep_shard, Due, SWEEP_AT, SWEEP_SHARD};
 use super::transaction::{Role, Tx, TxError};
 use super::{Store, StoreError};
 use crate::domain::ledger::{AccountId, LedgerError, Transfer};
+use crate::domain::refunds::Refund;
 use crate::domain::shop::{Order, OrderLine, OrderStatus};
 
 /// The attribute that lists a paid, open order under its seller (the `open_orders` index).
@@ -59,6 +60,10 @@ pub struct OrderChange<'a> {
     pub refund_reason: Option<&'a str>,
     /// A payment owed back to the buyer, shown on the order.
     pub owed_back_cents: u64,
+    /// The payment event that paid the order.
+    pub paid_by: Option<&'a str>,
+    /// A refund this change starts (written in the same transaction), shown on the order.
+    pub refund: Option<&'a Refund>,
     pub other_edits: HashMap<AccountId, AccountEdit>,
 }
 
@@ -72,6 +77,8 @@ impl<'a> OrderChange<'a> {
             sweep: SweepAfter::Unchanged,
             refund_reason: None,
             owed_back_cents: 0,
+            paid_by: None,
+            refund: None,
             other_edits: HashMap::new(),
         }
     }
@@ -229,6 +236,14 @@ impl Store {
             edit.add
                 .push(("owed_back_cents".into(), n(change.owed_back_cents)));
         }
+        if let Some(event_id) = change.paid_by {
+            edit.set.push(("payment_event_id".into(), s(event_id)));
+        }
+        if let Some(refund) = change.refund {
+            edit.set.push(("refund_id".into(), s(&refund.refund_id)));
+            edit.set
+                .push(("refund_created_at".into(), s(&refund.created_at)));
+        }
         let mut edits = change.other_edits;
         edits.insert(change.order.account(), edit);
         self.add_ledger_write(
@@ -343,6 +358,8 @@ pub fn order_from_item(item: &Item) -> Result<Order, StoreError> {
         history,
         refund_reason: opt_s(item, "refund_reason"),
         owed_back_cents: opt_n(item, "owed_back_cents")?.unwrap_or(0),
+        payment_event_id: opt_s(item, "payment_event_id"),
+        refund: opt_s(item, "refund_id").zip(opt_s(item, "refund_created_at")),
         version: get_n(item, "version")?,
     })
 }

@@ -30,7 +30,7 @@ use crate::domain::payouts::{Draw, Payee, PayeeKind, Payout, PayoutStatus, Provi
 /// A status change decided on the payout as read: the same status and the same attempt (no
 /// admin release since), so an executor that read it before a hold and a release cannot record
 /// the old attempt's answer over the new one.
-const SAME_ATTEMPT: &str = "#status = :from AND releases = :releases";
+pub(crate) const SAME_ATTEMPT: &str = "#status = :from AND releases = :releases";
 
 /// Payouts listed at most (newest first): a year of weekly payouts and then some.
 pub const MAX_PAYOUTS_LISTED: i32 = 200;
@@ -256,11 +256,22 @@ impl Store {
 
     /// `requested` → `processing`, once: false if the payout had already moved on.
     pub async fn mark_payout_processing(&self, payout: &Payout) -> Result<bool, StoreError> {
+        self.marked_processing(PayoutKey::of(payout).item_key(), payout.releases)
+            .await
+    }
+
+    /// `requested` → `processing` for a payout or refund record at `key`, once, and only for the
+    /// attempt it was read at: false if it had moved on.
+    pub(crate) async fn marked_processing(
+        &self,
+        key: Item,
+        releases: u32,
+    ) -> Result<bool, StoreError> {
         let update = self
             .client
             .update_item()
             .table_name(&self.tables.ledger)
-            .set_key(Some(PayoutKey::of(payout).item_key()))
+            .set_key(Some(key))
             .update_expression("SET #status = :to REMOVE #shard, #at")
             .condition_expression(SAME_ATTEMPT)
             .expression_attribute_names("#status", "status")
@@ -268,7 +279,7 @@ impl Store {
             .expression_attribute_names("#at", SWEEP_AT)
             .expression_attribute_values(":to", s(PayoutStatus::Processing.as_str()))
             .expression_attribute_values(":from", s(PayoutStatus::Requested.as_str()))
-            .expression_attribute_values(":releases", n(payout.releases));
+            .expression_attribute_values(":releases", n(releases));
         updated_if(update).await
     }
 
@@ -365,11 +376,16 @@ impl Store {
 
     /// Moves a still-requested payout's next re-send to `next`; false if it has moved on.
     pub async fn payout_redriven(&self, payout: &Payout, next: &str) -> Result<bool, StoreError> {
+        self.redriven(PayoutKey::of(payout).item_key(), next).await
+    }
+
+    /// Moves a still-requested payout's or refund's next re-send to `next`.
+    pub(crate) async fn redriven(&self, key: Item, next: &str) -> Result<bool, StoreError> {
         let update = self
             .client
             .update_item()
             .table_name(&self.tables.ledger)
-            .set_key(Some(PayoutKey::of(payout).item_key()))
+            .set_key(Some(key))
             .update_expression("SET #at = :next")
             .condition_expression("#status = :requested")
             .expression_attribute_names("#status", "status")
@@ -459,7 +475,7 @@ impl Store {
 }
 
 /// Sends an `UpdateItem` that carries a condition: `false` if the condition did not hold.
-async fn updated_if(update: UpdateItemFluentBuilder) -> Result<bool, StoreError> {
+pub(crate) async fn updated_if(update: UpdateItemFluentBuilder) -> Result<bool, StoreError> {
     match update.send().await {
         Ok(_) => Ok(true),
         Err(e)

@@ -58,6 +58,11 @@ pub(crate) fn held_sweep_shard(payout_id: &str) -> String {
     shard("held", payout_id)
 }
 
+/// Refunds committed but not yet taken by the executor, re-sent after the grace period.
+pub(crate) fn refund_sweep_shard(refund_id: &str) -> String {
+    shard("refund", refund_id)
+}
+
 /// Payouts committed but not yet taken by the executor, re-sent after the grace period.
 pub(crate) fn payout_sweep_shard(payout_id: &str) -> String {
     shard("payout", payout_id)

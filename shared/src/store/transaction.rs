@@ -36,6 +36,8 @@ pub enum Role {
     /// The statement entry of a posting to this account.
     StatementEntry(AccountId),
     Payout(String),
+    /// A buyer's refund (its record).
+    Refund(String),
     /// A creator's payouts of one day, against the daily cap.
     PayoutDay,
 }
