@@ -355,18 +355,29 @@ impl Store {
 
     /// A payee's payouts, newest first.
     pub async fn payouts_of(&self, payee: &Payee) -> Result<Vec<Payout>, StoreError> {
+        self.newest_first(&payouts_pk(payee), MAX_PAYOUTS_LISTED, payout_from_item)
+            .await
+    }
+
+    /// The newest `limit` records of one ledger partition (payouts, refunds), newest first.
+    pub(crate) async fn newest_first<T>(
+        &self,
+        pk: &str,
+        limit: i32,
+        from_item: fn(&Item) -> Result<T, StoreError>,
+    ) -> Result<Vec<T>, StoreError> {
         let out = self
             .client
             .query()
             .table_name(&self.tables.ledger)
             .key_condition_expression("pk = :pk")
-            .expression_attribute_values(":pk", s(payouts_pk(payee)))
+            .expression_attribute_values(":pk", s(pk))
             .scan_index_forward(false)
-            .limit(MAX_PAYOUTS_LISTED)
+            .limit(limit)
             .send()
             .await
             .map_err(|e| sdk_error("Query", e))?;
-        out.items().iter().map(payout_from_item).collect()
+        out.items().iter().map(from_item).collect()
     }
 
     /// Requested payouts due for re-sending by `now` (their message may have been lost).

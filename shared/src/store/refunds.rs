@@ -17,7 +17,7 @@ use super::ledger::LedgerWrite;
 use super::payouts::SAME_ATTEMPT;
 use super::sweep::{refund_sweep_shard, Due, SWEEP_AT, SWEEP_SHARD};
 use super::transaction::{put_new, Role, Tx};
-use super::{sdk_error, Store, StoreError};
+use super::{Store, StoreError};
 use crate::domain::ledger::LedgerError;
 use crate::domain::payouts::ProviderOutcome;
 use crate::domain::refunds::{Refund, RefundStatus};
@@ -137,18 +137,9 @@ impl Store {
 
     /// A buyer's refunds, newest first.
     pub async fn refunds_of(&self, buyer_id: &str) -> Result<Vec<Refund>, StoreError> {
-        let out = self
-            .client
-            .query()
-            .table_name(&self.tables.ledger)
-            .key_condition_expression("pk = :pk")
-            .expression_attribute_values(":pk", s(format!("REFUNDS#{buyer_id}")))
-            .scan_index_forward(false)
-            .limit(MAX_REFUNDS_LISTED)
-            .send()
+        let pk = format!("REFUNDS#{buyer_id}");
+        self.newest_first(&pk, MAX_REFUNDS_LISTED, refund_from_item)
             .await
-            .map_err(|e| sdk_error("Query", e))?;
-        out.items().iter().map(refund_from_item).collect()
     }
 
     /// Requested refunds due for re-sending by `now` (their message may have been lost).
