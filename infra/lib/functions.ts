@@ -48,7 +48,8 @@ export const FUNCTIONS: readonly FunctionSpec[] = [
       jwt('GET /v1/sellers/me/balance'), jwt('GET /v1/sellers/me/statement'),
       jwt('POST /v1/sellers/me/payouts'), jwt('GET /v1/sellers/me/payouts'),
       jwt('GET /v1/admin/payouts'), jwt('POST /v1/admin/payouts/{payout_id}/release'),
-      jwt('POST /v1/admin/payouts/{payout_id}/return'), jwt('POST /v1/admin/corrections'),
+      jwt('POST /v1/admin/payouts/{payout_id}/return'), jwt('POST /v1/admin/refunds/{refund_id}/retry'),
+      jwt('POST /v1/admin/corrections'),
     ],
   },
   {

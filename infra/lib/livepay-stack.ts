@@ -60,6 +60,7 @@ const PAYOUT_SCHEDULE_TIMEOUT = Duration.minutes(15);
 /** Index names the functions get through their environment (see shared/src/store/mod.rs). */
 export const LEDGER_SWEEP_INDEX = 'sweep';
 export const LEDGER_OPEN_ORDERS_INDEX = 'open_orders';
+export const LEDGER_SENDER_GIFTS_INDEX = 'sender_gifts';
 export const COMMERCE_BOARDS_INDEX = 'boards';
 
 export class LivepayStack extends Stack {
@@ -96,6 +97,15 @@ export class LivepayStack extends Stack {
       partitionKey: { name: 'open_seller', type: dynamodb.AttributeType.STRING },
       sortKey: { name: 'placed_at', type: dynamodb.AttributeType.STRING },
       projectionType: dynamodb.ProjectionType.ALL,
+    });
+    // Every gift account by its sender and time, keys only: a chargeback traces the coins it
+    // takes back to the buyer's gifts since the purchase (shared/src/domain/chargebacks.rs).
+    // Keys only, so settling a gift does not write the index again.
+    ledger.addGlobalSecondaryIndex({
+      indexName: LEDGER_SENDER_GIFTS_INDEX,
+      partitionKey: { name: 'sender_id', type: dynamodb.AttributeType.STRING },
+      sortKey: { name: 'sent_at', type: dynamodb.AttributeType.STRING },
+      projectionType: dynamodb.ProjectionType.KEYS_ONLY,
     });
     // Each leaderboard shard's entries ranked by coins (`board` = `<board>#<shard>`: a board's
     // writes spread over 32 partitions, shared/src/domain/settlement.rs BOARD_SHARDS).
@@ -183,6 +193,7 @@ export class LivepayStack extends Stack {
       IDEMPOTENCY_TABLE: idempotency.tableName,
       LEDGER_SWEEP_INDEX,
       LEDGER_OPEN_ORDERS_INDEX,
+      LEDGER_SENDER_GIFTS_INDEX,
       COMMERCE_BOARDS_INDEX,
     };
 

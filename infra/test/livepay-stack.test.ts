@@ -140,7 +140,7 @@ test('settle-payouts consumes the settlement queue in batches and reports partia
   assert.equal(fns[settleId].Properties.Timeout, SETTLEMENT_CONSUMER_TIMEOUT.toSeconds());
 });
 
-test('the sweeper runs on a schedule; the sweep, open-orders and boards indexes exist and reach the functions', () => {
+test('the sweeper runs on a schedule; the sweep, open-orders, sender-gifts and boards indexes exist and reach the functions', () => {
   const t = synth();
   t.hasResourceProperties('AWS::Events::Rule', {
     ScheduleExpression: `rate(${SWEEP_SCHEDULE.toMinutes()} minute${SWEEP_SCHEDULE.toMinutes() === 1 ? '' : 's'})`,
@@ -153,6 +153,10 @@ test('the sweeper runs on a schedule; the sweep, open-orders and boards indexes 
     }), Match.objectLike({
       IndexName: 'open_orders',
       KeySchema: [{ AttributeName: 'open_seller', KeyType: 'HASH' }, { AttributeName: 'placed_at', KeyType: 'RANGE' }],
+    }), Match.objectLike({
+      IndexName: 'sender_gifts',
+      KeySchema: [{ AttributeName: 'sender_id', KeyType: 'HASH' }, { AttributeName: 'sent_at', KeyType: 'RANGE' }],
+      Projection: { ProjectionType: 'KEYS_ONLY' },
     })],
   });
   t.hasResourceProperties('AWS::DynamoDB::Table', {
@@ -163,7 +167,8 @@ test('the sweeper runs on a schedule; the sweep, open-orders and boards indexes 
   });
   t.allResourcesProperties('AWS::Lambda::Function', {
     Environment: { Variables: Match.objectLike({
-      LEDGER_SWEEP_INDEX: 'sweep', LEDGER_OPEN_ORDERS_INDEX: 'open_orders', COMMERCE_BOARDS_INDEX: 'boards',
+      LEDGER_SWEEP_INDEX: 'sweep', LEDGER_OPEN_ORDERS_INDEX: 'open_orders',
+      LEDGER_SENDER_GIFTS_INDEX: 'sender_gifts', COMMERCE_BOARDS_INDEX: 'boards',
     }) },
   });
 });

@@ -3,7 +3,7 @@
 
 use crate::domain::gifts::GiftCatalog;
 use crate::domain::payouts::PayoutPolicy;
-use crate::domain::settlement::{SettlementPolicy, BPS};
+use crate::domain::settlement::{SettlementPolicy, BPS, DEFAULT_GIFT_HOLD_SECONDS};
 use crate::domain::shop::{ShopPolicy, MAX_PLATFORM_FEE_BPS};
 use crate::domain::streams::StreamPolicy;
 use crate::domain::wallet::SpendLimits;
@@ -120,7 +120,7 @@ impl Config {
                     reason: "at most a year, in seconds".into(),
                 })
         };
-        let hold = duration("GIFT_HOLD_SECONDS", 0)?;
+        let hold = duration("GIFT_HOLD_SECONDS", DEFAULT_GIFT_HOLD_SECONDS)?;
         let shop_defaults = ShopPolicy::default();
         let platform_fee_bps = number("SHOP_FEE_BPS", shop_defaults.platform_fee_bps)?;
         if platform_fee_bps > MAX_PLATFORM_FEE_BPS {
@@ -192,6 +192,7 @@ impl Config {
                 idempotency: required("IDEMPOTENCY_TABLE")?,
                 ledger_sweep_index: required("LEDGER_SWEEP_INDEX")?,
                 ledger_open_orders_index: required("LEDGER_OPEN_ORDERS_INDEX")?,
+                ledger_sender_gifts_index: required("LEDGER_SENDER_GIFTS_INDEX")?,
                 commerce_boards_index: required("COMMERCE_BOARDS_INDEX")?,
             },
             gifts,
@@ -226,12 +227,13 @@ mod tests {
         move |k| map.get(k).cloned()
     }
 
-    const TABLES: [(&str, &str); 6] = [
+    const TABLES: [(&str, &str); 7] = [
         ("LEDGER_TABLE", "l"),
         ("COMMERCE_TABLE", "c"),
         ("IDEMPOTENCY_TABLE", "i"),
         ("LEDGER_SWEEP_INDEX", "sweep"),
         ("LEDGER_OPEN_ORDERS_INDEX", "open_orders"),
+        ("LEDGER_SENDER_GIFTS_INDEX", "sender_gifts"),
         ("COMMERCE_BOARDS_INDEX", "boards"),
     ];
 

@@ -1,6 +1,8 @@
 //! A seeded, fault-injecting simulation of the whole system (Jepsen's bank test and
 //! TigerBeetle's simulator are the models): thousands of random operations — top-ups,
-//! chargebacks, gifts, orders, payments, cancels, expiries, deliveries, refunds, payouts —
+//! chargebacks of purchases whose coins were spent (inside the gift hold and after it), gifts,
+//! orders, payments, cancels, expiries, deliveries, refunds, order disputes, payouts, admins
+//! releasing, returning and retrying —
 //! through the real handlers against the emulator, with the queues' event sources, the sweeper,
 //! the payout provider and the clock played by the simulation, and faults injected:
 //!
@@ -21,7 +23,7 @@ use std::time::Instant;
 
 use aws_lambda_events::event::sqs::SqsEvent;
 use aws_sdk_sqs::types::{Message, MessageSystemAttributeName};
-use livepay::domain::audit::{violations, Moment, Policies};
+use livepay::domain::audit::{after_weekly_run, violations, Moment, Policies};
 use livepay::domain::payouts::PayoutStatus;
 use livepay::domain::refunds::RefundStatus;
 use livepay::provider::sandbox::SandboxBehavior;
@@ -114,6 +116,11 @@ pub struct SimReport {
     pub payouts: BTreeMap<String, usize>,
     /// Buyer refunds by status.
     pub refunds: BTreeMap<&'static str, usize>,
+    /// Provider events by what they did (the ack's `outcome`, up to its first `:`).
+    pub webhook_outcomes: BTreeMap<String, usize>,
+    /// Creator diamonds chargebacks took back, and what creators still owe after the drain.
+    pub clawed_back_diamonds: u64,
+    pub creator_debt_diamonds: i64,
 }
 
 struct Order {
@@ -131,6 +138,8 @@ pub struct Sim<'e> {
     products: Vec<(String, &'static str)>,
     orders: Vec<Order>,
     webhooks: Vec<Value>,
+    /// Coin purchases sent: event id, user, coins, cents (what a chargeback names).
+    purchases: Vec<(String, &'static str, u64, u64)>,
     unanswered: Vec<Unanswered>,
     /// Gift ids the clients were told were sent: each must exist, settled, after the drain.
     sent_gifts: Vec<String>,
@@ -152,6 +161,7 @@ impl<'e> Sim<'e> {
             products: Vec::new(),
             orders: Vec::new(),
             webhooks: Vec::new(),
+            purchases: Vec::new(),
             unanswered: Vec::new(),
             sent_gifts: Vec::new(),
             bad_answers: Vec::new(),
@@ -173,7 +183,7 @@ impl<'e> Sim<'e> {
         let found = self.audit().await;
         let faults = self.env.faults.counts();
         println!(
-            "simulation seed={} ops={} in {:.1} s: {:?}; answers {:?}; faults: {} requests dropped, {} responses lost, {} processes killed; {} requests retried, {} messages redelivered, {} same-key races, clock moved {} h; {} provider calls; {} gifts, {} orders, payouts {:?}, refunds {:?}",
+            "simulation seed={} ops={} in {:.1} s: {:?}; answers {:?}; faults: {} requests dropped, {} responses lost, {} processes killed; {} requests retried, {} messages redelivered, {} same-key races, clock moved {} h; {} provider calls; {} gifts, {} orders, payouts {:?}, refunds {:?}; provider events {:?}; chargebacks took back {} diamonds, creators owe {} after the drain",
             self.config.seed,
             self.config.ops,
             started.elapsed().as_secs_f64(),
@@ -191,6 +201,9 @@ impl<'e> Sim<'e> {
             self.report.orders,
             self.report.payouts,
             self.report.refunds,
+            self.report.webhook_outcomes,
+            self.report.clawed_back_diamonds,
+            self.report.creator_debt_diamonds,
         );
         assert!(
             found.is_empty(),
@@ -234,6 +247,8 @@ impl<'e> Sim<'e> {
             ("cancel", 2),
             ("fulfil", 7),
             ("refund", 2),
+            ("dispute", 1),
+            ("admin", 2),
             ("payout", 6),
             ("bad_input", 2),
             ("settle", 10),
@@ -258,17 +273,30 @@ impl<'e> Sim<'e> {
             "top_up" => {
                 let user = self.viewer();
                 let coins = self.rng.random_range(100..=20_000u64);
-                self.webhook(json!({"type": "coins.purchased",
-                    "data": {"user_id": user, "coins": coins, "amount_cents": coins.div_ceil(70) * 99}}))
+                let cents = coins.div_ceil(70) * 99;
+                let id = self
+                    .webhook(json!({"type": "coins.purchased",
+                        "data": {"user_id": user, "coins": coins, "amount_cents": cents}}))
                     .await;
+                self.purchases.push((id, user, coins, cents));
             }
-            "chargeback" => {
-                let user = self.viewer();
-                let coins = self.rng.random_range(1..=3_000u64);
-                self.webhook(json!({"type": "payment.charged_back",
-                    "data": {"user_id": user, "coins": coins}}))
-                    .await;
-            }
+            // Mostly a chargeback of a purchase (its coins spent or not, inside the hold or
+            // after it, now and then twice); sometimes an older body naming coins only.
+            "chargeback" => match self.purchases.choose(&mut self.rng).cloned() {
+                Some((purchase, user, coins, cents)) if self.rng.random_bool(0.8) => {
+                    self.webhook(json!({"type": "payment.charged_back",
+                        "data": {"user_id": user, "coins": coins, "amount_cents": cents,
+                            "purchase_event_id": purchase}}))
+                        .await;
+                }
+                _ => {
+                    let user = self.viewer();
+                    let coins = self.rng.random_range(1..=3_000u64);
+                    self.webhook(json!({"type": "payment.charged_back",
+                        "data": {"user_id": user, "coins": coins}}))
+                        .await;
+                }
+            },
             "gift" => {
                 let (func, req) = self.gift_request();
                 self.call(func, req).await;
@@ -348,6 +376,15 @@ impl<'e> Sim<'e> {
                     self.call(Func::ShopApi, req).await;
                 }
             }
+            "dispute" => {
+                if let Some(order) = self.orders.choose(&mut self.rng) {
+                    let (id, total) = (order.id.clone(), order.total);
+                    self.webhook(json!({"type": "order.charged_back",
+                        "data": {"order_id": id, "amount_cents": total}}))
+                        .await;
+                }
+            }
+            "admin" => self.admin_exit().await,
             "payout" => {
                 let (func, req) = self.payout_request();
                 self.call(func, req).await;
@@ -609,6 +646,17 @@ impl<'e> Sim<'e> {
     }
 
     fn note_effect(&mut self, func: Func, a: &Answer) {
+        if let (Func::PaymentsWebhook, Some(outcome)) = (func, a.body["outcome"].as_str()) {
+            let (what, detail) = outcome.split_once(':').unwrap_or((outcome, ""));
+            *self
+                .report
+                .webhook_outcomes
+                .entry(what.to_owned())
+                .or_default() += 1;
+            if let Some(diamonds) = detail.strip_prefix("clawed_back_") {
+                self.report.clawed_back_diamonds += diamonds.parse::<u64>().unwrap_or(0);
+            }
+        }
         if func == Func::SendGift && a.status == 201 {
             self.sent_gifts
                 .push(a.body["gift_txn_id"].as_str().unwrap().to_owned());
@@ -618,12 +666,70 @@ impl<'e> Sim<'e> {
         }
     }
 
-    async fn webhook(&mut self, mut body: Value) {
+    /// Sends a provider event under a new id; the id.
+    async fn webhook(&mut self, mut body: Value) -> String {
         self.key_seq += 1;
-        body["id"] = format!("evt_sim_{}", self.key_seq).into();
+        let id = format!("evt_sim_{}", self.key_seq);
+        body["id"] = id.clone().into();
         self.webhooks.push(body.clone());
         let req = self.env.webhook(&body);
         self.call(Func::PaymentsWebhook, req).await;
+        id
+    }
+
+    /// An admin decides: a held payout released or returned, or a failed refund retried.
+    async fn admin_exit(&mut self) {
+        let admin = Identity::admin("a0");
+        let held = Req::get("/v1/admin/payouts", "GET /v1/admin/payouts")
+            .query("status", "held")
+            .identity(admin.clone());
+        let Some(listed) = self.call(Func::CreatorsApi, held).await else {
+            return;
+        };
+        let first = listed.body["payouts"]
+            .as_array()
+            .and_then(|p| p.first())
+            .and_then(|p| p["payout_id"].as_str())
+            .map(str::to_owned);
+        if let Some(payout) = first {
+            let (exit, body) = match self.rng.random_bool(0.5) {
+                true => ("release", json!({"note": "sim: review passed"})),
+                false => ("return", json!({"reason": "sim: account closed"})),
+            };
+            let req = Req::post(
+                &format!("/v1/admin/payouts/{payout}/{exit}"),
+                &format!("POST /v1/admin/payouts/{{payout_id}}/{exit}"),
+            )
+            .path_param("payout_id", &payout)
+            .identity(admin)
+            .key(&self.key("exit"))
+            .json(body);
+            self.call(Func::CreatorsApi, req).await;
+            return;
+        }
+        let buyer = self.viewer();
+        let mine =
+            Req::get("/v1/me/refunds", "GET /v1/me/refunds").identity(Identity::adult(buyer));
+        let Some(refunds) = self.call(Func::ShopApi, mine).await else {
+            return;
+        };
+        let failed = refunds.body["refunds"].as_array().and_then(|r| {
+            r.iter()
+                .find(|r| r["status"] == "failed")
+                .and_then(|r| r["refund_id"].as_str())
+                .map(str::to_owned)
+        });
+        if let Some(refund) = failed {
+            let req = Req::post(
+                &format!("/v1/admin/refunds/{refund}/retry"),
+                "POST /v1/admin/refunds/{refund_id}/retry",
+            )
+            .path_param("refund_id", &refund)
+            .identity(admin)
+            .key(&self.key("retry"))
+            .json(json!({"note": "sim: new card"}));
+            self.call(Func::CreatorsApi, req).await;
+        }
     }
 
     async fn retry(&mut self, u: Unanswered) {
@@ -781,7 +887,13 @@ impl<'e> Sim<'e> {
                 + swept.holds_released
                 + swept.orders_expired
                 + swept.orders_due_for_completion
-                + swept.payouts_resent;
+                + swept.payouts_resent
+                + swept.refunds_resent;
+            // The weekly run, every round: what sellers and creators are due leaves.
+            let scheduled = livepay::jobs::payouts::schedule(&self.env.app, &self.env.payouts)
+                .await
+                .expect("the payout run runs without faults");
+            work += scheduled.requested;
             // Bounded: a message that fails for ever must fail the run, not hang it.
             for deliveries in 0.. {
                 let moved = self.deliver_settlement().await + self.deliver_payouts().await;
@@ -818,6 +930,10 @@ impl<'e> Sim<'e> {
             shop: &app.config.shop,
         };
         let mut found = violations(&snapshot, &policies, Moment::Drained);
+        found.extend(after_weekly_run(
+            &snapshot,
+            app.config.payouts.minimum_cents,
+        ));
         found.append(&mut self.bad_answers);
         // Every gift a client was told about exists (and, by the audit, was settled once).
         for id in &self.sent_gifts {
@@ -862,9 +978,10 @@ impl<'e> Sim<'e> {
         // Refunded once: one provider refund for each succeeded refund, of its amount, for the
         // payment it names, and none for any other.
         for r in &snapshot.refunds {
+            // Each attempt is asked under its own reference (`Refund::attempt_key`).
             let made: Vec<_> = refunds
                 .iter()
-                .filter(|t| t.reference == r.refund_id)
+                .filter(|t| t.reference.split('~').next() == Some(r.refund_id.as_str()))
                 .collect();
             let expected = usize::from(r.status == RefundStatus::Succeeded);
             let wrong = made
@@ -886,6 +1003,12 @@ impl<'e> Sim<'e> {
                 snapshot.refunds.len()
             ));
         }
+        self.report.creator_debt_diamonds = snapshot
+            .accounts
+            .iter()
+            .filter(|(a, _, _)| a.kind == livepay::domain::ledger::AccountKind::EarningsClawback)
+            .map(|(_, _, b)| -b)
+            .sum();
         self.report.gifts = snapshot.gifts.len();
         self.report.orders = snapshot.orders.len();
         found

@@ -279,6 +279,19 @@ fn rows() -> Vec<Row> {
             |_| admin_exit_req("return", json!({"reason": "closed"})),
             404,
         ),
+        // No refund exists here either.
+        admin_row(
+            "POST /v1/admin/refunds/{refund_id}/retry",
+            |_| {
+                Req::post(
+                    "/v1/admin/refunds/rf_none/retry",
+                    "POST /v1/admin/refunds/{refund_id}/retry",
+                )
+                .path_param("refund_id", "rf_none")
+                .json(json!({"note": "card replaced"}))
+            },
+            404,
+        ),
         admin_row(
             "POST /v1/admin/corrections",
             |_| {

@@ -3,8 +3,10 @@
 
 use futures::future::join_all;
 use livepay::domain::ledger::AccountKind;
+use livepay::domain::payouts::Payee;
 use livepay::provider::sandbox::SandboxBehavior;
 use livepay::provider::Rail;
+use livepay::queue::payouts::payout_group;
 use livepay_tests::payouts::PAYOUT_SETTINGS;
 use livepay_tests::{Func, Identity, Req, TestEnv};
 use serde_json::{json, Value};
@@ -59,7 +61,7 @@ async fn a_lost_response_redelivered_three_times_is_looked_up_and_paid_once() {
     let payout_id = a.body["payout_id"].as_str().unwrap().to_owned();
     let messages = env.drain_payout_queue().await;
     assert_eq!(messages.len(), 1);
-    assert_eq!(messages[0].group, "creator#c");
+    assert_eq!(messages[0].group, payout_group(&Payee::creator("c")));
     env.sandbox
         .script([SandboxBehavior::SucceedButLoseResponse]);
     env.sandbox.lose_lookups(2);
@@ -521,7 +523,7 @@ async fn a_seller_with_three_completed_orders_is_paid_by_the_weekly_run() {
         "{report:?}"
     );
     let messages = env.drain_payout_queue().await;
-    assert_eq!(messages[0].group, "seller#s");
+    assert_eq!(messages[0].group, payout_group(&Payee::seller("s")));
     assert!(env.execute_payouts(&messages).await.is_empty());
     let transfers = env.sandbox.transfers();
     assert_eq!(
@@ -967,7 +969,7 @@ async fn a_refunded_orders_money_reaches_the_buyer_through_the_provider_once() {
 
     let messages = env.drain_payout_queue().await;
     assert_eq!(messages.len(), 1);
-    assert_eq!(messages[0].group, "buyer#b");
+    assert!(messages[0].group.starts_with("refund_"), "{messages:?}");
     env.sandbox.script([
         SandboxBehavior::TimeOut,
         SandboxBehavior::SucceedButLoseResponse,
@@ -1056,5 +1058,138 @@ async fn a_late_payment_for_an_expired_order_is_refunded_automatically() {
     let order = env.get_order(Identity::adult("b"), &order_id).await;
     assert_eq!(order.body["refund"]["refund_id"], listed[0]["refund_id"]);
     env.sweep().await;
+    env.assert_audited().await;
+}
+
+/// A paid order of `cents`, refunded by its seller: the refund's id.
+async fn refunded_order(env: &TestEnv, buyer: &str, cents: u64) -> String {
+    let product = env
+        .create_product(
+            "s",
+            json!({"title": "Cup", "price_cents": cents, "stock": 5}),
+        )
+        .await;
+    let (order_id, total) = env
+        .placed(
+            buyer,
+            json!({"lines": [{"product_id": product, "quantity": 1}]}),
+        )
+        .await;
+    assert_eq!(env.pay_order(&order_id, total).await.status, 200);
+    let refunded = env
+        .order_action(
+            Identity::seller("s"),
+            &order_id,
+            "refund",
+            json!({"reason": "damaged"}),
+        )
+        .await;
+    refunded.body["refund"]["refund_id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{refunded:?}"))
+        .to_owned()
+}
+
+/// A refund the provider settles later: it stays `processing` while the provider has not said,
+/// the sweeper sends it again once its message is gone, and the provider's `refund.succeeded`
+/// finishes it; a later confirmation changes nothing.
+#[tokio::test]
+async fn a_refund_the_provider_confirms_later_is_finished_by_its_webhook_or_the_sweeper() {
+    let env = payout_env().await;
+    let first = refunded_order(&env, "b", 1_200).await;
+    env.sandbox.script([SandboxBehavior::TimeOut]);
+    assert_eq!(env.run_payouts().await.len(), 1, "unsettled: comes back");
+    assert_eq!(refunds_of(&env, "b").await[0]["status"], "processing");
+    let confirm = |id: &str, refund_id: &str| json!({"id": id, "type": "refund.succeeded", "data": {"refund_id": refund_id}});
+    let ack = env
+        .call(
+            Func::PaymentsWebhook,
+            env.webhook(&confirm("ev_r1", &first)),
+        )
+        .await;
+    assert_eq!(ack.body["outcome"], "succeeded", "{ack:?}");
+    assert_eq!(env.balance(AccountKind::RefundOwed, "b").await, 0);
+    let again = env
+        .call(
+            Func::PaymentsWebhook,
+            env.webhook(&confirm("ev_r2", &first)),
+        )
+        .await;
+    assert_eq!(again.body["outcome"], "unchanged:succeeded", "{again:?}");
+    let unknown = env
+        .call(
+            Func::PaymentsWebhook,
+            env.webhook(&confirm("ev_r3", "rf_nope")),
+        )
+        .await;
+    assert_eq!((unknown.status, unknown.code()), (404, "refund_not_found"));
+
+    // Its messages all spent (the DLQ), a processing refund is the sweeper's to send again.
+    let second = refunded_order(&env, "b2", 1_500).await;
+    env.sandbox.script([SandboxBehavior::TimeOut]);
+    assert_eq!(env.run_payouts().await.len(), 1);
+    env.set_now(env.now() + Duration::hours(1));
+    assert_eq!(env.sweep().await.refunds_resent, 1);
+    assert!(env.run_payouts().await.is_empty());
+    assert_eq!(refunds_of(&env, "b2").await[0]["status"], "succeeded");
+    let made: Vec<_> = env.sandbox.transfers();
+    assert_eq!(
+        made.iter().filter(|t| t.reference == second).count(),
+        1,
+        "{made:?}"
+    );
+    env.assert_audited().await;
+}
+
+/// A failed refund keeps its money owed until an admin retries it: asked again under a new key,
+/// paid once, and the admin and their note are on the record.
+#[tokio::test]
+async fn a_failed_refund_is_retried_by_an_admin_and_paid_once() {
+    let env = payout_env().await;
+    let refund_id = refunded_order(&env, "b", 2_000).await;
+    env.sandbox
+        .script([SandboxBehavior::FailPermanently("card closed".into())]);
+    assert!(env.run_payouts().await.is_empty());
+    let listed = refunds_of(&env, "b").await;
+    assert_eq!(
+        (listed[0]["status"].as_str(), listed[0]["reason"].as_str()),
+        (Some("failed"), Some("card closed"))
+    );
+    assert_eq!(env.balance(AccountKind::RefundOwed, "b").await, 2_000);
+    let retry = |key: &str| {
+        Req::post(
+            &format!("/v1/admin/refunds/{refund_id}/retry"),
+            "POST /v1/admin/refunds/{refund_id}/retry",
+        )
+        .path_param("refund_id", &refund_id)
+        .identity(Identity::admin("ops-1"))
+        .key(key)
+        .json(json!({"note": "buyer gave a new card"}))
+    };
+    let a = env.call(Func::CreatorsApi, retry("r1")).await;
+    assert_eq!(
+        (a.status, a.body["status"].as_str()),
+        (200, Some("requested")),
+        "{a:?}"
+    );
+    let twice = env.call(Func::CreatorsApi, retry("r2")).await;
+    assert_eq!((twice.status, twice.code()), (409, "invalid_transition"));
+    assert!(env.run_payouts().await.is_empty());
+    assert_eq!(refunds_of(&env, "b").await[0]["status"], "succeeded");
+    assert_eq!(env.balance(AccountKind::RefundOwed, "b").await, 0);
+    let made = env.sandbox.transfers();
+    assert_eq!(made.len(), 1, "{made:?}");
+    assert_eq!(made[0].reference, format!("{refund_id}~retry-1"));
+    let stored = env
+        .app
+        .store
+        .refund_by_id(&refund_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        stored.admin.map(|a| (a.by, a.note)),
+        Some(("ops-1".into(), "buyer gave a new card".into()))
+    );
     env.assert_audited().await;
 }

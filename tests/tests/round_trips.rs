@@ -61,8 +61,9 @@ async fn a_payout_is_a_handful_of_calls_from_request_to_paid() {
     assert!(env.execute_payouts(&messages).await.is_empty());
     let execute = env.calls.take();
     println!("round-trips: payout request {request:?}; executor {execute:?}");
-    // Request: the two payable balances read, one transaction, one message.
-    assert_eq!(total(&request), 4, "{request:?}");
+    // Request: the two payable balances and the creator's chargeback debt read, one
+    // transaction, one message.
+    assert_eq!(total(&request), 5, "{request:?}");
     // Executor: read the payout, mark it processing, record the outcome with its money.
     assert_eq!(total(&execute), 3, "{execute:?}");
 }

@@ -1,5 +1,5 @@
 //! Admin routes over money (API.md "Money out"): held payouts listed, released to the provider
-//! again or returned to the payee, and corrections between two accounts. Every action records
+//! again or returned to the payee, failed refunds retried, and corrections between two accounts. Every action records
 //! the acting admin's `sub` and their reason on the record and on each statement entry it makes.
 //! Served by `creators-api`.
 
@@ -7,10 +7,12 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use super::payouts::PayoutView;
+use super::shop::RefundView;
 use super::MAX_PINNED_ATTEMPTS;
 use crate::domain::admin::{correction_transfer, AdminAction, CorrectionError};
 use crate::domain::ledger::{AccountId, Unit};
 use crate::domain::payouts::{Payout, PayoutStatus, ProviderOutcome};
+use crate::domain::refunds::{Refund, RefundStatus};
 use crate::domain::time::{rfc3339, sortable};
 use crate::http::idempotency::Idempotency;
 use crate::http::{record_business_id, ApiError, ApiRequest, ApiResponse, Role};
@@ -248,6 +250,75 @@ fn exit_tx(
         }
     };
     Ok((tx, after))
+}
+
+/// `POST /v1/admin/refunds/{refund_id}/retry`: a failed refund goes to the provider again,
+/// under a new key (`Refund::attempt_key`); its money was owed all along.
+#[utoipa::path(post, path = "/v1/admin/refunds/{refund_id}/retry", tag = "admin",
+    security(("jwt" = [])),
+    params(("refund_id" = String, Path),
+        ("Idempotency-Key" = String, Header, description = "1-255 characters")),
+    request_body = ReleaseBody,
+    responses(
+        (status = 200, body = crate::api::shop::RefundView),
+        (status = 400, body = crate::http::ErrorBody),
+        (status = 401, description = "no token, a bad one, or unusable claims",
+            body = crate::http::Unauthorized),
+        (status = 403, description = "not an admin", body = crate::http::ErrorBody),
+        (status = 404, description = "refund_not_found", body = crate::http::ErrorBody),
+        (status = 409, description = "invalid_transition: the refund has not failed",
+            body = crate::http::ErrorBody),
+        (status = 503, body = crate::http::ErrorBody)))]
+pub async fn retry_refund(
+    app: &App,
+    queue: &PayoutQueue,
+    req: ApiRequest,
+) -> Result<ApiResponse, ApiError> {
+    let caller = req.caller()?;
+    caller.require(Role::Admin)?;
+    let body: ReleaseBody = req.json()?;
+    let idem = Idempotency::from_request(&req, &caller)?;
+    let admin = AdminAction::new(&caller.user_id, "note", &body.note)?;
+    let refund_id = req.path_param("refund_id")?;
+    bounded_str("refund_id", refund_id, MAX_ID_BYTES)?;
+    record_business_id(refund_id);
+    let now = app.clock.now();
+    for _ in attempts(MAX_PINNED_ATTEMPTS) {
+        let refund = app
+            .store
+            .refund_by_id(refund_id)
+            .await?
+            .ok_or(ApiError::RefundNotFound)?;
+        if let Err(status) = refund.admin_retry() {
+            return idem
+                .replay_or(&app.store, now, ApiError::RefundNotFailed(status))
+                .await;
+        }
+        let mut tx = Tx::new();
+        let redrive_at = sortable(now + app.config.sweep_grace());
+        app.store
+            .add_refund_retry(&mut tx, &refund, &admin, &redrive_at);
+        let after = Refund {
+            status: RefundStatus::Requested,
+            reason: None,
+            settled_at: None,
+            retries: refund.retries + 1,
+            admin: Some(admin.clone()),
+            ..refund
+        };
+        let response = ApiResponse::json(200, &RefundView::from(&after));
+        match idem.commit(app, tx, response, now).await? {
+            Ok(response) => {
+                if !response.replayed {
+                    super::shop::send_refund(queue, &after).await;
+                }
+                return Ok(response);
+            }
+            Err(err) if err.condition_failed(&TxRole::Refund(refund_id.to_owned())) => continue,
+            Err(err) => return Err(err.into()),
+        }
+    }
+    Err(ApiError::Busy(format!("refund {refund_id} kept changing")))
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]

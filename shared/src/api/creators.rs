@@ -30,6 +30,9 @@ pub async fn handle(
             "POST /v1/admin/payouts/{payout_id}/return" => {
                 super::admin::return_held(app, payouts, r).await
             }
+            "POST /v1/admin/refunds/{refund_id}/retry" => {
+                super::admin::retry_refund(app, payouts, r).await
+            }
             "POST /v1/admin/corrections" => super::admin::correct(app, r).await,
             "GET /v1/creators/{creator_id}/leaderboard/weekly" => {
                 leaderboards::creator_week(app, r).await

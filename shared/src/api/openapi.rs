@@ -33,6 +33,7 @@ use utoipa::{Modify, OpenApi};
         super::admin::list_held,
         super::admin::release,
         super::admin::return_held,
+        super::admin::retry_refund,
         super::admin::correct,
         super::shop::create_product,
         super::shop::get_product,

@@ -9,19 +9,25 @@ use super::MAX_PINNED_ATTEMPTS;
 use crate::store::transaction::attempts;
 use std::collections::HashMap;
 
+use super::shop::{add_order_reversal, RepaidBy};
+use crate::domain::chargebacks::{
+    attribute, check_against_purchase, Attribution, ChargebackError, Reversal, SpentGift,
+};
 use crate::domain::ledger::AccountId;
 use crate::domain::payments::{
-    chargeback_transfers, coin_purchase_transfers, event_time, verify_signature, PaymentEvent,
+    coin_purchase_transfers, event_time, verify_signature, ChargedBack, PaymentEvent,
     WebhookEnvelope,
 };
-use crate::domain::refunds::payment_refund;
+use crate::domain::refunds::{payment_refund, RefundStatus};
+use crate::domain::settlement::Hold;
 use crate::domain::shop::{
-    payment_outcome, payment_transfer, OrderStatus, PaymentOutcome, ShopError,
+    payment_outcome, payment_transfer, Order, OrderStatus, PaymentOutcome, ShopError,
 };
 use crate::domain::time::{rfc3339, sortable};
 use crate::domain::wallet::chargeback_split;
 use crate::http::{record_business_id, serve, ApiError, ApiRequest, ApiResponse};
 use crate::queue::payouts::PayoutQueue;
+use crate::store::chargebacks::attribution_edits;
 use crate::store::ledger::{AccountEdit, LedgerWrite};
 use crate::store::orders::{OrderChange, SweepAfter};
 use crate::store::{Role, Tx, TxError};
@@ -32,7 +38,12 @@ struct Ack<'a> {
     event_id: &'a str,
     /// `applied` the first time, `duplicate` for every repeat.
     status: &'static str,
-    /// For an order payment: `order_paid`, or `owed_back_to_buyer:<why>`.
+    /// What the event did, where it can differ: for an order payment `order_paid` or
+    /// `owed_back_to_buyer:<why>`; for a purchase `charged_back_before_purchase`; for a
+    /// chargeback `reversed:clawed_back_<diamonds>`, `already_charged_back` or
+    /// `purchase_not_seen`; for an order chargeback `order_reversed`, `already_refunded` or
+    /// `nothing_to_reverse:<status>`; for a refund's answer `succeeded`, `failed` or
+    /// `unchanged:<status>`.
     #[serde(skip_serializing_if = "Option::is_none")]
     outcome: Option<String>,
 }
@@ -84,36 +95,60 @@ async fn webhook(
         let mut refund = None;
         match &event {
             PaymentEvent::CoinsPurchased(e) => {
-                let transfers = coin_purchase_transfers(&event_id, e)?;
-                app.store.add_ledger_write(
-                    &mut tx,
-                    LedgerWrite {
-                        transfers: &transfers,
-                        at: &at,
-                        ..Default::default()
-                    },
-                )?;
+                // Charged back before it arrived: it credits nothing (the provider took the
+                // money back already).
+                if app.store.charged_back_by(&event_id).await?.is_some() {
+                    outcome = Some("charged_back_before_purchase".to_owned());
+                } else {
+                    app.store.add_not_charged_back(&mut tx, &event_id);
+                    let transfers = coin_purchase_transfers(&event_id, e)?;
+                    app.store.add_ledger_write(
+                        &mut tx,
+                        LedgerWrite {
+                            transfers: &transfers,
+                            at: &at,
+                            ..Default::default()
+                        },
+                    )?;
+                }
             }
             PaymentEvent::ChargedBack(e) => {
-                let wallet = app.store.wallet(&e.user_id).await?;
-                let (from_wallet, from_loss) = chargeback_split(wallet.balance, e.coins);
-                let transfers =
-                    chargeback_transfers(&event_id, &e.user_id, from_wallet, from_loss)?;
-                let mut edits = HashMap::new();
-                if from_wallet > 0 {
-                    let account = AccountId::wallet(&e.user_id);
-                    edits.insert(account.clone(), AccountEdit::pinned(wallet.version));
-                    pinned.push(account);
-                }
-                app.store.add_ledger_write(
+                outcome = charge_back(app, &mut tx, &event_id, e, &at, &mut pinned).await?;
+            }
+            PaymentEvent::RefundAnswered(e, succeeded) => {
+                let refund = app
+                    .store
+                    .refund_by_id(&e.refund_id)
+                    .await?
+                    .ok_or(ApiError::RefundNotFound)?;
+                record_business_id(&refund.refund_id);
+                // Only a refund waiting on the provider takes its answer; the executor may have
+                // recorded it first (a look-up), and then this changes nothing.
+                outcome = Some(match refund.status {
+                    RefundStatus::Processing => {
+                        let answer = e.outcome(*succeeded, &event_id);
+                        app.store
+                            .add_refund_outcome(&mut tx, &refund, &answer, &at)?;
+                        RefundStatus::of(&answer).as_str().to_owned()
+                    }
+                    other => format!("unchanged:{}", other.as_str()),
+                });
+            }
+            PaymentEvent::OrderChargedBack(e) => {
+                let order = app
+                    .store
+                    .order(&e.order_id)
+                    .await?
+                    .ok_or(ShopError::OrderNotFound)?;
+                record_business_id(&order.order_id);
+                pinned.push(order.account());
+                outcome = Some(reverse_order(
+                    app,
                     &mut tx,
-                    LedgerWrite {
-                        transfers: &transfers,
-                        at: &at,
-                        edits,
-                        ..Default::default()
-                    },
-                )?;
+                    &event_id,
+                    &order,
+                    e.amount_cents,
+                )?);
             }
             PaymentEvent::OrderPaid(e) => {
                 let order = app
@@ -192,10 +227,156 @@ fn retryable(err: &TxError, pinned: &[AccountId]) -> bool {
     let TxError::Cancelled(reasons) = err else {
         return false;
     };
+    // A chargeback's marker written meanwhile, or a refund's answer recorded by its executor:
+    // read again, and find it.
     reasons.iter().all(|c| {
         c.conflict()
-            || (c.condition_failed() && matches!(&c.role, Role::Account(a) if pinned.contains(a)))
+            || (c.condition_failed()
+                && match &c.role {
+                    Role::Account(a) => pinned.contains(a),
+                    Role::Chargeback(_) | Role::Refund(_) => true,
+                    _ => false,
+                })
     })
+}
+
+/// A chargeback of a coin purchase (`domain::chargebacks`). What it decided on is pinned: the
+/// wallet, the gifts it traced and the creators' pending earnings it took from.
+async fn charge_back(
+    app: &App,
+    tx: &mut Tx,
+    event_id: &str,
+    e: &ChargedBack,
+    at: &str,
+    pinned: &mut Vec<AccountId>,
+) -> Result<Option<String>, ApiError> {
+    let mut cash = None;
+    let mut since = None;
+    if let Some((purchase_id, cents)) = e.purchase() {
+        if app.store.charged_back_by(purchase_id).await?.is_some() {
+            return Ok(Some("already_charged_back".to_owned()));
+        }
+        app.store
+            .add_chargeback_marker(tx, purchase_id, event_id, at);
+        let Some(purchase) = app.store.purchase(purchase_id).await? else {
+            // Nothing was credited, and the marker makes sure nothing will be.
+            return Ok(Some("purchase_not_seen".to_owned()));
+        };
+        check_against_purchase((purchase.coins, purchase.cents), e.coins, cents)?;
+        cash = Some((purchase_id, cents));
+        // Whole seconds: gifts' times are, and this bound must not pass over the same second.
+        let second = purchase
+            .received_at
+            .get(..19)
+            .unwrap_or(&purchase.received_at);
+        since = Some(second.to_owned());
+    }
+    let wallet = app.store.wallet(&e.user_id).await?;
+    let (from_wallet, spent) = chargeback_split(wallet.balance, e.coins);
+    let attribution = match since {
+        // An older body names no purchase: its spent coins stay the platform's loss.
+        Some(since) if spent > 0 => {
+            let gifts = app.store.spent_gifts(&e.user_id, &since).await?;
+            let holds = creators_holds(app, &gifts).await?;
+            attribute(spent, &gifts, |creator, release_at| {
+                holds
+                    .get(creator)
+                    .and_then(|h| h.iter().find(|h| h.release_at == release_at))
+                    .map_or(0, |h| h.amount)
+            })
+        }
+        _ => Attribution::default(),
+    };
+    let transfers = Reversal {
+        event_id,
+        user_id: &e.user_id,
+        coins: e.coins,
+        from_wallet,
+        attribution: &attribution,
+        cash,
+    }
+    .transfers()?;
+    let mut edits = attribution_edits(&attribution);
+    if from_wallet > 0 {
+        edits.insert(
+            AccountId::wallet(&e.user_id),
+            AccountEdit::pinned(wallet.version),
+        );
+    }
+    pinned.extend(edits.keys().cloned());
+    app.store.add_ledger_write(
+        tx,
+        LedgerWrite {
+            transfers: &transfers,
+            at,
+            edits,
+            ..Default::default()
+        },
+    )?;
+    Ok(cash.map(|_| format!("reversed:clawed_back_{}", attribution.clawed())))
+}
+
+/// The holds of the creators whose gifts were traced, as stored now.
+async fn creators_holds(
+    app: &App,
+    gifts: &[SpentGift],
+) -> Result<HashMap<String, Vec<Hold>>, ApiError> {
+    let creators: std::collections::BTreeSet<&str> = gifts
+        .iter()
+        .filter(|g| g.release_at.is_some())
+        .map(|g| g.creator_id.as_str())
+        .collect();
+    let reads = creators.into_iter().map(|creator| async move {
+        let pending = app
+            .store
+            .pending_earnings(&AccountId::earnings_pending(creator))
+            .await?;
+        Ok::<_, ApiError>((
+            creator.to_owned(),
+            pending.map(|p| p.holds).unwrap_or_default(),
+        ))
+    });
+    Ok(futures::future::try_join_all(reads)
+        .await?
+        .into_iter()
+        .collect())
+}
+
+/// An `order.charged_back`: the provider repaid the buyer, so the order is reversed as an admin
+/// refund would reverse it, with its money going to the provider instead of owed to the buyer.
+/// An order already refunded reverses nothing (the buyer is not repaid twice); one never paid
+/// has nothing to reverse.
+fn reverse_order(
+    app: &App,
+    tx: &mut Tx,
+    event_id: &str,
+    order: &Order,
+    amount_cents: u64,
+) -> Result<String, ApiError> {
+    if order.status == OrderStatus::Refunded {
+        return Ok("already_refunded".to_owned());
+    }
+    let Ok(booking) = order.status.refund(true) else {
+        return Ok(format!("nothing_to_reverse:{}", order.status.as_str()));
+    };
+    if amount_cents != order.total_cents {
+        return Err(ChargebackError::OrderAmount {
+            asked: amount_cents,
+            total: order.total_cents,
+        }
+        .into());
+    }
+    let now = app.clock.now();
+    add_order_reversal(
+        app,
+        tx,
+        (order, booking),
+        RepaidBy::Chargeback(event_id),
+        "charged_back",
+        now,
+        &sortable(now),
+    )?;
+    Ok("order_reversed".to_owned())
 }
 
 fn ack(event_id: &str, status: &'static str, outcome: Option<String>) -> ApiResponse {

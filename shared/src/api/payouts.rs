@@ -38,6 +38,8 @@ struct BalanceView<'a> {
     creator_id: &'a str,
     diamonds_pending: i64,
     diamonds_available: i64,
+    /// Diamonds owed back for charged-back gifts: paid off before anything is paid out.
+    diamonds_owed: i64,
     cents_pending: i64,
     cents_available: i64,
     payable_cents: i64,
@@ -52,18 +54,28 @@ pub async fn balance(app: &App, req: ApiRequest) -> Result<ApiResponse, ApiError
     caller.require(Role::Creator)?;
     let me = &caller.user_id;
     let balance = |kind| async move { app.store.account_balance(&AccountId::new(kind, me)).await };
-    let (diamonds_pending, diamonds_available, cents_pending, cents_available, in_payout, paid) = futures::try_join!(
+    let (
+        diamonds_pending,
+        diamonds_available,
+        clawback,
+        cents_pending,
+        cents_available,
+        in_payout,
+        paid,
+    ) = futures::try_join!(
         balance(AccountKind::EarningsPending),
         balance(AccountKind::Earnings),
+        balance(AccountKind::EarningsClawback),
         balance(AccountKind::CommissionPending),
         balance(AccountKind::Commission),
         balance(AccountKind::InPayout),
         balance(AccountKind::PaidOut),
     )?;
     let non_negative = |b: i64| u64::try_from(b).unwrap_or(0);
+    let diamonds_owed = clawback.saturating_neg().max(0);
     let payable = payable(
         non_negative(cents_available),
-        non_negative(diamonds_available),
+        non_negative(diamonds_available.saturating_sub(diamonds_owed)),
         app.config.diamond_value_millicents,
     );
     Ok(ApiResponse::json(
@@ -72,6 +84,7 @@ pub async fn balance(app: &App, req: ApiRequest) -> Result<ApiResponse, ApiError
             creator_id: me,
             diamonds_pending,
             diamonds_available,
+            diamonds_owed,
             cents_pending,
             cents_available,
             payable_cents: i64::try_from(payable).unwrap_or(i64::MAX),

@@ -12,7 +12,7 @@ use crate::domain::ledger::{AccountId, AccountKind};
 use crate::domain::refunds::{order_refund, Refund};
 use crate::domain::shop::{
     commission_clawback, completion_due, refund_transfers, validate_stock_delta, Order,
-    OrderStatus, Product, RefundBooking, ShopError, MAX_ID_BYTES, MAX_REFUND_REASON_BYTES,
+    OrderStatus, Product, RefundBooking, Repayer, ShopError, MAX_ID_BYTES, MAX_REFUND_REASON_BYTES,
     MAX_STOCK,
 };
 use crate::domain::stock::{adjustment, shard_count};
@@ -588,39 +588,17 @@ async fn refund(app: &App, queue: &PayoutQueue, req: ApiRequest) -> Result<ApiRe
             ));
         }
         let booking = order.status.refund(party.admin)?;
-        let clawback = match booking {
-            RefundBooking::AgainstSeller => {
-                commission_clawback(order, delivered_at(order)?, now, &app.config.shop)
-            }
-            RefundBooking::FromOrder => None,
-        };
-        let transfers = refund_transfers(order, booking, clawback.map_or(0, |(c, _)| c))?;
         let refund = order_refund(order, at);
-        let mut other_edits = HashMap::new();
-        if let (Some((amount, release)), Some(creator)) = (clawback, &order.affiliate_id) {
-            other_edits.insert(
-                AccountId::new(AccountKind::CommissionPending, creator),
-                hold_clawback_edit(&sortable(release), amount),
-            );
-        }
         let mut tx = Tx::new();
-        app.store.add_order_change(
+        add_order_reversal(
+            app,
             &mut tx,
-            OrderChange {
-                to: Some(OrderStatus::Refunded),
-                transfers: &transfers,
-                sweep: SweepAfter::Done,
-                refund_reason: Some(reason),
-                refund: Some(&refund),
-                other_edits,
-                ..OrderChange::new(order, at)
-            },
+            (order, booking),
+            RepaidBy::Refund(&refund),
+            reason,
+            now,
+            at,
         )?;
-        if booking == RefundBooking::FromOrder {
-            app.store.add_order_release(&mut tx, order);
-        }
-        app.store
-            .add_new_refund(&mut tx, &refund, &sortable(now + app.config.sweep_grace()));
         let mut after = moved(order, OrderStatus::Refunded, at);
         after.refund_reason = Some(reason.to_owned());
         after.refund = Some((refund.refund_id.clone(), refund.created_at.clone()));
@@ -631,4 +609,65 @@ async fn refund(app: &App, queue: &PayoutQueue, req: ApiRequest) -> Result<ApiRe
         })
     })
     .await
+}
+
+/// How a reversed order's buyer gets their money.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum RepaidBy<'a> {
+    /// A refund of ours, started in the same transaction.
+    Refund(&'a Refund),
+    /// The provider, already: a chargeback (its event id).
+    Chargeback(&'a str),
+}
+
+/// An order reversed in `tx`: its money back from where `booking` says, to whoever repays the
+/// buyer. The order becomes `refunded` with `reason`; stock comes back only from an order that
+/// had not completed.
+pub(crate) fn add_order_reversal(
+    app: &App,
+    tx: &mut Tx,
+    (order, booking): (&Order, RefundBooking),
+    repaid: RepaidBy<'_>,
+    reason: &str,
+    now: time::OffsetDateTime,
+    at: &str,
+) -> Result<(), ApiError> {
+    let clawback = match booking {
+        RefundBooking::AgainstSeller => {
+            commission_clawback(order, delivered_at(order)?, now, &app.config.shop)
+        }
+        RefundBooking::FromOrder => None,
+    };
+    let (repayer, refund) = match repaid {
+        RepaidBy::Refund(refund) => (Repayer::Platform, Some(refund)),
+        RepaidBy::Chargeback(event_id) => (Repayer::Provider(event_id), None),
+    };
+    let transfers = refund_transfers(order, booking, clawback.map_or(0, |(c, _)| c), repayer)?;
+    let mut other_edits = HashMap::new();
+    if let (Some((amount, release)), Some(creator)) = (clawback, &order.affiliate_id) {
+        other_edits.insert(
+            AccountId::new(AccountKind::CommissionPending, creator),
+            hold_clawback_edit(&sortable(release), amount),
+        );
+    }
+    app.store.add_order_change(
+        tx,
+        OrderChange {
+            to: Some(OrderStatus::Refunded),
+            transfers: &transfers,
+            sweep: SweepAfter::Done,
+            refund_reason: Some(reason),
+            refund,
+            other_edits,
+            ..OrderChange::new(order, at)
+        },
+    )?;
+    if booking == RefundBooking::FromOrder {
+        app.store.add_order_release(tx, order);
+    }
+    if let Some(refund) = refund {
+        app.store
+            .add_new_refund(tx, refund, &sortable(now + app.config.sweep_grace()));
+    }
+    Ok(())
 }

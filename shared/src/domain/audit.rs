@@ -28,8 +28,11 @@ pub struct LedgerSnapshot {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum GiftState {
     Unsettled,
-    /// The creator's share moved out; the platform's stays on the gift.
-    Settled,
+    /// The creator's share moved out; the platform's stays on the gift. Chargebacks of the coins
+    /// that paid for it took this much of the share back (`domain::chargebacks`).
+    Settled {
+        charged_back_diamonds: u64,
+    },
     /// Sent after its stream's end plus the grace: every coin went back to the sender.
     Refunded,
 }
@@ -72,20 +75,26 @@ pub fn violations(s: &LedgerSnapshot, policies: &Policies<'_>, moment: Moment) -
             found.push(format!("overdraft: {account} holds {b}"));
         }
     }
+    // Every balance has a way out to whoever it is owed to (`AccountKind::way_out`).
+    for (account, _, b) in &s.accounts {
+        if *b != 0 && !account.kind.drains() {
+            found.push(format!("{account} holds {b} and has no way out"));
+        }
+    }
     for (product, stock) in s.stock.iter().filter(|(_, st)| *st < 0) {
         found.push(format!("oversell: product {product} has stock {stock}"));
     }
 
     // 3. Every gift settled exactly once: its account keeps exactly the platform's share once
-    //    settled (nothing once refunded), and each creator's diamonds are exactly the creator
-    //    shares of settled gifts.
+    //    settled (nothing once refunded), and each creator's diamonds (debt included) are
+    //    exactly the creator shares of settled gifts less what chargebacks took back.
     let mut earned: BTreeMap<&str, i64> = BTreeMap::new();
     for (gift, state) in &s.gifts {
         let shares = split(gift.coins, policies.settlement.creator_share_bps);
         let kept = balance(&AccountId::pending_gift(&gift.gift_txn_id));
         let expected = match state {
             GiftState::Unsettled => gift.coins,
-            GiftState::Settled => shares.platform,
+            GiftState::Settled { .. } => shares.platform,
             GiftState::Refunded => 0,
         };
         if kept != expected as i64 {
@@ -95,8 +104,17 @@ pub fn violations(s: &LedgerSnapshot, policies: &Policies<'_>, moment: Moment) -
             ));
         }
         match state {
-            GiftState::Settled => {
-                *earned.entry(&gift.creator_id).or_default() += shares.creator as i64;
+            &GiftState::Settled {
+                charged_back_diamonds,
+            } => {
+                if charged_back_diamonds > shares.creator {
+                    found.push(format!(
+                        "gift {}: chargebacks took back {charged_back_diamonds} of a {} share",
+                        gift.gift_txn_id, shares.creator
+                    ));
+                }
+                *earned.entry(&gift.creator_id).or_default() +=
+                    shares.creator as i64 - charged_back_diamonds as i64;
             }
             GiftState::Unsettled if moment == Moment::Drained => {
                 found.push(format!("gift {} never settled", gift.gift_txn_id));
@@ -108,7 +126,10 @@ pub fn violations(s: &LedgerSnapshot, policies: &Policies<'_>, moment: Moment) -
     for (account, _, b) in &s.accounts {
         if matches!(
             account.kind,
-            AccountKind::Earnings | AccountKind::EarningsPending | AccountKind::DiamondsRedeemed
+            AccountKind::Earnings
+                | AccountKind::EarningsPending
+                | AccountKind::EarningsClawback
+                | AccountKind::DiamondsRedeemed
         ) {
             *diamonds.entry(&account.owner).or_default() += b;
         }
@@ -149,7 +170,13 @@ pub fn violations(s: &LedgerSnapshot, policies: &Policies<'_>, moment: Moment) -
         let (book, account) = match p.status {
             PayoutStatus::Paid => (&mut paid_out, kind.paid_out()),
             PayoutStatus::Failed => continue,
-            PayoutStatus::Held => (&mut in_payout, kind.in_payout()),
+            PayoutStatus::Held => {
+                // An admin decides on a held payout; nobody can without knowing why.
+                if p.reason.is_none() {
+                    found.push(format!("payout {} held without a reason", p.payout_id));
+                }
+                (&mut in_payout, kind.in_payout())
+            }
             PayoutStatus::Requested | PayoutStatus::Processing => {
                 if moment == Moment::Drained {
                     found.push(format!("payout {} still {:?}", p.payout_id, p.status));
@@ -219,6 +246,29 @@ pub fn violations(s: &LedgerSnapshot, policies: &Policies<'_>, moment: Moment) -
     found
 }
 
+/// After the weekly payout run has paid everything due: what every seller could still draw
+/// (available proceeds less what they owe, which a payout pays off first) is below the payout
+/// minimum, or it would have been paid out.
+pub fn after_weekly_run(s: &LedgerSnapshot, minimum_cents: u64) -> Vec<String> {
+    let balance_of: BTreeMap<&AccountId, i64> =
+        s.accounts.iter().map(|(a, _, b)| (a, *b)).collect();
+    s.accounts
+        .iter()
+        .filter(|(a, _, _)| a.kind == AccountKind::SellerProceeds)
+        .filter_map(|(account, _, b)| {
+            let debt = AccountId::new(PayeeKind::Seller.debt(), &account.owner);
+            let owed = balance_of.get(&debt).copied().unwrap_or(0).min(0).abs();
+            let drawable = (*b - owed).max(0);
+            (drawable >= minimum_cents as i64).then(|| {
+                format!(
+                    "{account} could still draw {drawable} after the weekly run, at least the \
+                     minimum {minimum_cents}"
+                )
+            })
+        })
+        .collect()
+}
+
 /// What an order's own account holds in each status: nothing before payment and after a refund
 /// from it, the whole payment until completion, the platform's fee after (also when an admin
 /// refunds a completed order: that refund is booked against the seller).
@@ -263,7 +313,12 @@ mod tests {
                 account(AccountKind::PendingGift, "g1", "coins", 50),
                 account(AccountKind::Earnings, "c", "coins", 50),
             ],
-            gifts: vec![(gift("g1", "c", 100), GiftState::Settled)],
+            gifts: vec![(
+                gift("g1", "c", 100),
+                GiftState::Settled {
+                    charged_back_diamonds: 0,
+                },
+            )],
             ..Default::default()
         }
     }

@@ -48,6 +48,9 @@ pub enum AccountKind {
     Earnings,
     /// A creator's earned diamonds still inside their hold (chargeback window).
     EarningsPending,
+    /// Diamonds a creator owes back for gifts paid with coins charged back after their hold
+    /// ended: negative, like a seller's clawback; their next released earnings pay it off first.
+    EarningsClawback,
     /// Where coins come from when sold and go back to on a chargeback: the coins in circulation
     /// are the negative of its balance.
     CoinIssuer,
@@ -93,11 +96,12 @@ pub enum AccountKind {
 }
 
 impl AccountKind {
-    const ALL: [AccountKind; 21] = [
+    const ALL: [AccountKind; 22] = [
         AccountKind::Wallet,
         AccountKind::PendingGift,
         AccountKind::Earnings,
         AccountKind::EarningsPending,
+        AccountKind::EarningsClawback,
         AccountKind::CoinIssuer,
         AccountKind::PaymentProvider,
         AccountKind::PlatformCash,
@@ -123,6 +127,7 @@ impl AccountKind {
             AccountKind::PendingGift => "gift",
             AccountKind::Earnings => "earnings",
             AccountKind::EarningsPending => "earnings-pending",
+            AccountKind::EarningsClawback => "earnings-clawback",
             AccountKind::CoinIssuer => "issuer",
             AccountKind::PaymentProvider => "provider",
             AccountKind::PlatformCash => "platform-cash",
@@ -149,6 +154,7 @@ impl AccountKind {
             | AccountKind::PendingGift
             | AccountKind::Earnings
             | AccountKind::EarningsPending
+            | AccountKind::EarningsClawback
             | AccountKind::CoinIssuer
             | AccountKind::ChargebackLoss
             | AccountKind::DiamondsRedeemed => Unit::Coins,
@@ -169,7 +175,7 @@ impl AccountKind {
         }
     }
 
-    /// Only the world outside (issuer, provider), loss accounts and a seller's clawback may be
+    /// Only the world outside (issuer, provider), loss accounts and payees' clawbacks may be
     /// negative; everything a person owns is guarded by a condition in the same transaction
     /// that debits it.
     pub fn may_go_negative(self) -> bool {
@@ -179,6 +185,7 @@ impl AccountKind {
                 | AccountKind::PaymentProvider
                 | AccountKind::ChargebackLoss
                 | AccountKind::SellerClawback
+                | AccountKind::EarningsClawback
                 | AccountKind::RedemptionCash
                 | AccountKind::PlatformExpense
         )
@@ -192,6 +199,7 @@ impl AccountKind {
         Some(match self {
             AccountKind::EarningsPending => (Creator, "diamonds_pending"),
             AccountKind::Earnings => (Creator, "diamonds_available"),
+            AccountKind::EarningsClawback => (Creator, "diamonds_clawback_balance"),
             AccountKind::CommissionPending => (Creator, "cents_pending"),
             AccountKind::Commission => (Creator, "cents_available"),
             AccountKind::InPayout => (Creator, "cents_in_payout"),
@@ -217,6 +225,65 @@ impl AccountKind {
             AccountKind::CommissionPending => Some(AccountKind::Commission),
             _ => None,
         }
+    }
+}
+
+/// How value leaves an account of a kind: the ledger audit's proof that nothing owed to someone
+/// outside is only ever credited.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WayOut {
+    /// Owed to someone outside and sent to them through the provider, into this account of the
+    /// world outside (a payout, a buyer's refund).
+    Provider(AccountKind),
+    /// Moved on by an operation of its own (settlement, a hold's release, completion, a payout
+    /// request) to this account.
+    MovesTo(AccountKind),
+    /// Its owner spends it (a wallet's coins on gifts), or a chargeback takes it back.
+    Spent,
+    /// A debt: paid off first by the owner's next money in this account.
+    PaidOffFrom(AccountKind),
+    /// Nobody outside is owed it: the platform's own (fees, losses, cash), or the world outside
+    /// itself.
+    NotOwed,
+}
+
+impl AccountKind {
+    pub fn way_out(self) -> WayOut {
+        use AccountKind::*;
+        match self {
+            Wallet => WayOut::Spent,
+            PendingGift => WayOut::MovesTo(EarningsPending),
+            EarningsPending => WayOut::MovesTo(Earnings),
+            // Redeemed for a payout's cash (which `redemption-cash` funds into `in-payout`).
+            Earnings => WayOut::MovesTo(DiamondsRedeemed),
+            EarningsClawback => WayOut::PaidOffFrom(Earnings),
+            CommissionPending => WayOut::MovesTo(Commission),
+            Commission => WayOut::MovesTo(InPayout),
+            InPayout => WayOut::Provider(PaidOut),
+            Order => WayOut::MovesTo(SellerProceeds),
+            SellerProceeds => WayOut::MovesTo(SellerInPayout),
+            SellerClawback => WayOut::PaidOffFrom(SellerProceeds),
+            SellerInPayout => WayOut::Provider(SellerPaidOut),
+            RefundOwed => WayOut::Provider(PaymentProvider),
+            CoinIssuer | PaymentProvider | PaidOut | SellerPaidOut | PlatformCash
+            | ChargebackLoss | PlatformExpense | DiamondsRedeemed | RedemptionCash => {
+                WayOut::NotOwed
+            }
+        }
+    }
+
+    /// Whether value in this account, however it moves on, ends with the one it is owed to (or
+    /// is owed to nobody outside): at most a few operations away, never in a circle.
+    pub fn drains(self) -> bool {
+        let mut kind = self;
+        for _ in 0..Self::ALL.len() {
+            match kind.way_out() {
+                WayOut::Provider(to) => return to.way_out() == WayOut::NotOwed,
+                WayOut::Spent | WayOut::NotOwed => return true,
+                WayOut::MovesTo(next) | WayOut::PaidOffFrom(next) => kind = next,
+            }
+        }
+        false
     }
 }
 
@@ -272,13 +339,28 @@ impl PayeeKind {
         }
     }
 
-    /// What the payee owes back (a negative balance), paid off first from their available cents
-    /// whenever they are paid out, if this payee kind can owe.
-    pub fn debt(self) -> Option<AccountKind> {
+    /// What the payee owes back (a negative balance): a creator diamonds for charged-back
+    /// gifts, a seller cents for refunds after completion.
+    pub fn debt(self) -> AccountKind {
         match self {
-            PayeeKind::Creator => None,
-            PayeeKind::Seller => Some(AccountKind::SellerClawback),
+            PayeeKind::Creator => AccountKind::EarningsClawback,
+            PayeeKind::Seller => AccountKind::SellerClawback,
         }
+    }
+
+    /// The available balance that pays the debt off first, whenever money reaches it (a hold's
+    /// release, an order's completion) and before any payout draws from it: the one in the
+    /// debt's unit.
+    pub fn debt_source(self) -> AccountKind {
+        match self {
+            PayeeKind::Creator => AccountKind::Earnings,
+            PayeeKind::Seller => AccountKind::SellerProceeds,
+        }
+    }
+
+    /// The payee kind whose debt an available balance of `kind` pays off first.
+    pub fn paying_debt_from(kind: AccountKind) -> Option<Self> {
+        Self::ALL.into_iter().find(|p| p.debt_source() == kind)
     }
 
     /// The payee kind whose payout run an available balance of `kind` lists them for.
@@ -355,6 +437,11 @@ pub enum TransferKind {
     Gift,
     Chargeback,
     ChargebackLoss,
+    /// A chargeback taking back the diamonds its spent coins earned a creator: from their
+    /// pending earnings, or as a debt once released.
+    ChargebackClawback,
+    /// A chargeback's cash, back from the platform to the provider (the card network took it).
+    ChargebackCash,
     /// A settled gift's creator share.
     GiftEarnings,
     /// Earnings whose hold ended, pending → available.
@@ -367,7 +454,7 @@ pub enum TransferKind {
     OrderProceeds,
     /// A completed order's creator share.
     AffiliateCommission,
-    /// Proceeds paying off a seller's clawback.
+    /// Available money paying off what its payee owes (a clawback).
     ClawbackRecovery,
     /// An order's money going back to its buyer.
     OrderRefund,
@@ -395,6 +482,8 @@ impl TransferKind {
             TransferKind::Gift => "gift",
             TransferKind::Chargeback => "chargeback",
             TransferKind::ChargebackLoss => "chargeback_loss",
+            TransferKind::ChargebackClawback => "chargeback_clawback",
+            TransferKind::ChargebackCash => "chargeback_cash",
             TransferKind::GiftEarnings => "gift_earnings",
             TransferKind::HoldRelease => "hold_release",
             TransferKind::OrderPayment => "order_payment",
@@ -531,6 +620,29 @@ mod tests {
 
     fn t(id: &str, debit: AccountId, credit: AccountId, amount: u64) -> Transfer {
         Transfer::new(id, debit, credit, amount, TransferKind::Gift, "ref").unwrap()
+    }
+
+    #[test]
+    fn every_account_owed_to_someone_has_a_way_out_in_its_own_unit() {
+        for kind in AccountKind::ALL {
+            assert!(
+                kind.drains(),
+                "{kind:?} never reaches whoever it is owed to"
+            );
+            match kind.way_out() {
+                WayOut::MovesTo(to) | WayOut::Provider(to) | WayOut::PaidOffFrom(to) => {
+                    assert_eq!(kind.unit(), to.unit(), "{kind:?} → {to:?}")
+                }
+                WayOut::Spent | WayOut::NotOwed => {}
+            }
+        }
+        // Only what may go negative is a debt, and every payee's debt is paid off first by
+        // where their money arrives.
+        for p in PayeeKind::ALL {
+            assert!(p.debt().may_go_negative());
+            assert_eq!(p.debt().way_out(), WayOut::PaidOffFrom(p.debt_source()));
+        }
+        assert!(!AccountKind::RefundOwed.may_go_negative());
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod audit;
+pub mod chargebacks;
 pub mod gifts;
 pub mod ids;
 pub mod ledger;

@@ -6,6 +6,7 @@ use serde::Deserialize;
 use sha2::Sha256;
 
 use super::ledger::{AccountId, AccountKind, LedgerError, Transfer, TransferKind};
+use super::payouts::ProviderOutcome;
 use crate::input::{bounded_str, from_value, in_range, InvalidInput};
 
 /// Largest accepted clock difference between the provider's signature and us (API.md).
@@ -109,6 +110,28 @@ pub struct CoinsPurchased {
 pub struct ChargedBack {
     pub user_id: String,
     pub coins: u64,
+    /// The cents the card network took back; with `purchase_event_id`, or neither (an older
+    /// body: the coins only, as before).
+    #[serde(default)]
+    pub amount_cents: Option<u64>,
+    /// The `coins.purchased` event this reverses.
+    #[serde(default)]
+    pub purchase_event_id: Option<String>,
+}
+
+impl ChargedBack {
+    /// The purchase this reverses and the cents going back, if the body names them.
+    pub fn purchase(&self) -> Option<(&str, u64)> {
+        self.purchase_event_id.as_deref().zip(self.amount_cents)
+    }
+}
+
+/// The buyer of an order was repaid by the provider (a dispute they won).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OrderChargedBack {
+    pub order_id: String,
+    pub amount_cents: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -118,11 +141,41 @@ pub struct OrderPaid {
     pub amount_cents: u64,
 }
 
+/// The provider's answer to a refund livepay asked for, for providers that confirm later.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RefundAnswered {
+    pub refund_id: String,
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+impl RefundAnswered {
+    /// What the answer records: `paid` is the event that confirmed it (the provider's object id
+    /// is not in the event).
+    pub fn outcome(&self, succeeded: bool, event_id: &str) -> ProviderOutcome {
+        match succeeded {
+            true => ProviderOutcome::Paid {
+                provider_ref: event_id.to_owned(),
+            },
+            false => ProviderOutcome::Failed {
+                reason: self
+                    .reason
+                    .clone()
+                    .unwrap_or_else(|| "the provider reported the refund failed".to_owned()),
+            },
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PaymentEvent {
     CoinsPurchased(CoinsPurchased),
     ChargedBack(ChargedBack),
     OrderPaid(OrderPaid),
+    OrderChargedBack(OrderChargedBack),
+    /// `refund.succeeded` (true) or `refund.failed` (false).
+    RefundAnswered(RefundAnswered, bool),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -156,7 +209,27 @@ impl PaymentEvent {
                     super::streams::MAX_USER_ID_BYTES,
                 )?;
                 in_range("data.coins", e.coins, 1..=MAX_COINS_PER_EVENT)?;
+                match (&e.purchase_event_id, e.amount_cents) {
+                    (Some(purchase), Some(cents)) => {
+                        bounded_str("data.purchase_event_id", purchase, MAX_EVENT_ID_BYTES)?;
+                        in_range("data.amount_cents", cents, 1..=MAX_CENTS_PER_EVENT)?;
+                    }
+                    (None, None) => {}
+                    _ => {
+                        return Err(InvalidInput::new(
+                            "data.purchase_event_id",
+                            "purchase_event_id and amount_cents come together",
+                        )
+                        .into())
+                    }
+                }
                 PaymentEvent::ChargedBack(e)
+            }
+            "order.charged_back" => {
+                let e: OrderChargedBack = from_value(envelope.data, "data")?;
+                bounded_str("data.order_id", &e.order_id, super::shop::MAX_ID_BYTES)?;
+                in_range("data.amount_cents", e.amount_cents, 1..=i64::MAX as u64)?;
+                PaymentEvent::OrderChargedBack(e)
             }
             "order.paid" => {
                 let e: OrderPaid = from_value(envelope.data, "data")?;
@@ -164,6 +237,14 @@ impl PaymentEvent {
                 // An order's total fits far below this: 50 lines × 1,000 × $100,000 is the cap.
                 in_range("data.amount_cents", e.amount_cents, 1..=i64::MAX as u64)?;
                 PaymentEvent::OrderPaid(e)
+            }
+            t @ ("refund.succeeded" | "refund.failed") => {
+                let e: RefundAnswered = from_value(envelope.data, "data")?;
+                bounded_str("data.refund_id", &e.refund_id, MAX_EVENT_ID_BYTES)?;
+                if let Some(reason) = &e.reason {
+                    bounded_str("data.reason", reason, super::shop::MAX_REFUND_REASON_BYTES)?;
+                }
+                PaymentEvent::RefundAnswered(e, t == "refund.succeeded")
             }
             other => return Err(EventError::UnsupportedType(other.to_owned())),
         };
@@ -194,39 +275,6 @@ pub fn coin_purchase_transfers(
             event_id,
         )?,
     ])
-}
-
-/// A chargeback: the coins go back to the issuer, from the wallet as far as it holds them and
-/// from the platform's chargeback-loss account for the rest.
-pub fn chargeback_transfers(
-    event_id: &str,
-    user_id: &str,
-    from_wallet: u64,
-    from_loss: u64,
-) -> Result<Vec<Transfer>, LedgerError> {
-    let issuer = AccountId::outside(AccountKind::CoinIssuer, event_id);
-    let mut transfers = Vec::with_capacity(2);
-    if from_wallet > 0 {
-        transfers.push(Transfer::new(
-            format!("{event_id}/wallet"),
-            AccountId::wallet(user_id),
-            issuer.clone(),
-            from_wallet,
-            TransferKind::Chargeback,
-            event_id,
-        )?);
-    }
-    if from_loss > 0 {
-        transfers.push(Transfer::new(
-            format!("{event_id}/loss"),
-            AccountId::outside(AccountKind::ChargebackLoss, event_id),
-            issuer,
-            from_loss,
-            TransferKind::ChargebackLoss,
-            event_id,
-        )?);
-    }
-    Ok(transfers)
 }
 
 #[cfg(test)]
@@ -345,17 +393,17 @@ mod tests {
             serde_json::json!({"user_id":"u","coins":1,"x":1}),
         ));
         assert!(matches!(extra, Err(EventError::Invalid(_))));
+        let half = PaymentEvent::parse(envelope(
+            "payment.charged_back",
+            serde_json::json!({"user_id":"u","coins":1,"purchase_event_id":"p"}),
+        ));
+        assert!(
+            matches!(half, Err(EventError::Invalid(InvalidInput { ref field, .. })) if field == "data.purchase_event_id")
+        );
         let other = PaymentEvent::parse(envelope("order.refunded", serde_json::json!({})));
         assert_eq!(
             other,
             Err(EventError::UnsupportedType("order.refunded".into()))
         );
-    }
-
-    #[test]
-    fn chargeback_transfers_skip_empty_legs() {
-        assert_eq!(chargeback_transfers("e", "u", 0, 5).unwrap().len(), 1);
-        assert_eq!(chargeback_transfers("e", "u", 5, 0).unwrap().len(), 1);
-        assert_eq!(chargeback_transfers("e", "u", 2, 3).unwrap().len(), 2);
     }
 }

@@ -139,8 +139,8 @@ impl Payee {
         AccountId::new(kind, &self.id)
     }
 
-    /// The payee as one string, unique across kinds: `<kind>#<id>` (a key part and the payouts
-    /// queue's message group).
+    /// The payee as one string, unique across kinds: `<kind>#<id>` (a key part; the payouts
+    /// queue's message group is a digest of it).
     pub fn key(&self) -> String {
         format!("{}#{}", self.kind.as_str(), self.id)
     }
@@ -151,19 +151,26 @@ impl Payee {
 pub struct Available {
     pub cents: u64,
     pub diamonds: u64,
-    /// What the payee owes back (`PayeeKind::debt`), 0 if nothing.
-    pub owed: u64,
+    /// What the payee owes back (`PayeeKind::debt`), in the debt's unit: a seller owes cents, a
+    /// creator diamonds, so at most one of these is non-zero.
+    pub owed_cents: u64,
+    pub owed_diamonds: u64,
 }
 
 impl Available {
-    /// The cents that pay off the debt first, in the payout's own transaction.
+    /// What pays off the debt first, in the payout's own transaction, in the debt's unit.
     pub fn payoff(&self) -> u64 {
-        self.cents.min(self.owed)
+        self.cents.min(self.owed_cents) + self.diamonds.min(self.owed_diamonds)
     }
 
     /// The cents a payout may draw once the debt is paid off.
     pub fn drawable_cents(&self) -> u64 {
-        self.cents - self.payoff()
+        self.cents - self.cents.min(self.owed_cents)
+    }
+
+    /// The diamonds a payout may redeem once the debt is paid off.
+    pub fn drawable_diamonds(&self) -> u64 {
+        self.diamonds - self.diamonds.min(self.owed_diamonds)
     }
 }
 
@@ -317,16 +324,14 @@ impl Payout {
         .collect())
     }
 
-    /// Available cents paying off what the payee owes, before the payout draws: final, whatever
+    /// Available money paying off what the payee owes, before the payout draws: final, whatever
     /// becomes of the payout (the money never leaves the platform).
     pub fn payoff_transfer(&self, amount: u64) -> Result<Option<Transfer>, LedgerError> {
-        let Some(debt) = self.payee.kind.debt() else {
-            return Ok(None);
-        };
+        let kind = self.payee.kind;
         self.transfer(
             "payoff",
-            self.cents_source(),
-            self.account(debt),
+            self.account(kind.debt_source()),
+            self.account(kind.debt()),
             amount,
             TransferKind::ClawbackRecovery,
         )
@@ -505,21 +510,36 @@ mod tests {
     fn a_debt_is_paid_off_before_anything_is_drawn() {
         let owing = Available {
             cents: 9_400,
-            diamonds: 0,
-            owed: 10_000,
+            owed_cents: 10_000,
+            ..Available::default()
         };
         assert_eq!((owing.payoff(), owing.drawable_cents()), (9_400, 0));
         let after = Available {
             cents: 12_000,
-            diamonds: 0,
-            owed: 2_000,
+            owed_cents: 2_000,
+            ..Available::default()
         };
         assert_eq!((after.payoff(), after.drawable_cents()), (2_000, 10_000));
-        let mut p = payout(Draw::default());
+        // A creator owes diamonds: their diamonds pay it, their cents are untouched.
+        let creator = Available {
+            cents: 500,
+            diamonds: 3_000,
+            owed_diamonds: 1_200,
+            ..Available::default()
+        };
         assert_eq!(
-            p.payoff_transfer(5).unwrap(),
-            None,
-            "creators owe nothing here"
+            (
+                creator.payoff(),
+                creator.drawable_cents(),
+                creator.drawable_diamonds()
+            ),
+            (1_200, 500, 1_800)
+        );
+        let mut p = payout(Draw::default());
+        let t = p.payoff_transfer(1_200).unwrap().unwrap();
+        assert_eq!(
+            (t.debit.to_string(), t.credit.to_string()),
+            ("earnings:c".into(), "earnings-clawback:c".into())
         );
         p.payee = Payee::seller("s");
         let t = p.payoff_transfer(2_000).unwrap().unwrap();

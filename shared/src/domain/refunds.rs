@@ -5,9 +5,11 @@
 //! States: `requested → processing → succeeded | failed` (with a reason). The money stays in
 //! `refund-owed:<buyer>` until the provider confirms: then `refund-owed → provider:<refund_id>`,
 //! the cash going back out through the provider it came in by. A failed refund keeps its money
-//! owed, visible with its reason. Refunds run on the payout machine's queue and executor, with
-//! the same unknown-outcome rules (DESIGN.md invariant 9).
+//! owed, visible with its reason, until an admin retries it (`failed → requested`, asked afresh
+//! under a new key). Refunds run on the payout machine's queue and executor, with the same
+//! unknown-outcome rules (DESIGN.md invariant 9).
 
+use super::admin::AdminAction;
 use super::ids::derived_id;
 use super::ledger::{AccountId, AccountKind, LedgerError, Transfer, TransferKind};
 use super::payouts::{ProviderOutcome, MAX_REASON_CHARS};
@@ -66,9 +68,32 @@ pub struct Refund {
     pub created_at: String,
     pub settled_at: Option<String>,
     pub provider_ref: Option<String>,
+    /// How many times an admin retried it after it failed.
+    pub retries: u32,
+    /// The last admin retry: who, and why.
+    pub admin: Option<AdminAction>,
 }
 
 impl Refund {
+    /// The key and the reference the provider is asked under: the refund id, then a new one per
+    /// admin retry. A provider replays the answer it gave a key (the failure) and finds a refund
+    /// by the reference it carries, so each retry is a new refund there, and a look-up for it
+    /// never finds the failed one.
+    pub fn attempt_key(&self) -> String {
+        match self.retries {
+            0 => self.refund_id.clone(),
+            n => format!("{}~retry-{n}", self.refund_id),
+        }
+    }
+
+    /// An admin may retry a refund only once it failed.
+    pub fn admin_retry(&self) -> Result<(), RefundStatus> {
+        match self.status {
+            RefundStatus::Failed => Ok(()),
+            other => Err(other),
+        }
+    }
+
     /// A new refund of `amount_cents` owed to `buyer_id` for `payment_ref`.
     pub fn requested(
         refund_id: String,
@@ -89,6 +114,8 @@ impl Refund {
             created_at: created_at.to_owned(),
             settled_at: None,
             provider_ref: None,
+            retries: 0,
+            admin: None,
         }
     }
 
@@ -186,6 +213,17 @@ mod tests {
         assert!(r.outcome_transfers(&failed).unwrap().is_empty());
         assert_eq!(RefundStatus::of(&failed), RefundStatus::Failed);
         assert_eq!(Refund::reason_of(&failed).as_deref(), Some("card closed"));
+    }
+
+    #[test]
+    fn a_retry_is_asked_under_a_new_key_and_only_after_a_failure() {
+        let mut r = refund();
+        assert_eq!(r.attempt_key(), "rf1");
+        assert_eq!(r.admin_retry(), Err(RefundStatus::Requested));
+        r.status = RefundStatus::Failed;
+        assert_eq!(r.admin_retry(), Ok(()));
+        r.retries = 2;
+        assert_eq!(r.attempt_key(), "rf1~retry-2");
     }
 
     #[test]

@@ -21,16 +21,22 @@ pub const BPS: u64 = 10_000;
 pub struct SettlementPolicy {
     /// The creator's share of a gift's coins (DOMAIN.md: 50 %, range 50–70 %).
     pub creator_share_bps: u64,
-    /// How long gift earnings stay pending before they become available (the deployment's
-    /// chargeback window; DOMAIN.md default 0).
+    /// How long gift earnings stay pending before they become available: the window in which a
+    /// chargeback takes them back from pending rather than as a creator debt.
     pub hold: Duration,
 }
+
+/// The default gift hold: 15 days. Card networks accept disputes for up to 120 days, but a
+/// stolen card is mostly reported within days to a few weeks, and a creator cannot wait four
+/// months for their pay; 15 days is Twitch's Net-15 (DOMAIN.md). A chargeback after the hold
+/// still reaches the creator, as a debt paid off from their next earnings.
+pub const DEFAULT_GIFT_HOLD_SECONDS: i64 = 15 * 86_400;
 
 impl Default for SettlementPolicy {
     fn default() -> Self {
         Self {
             creator_share_bps: 5_000,
-            hold: Duration::ZERO,
+            hold: Duration::seconds(DEFAULT_GIFT_HOLD_SECONDS),
         }
     }
 }
@@ -328,7 +334,11 @@ mod tests {
         gifts.push(gift("g000", "a", "u", 10));
         gifts.push(gift("h1", "b", "u", 1));
         let now = datetime!(2026-11-22 10:00 UTC);
-        let chunks = plan(&gifts, &SettlementPolicy::default(), now).unwrap();
+        let no_hold = SettlementPolicy {
+            hold: Duration::ZERO,
+            ..SettlementPolicy::default()
+        };
+        let chunks = plan(&gifts, &no_hold, now).unwrap();
         let sizes: Vec<_> = chunks
             .iter()
             .map(|c| (c.creator_id.as_str(), c.gifts.len()))

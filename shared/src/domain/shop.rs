@@ -483,15 +483,29 @@ pub fn completion_transfers(
     Ok(transfers)
 }
 
-/// The refund of a whole order: its money back to the buyer, from where `booking` says. After
-/// completion, `commission_clawback` cents (the creator's commission, while its hold has not
-/// ended) come back from the creator's pending commission, and the rest from the seller.
+/// Who gives a reversed order's money back to its buyer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Repayer<'a> {
+    /// We do, through a refund: the money is owed to the buyer until it leaves.
+    Platform,
+    /// The provider did already (a chargeback, this event id): the money goes to it.
+    Provider(&'a str),
+}
+
+/// The reversal of a whole order: its money back to the buyer (or to the provider that repaid
+/// them), from where `booking` says. After completion, `commission_clawback` cents (the
+/// creator's commission, while its hold has not ended) come back from the creator's pending
+/// commission, and the rest from the seller.
 pub fn refund_transfers(
     order: &Order,
     booking: RefundBooking,
     commission_clawback: u64,
+    repayer: Repayer<'_>,
 ) -> Result<Vec<Transfer>, LedgerError> {
-    let to = AccountId::new(AccountKind::RefundOwed, &order.buyer_id);
+    let to = match repayer {
+        Repayer::Platform => AccountId::new(AccountKind::RefundOwed, &order.buyer_id),
+        Repayer::Provider(event_id) => AccountId::outside(AccountKind::PaymentProvider, event_id),
+    };
     let refund = |id: String, from: AccountId, amount: u64, kind: TransferKind| {
         Transfer::new(id, from, to.clone(), amount, kind, &order.order_id)
     };
@@ -726,7 +740,8 @@ mod tests {
         let debits = |t: Vec<Transfer>| -> Vec<(String, u64)> {
             t.iter().map(|t| (t.debit.to_string(), t.amount)).collect()
         };
-        let t = refund_transfers(&o, RefundBooking::AgainstSeller, 1_000).unwrap();
+        let t =
+            refund_transfers(&o, RefundBooking::AgainstSeller, 1_000, Repayer::Platform).unwrap();
         assert!(t.iter().all(|t| t.credit.to_string() == "refund-owed:b"));
         assert_eq!(
             debits(t),
@@ -735,13 +750,19 @@ mod tests {
                 ("seller-clawback:s".into(), 9_000)
             ]
         );
-        let final_commission = refund_transfers(&o, RefundBooking::AgainstSeller, 0).unwrap();
+        let final_commission =
+            refund_transfers(&o, RefundBooking::AgainstSeller, 0, Repayer::Platform).unwrap();
         assert_eq!(
             debits(final_commission),
             vec![("seller-clawback:s".into(), 10_000)]
         );
-        let before = refund_transfers(&o, RefundBooking::FromOrder, 1_000).unwrap();
+        let before =
+            refund_transfers(&o, RefundBooking::FromOrder, 1_000, Repayer::Platform).unwrap();
         assert_eq!(debits(before), vec![(o.account().to_string(), 10_000)]);
+        // A chargeback: the provider repaid the buyer, so the money goes to it, not owed.
+        let disputed =
+            refund_transfers(&o, RefundBooking::AgainstSeller, 0, Repayer::Provider("ev")).unwrap();
+        assert_eq!(disputed[0].credit.to_string(), "provider:ev");
     }
 
     #[test]

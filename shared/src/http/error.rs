@@ -1,10 +1,12 @@
 //! Every error a client can see, and the one place that maps each to a status and a code.
 
 use crate::domain::admin::CorrectionError;
+use crate::domain::chargebacks::ChargebackError;
 use crate::domain::gifts::GiftRuleError;
 use crate::domain::ledger::LedgerError;
 use crate::domain::payments::{EventError, SignatureError};
 use crate::domain::payouts::{PayoutError, PayoutStatus};
+use crate::domain::refunds::RefundStatus;
 use crate::domain::shop::ShopError;
 use crate::domain::wallet::{AbovePlatformCap, SpendError};
 use crate::input::InvalidInput;
@@ -47,10 +49,16 @@ pub enum ApiError {
     Payout(#[from] PayoutError),
     #[error("no payout with this id")]
     PayoutNotFound,
+    #[error("no refund with this id")]
+    RefundNotFound,
+    #[error("the refund is {}, not failed", .0.as_str())]
+    RefundNotFailed(RefundStatus),
     #[error("the payout is {}, not held", .0.as_str())]
     PayoutNotHeld(PayoutStatus),
     #[error(transparent)]
     Correction(#[from] CorrectionError),
+    #[error(transparent)]
+    Chargeback(#[from] ChargebackError),
     #[error("too much contention or throttling; retry with the same Idempotency-Key")]
     Busy(String),
     #[error("internal error")]
@@ -103,6 +111,8 @@ impl ApiError {
                 }
             },
             ApiError::PayoutNotFound => (404, "payout_not_found"),
+            ApiError::RefundNotFound => (404, "refund_not_found"),
+            ApiError::RefundNotFailed(_) => (409, "invalid_transition"),
             ApiError::PayoutNotHeld(_) => (409, "invalid_transition"),
             ApiError::Correction(e) => match e {
                 CorrectionError::NotCorrectable(_) => (422, "account_not_correctable"),
@@ -110,6 +120,12 @@ impl ApiError {
                 CorrectionError::WouldOverdraw(_) => (422, "would_overdraw"),
                 CorrectionError::Ledger(_) => (400, "invalid_request"),
             },
+            ApiError::Chargeback(ChargebackError::ExceedsPurchase { .. }) => {
+                (422, "chargeback_exceeds_purchase")
+            }
+            ApiError::Chargeback(ChargebackError::OrderAmount { .. }) => {
+                (422, "chargeback_amount_mismatch")
+            }
             ApiError::Busy(_) => (503, "busy"),
             ApiError::Internal(_) => (500, "internal"),
         }

@@ -57,7 +57,7 @@ pub trait MoneyOut: Sized + Send + Sync {
     fn mark_processing(&self, app: &App) -> impl Future<Output = Result<bool, StoreError>> + Send;
     fn into_processing(self) -> Self;
     /// What the provider is asked for: rail, reference, idempotency key, destination, amount.
-    fn ask(&self) -> (Rail, &str, String, &str, u64);
+    fn ask(&self) -> (Rail, String, String, &str, u64);
     fn add_outcome(
         &self,
         app: &App,
@@ -99,7 +99,7 @@ pub async fn execute<R: MoneyOut>(
     let (rail, reference, idempotency_key, destination, amount_cents) = record.ask();
     let d = Disbursement {
         rail,
-        reference,
+        reference: &reference,
         idempotency_key: &idempotency_key,
         destination,
         amount_cents,
@@ -142,6 +142,11 @@ pub async fn execute<R: MoneyOut>(
     }
 }
 
+/// When the sweeper sends a record marked `processing` again if it is still unsettled.
+fn redrive_at(app: &App) -> String {
+    sortable(app.clock.now() + app.config.sweep_grace())
+}
+
 impl MoneyOut for Payout {
     type Key = PayoutKey;
 
@@ -162,7 +167,9 @@ impl MoneyOut for Payout {
     }
 
     async fn mark_processing(&self, app: &App) -> Result<bool, StoreError> {
-        app.store.mark_payout_processing(self).await
+        app.store
+            .mark_payout_processing(self, &redrive_at(app))
+            .await
     }
 
     fn into_processing(self) -> Self {
@@ -172,10 +179,10 @@ impl MoneyOut for Payout {
         }
     }
 
-    fn ask(&self) -> (Rail, &str, String, &str, u64) {
+    fn ask(&self) -> (Rail, String, String, &str, u64) {
         (
             Rail::Transfer,
-            &self.payout_id,
+            self.payout_id.clone(),
             self.idempotency_key(),
             &self.payee.id,
             self.amount_cents,
@@ -222,7 +229,9 @@ impl MoneyOut for Refund {
     }
 
     async fn mark_processing(&self, app: &App) -> Result<bool, StoreError> {
-        app.store.mark_refund_processing(self).await
+        app.store
+            .mark_refund_processing(self, &redrive_at(app))
+            .await
     }
 
     fn into_processing(self) -> Self {
@@ -232,11 +241,11 @@ impl MoneyOut for Refund {
         }
     }
 
-    fn ask(&self) -> (Rail, &str, String, &str, u64) {
+    fn ask(&self) -> (Rail, String, String, &str, u64) {
         (
             Rail::Refund,
-            &self.refund_id,
-            self.refund_id.clone(),
+            self.attempt_key(),
+            self.attempt_key(),
             &self.payment_ref,
             self.amount_cents,
         )

@@ -17,7 +17,7 @@ use serde::Serialize;
 use time::OffsetDateTime;
 
 use crate::domain::ids::derived_id;
-use crate::domain::ledger::{AccountKind, LedgerError};
+use crate::domain::ledger::{AccountKind, LedgerError, Unit};
 use crate::domain::payouts::{draw, payable, Available, Payee, Payout, PayoutError, PayoutStatus};
 use crate::domain::refunds::Refund;
 use crate::domain::time::{sortable, week_key};
@@ -58,7 +58,7 @@ pub enum RequestError {
 /// A payee's available balances — cents, and diamonds (none for a payee who earns none) — and
 /// what they owe, with the version of their debt account the payout is pinned to (so a refund
 /// booked meanwhile makes it decide again).
-async fn available(app: &App, payee: &Payee) -> Result<(Available, Option<u64>), StoreError> {
+async fn available(app: &App, payee: &Payee) -> Result<(Available, u64), StoreError> {
     let state = |kind: Option<AccountKind>| async move {
         let Some(kind) = kind else { return Ok(None) };
         app.store
@@ -69,15 +69,22 @@ async fn available(app: &App, payee: &Payee) -> Result<(Available, Option<u64>),
     let (cents, diamonds, debt) = futures::try_join!(
         state(Some(payee.kind.cents_source())),
         state(payee.kind.diamonds_source()),
-        state(payee.kind.debt()),
+        state(Some(payee.kind.debt())),
     )?;
     let positive = |s: Option<(i64, u64)>| s.map_or(0, |(b, _)| u64::try_from(b).unwrap_or(0));
+    let (debt_balance, debt_version) = debt.unwrap_or_default();
+    let owed = debt_balance.min(0).unsigned_abs();
+    let (owed_cents, owed_diamonds) = match payee.kind.debt().unit() {
+        Unit::Cents => (owed, 0),
+        Unit::Coins => (0, owed),
+    };
     let available = Available {
         cents: positive(cents),
         diamonds: positive(diamonds),
-        owed: debt.map_or(0, |(b, _)| b.min(0).unsigned_abs()),
+        owed_cents,
+        owed_diamonds,
     };
-    Ok((available, debt.map(|(_, version)| version)))
+    Ok((available, debt_version))
 }
 
 /// Requests a payout of `amount_cents` for `payee` with id `payout_id`. `commit` commits
@@ -104,7 +111,7 @@ where
         let draw = draw(
             amount_cents,
             balances.drawable_cents(),
-            balances.diamonds,
+            balances.drawable_diamonds(),
             app.config.diamond_value_millicents,
             policy,
         )
@@ -125,11 +132,7 @@ where
         let payoff = payout
             .payoff_transfer(balances.payoff())
             .map_err(RequestError::from)?;
-        let debt = payee
-            .kind
-            .debt()
-            .zip(debt_version)
-            .map(|(kind, version)| (payee.account(kind), version));
+        let debt = payee.account(payee.kind.debt());
         let mut tx = Tx::new();
         app.store
             .add_new_payout(
@@ -139,7 +142,7 @@ where
                     daily_cap_cents: policy.daily_cap_cents,
                     redrive_at: &redrive_at,
                     payoff: payoff.as_ref(),
-                    debt: debt.as_ref().map(|(a, v)| (a, *v)),
+                    debt: Some((&debt, debt_version)),
                 },
             )
             .map_err(RequestError::from)?;
@@ -172,7 +175,7 @@ where
         let moved = [
             Some(payee.kind.cents_source()),
             payee.kind.diamonds_source(),
-            payee.kind.debt(),
+            Some(payee.kind.debt()),
         ]
         .into_iter()
         .flatten()
@@ -318,7 +321,7 @@ async fn schedule_one(
     let (balances, _) = available(app, payee).await?;
     let payable = payable(
         balances.drawable_cents(),
-        balances.diamonds,
+        balances.drawable_diamonds(),
         app.config.diamond_value_millicents,
     );
     if payable < app.config.payouts.minimum_cents {

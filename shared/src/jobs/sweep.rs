@@ -12,7 +12,7 @@ use time::OffsetDateTime;
 
 use super::orders::{expire, Outcome};
 use super::settlement::settle;
-use crate::domain::ledger::{AccountId, LedgerError, Unit};
+use crate::domain::ledger::{AccountId, LedgerError, PayeeKind, Unit};
 use crate::domain::payouts::Payout;
 use crate::domain::refunds::Refund;
 use crate::domain::shop::OrderStatus;
@@ -188,8 +188,20 @@ async fn release_hold(
         let Some(pending) = app.store.pending_earnings(account).await? else {
             return Ok(None);
         };
+        // What the owner owes in the released unit is paid off first (a creator's chargeback
+        // debt, from their next released earnings).
+        let debt = account
+            .kind
+            .released_to()
+            .and_then(PayeeKind::paying_debt_from)
+            .map(|payee| AccountId::new(payee.debt(), &account.owner));
+        let debt_state = match &debt {
+            Some(debt) => Some(app.store.account_state(debt).await?),
+            None => None,
+        };
+        let debt = debt.as_ref().zip(debt_state).map(|(a, (b, v))| (a, b, v));
         let mut tx = Tx::new();
-        let Some(amount) = app.store.add_hold_release(&mut tx, &pending, now)? else {
+        let Some(amount) = app.store.add_hold_release(&mut tx, &pending, debt, now)? else {
             return Ok(None);
         };
         match tx.commit(app.store.client()).await {
@@ -265,13 +277,15 @@ async fn sweep_orders(
     Ok(())
 }
 
-/// A payout or refund still `requested` after the grace period: its message may be lost.
+/// A payout or refund still `requested` or `processing` after the grace period: its message may
+/// be lost, or spent (the DLQ) before the provider settled it.
 enum Stranded {
     Payout(Payout),
     Refund(Refund),
 }
 
-/// Payouts and refunds still `requested` after the grace period, sent to the executor again.
+/// Payouts and refunds still unsettled after the grace period, sent to the executor again (which
+/// looks a `processing` one up at the provider before anything is sent).
 async fn sweep_payouts(
     app: &App,
     payouts: &PayoutQueue,

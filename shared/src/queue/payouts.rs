@@ -1,7 +1,7 @@
 //! The FIFO payouts queue, consumed by `execute-payouts`: one message per requested payout or
-//! buyer refund — money out, through one executor. Message group = the payee (`<kind>#<id>`:
-//! one payee's payouts run one at a time, in order), or `buyer#<id>` for a buyer's refunds;
-//! deduplication id = the payout's idempotency key (its id, or a new one per admin release; a
+//! buyer refund — money out, through one executor. Message group = a digest of the payee
+//! (`payee_<hex>`: one payee's payouts run one at a time, in order), or of the refund
+//! (`refund_<hex>`: refunds wait for nothing); deduplication id = the payout's idempotency key (its id, or a new one per admin release; a
 //! re-send within SQS's 5-minute window is dropped; after it, the executor's status checks make
 //! a duplicate harmless).
 //!
@@ -16,6 +16,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::{Queue, QueueError};
+use crate::domain::ids::derived_id;
 use crate::domain::payouts::{Payee, PayeeKind, Payout};
 use crate::domain::refunds::Refund;
 use crate::store::payouts::PayoutKey;
@@ -137,7 +138,7 @@ impl PayoutQueue {
 
     pub async fn send(&self, payout: &Payout) -> Result<(), QueueError> {
         let body = PayoutEvent::requested(payout).to_body();
-        let group = payout.payee.key();
+        let group = payout_group(&payout.payee);
         // Per release too: SQS drops a deduplication id it saw in the last five minutes, even
         // once that message was deleted, and a release may follow the hold within minutes.
         let dedup = payout.idempotency_key();
@@ -146,14 +147,22 @@ impl PayoutQueue {
             .await
     }
 
-    /// A buyer's refunds run one at a time, in order, like a payee's payouts.
+    /// Each refund is its own group: refunds need no order among themselves, and one the
+    /// provider is slow to settle must not hold up the buyer's others.
     pub async fn send_refund(&self, refund: &Refund) -> Result<(), QueueError> {
         let body = PayoutEvent::refund_requested(refund).to_body();
-        let group = format!("buyer#{}", refund.buyer_id);
+        let group = derived_id("refund", &[&refund.refund_id]);
         self.0
             .send(body, Some((group.as_str(), refund.refund_id.as_str())))
             .await
     }
+}
+
+/// A payee's payouts run one at a time, in order. The group is a digest of the payee: SQS takes
+/// at most 128 characters of letters, digits and punctuation, and a payee id is whatever the
+/// identity provider's `sub` is.
+pub fn payout_group(payee: &Payee) -> String {
+    derived_id("payee", &[&payee.key()])
 }
 
 #[cfg(test)]

@@ -4,7 +4,8 @@
 
 use aws_sdk_dynamodb::types::AttributeValue;
 
-use super::attrs::{get_n, get_s, Item};
+use super::attrs::{get_n, get_s, opt_n, Item};
+use super::chargebacks::CHARGED_BACK_DIAMONDS;
 use super::ledger::ACCOUNT_SK;
 use super::orders::order_from_item;
 use super::payouts::payout_from_item;
@@ -36,7 +37,12 @@ impl Store {
             match account.kind {
                 AccountKind::PendingGift => {
                     let state = match item.get("settlement") {
-                        Some(AttributeValue::S(s)) if s == SETTLEMENT_SETTLED => GiftState::Settled,
+                        Some(AttributeValue::S(s)) if s == SETTLEMENT_SETTLED => {
+                            GiftState::Settled {
+                                charged_back_diamonds: opt_n(&item, CHARGED_BACK_DIAMONDS)?
+                                    .unwrap_or(0),
+                            }
+                        }
                         Some(AttributeValue::S(s)) if s == SETTLEMENT_REFUNDED => {
                             GiftState::Refunded
                         }

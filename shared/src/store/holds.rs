@@ -74,11 +74,14 @@ impl Store {
     }
 
     /// Moves what is due from a pending account to its available account (see the module's
-    /// conditions). Returns `None` if nothing is due.
+    /// conditions), paying off first what the owner owes (`debt`: their debt account, its
+    /// balance and the version read, to which the release is pinned). Returns `None` if nothing
+    /// is due.
     pub fn add_hold_release(
         &self,
         tx: &mut Tx,
         pending: &PendingEarnings,
+        debt: Option<(&AccountId, i64, u64)>,
         now: time::OffsetDateTime,
     ) -> Result<Option<u64>, LedgerError> {
         let r = release(&pending.holds, now);
@@ -114,23 +117,40 @@ impl Store {
                 edit.remove.extend([SWEEP_SHARD.into(), SWEEP_AT.into()]);
             }
         }
-        let transfers = match r.amount {
-            0 => vec![],
-            amount => vec![Transfer::new(
-                format!("release:{pending_account}:{}", pending.version),
+        let id = format!("release:{pending_account}:{}", pending.version);
+        let owed = debt.map_or(0, |(_, balance, _)| balance.min(0).unsigned_abs());
+        let payoff = r.amount.min(owed);
+        let mut transfers = Vec::new();
+        let mut edits = std::collections::HashMap::new();
+        if let (Some((debt, _, version)), true) = (debt, payoff > 0) {
+            transfers.push(Transfer::new(
+                format!("{id}:payoff"),
+                pending_account.clone(),
+                debt.clone(),
+                payoff,
+                TransferKind::ClawbackRecovery,
+                &pending_account.owner,
+            )?);
+            // Pinned, so a debt booked meanwhile makes the release decide again.
+            edits.insert(debt.clone(), AccountEdit::pinned(version));
+        }
+        if r.amount > payoff {
+            transfers.push(Transfer::new(
+                id,
                 pending_account.clone(),
                 available,
-                amount,
+                r.amount - payoff,
                 TransferKind::HoldRelease,
                 &pending_account.owner,
-            )?],
-        };
+            )?);
+        }
+        edits.insert(pending_account, edit);
         self.add_ledger_write(
             tx,
             LedgerWrite {
                 transfers: &transfers,
                 at: &sortable(now),
-                edits: [(pending_account, edit)].into(),
+                edits,
                 ..Default::default()
             },
         )?;

@@ -14,6 +14,7 @@
 mod attrs;
 pub mod audit;
 pub mod boards;
+pub mod chargebacks;
 pub mod gifts;
 pub mod holds;
 pub mod idempotency;
@@ -45,6 +46,8 @@ pub struct Tables {
     pub ledger_sweep_index: String,
     /// Sparse: paid orders not yet completed or refunded, by seller.
     pub ledger_open_orders_index: String,
+    /// Keys only: each gift account by its sender and time (`store::chargebacks`).
+    pub ledger_sender_gifts_index: String,
     /// The commerce table's GSI ranking each leaderboard's entries by coins (`store::boards`).
     pub commerce_boards_index: String,
 }

@@ -254,10 +254,19 @@ impl Store {
             .transpose()
     }
 
-    /// `requested` → `processing`, once: false if the payout had already moved on.
-    pub async fn mark_payout_processing(&self, payout: &Payout) -> Result<bool, StoreError> {
-        self.marked_processing(PayoutKey::of(payout).item_key(), payout.releases)
-            .await
+    /// `requested` → `processing`, once: false if the payout had already moved on. The sweeper
+    /// sends it again at `redrive_at` if it is still unsettled.
+    pub async fn mark_payout_processing(
+        &self,
+        payout: &Payout,
+        redrive_at: &str,
+    ) -> Result<bool, StoreError> {
+        self.marked_processing(
+            PayoutKey::of(payout).item_key(),
+            payout.releases,
+            redrive_at,
+        )
+        .await
     }
 
     /// `requested` → `processing` for a payout or refund record at `key`, once, and only for the
@@ -266,20 +275,24 @@ impl Store {
         &self,
         key: Item,
         releases: u32,
+        redrive_at: &str,
     ) -> Result<bool, StoreError> {
+        // It stays in the sweep index, due at `redrive_at`: if the provider never settles it
+        // while its message lasts (a refund confirmed later, a message gone to the DLQ), the
+        // sweeper sends it again and the executor looks it up.
         let update = self
             .client
             .update_item()
             .table_name(&self.tables.ledger)
             .set_key(Some(key))
-            .update_expression("SET #status = :to REMOVE #shard, #at")
+            .update_expression("SET #status = :to, #at = :redrive")
             .condition_expression(SAME_ATTEMPT)
             .expression_attribute_names("#status", "status")
-            .expression_attribute_names("#shard", SWEEP_SHARD)
             .expression_attribute_names("#at", SWEEP_AT)
             .expression_attribute_values(":to", s(PayoutStatus::Processing.as_str()))
             .expression_attribute_values(":from", s(PayoutStatus::Requested.as_str()))
-            .expression_attribute_values(":releases", n(releases));
+            .expression_attribute_values(":releases", n(releases))
+            .expression_attribute_values(":redrive", s(redrive_at));
         updated_if(update).await
     }
 
@@ -380,17 +393,19 @@ impl Store {
         out.items().iter().map(from_item).collect()
     }
 
-    /// Requested payouts due for re-sending by `now` (their message may have been lost).
+    /// Requested or processing payouts due for re-sending by `now` (their message may have been
+    /// lost, or run out of deliveries).
     pub async fn stranded_payouts(&self, now: &str) -> Result<Due<Payout>, StoreError> {
         self.sweep_due("payout", now, payout_from_item).await
     }
 
-    /// Moves a still-requested payout's next re-send to `next`; false if it has moved on.
+    /// Moves a still-unsettled payout's next re-send to `next`; false if it has moved on.
     pub async fn payout_redriven(&self, payout: &Payout, next: &str) -> Result<bool, StoreError> {
         self.redriven(PayoutKey::of(payout).item_key(), next).await
     }
 
-    /// Moves a still-requested payout's or refund's next re-send to `next`.
+    /// Moves a still-unsettled (requested or processing) payout's or refund's next re-send to
+    /// `next`.
     pub(crate) async fn redriven(&self, key: Item, next: &str) -> Result<bool, StoreError> {
         let update = self
             .client
@@ -398,11 +413,12 @@ impl Store {
             .table_name(&self.tables.ledger)
             .set_key(Some(key))
             .update_expression("SET #at = :next")
-            .condition_expression("#status = :requested")
+            .condition_expression("#status IN (:requested, :processing)")
             .expression_attribute_names("#status", "status")
             .expression_attribute_names("#at", SWEEP_AT)
             .expression_attribute_values(":next", s(next))
-            .expression_attribute_values(":requested", s(PayoutStatus::Requested.as_str()));
+            .expression_attribute_values(":requested", s(PayoutStatus::Requested.as_str()))
+            .expression_attribute_values(":processing", s(PayoutStatus::Processing.as_str()));
         updated_if(update).await
     }
 
@@ -557,7 +573,7 @@ pub(crate) fn payout_from_item(item: &Item) -> Result<Payout, StoreError> {
     })
 }
 
-fn admin_from_item(item: &Item) -> Option<AdminAction> {
+pub(crate) fn admin_from_item(item: &Item) -> Option<AdminAction> {
     Some(AdminAction {
         by: opt_s(item, "admin_id")?,
         note: opt_s(item, "admin_note")?,

@@ -94,7 +94,7 @@ impl Store {
             .map(|k| stock_key(&product.product_id, k))
             .collect();
         let mut units = vec![0; product.stock_shards as usize];
-        for item in self.batch_get(keys).await? {
+        for item in self.batch_get(&self.tables.commerce, keys).await? {
             let shard = get_s(&item, "pk")?
                 .rsplit('#')
                 .next()
@@ -134,7 +134,7 @@ impl Store {
                 None => missing.push(product_key(id)),
             }
         }
-        for item in self.batch_get(missing).await? {
+        for item in self.batch_get(&self.tables.commerce, missing).await? {
             let p = product_from_item(&item)?;
             self.product_snapshots.put(&p.product_id, p.clone());
             found.insert(p.product_id.clone(), p);
@@ -142,9 +142,13 @@ impl Store {
         Ok(found)
     }
 
-    /// Consistent reads of `keys` in the commerce table (one `BatchGetItem`, again for what
-    /// DynamoDB leaves unprocessed).
-    async fn batch_get(&self, mut keys: Vec<Item>) -> Result<Vec<Item>, StoreError> {
+    /// Consistent reads of `keys` in `table` (one `BatchGetItem`, again for what DynamoDB
+    /// leaves unprocessed).
+    pub(crate) async fn batch_get(
+        &self,
+        table: &str,
+        mut keys: Vec<Item>,
+    ) -> Result<Vec<Item>, StoreError> {
         let mut items = Vec::new();
         let mut rounds = 0;
         while !keys.is_empty() {
@@ -163,18 +167,18 @@ impl Store {
             let out = self
                 .client
                 .batch_get_item()
-                .request_items(&self.tables.commerce, request)
+                .request_items(table, request)
                 .send()
                 .await
                 .map_err(|e| sdk_error("BatchGetItem", e))?;
             items.extend(
                 out.responses
-                    .and_then(|mut r| r.remove(&self.tables.commerce))
+                    .and_then(|mut r| r.remove(table))
                     .unwrap_or_default(),
             );
             keys = out
                 .unprocessed_keys
-                .and_then(|mut u| u.remove(&self.tables.commerce))
+                .and_then(|mut u| u.remove(table))
                 .map(|k| k.keys)
                 .unwrap_or_default();
         }

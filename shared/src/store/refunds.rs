@@ -12,12 +12,13 @@ use aws_sdk_dynamodb::types::{
     ReturnValuesOnConditionCheckFailure as OnFail, TransactWriteItem, Update,
 };
 
-use super::attrs::{get_n, get_s, key, n, opt_s, s, Item};
+use super::attrs::{get_n, get_s, key, n, opt_n, opt_s, s, Item};
 use super::ledger::LedgerWrite;
 use super::payouts::SAME_ATTEMPT;
 use super::sweep::{refund_sweep_shard, Due, SWEEP_AT, SWEEP_SHARD};
 use super::transaction::{put_new, Role, Tx};
 use super::{Store, StoreError};
+use crate::domain::admin::AdminAction;
 use crate::domain::ledger::LedgerError;
 use crate::domain::payouts::ProviderOutcome;
 use crate::domain::refunds::{Refund, RefundStatus};
@@ -74,6 +75,32 @@ impl Store {
             Role::Refund(refund.refund_id.clone()),
             put_new(&self.tables.ledger, item),
         );
+        // The provider's confirmations name the refund by its id alone.
+        let mut locator = refund_locator(&refund.refund_id);
+        locator.extend([
+            ("buyer_id".to_owned(), s(&refund.buyer_id)),
+            ("created_at".to_owned(), s(&refund.created_at)),
+        ]);
+        tx.push(
+            Role::Refund(refund.refund_id.clone()),
+            put_new(&self.tables.ledger, locator),
+        );
+    }
+
+    /// A refund found by its id alone.
+    pub async fn refund_by_id(&self, refund_id: &str) -> Result<Option<Refund>, StoreError> {
+        let Some(item) = self
+            .get_item(&self.tables.ledger, refund_locator(refund_id))
+            .await?
+        else {
+            return Ok(None);
+        };
+        let key = RefundKey::new(
+            get_s(&item, "buyer_id")?,
+            get_s(&item, "created_at")?,
+            refund_id,
+        );
+        self.refund(&key).await
     }
 
     pub async fn refund(&self, key: &RefundKey) -> Result<Option<Refund>, StoreError> {
@@ -84,9 +111,14 @@ impl Store {
             .transpose()
     }
 
-    /// `requested` → `processing`, once: false if the refund had moved on.
-    pub async fn mark_refund_processing(&self, refund: &Refund) -> Result<bool, StoreError> {
-        self.marked_processing(RefundKey::of(refund).item_key(), 0)
+    /// `requested` → `processing`, once: false if the refund had moved on. The sweeper sends it
+    /// again at `redrive_at` if it is still unsettled.
+    pub async fn mark_refund_processing(
+        &self,
+        refund: &Refund,
+        redrive_at: &str,
+    ) -> Result<bool, StoreError> {
+        self.marked_processing(RefundKey::of(refund).item_key(), refund.retries, redrive_at)
             .await
     }
 
@@ -104,9 +136,11 @@ impl Store {
             .set_key(Some(RefundKey::of(refund).item_key()))
             .condition_expression(SAME_ATTEMPT)
             .expression_attribute_names("#status", "status")
+            .expression_attribute_names("#shard", SWEEP_SHARD)
+            .expression_attribute_names("#at", SWEEP_AT)
             .expression_attribute_values(":to", s(RefundStatus::of(outcome).as_str()))
             .expression_attribute_values(":from", s(RefundStatus::Processing.as_str()))
-            .expression_attribute_values(":releases", n(0))
+            .expression_attribute_values(":releases", n(refund.retries))
             .expression_attribute_values(":at", s(at))
             .return_values_on_condition_check_failure(OnFail::AllOld);
         if let Some(reason) = Refund::reason_of(outcome) {
@@ -118,7 +152,7 @@ impl Store {
             update = update.expression_attribute_values(":ref", s(provider_ref));
         }
         let update = update
-            .update_expression(format!("SET {}", sets.join(", ")))
+            .update_expression(format!("SET {} REMOVE #shard, #at", sets.join(", ")))
             .build()
             .expect("table, key and expression are set");
         tx.push(
@@ -135,6 +169,45 @@ impl Store {
         )
     }
 
+    /// `failed` → `requested` by an admin: asked again under a new key (`Refund::attempt_key`),
+    /// back in the sweep index until the executor takes it. The failure's reason is kept as
+    /// `failed_reason`; the money never moved, so nothing else changes.
+    pub fn add_refund_retry(
+        &self,
+        tx: &mut Tx,
+        refund: &Refund,
+        admin: &AdminAction,
+        redrive_at: &str,
+    ) {
+        let update = Update::builder()
+            .table_name(&self.tables.ledger)
+            .set_key(Some(RefundKey::of(refund).item_key()))
+            .update_expression(
+                "SET #status = :to, admin_id = :by, admin_note = :note, #shard = :shard, \
+                 #at = :redrive, failed_reason = reason ADD releases :one \
+                 REMOVE reason, settled_at",
+            )
+            .condition_expression(SAME_ATTEMPT)
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_names("#shard", SWEEP_SHARD)
+            .expression_attribute_names("#at", SWEEP_AT)
+            .expression_attribute_values(":to", s(RefundStatus::Requested.as_str()))
+            .expression_attribute_values(":from", s(RefundStatus::Failed.as_str()))
+            .expression_attribute_values(":releases", n(refund.retries))
+            .expression_attribute_values(":by", s(&admin.by))
+            .expression_attribute_values(":note", s(&admin.note))
+            .expression_attribute_values(":shard", s(refund_sweep_shard(&refund.refund_id)))
+            .expression_attribute_values(":redrive", s(redrive_at))
+            .expression_attribute_values(":one", n(1))
+            .return_values_on_condition_check_failure(OnFail::AllOld)
+            .build()
+            .expect("table, key and expression are set");
+        tx.push(
+            Role::Refund(refund.refund_id.clone()),
+            TransactWriteItem::builder().update(update).build(),
+        );
+    }
+
     /// A buyer's refunds, newest first.
     pub async fn refunds_of(&self, buyer_id: &str) -> Result<Vec<Refund>, StoreError> {
         let pk = format!("REFUNDS#{buyer_id}");
@@ -142,15 +215,20 @@ impl Store {
             .await
     }
 
-    /// Requested refunds due for re-sending by `now` (their message may have been lost).
+    /// Requested or processing refunds due for re-sending by `now` (their message may have been
+    /// lost, or the provider not have settled them yet).
     pub async fn stranded_refunds(&self, now: &str) -> Result<Due<Refund>, StoreError> {
         self.sweep_due("refund", now, refund_from_item).await
     }
 
-    /// Moves a still-requested refund's next re-send to `next`; false if it has moved on.
+    /// Moves a still-unsettled refund's next re-send to `next`; false if it has moved on.
     pub async fn refund_redriven(&self, refund: &Refund, next: &str) -> Result<bool, StoreError> {
         self.redriven(RefundKey::of(refund).item_key(), next).await
     }
+}
+
+fn refund_locator(refund_id: &str) -> Item {
+    key(format!("REFUNDID#{refund_id}"), "K")
 }
 
 pub(crate) fn refund_from_item(item: &Item) -> Result<Refund, StoreError> {
@@ -167,5 +245,7 @@ pub(crate) fn refund_from_item(item: &Item) -> Result<Refund, StoreError> {
         created_at: get_s(item, "created_at")?.to_owned(),
         settled_at: opt_s(item, "settled_at"),
         provider_ref: opt_s(item, "provider_ref"),
+        retries: opt_n(item, "releases")?.unwrap_or(0),
+        admin: super::payouts::admin_from_item(item),
     })
 }

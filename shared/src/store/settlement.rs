@@ -27,6 +27,8 @@ pub const SETTLEMENT_PENDING: &str = "pending";
 pub const SETTLEMENT_SETTLED: &str = "settled";
 /// Sent after its stream's end plus the grace: the coins went back to the sender.
 pub const SETTLEMENT_REFUNDED: &str = "refunded";
+/// On a settled gift whose creator share landed pending: the hold it is in.
+pub(crate) const RELEASE_AT: &str = "release_at";
 /// The version a gift account has from its opening until it is settled.
 const UNSETTLED_VERSION: u64 = 1;
 /// Prefix of the attributes on a creator's pending earnings that hold amounts by release time.
@@ -55,14 +57,19 @@ impl Store {
     ) -> Result<(), LedgerError> {
         let mut edits = HashMap::new();
         for (gift, split) in &chunk.gifts {
+            let mut set = vec![
+                ("settlement".into(), s(SETTLEMENT_SETTLED)),
+                ("settled_at".into(), s(at)),
+                ("creator_share".into(), n(split.creator)),
+                ("platform_share".into(), n(split.platform)),
+            ];
+            // Where its share waits, so a chargeback can take it back from that hold.
+            if let Landing::Pending { release_at } = &chunk.landing {
+                set.push((RELEASE_AT.into(), s(sortable(*release_at))));
+            }
             let edit = AccountEdit {
                 equals: claimed_facts(gift),
-                set: vec![
-                    ("settlement".into(), s(SETTLEMENT_SETTLED)),
-                    ("settled_at".into(), s(at)),
-                    ("creator_share".into(), n(split.creator)),
-                    ("platform_share".into(), n(split.platform)),
-                ],
+                set,
                 ..AccountEdit::pinned(UNSETTLED_VERSION)
             };
             edits.insert(AccountId::pending_gift(&gift.gift_txn_id), edit);

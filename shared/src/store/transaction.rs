@@ -38,6 +38,8 @@ pub enum Role {
     Payout(String),
     /// A buyer's refund (its record).
     Refund(String),
+    /// The marker that a coin purchase (its event id) was charged back.
+    Chargeback(String),
     /// A creator's payouts of one day, against the daily cap.
     PayoutDay,
 }

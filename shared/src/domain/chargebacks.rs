@@ -1,0 +1,380 @@
+//! Chargebacks of coin purchases: which earnings the charged-back coins paid for, and the
+//! transfers that take them back.
+//!
+//! The attribution rule: coins still in the buyer's wallet come back first. The rest were spent,
+//! and are traced to the buyer's own settled gifts sent since the purchase, newest first (the
+//! coins a stolen card bought are the ones the thief spends right after). Each traced coin takes
+//! back the creator share it earned, in proportion: from the creator's pending earnings while
+//! that gift's hold still holds it, else as a creator debt (`earnings-clawback`), which their next
+//! released earnings and any payout pay off first. A gift's coins are traced at most once across
+//! all chargebacks (`charged_back_coins` on the gift). What cannot be traced — the platform's
+//! share, gifts not yet settled, or gifts past the transaction's size — stays the platform's
+//! chargeback loss.
+
+use std::collections::BTreeMap;
+
+use super::ledger::{AccountId, AccountKind, LedgerError, Transfer, TransferKind};
+
+/// Items one attribution may add to the chargeback's transaction: DynamoDB's 100, less the
+/// event, the marker, the wallet, issuer, loss, cash and provider accounts and their transfer
+/// records (10), less a margin.
+pub const ATTRIBUTION_ITEMS: usize = 88;
+/// Each gift traced costs its account's edit; each creator account clawed from costs the
+/// account, its statement entry and the transfer record.
+const ITEMS_PER_GIFT: usize = 1;
+const ITEMS_PER_CLAWBACK: usize = 3;
+/// Most gifts read to trace one chargeback (newest first).
+pub const MAX_TRACED_GIFTS: i32 = 60;
+
+/// A settled gift the charged-back buyer sent since the purchase, as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpentGift {
+    pub gift_txn_id: String,
+    pub creator_id: String,
+    pub coins: u64,
+    pub creator_share: u64,
+    /// Coins of it earlier chargebacks traced already, and the diamonds they took back.
+    pub charged_back_coins: u64,
+    pub charged_back_diamonds: u64,
+    /// The hold its creator share landed in, if it landed pending.
+    pub release_at: Option<String>,
+    pub version: u64,
+}
+
+/// A chargeback the ledger cannot take as sent.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ChargebackError {
+    #[error("the chargeback takes back {asked} {unit}; its purchase has {left}")]
+    ExceedsPurchase {
+        unit: &'static str,
+        asked: u64,
+        left: u64,
+    },
+    #[error("the chargeback is for {asked} cents; the order's total is {total}")]
+    OrderAmount { asked: u64, total: u64 },
+}
+
+/// A chargeback may take back at most what its purchase brought in (coins issued, cash still
+/// on the books).
+pub fn check_against_purchase(
+    (purchase_coins, purchase_cents): (u64, u64),
+    coins: u64,
+    cents: u64,
+) -> Result<(), ChargebackError> {
+    let over = |unit, asked, left| {
+        (asked > left).then_some(ChargebackError::ExceedsPurchase { unit, asked, left })
+    };
+    match over("coins", coins, purchase_coins).or(over("cents", cents, purchase_cents)) {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
+/// Where a creator's share comes back from.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum ClawbackFrom {
+    /// Their pending earnings, out of the hold releasing at this time.
+    Hold(String),
+    /// Their debt: the hold has released it.
+    Debt,
+}
+
+/// A gift's traced coins: its version as read and its new traced totals.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TracedGift {
+    pub gift_txn_id: String,
+    pub version: u64,
+    pub charged_back_coins: u64,
+    pub charged_back_diamonds: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Attribution {
+    pub gifts: Vec<TracedGift>,
+    /// Diamonds per creator and source.
+    pub clawbacks: BTreeMap<(String, ClawbackFrom), u64>,
+}
+
+impl Attribution {
+    pub fn clawed(&self) -> u64 {
+        self.clawbacks.values().sum()
+    }
+
+    /// Diamonds taken from each creator's pending holds, per release time.
+    pub fn from_holds(&self) -> BTreeMap<&str, Vec<(&str, u64)>> {
+        let mut holds: BTreeMap<&str, Vec<(&str, u64)>> = BTreeMap::new();
+        for ((creator, from), amount) in &self.clawbacks {
+            if let ClawbackFrom::Hold(release_at) = from {
+                holds
+                    .entry(creator)
+                    .or_default()
+                    .push((release_at, *amount));
+            }
+        }
+        holds
+    }
+}
+
+/// Traces `spent` coins to `gifts` (newest first). `holds(creator, release_at)` says how many
+/// diamonds that hold of the creator's pending earnings holds now.
+pub fn attribute(
+    spent: u64,
+    gifts: &[SpentGift],
+    holds: impl Fn(&str, &str) -> u64,
+) -> Attribution {
+    let mut out = Attribution::default();
+    let mut remaining = spent;
+    let mut items = 0;
+    // Diamonds each hold still has once this attribution's earlier takes are counted.
+    let mut taken_from_hold: BTreeMap<(String, String), u64> = BTreeMap::new();
+    for g in gifts {
+        if remaining == 0 {
+            break;
+        }
+        let take = remaining.min(g.coins.saturating_sub(g.charged_back_coins));
+        if take == 0 {
+            continue;
+        }
+        let diamonds = share_of(g.creator_share, take, g.coins);
+        let from_hold = g.release_at.as_ref().map_or(0, |at| {
+            let key = (g.creator_id.clone(), at.clone());
+            let used = taken_from_hold.get(&key).copied().unwrap_or(0);
+            holds(&g.creator_id, at).saturating_sub(used).min(diamonds)
+        });
+        let parts = [
+            g.release_at
+                .as_ref()
+                .map(|at| (ClawbackFrom::Hold(at.clone()), from_hold)),
+            Some((ClawbackFrom::Debt, diamonds - from_hold)),
+        ];
+        let parts: Vec<_> = parts
+            .into_iter()
+            .flatten()
+            .filter(|(_, d)| *d > 0)
+            .collect();
+        let new_clawbacks = parts
+            .iter()
+            .filter(|(from, _)| {
+                !out.clawbacks
+                    .contains_key(&(g.creator_id.clone(), from.clone()))
+            })
+            .count();
+        let cost = ITEMS_PER_GIFT + ITEMS_PER_CLAWBACK * new_clawbacks;
+        if items + cost > ATTRIBUTION_ITEMS {
+            break;
+        }
+        items += cost;
+        for (from, d) in parts {
+            if let ClawbackFrom::Hold(at) = &from {
+                *taken_from_hold
+                    .entry((g.creator_id.clone(), at.clone()))
+                    .or_default() += d;
+            }
+            *out.clawbacks
+                .entry((g.creator_id.clone(), from))
+                .or_default() += d;
+        }
+        out.gifts.push(TracedGift {
+            gift_txn_id: g.gift_txn_id.clone(),
+            version: g.version,
+            charged_back_coins: g.charged_back_coins + take,
+            charged_back_diamonds: g.charged_back_diamonds + diamonds,
+        });
+        remaining -= take;
+    }
+    out
+}
+
+/// The creator share of `take` of a gift's `coins`, rounded down: what rounding leaves is the
+/// platform's loss, never the creator's.
+fn share_of(creator_share: u64, take: u64, coins: u64) -> u64 {
+    let share = u128::from(creator_share) * u128::from(take) / u128::from(coins.max(1));
+    u64::try_from(share).expect("at most the creator share")
+}
+
+/// What one chargeback books: coins back to the issuer from the wallet, the creators' clawbacks
+/// and the platform's loss for the rest; and the purchase's cash back to the provider.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reversal<'a> {
+    pub event_id: &'a str,
+    pub user_id: &'a str,
+    pub coins: u64,
+    pub from_wallet: u64,
+    pub attribution: &'a Attribution,
+    /// The purchase and the cents going back, if the chargeback names one.
+    pub cash: Option<(&'a str, u64)>,
+}
+
+impl Reversal<'_> {
+    pub fn transfers(&self) -> Result<Vec<Transfer>, LedgerError> {
+        let ev = self.event_id;
+        let issuer = AccountId::outside(AccountKind::CoinIssuer, ev);
+        let to_issuer = |id: String, from: AccountId, amount: u64, kind: TransferKind| {
+            Transfer::new(id, from, issuer.clone(), amount, kind, ev)
+        };
+        let mut transfers = Vec::new();
+        if self.from_wallet > 0 {
+            transfers.push(to_issuer(
+                format!("{ev}/wallet"),
+                AccountId::wallet(self.user_id),
+                self.from_wallet,
+                TransferKind::Chargeback,
+            )?);
+        }
+        let mut per_account: BTreeMap<AccountId, u64> = BTreeMap::new();
+        for ((creator, from), amount) in &self.attribution.clawbacks {
+            let kind = match from {
+                ClawbackFrom::Hold(_) => AccountKind::EarningsPending,
+                ClawbackFrom::Debt => AccountKind::EarningsClawback,
+            };
+            *per_account
+                .entry(AccountId::new(kind, creator))
+                .or_default() += amount;
+        }
+        for (account, amount) in per_account {
+            transfers.push(to_issuer(
+                format!("{ev}/clawback/{account}"),
+                account,
+                amount,
+                TransferKind::ChargebackClawback,
+            )?);
+        }
+        let spent = self.coins - self.from_wallet;
+        let loss = spent.saturating_sub(self.attribution.clawed());
+        if loss > 0 {
+            transfers.push(to_issuer(
+                format!("{ev}/loss"),
+                AccountId::outside(AccountKind::ChargebackLoss, ev),
+                loss,
+                TransferKind::ChargebackLoss,
+            )?);
+        }
+        if let Some((purchase, cents)) = self.cash.filter(|(_, c)| *c > 0) {
+            transfers.push(Transfer::new(
+                format!("{ev}/cash"),
+                AccountId::outside(AccountKind::PlatformCash, purchase),
+                AccountId::outside(AccountKind::PaymentProvider, ev),
+                cents,
+                TransferKind::ChargebackCash,
+                ev,
+            )?);
+        }
+        Ok(transfers)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::ledger::postings;
+
+    fn gift(id: &str, creator: &str, coins: u64, release_at: Option<&str>) -> SpentGift {
+        SpentGift {
+            gift_txn_id: id.into(),
+            creator_id: creator.into(),
+            coins,
+            creator_share: coins / 2,
+            charged_back_coins: 0,
+            charged_back_diamonds: 0,
+            release_at: release_at.map(Into::into),
+            version: 2,
+        }
+    }
+
+    const H: &str = "2026-12-09T10:00:00Z";
+
+    #[test]
+    fn spent_coins_are_traced_newest_first_and_pending_shares_come_back_from_their_hold() {
+        let gifts = [
+            gift("g3", "a", 1_000, Some(H)),
+            gift("g2", "b", 600, Some(H)),
+            gift("g1", "a", 5_000, Some(H)),
+        ];
+        // Creator a's hold has everything; b's hold was released (empty).
+        let holds = |creator: &str, _: &str| if creator == "a" { 10_000 } else { 0 };
+        let a = attribute(2_000, &gifts, holds);
+        assert_eq!(
+            a.gifts
+                .iter()
+                .map(|g| (g.gift_txn_id.as_str(), g.charged_back_coins))
+                .collect::<Vec<_>>(),
+            [("g3", 1_000), ("g2", 600), ("g1", 400)]
+        );
+        assert_eq!(
+            a.clawbacks,
+            BTreeMap::from([
+                (("a".into(), ClawbackFrom::Hold(H.into())), 500 + 200),
+                (("b".into(), ClawbackFrom::Debt), 300),
+            ])
+        );
+    }
+
+    #[test]
+    fn a_hold_with_too_little_left_gives_what_it_has_and_the_rest_becomes_debt() {
+        let gifts = [gift("g2", "a", 100, Some(H)), gift("g1", "a", 100, Some(H))];
+        let a = attribute(200, &gifts, |_, _| 70);
+        assert_eq!(
+            a.clawbacks,
+            BTreeMap::from([
+                (("a".into(), ClawbackFrom::Hold(H.into())), 70),
+                (("a".into(), ClawbackFrom::Debt), 30),
+            ])
+        );
+        assert_eq!(a.from_holds()["a"], [(H, 70)]);
+    }
+
+    #[test]
+    fn coins_traced_by_an_earlier_chargeback_are_not_traced_again() {
+        let mut g = gift("g1", "a", 100, None);
+        g.charged_back_coins = 100;
+        let older = gift("g0", "a", 100, None);
+        let a = attribute(100, &[g, older], |_, _| 0);
+        assert_eq!(a.gifts.len(), 1);
+        assert_eq!(a.gifts[0].gift_txn_id, "g0");
+        assert_eq!(a.clawed(), 50);
+    }
+
+    #[test]
+    fn attribution_stops_before_the_transaction_would_be_too_big() {
+        let gifts: Vec<_> = (0..200)
+            .map(|i| gift(&format!("g{i}"), &format!("c{i}"), 10, None))
+            .collect();
+        let a = attribute(2_000, &gifts, |_, _| 0);
+        // Each gift to a new creator costs 1 + 3 items.
+        assert_eq!(a.gifts.len(), ATTRIBUTION_ITEMS / 4);
+    }
+
+    #[test]
+    fn a_reversal_returns_every_coin_to_the_issuer_and_the_cash_to_the_provider() {
+        let gifts = [gift("g1", "a", 1_000, Some(H))];
+        let attribution = attribute(1_000, &gifts, |_, _| 10_000);
+        let r = Reversal {
+            event_id: "cb1",
+            user_id: "u",
+            coins: 1_200,
+            from_wallet: 200,
+            attribution: &attribution,
+            cash: Some(("pur1", 1_299)),
+        };
+        let t = r.transfers().unwrap();
+        let moves: Vec<_> = t
+            .iter()
+            .map(|t| (t.debit.to_string(), t.credit.to_string(), t.amount))
+            .collect();
+        assert_eq!(
+            moves,
+            [
+                ("wallet:u".into(), "issuer:cb1".into(), 200),
+                ("earnings-pending:a".into(), "issuer:cb1".into(), 500),
+                ("chargeback-loss:cb1".into(), "issuer:cb1".into(), 500),
+                ("platform-cash:pur1".into(), "provider:cb1".into(), 1_299),
+            ]
+        );
+        let issuer = postings(&t)
+            .unwrap()
+            .into_iter()
+            .find(|p| p.account.kind == AccountKind::CoinIssuer)
+            .unwrap();
+        assert_eq!(issuer.delta, 1_200);
+    }
+}

@@ -1,0 +1,221 @@
+//! Chargebacks in the ledger table: the purchase a chargeback names, its marker, and the gifts
+//! its coins paid for (`domain::chargebacks`).
+//!
+//! A chargeback of a purchase writes `CHARGEBACK#<purchase event id>` (once: a second one of the
+//! same purchase finds it), and every purchase checks that no such marker exists in its own
+//! transaction, so a purchase delivered after its chargeback credits nothing.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::{
+    ConditionCheck, ReturnValuesOnConditionCheckFailure as OnFail, TransactWriteItem,
+};
+
+use super::attrs::{get_n, get_s, key, n, opt_n, opt_s, s, Item};
+use super::holds::hold_clawback_edit;
+use super::ledger::{AccountEdit, ACCOUNT_SK};
+use super::settlement::{RELEASE_AT, SETTLEMENT_SETTLED};
+use super::transaction::{put_new, Role, Tx};
+use super::{sdk_error, Store, StoreError};
+use crate::domain::chargebacks::{Attribution, SpentGift, MAX_TRACED_GIFTS};
+use crate::domain::ledger::{AccountId, AccountKind};
+
+/// On a gift account: how many of its coins chargebacks have traced so far, and how many of its
+/// creator's diamonds they took back.
+const CHARGED_BACK_COINS: &str = "charged_back_coins";
+pub(crate) const CHARGED_BACK_DIAMONDS: &str = "charged_back_diamonds";
+
+fn marker_key(purchase_id: &str) -> Item {
+    key(format!("CHARGEBACK#{purchase_id}"), "C")
+}
+
+/// A coin purchase as the ledger recorded it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Purchase {
+    /// When its event took effect (RFC 3339).
+    pub received_at: String,
+    pub coins: u64,
+    /// Its cash still on the platform's books (less what earlier chargebacks reversed).
+    pub cents: u64,
+}
+
+impl Store {
+    /// The purchase `purchase_id` took effect as, if it did.
+    pub async fn purchase(&self, purchase_id: &str) -> Result<Option<Purchase>, StoreError> {
+        let event = self
+            .get_item(
+                &self.tables.ledger,
+                key(format!("EVENT#{purchase_id}"), "E"),
+            )
+            .await?;
+        let Some(event) = event.filter(|e| opt_s(e, "type").as_deref() == Some("coins.purchased"))
+        else {
+            return Ok(None);
+        };
+        let issuer = AccountId::outside(AccountKind::CoinIssuer, purchase_id);
+        let cash = AccountId::outside(AccountKind::PlatformCash, purchase_id);
+        let (issued, cash) =
+            futures::try_join!(self.account_balance(&issuer), self.account_balance(&cash))?;
+        Ok(Some(Purchase {
+            received_at: get_s(&event, "received_at")?.to_owned(),
+            coins: issued.min(0).unsigned_abs(),
+            cents: u64::try_from(cash).unwrap_or(0),
+        }))
+    }
+
+    /// The chargeback event that reversed `purchase_id`, if one did.
+    pub async fn charged_back_by(&self, purchase_id: &str) -> Result<Option<String>, StoreError> {
+        let marker = self
+            .get_item(&self.tables.ledger, marker_key(purchase_id))
+            .await?;
+        marker
+            .map(|m| get_s(&m, "event_id").map(str::to_owned))
+            .transpose()
+    }
+
+    /// Marks `purchase_id` charged back by `event_id`; fails if it was already.
+    pub fn add_chargeback_marker(&self, tx: &mut Tx, purchase_id: &str, event_id: &str, at: &str) {
+        let mut item = marker_key(purchase_id);
+        item.extend([
+            ("event_id".to_owned(), s(event_id)),
+            ("charged_back_at".to_owned(), s(at)),
+        ]);
+        tx.push(
+            Role::Chargeback(purchase_id.to_owned()),
+            put_new(&self.tables.ledger, item),
+        );
+    }
+
+    /// Fails the transaction if `purchase_id` was charged back before it took effect.
+    pub fn add_not_charged_back(&self, tx: &mut Tx, purchase_id: &str) {
+        let check = ConditionCheck::builder()
+            .table_name(&self.tables.ledger)
+            .set_key(Some(marker_key(purchase_id)))
+            .condition_expression("attribute_not_exists(pk)")
+            .return_values_on_condition_check_failure(OnFail::AllOld)
+            .build()
+            .expect("table, key and condition are set");
+        tx.push(
+            Role::Chargeback(purchase_id.to_owned()),
+            TransactWriteItem::builder().condition_check(check).build(),
+        );
+    }
+
+    /// The settled gifts `sender_id` sent since `since` (a sortable time or a prefix of one),
+    /// newest first, at most [`MAX_TRACED_GIFTS`]; read strongly after the (keys-only) index
+    /// names them.
+    pub async fn spent_gifts(
+        &self,
+        sender_id: &str,
+        since: &str,
+    ) -> Result<Vec<SpentGift>, StoreError> {
+        let out = self
+            .client
+            .query()
+            .table_name(&self.tables.ledger)
+            .index_name(&self.tables.ledger_sender_gifts_index)
+            .key_condition_expression("sender_id = :sender AND sent_at >= :since")
+            .expression_attribute_values(":sender", s(sender_id))
+            .expression_attribute_values(":since", s(since))
+            .scan_index_forward(false)
+            .limit(MAX_TRACED_GIFTS)
+            .send()
+            .await
+            .map_err(|e| sdk_error("Query", e))?;
+        let keys: Vec<Item> = out
+            .items
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|k| Some(key(get_s(&k, "pk").ok()?.to_owned(), ACCOUNT_SK)))
+            .collect();
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut gifts = Vec::new();
+        for item in self.batch_get(&self.tables.ledger, keys).await? {
+            if opt_s(&item, "settlement").as_deref() == Some(SETTLEMENT_SETTLED) {
+                gifts.push((get_s(&item, "sent_at")?.to_owned(), spent_gift(&item)?));
+            }
+        }
+        // Newest first again: a batch read answers in no particular order.
+        gifts.sort_by(|a, b| {
+            b.0.cmp(&a.0)
+                .then_with(|| b.1.gift_txn_id.cmp(&a.1.gift_txn_id))
+        });
+        Ok(gifts.into_iter().map(|(_, g)| g).collect())
+    }
+}
+
+/// The account edits an attribution makes: each traced gift pinned to the version read, with
+/// its new traced total, and each creator's pending earnings refused unless every hold taken
+/// from still holds what is taken.
+pub fn attribution_edits(a: &Attribution) -> HashMap<AccountId, AccountEdit> {
+    let mut edits = HashMap::new();
+    for g in &a.gifts {
+        edits.insert(
+            AccountId::pending_gift(&g.gift_txn_id),
+            AccountEdit {
+                set: vec![
+                    (CHARGED_BACK_COINS.into(), n(g.charged_back_coins)),
+                    (CHARGED_BACK_DIAMONDS.into(), n(g.charged_back_diamonds)),
+                ],
+                ..AccountEdit::pinned(g.version)
+            },
+        );
+    }
+    for (creator, holds) in a.from_holds() {
+        let mut edit = AccountEdit::default();
+        for (release_at, amount) in holds {
+            let hold = hold_clawback_edit(release_at, amount);
+            edit.add.extend(hold.add);
+            edit.at_least.extend(hold.at_least);
+        }
+        edits.insert(AccountId::earnings_pending(creator), edit);
+    }
+    edits
+}
+
+fn spent_gift(item: &Item) -> Result<SpentGift, StoreError> {
+    Ok(SpentGift {
+        gift_txn_id: get_s(item, "gift_txn_id")?.to_owned(),
+        creator_id: get_s(item, "creator_id")?.to_owned(),
+        coins: get_n(item, "coins")?,
+        creator_share: get_n(item, "creator_share")?,
+        charged_back_coins: opt_n(item, CHARGED_BACK_COINS)?.unwrap_or(0),
+        charged_back_diamonds: opt_n(item, CHARGED_BACK_DIAMONDS)?.unwrap_or(0),
+        release_at: opt_s(item, RELEASE_AT),
+        version: get_n(item, "version")?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::chargebacks::{ClawbackFrom, TracedGift};
+    use std::collections::BTreeMap;
+
+    #[test]
+    fn attribution_edits_pin_each_gift_and_guard_each_hold() {
+        let a = Attribution {
+            gifts: vec![TracedGift {
+                gift_txn_id: "g1".into(),
+                version: 3,
+                charged_back_coins: 40,
+                charged_back_diamonds: 20,
+            }],
+            clawbacks: BTreeMap::from([
+                (("c".into(), ClawbackFrom::Hold("T1".into())), 5),
+                (("c".into(), ClawbackFrom::Hold("T2".into())), 7),
+                (("c".into(), ClawbackFrom::Debt), 9),
+            ]),
+        };
+        let edits = attribution_edits(&a);
+        assert_eq!(edits.len(), 2);
+        assert_eq!(edits[&AccountId::pending_gift("g1")].version, Some(3));
+        let pending = &edits[&AccountId::earnings_pending("c")];
+        assert_eq!(
+            pending.at_least,
+            [("hold:T1".to_owned(), 5), ("hold:T2".to_owned(), 7)]
+        );
+    }
+}

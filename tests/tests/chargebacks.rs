@@ -1,0 +1,230 @@
+//! Chargebacks that reach earnings: a stolen card's coins, gifted to an accomplice, come back
+//! from the creator's pending earnings inside the hold and as a debt after it; the purchase's
+//! cash goes back to the provider; a purchase delivered after its chargeback credits nothing;
+//! an order chargeback reverses the order without repaying the buyer twice.
+
+use livepay::domain::ledger::AccountKind;
+use livepay_tests::payouts::PAYOUT_SETTINGS;
+use livepay_tests::{Func, Identity, TestEnv};
+use serde_json::{json, Value};
+use time::Duration;
+
+/// One day's hold; a crown (20,000 coins) earns its creator 10,000 diamonds ($50).
+async fn held_env() -> TestEnv {
+    let mut settings = PAYOUT_SETTINGS.to_vec();
+    settings.push(("GIFT_HOLD_SECONDS", "86400"));
+    TestEnv::with_settings(&settings).await
+}
+
+fn purchase(id: &str, user: &str, coins: u64, cents: u64) -> Value {
+    json!({"id": id, "type": "coins.purchased",
+        "data": {"user_id": user, "coins": coins, "amount_cents": cents}})
+}
+
+fn chargeback(id: &str, user: &str, coins: u64, cents: u64, purchase_id: &str) -> Value {
+    json!({"id": id, "type": "payment.charged_back",
+        "data": {"user_id": user, "coins": coins, "amount_cents": cents,
+            "purchase_event_id": purchase_id}})
+}
+
+async fn webhook(env: &TestEnv, body: &Value) -> Value {
+    let a = env.call(Func::PaymentsWebhook, env.webhook(body)).await;
+    assert_eq!(a.status, 200, "{a:?}");
+    a.body
+}
+
+/// `user` sends `crowns` crowns on `creator`'s stream, and they settle.
+async fn gift_crowns(env: &TestEnv, user: &str, creator: &str, crowns: u64) {
+    let stream = env.open_stream(creator).await;
+    let a = env
+        .gift(
+            Identity::adult(user),
+            &stream,
+            &format!("k-{}", ulid::Ulid::new()),
+            json!({"gift_id": "crown", "count": crowns}),
+        )
+        .await;
+    assert_eq!(a.status, 201, "{a:?}");
+    let messages = env.drain_settlement_queue().await;
+    assert!(env.settle(&messages).await.is_empty());
+}
+
+/// The provider's net cash and the platform's cash books agree: everything the provider
+/// collected and did not take back is on the platform's books (and nothing else is).
+async fn assert_bank_matches_provider(env: &TestEnv) {
+    let snapshot = env.app.store.audit_snapshot().await.unwrap();
+    let sum = |kind: AccountKind| -> i64 {
+        snapshot
+            .accounts
+            .iter()
+            .filter(|(a, _, _)| a.kind == kind)
+            .map(|(_, _, b)| *b)
+            .sum()
+    };
+    assert_eq!(
+        sum(AccountKind::PlatformCash),
+        -sum(AccountKind::PaymentProvider)
+    );
+}
+
+/// Inside the hold: the thief's crowns were gifted and settled pending; the chargeback takes
+/// the accomplice's pending earnings back, so nothing is ever payable, and the purchase's cash
+/// goes back to the provider.
+#[tokio::test]
+async fn a_stolen_card_charged_back_inside_the_hold_takes_back_the_pending_earnings() {
+    let env = held_env().await;
+    webhook(&env, &purchase("pur_1", "thief", 40_500, 59_900)).await;
+    gift_crowns(&env, "thief", "accomplice", 2).await;
+    let b = env.creator_balance("accomplice").await;
+    assert_eq!(b["diamonds_pending"], 20_000, "{b}");
+
+    let ack = webhook(&env, &chargeback("cb_1", "thief", 40_500, 59_900, "pur_1")).await;
+    assert_eq!(ack["outcome"], "reversed:clawed_back_20000", "{ack}");
+    assert_eq!(env.coins("thief").await, 0);
+    let b = env.creator_balance("accomplice").await;
+    assert_eq!(
+        (&b["diamonds_pending"], &b["diamonds_owed"]),
+        (&json!(0), &json!(0)),
+        "{b}"
+    );
+    // The hold ends with nothing in it: nothing is released, nothing can be paid.
+    env.set_now(env.now() + Duration::days(2));
+    assert_eq!(env.sweep().await.diamonds_released, 0);
+    let paid = env.request_payout("accomplice", "p1", 5_000).await;
+    assert_eq!(paid.status, 402, "{paid:?}");
+    // The platform keeps its share's loss, and only that: 40,500 coins, 500 from the wallet,
+    // 20,000 from the creator, 20,000 the platform's share.
+    assert_eq!(
+        env.balance(AccountKind::ChargebackLoss, "cb_1").await,
+        -20_000
+    );
+    assert_eq!(env.balance(AccountKind::PlatformCash, "pur_1").await, 0);
+    assert_bank_matches_provider(&env).await;
+    env.assert_audited().await;
+}
+
+/// After the hold: the accomplice was paid out within the day; the chargeback becomes their
+/// debt, which their next released earnings pay off first, and the statement explains it.
+#[tokio::test]
+async fn a_stolen_card_charged_back_after_the_hold_is_a_debt_paid_off_from_the_next_gifts() {
+    let env = held_env().await;
+    webhook(&env, &purchase("pur_2", "thief", 20_000, 29_900)).await;
+    gift_crowns(&env, "thief", "accomplice", 1).await;
+    env.set_now(env.now() + Duration::days(2));
+    assert_eq!(env.sweep().await.diamonds_released, 10_000);
+    let paid = env.request_payout("accomplice", "p1", 5_000).await;
+    assert_eq!(paid.status, 202, "{paid:?}");
+    assert!(env.run_payouts().await.is_empty());
+
+    let ack = webhook(&env, &chargeback("cb_2", "thief", 20_000, 29_900, "pur_2")).await;
+    assert_eq!(ack["outcome"], "reversed:clawed_back_10000", "{ack}");
+    let b = env.creator_balance("accomplice").await;
+    assert_eq!(b["diamonds_owed"], 10_000, "{b}");
+    assert_eq!(b["payable_cents"], 0, "{b}");
+
+    // An honest fan's three crowns: 30,000 diamonds pending, of which 10,000 pay the debt.
+    env.buy_coins("fan", 60_000).await;
+    gift_crowns(&env, "fan", "accomplice", 3).await;
+    env.set_now(env.now() + Duration::days(2));
+    assert_eq!(env.sweep().await.diamonds_released, 30_000);
+    let b = env.creator_balance("accomplice").await;
+    assert_eq!(
+        (&b["diamonds_owed"], &b["diamonds_available"]),
+        (&json!(0), &json!(20_000)),
+        "{b}"
+    );
+    let kinds: Vec<_> = env
+        .statement("accomplice", 50)
+        .await
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert!(
+        kinds.contains(&"chargeback_clawback".to_owned())
+            && kinds.contains(&"clawback_recovery".to_owned()),
+        "{kinds:?}"
+    );
+    assert_bank_matches_provider(&env).await;
+    env.assert_audited().await;
+}
+
+/// The provider's events can come in any order: a chargeback before its purchase marks it, and
+/// the purchase then credits nothing; the same purchase is never charged back twice, and a
+/// chargeback for more than its purchase is refused and changes nothing.
+#[tokio::test]
+async fn a_purchase_delivered_after_its_chargeback_credits_nothing() {
+    let env = held_env().await;
+    let ack = webhook(&env, &chargeback("cb_3", "u", 700, 999, "pur_3")).await;
+    assert_eq!(ack["outcome"], "purchase_not_seen", "{ack}");
+    let ack = webhook(&env, &purchase("pur_3", "u", 700, 999)).await;
+    assert_eq!(ack["outcome"], "charged_back_before_purchase", "{ack}");
+    assert_eq!(env.coins("u").await, 0);
+
+    webhook(&env, &purchase("pur_4", "u", 700, 999)).await;
+    let too_much = env
+        .call(
+            Func::PaymentsWebhook,
+            env.webhook(&chargeback("cb_4", "u", 700, 1_000, "pur_4")),
+        )
+        .await;
+    assert_eq!(
+        (too_much.status, too_much.code()),
+        (422, "chargeback_exceeds_purchase")
+    );
+    assert_eq!(
+        env.coins("u").await,
+        700,
+        "a refused chargeback changes nothing"
+    );
+    let first = webhook(&env, &chargeback("cb_5", "u", 700, 999, "pur_4")).await;
+    assert_eq!(first["status"], "applied", "{first}");
+    let again = webhook(&env, &chargeback("cb_6", "u", 700, 999, "pur_4")).await;
+    assert_eq!(again["outcome"], "already_charged_back", "{again}");
+    assert_eq!(env.coins("u").await, 0);
+    assert_bank_matches_provider(&env).await;
+    env.assert_audited().await;
+}
+
+/// A buyer who won a dispute was repaid by the provider: the order is reversed as an admin
+/// refund would reverse it, but nothing is owed to the buyer and no refund is sent; a second
+/// dispute event reverses nothing.
+#[tokio::test]
+async fn an_order_chargeback_reverses_the_order_without_repaying_the_buyer_twice() {
+    let env = held_env().await;
+    let product = env
+        .create_product(
+            "s",
+            json!({"title": "Lamp", "price_cents": 2_500, "stock": 3}),
+        )
+        .await;
+    let (order_id, total) = env
+        .placed(
+            "b",
+            json!({"lines": [{"product_id": product, "quantity": 1}]}),
+        )
+        .await;
+    assert_eq!(env.pay_order(&order_id, total).await.status, 200);
+    let dispute = |id: &str, cents: u64| {
+        json!({"id": id, "type": "order.charged_back",
+            "data": {"order_id": order_id, "amount_cents": cents}})
+    };
+    let wrong = env
+        .call(Func::PaymentsWebhook, env.webhook(&dispute("oc_0", 1)))
+        .await;
+    assert_eq!(
+        (wrong.status, wrong.code()),
+        (422, "chargeback_amount_mismatch")
+    );
+    let ack = webhook(&env, &dispute("oc_1", total)).await;
+    assert_eq!(ack["outcome"], "order_reversed", "{ack}");
+    let order = env.get_order(Identity::adult("b"), &order_id).await;
+    assert_eq!(order.body["status"], "refunded", "{order:?}");
+    assert!(order.body.get("refund").is_none(), "{order:?}");
+    assert_eq!(env.stock(&product).await, 3, "the stock came back");
+    assert_eq!(env.balance(AccountKind::RefundOwed, "b").await, 0);
+    assert!(env.drain_payout_queue().await.is_empty(), "no refund sent");
+    let again = webhook(&env, &dispute("oc_2", total)).await;
+    assert_eq!(again["outcome"], "already_refunded", "{again}");
+    assert_bank_matches_provider(&env).await;
+    env.assert_audited().await;
+}
