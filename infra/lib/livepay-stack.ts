@@ -316,7 +316,12 @@ export class LivepayStack extends Stack {
     const paymentsWebhook = makeFunction(spec('payments-webhook'), {
       ...tables, LIVEPAY_WEBHOOK_SECRET: webhookSecret.valueAsString, PAYOUT_QUEUE_URL: payoutQueue.queueUrl,
     });
-    ledger.grant(paymentsWebhook, 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem');
+    // A purchase checks in its transaction that it was not charged back first (ConditionCheck);
+    // a chargeback finds the buyer's gifts through the keys-only sender_gifts index and reads
+    // them in one batch; an order chargeback returns the stock of an order not yet completed.
+    ledger.grant(paymentsWebhook, 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem',
+      'dynamodb:ConditionCheckItem', 'dynamodb:Query', 'dynamodb:BatchGetItem');
+    commerce.grant(paymentsWebhook, 'dynamodb:UpdateItem');
     // A payment owed back is refunded through the payout executor's queue.
     payoutQueue.grantSendMessages(paymentsWebhook);
 

@@ -46,9 +46,20 @@ test('each function may read the commerce items its code reads, and no gift or o
     'shop-api': ['dynamodb:BatchGetItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
     'settle-payouts': ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
     'sweep-settlements': ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
+    // An order chargeback returns its stock.
+    'payments-webhook': ['dynamodb:UpdateItem'],
   };
   for (const [binary, actions] of Object.entries(reads)) {
     assert.deepEqual(tableActionsOf(t, binary, 'CommerceTable'), actions.sort(), binary);
+  }
+});
+
+test('the payments webhook may check, query and batch-read the ledger: purchases and chargebacks do', () => {
+  const t = synth();
+  const ledger = tableActionsOf(t, 'payments-webhook', 'LedgerTable');
+  for (const action of ['dynamodb:ConditionCheckItem', 'dynamodb:Query', 'dynamodb:BatchGetItem',
+    'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem']) {
+    assert.ok(ledger.includes(action), `${action}: ${ledger}`);
   }
 });
 

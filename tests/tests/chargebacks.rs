@@ -49,22 +49,23 @@ async fn gift_crowns(env: &TestEnv, user: &str, creator: &str, crowns: u64) {
     assert!(env.settle(&messages).await.is_empty());
 }
 
-/// The provider's net cash and the platform's cash books agree: everything the provider
-/// collected and did not take back is on the platform's books (and nothing else is).
-async fn assert_bank_matches_provider(env: &TestEnv) {
+/// The platform's balance at the provider, as the ledger has it (the world outside's accounts,
+/// negated: what came in through the provider less what went out to it and through it), is
+/// what the test itself sent the provider to do.
+async fn assert_bank(env: &TestEnv, expected_cents: i64) {
     let snapshot = env.app.store.audit_snapshot().await.unwrap();
-    let sum = |kind: AccountKind| -> i64 {
-        snapshot
-            .accounts
-            .iter()
-            .filter(|(a, _, _)| a.kind == kind)
-            .map(|(_, _, b)| *b)
-            .sum()
-    };
-    assert_eq!(
-        sum(AccountKind::PlatformCash),
-        -sum(AccountKind::PaymentProvider)
-    );
+    let outside: i64 = snapshot
+        .accounts
+        .iter()
+        .filter(|(a, _, _)| {
+            matches!(
+                a.kind,
+                AccountKind::PaymentProvider | AccountKind::PaidOut | AccountKind::SellerPaidOut
+            )
+        })
+        .map(|(_, _, b)| *b)
+        .sum();
+    assert_eq!(-outside, expected_cents);
 }
 
 /// Inside the hold: the thief's crowns were gifted and settled pending; the chargeback takes
@@ -99,7 +100,12 @@ async fn a_stolen_card_charged_back_inside_the_hold_takes_back_the_pending_earni
         -20_000
     );
     assert_eq!(env.balance(AccountKind::PlatformCash, "pur_1").await, 0);
-    assert_bank_matches_provider(&env).await;
+    assert_eq!(
+        env.balance(AccountKind::PaymentProvider, "cb_1").await,
+        59_900
+    );
+    // Bought 59,900, all of it charged back.
+    assert_bank(&env, 0).await;
     env.assert_audited().await;
 }
 
@@ -121,6 +127,11 @@ async fn a_stolen_card_charged_back_after_the_hold_is_a_debt_paid_off_from_the_n
     let b = env.creator_balance("accomplice").await;
     assert_eq!(b["diamonds_owed"], 10_000, "{b}");
     assert_eq!(b["payable_cents"], 0, "{b}");
+    assert_eq!(env.balance(AccountKind::PlatformCash, "pur_2").await, 0);
+    assert_eq!(
+        env.balance(AccountKind::PaymentProvider, "cb_2").await,
+        29_900
+    );
 
     // An honest fan's three crowns: 30,000 diamonds pending, of which 10,000 pay the debt.
     env.buy_coins("fan", 60_000).await;
@@ -144,7 +155,8 @@ async fn a_stolen_card_charged_back_after_the_hold_is_a_debt_paid_off_from_the_n
             && kinds.contains(&"clawback_recovery".to_owned()),
         "{kinds:?}"
     );
-    assert_bank_matches_provider(&env).await;
+    // Bought 29,900 and 84,942 (60,000 coins at 99 cents per 70), 29,900 charged back, $50 paid.
+    assert_bank(&env, 29_900 + 84_942 - 29_900 - 5_000).await;
     env.assert_audited().await;
 }
 
@@ -181,7 +193,8 @@ async fn a_purchase_delivered_after_its_chargeback_credits_nothing() {
     let again = webhook(&env, &chargeback("cb_6", "u", 700, 999, "pur_4")).await;
     assert_eq!(again["outcome"], "already_charged_back", "{again}");
     assert_eq!(env.coins("u").await, 0);
-    assert_bank_matches_provider(&env).await;
+    // pur_3 never credited; pur_4 bought and charged back.
+    assert_bank(&env, 0).await;
     env.assert_audited().await;
 }
 
@@ -224,7 +237,76 @@ async fn an_order_chargeback_reverses_the_order_without_repaying_the_buyer_twice
     assert_eq!(env.balance(AccountKind::RefundOwed, "b").await, 0);
     assert!(env.drain_payout_queue().await.is_empty(), "no refund sent");
     let again = webhook(&env, &dispute("oc_2", total)).await;
-    assert_eq!(again["outcome"], "already_refunded", "{again}");
-    assert_bank_matches_provider(&env).await;
+    assert_eq!(again["outcome"], "already_charged_back", "{again}");
+    assert_bank(&env, 0).await;
+    env.assert_audited().await;
+}
+
+/// A dispute of an order whose refund exists: a refund not yet sent is superseded (the buyer has
+/// their money from the provider; nothing is sent), and one that already succeeded means the
+/// provider repaid the buyer twice: booked as the platform's expense, so the books match.
+#[tokio::test]
+async fn an_order_dispute_after_its_refund_supersedes_it_or_books_the_double_repayment() {
+    let env = held_env().await;
+    let product = env
+        .create_product(
+            "s",
+            json!({"title": "Vase", "price_cents": 4_000, "stock": 4}),
+        )
+        .await;
+    let mut refunded = Vec::new();
+    for buyer in ["b1", "b2"] {
+        let (order_id, total) = env
+            .placed(
+                buyer,
+                json!({"lines": [{"product_id": product, "quantity": 1}]}),
+            )
+            .await;
+        assert_eq!(env.pay_order(&order_id, total).await.status, 200);
+        let a = env
+            .order_action(
+                Identity::seller("s"),
+                &order_id,
+                "refund",
+                json!({"reason": "broken"}),
+            )
+            .await;
+        assert_eq!(a.body["refund"]["status"], "requested", "{a:?}");
+        refunded.push((order_id, total));
+    }
+    let dispute = |id: &str, order: &(String, u64)| {
+        json!({"id": id, "type": "order.charged_back",
+            "data": {"order_id": order.0, "amount_cents": order.1}})
+    };
+    // b2's refund goes through first; b1's is still waiting when b1's dispute lands.
+    let messages = env.drain_payout_queue().await;
+    let b2 = messages
+        .iter()
+        .find(|m| m.body.contains("\"buyer_id\":\"b2\""))
+        .cloned()
+        .unwrap();
+    assert!(env.execute_payouts(&[b2]).await.is_empty());
+    let ack = webhook(&env, &dispute("od_1", &refunded[0])).await;
+    assert_eq!(ack["outcome"], "refund_superseded", "{ack}");
+    assert_eq!(env.balance(AccountKind::RefundOwed, "b1").await, 0);
+    assert!(env.execute_payouts(&messages).await.is_empty());
+    assert_eq!(
+        env.sandbox.transfers().len(),
+        1,
+        "only b2's refund reached the provider"
+    );
+    let ack = webhook(&env, &dispute("od_2", &refunded[1])).await;
+    assert_eq!(ack["outcome"], "repaid_twice", "{ack}");
+    let again = webhook(&env, &dispute("od_3", &refunded[1])).await;
+    assert_eq!(
+        again["outcome"], "already_charged_back",
+        "booked once: {again}"
+    );
+    assert_eq!(
+        env.balance(AccountKind::PlatformExpense, "od_2").await,
+        -4_000
+    );
+    // Paid 8,000; b2 refunded 4,000; the provider took 4,000 back for each dispute.
+    assert_bank(&env, 8_000 - 4_000 - 4_000 - 4_000).await;
     env.assert_audited().await;
 }

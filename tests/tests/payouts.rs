@@ -974,11 +974,11 @@ async fn a_refunded_orders_money_reaches_the_buyer_through_the_provider_once() {
         SandboxBehavior::TimeOut,
         SandboxBehavior::SucceedButLoseResponse,
     ]);
-    // Timed out, then made but unanswered: the refund stays processing, the money owed.
+    // Timed out, then made but unanswered: the refund stays processing, the money owed; its
+    // message is acknowledged (it waits in the sweep index), delivered again here all the same.
     for delivery in 1..=2 {
-        assert_eq!(
-            env.execute_payouts(&messages).await.len(),
-            1,
+        assert!(
+            env.execute_payouts(&messages).await.is_empty(),
             "delivery {delivery}"
         );
         assert_eq!(refunds_of(&env, "b").await[0]["status"], "processing");
@@ -1098,7 +1098,7 @@ async fn a_refund_the_provider_confirms_later_is_finished_by_its_webhook_or_the_
     let env = payout_env().await;
     let first = refunded_order(&env, "b", 1_200).await;
     env.sandbox.script([SandboxBehavior::TimeOut]);
-    assert_eq!(env.run_payouts().await.len(), 1, "unsettled: comes back");
+    assert!(env.run_payouts().await.is_empty(), "acknowledged: it waits");
     assert_eq!(refunds_of(&env, "b").await[0]["status"], "processing");
     let confirm = |id: &str, refund_id: &str| json!({"id": id, "type": "refund.succeeded", "data": {"refund_id": refund_id}});
     let ack = env
@@ -1124,10 +1124,11 @@ async fn a_refund_the_provider_confirms_later_is_finished_by_its_webhook_or_the_
         .await;
     assert_eq!((unknown.status, unknown.code()), (404, "refund_not_found"));
 
-    // Its messages all spent (the DLQ), a processing refund is the sweeper's to send again.
+    // Unsettled, a processing refund is the sweeper's to send again once the grace has passed.
     let second = refunded_order(&env, "b2", 1_500).await;
     env.sandbox.script([SandboxBehavior::TimeOut]);
-    assert_eq!(env.run_payouts().await.len(), 1);
+    assert!(env.run_payouts().await.is_empty());
+    assert_eq!(env.sweep().await.refunds_resent, 0, "not before the grace");
     env.set_now(env.now() + Duration::hours(1));
     assert_eq!(env.sweep().await.refunds_resent, 1);
     assert!(env.run_payouts().await.is_empty());
@@ -1172,6 +1173,11 @@ async fn a_failed_refund_is_retried_by_an_admin_and_paid_once() {
         (200, Some("requested")),
         "{a:?}"
     );
+    // A late failure of the first attempt is not the retry's.
+    let late = json!({"id": "ev_late", "type": "refund.failed",
+        "data": {"refund_id": refund_id, "reason": "card closed"}});
+    let late = env.call(Func::PaymentsWebhook, env.webhook(&late)).await;
+    assert_eq!(late.body["outcome"], "unchanged:stale_attempt", "{late:?}");
     let twice = env.call(Func::CreatorsApi, retry("r2")).await;
     assert_eq!((twice.status, twice.code()), (409, "invalid_transition"));
     assert!(env.run_payouts().await.is_empty());

@@ -13,12 +13,13 @@ use super::shop::{add_order_reversal, RepaidBy};
 use crate::domain::chargebacks::{
     attribute, check_against_purchase, Attribution, ChargebackError, Reversal, SpentGift,
 };
-use crate::domain::ledger::AccountId;
+use crate::domain::ledger::{AccountId, AccountKind, Transfer, TransferKind};
 use crate::domain::payments::{
     coin_purchase_transfers, event_time, verify_signature, ChargedBack, PaymentEvent,
     WebhookEnvelope,
 };
-use crate::domain::refunds::{payment_refund, RefundStatus};
+use crate::domain::payouts::ProviderOutcome;
+use crate::domain::refunds::{payment_refund, Refund, RefundStatus};
 use crate::domain::settlement::Hold;
 use crate::domain::shop::{
     payment_outcome, payment_transfer, Order, OrderStatus, PaymentOutcome, ShopError,
@@ -30,6 +31,7 @@ use crate::queue::payouts::PayoutQueue;
 use crate::store::chargebacks::attribution_edits;
 use crate::store::ledger::{AccountEdit, LedgerWrite};
 use crate::store::orders::{OrderChange, SweepAfter};
+use crate::store::refunds::RefundKey;
 use crate::store::{Role, Tx, TxError};
 use crate::App;
 
@@ -116,15 +118,19 @@ async fn webhook(
                 outcome = charge_back(app, &mut tx, &event_id, e, &at, &mut pinned).await?;
             }
             PaymentEvent::RefundAnswered(e, succeeded) => {
+                // The provider names the attempt it answers (the key it was asked under).
+                let (refund_id, attempt) = Refund::parse_attempt_key(&e.refund_id);
                 let refund = app
                     .store
-                    .refund_by_id(&e.refund_id)
+                    .refund_by_id(refund_id)
                     .await?
                     .ok_or(ApiError::RefundNotFound)?;
                 record_business_id(&refund.refund_id);
-                // Only a refund waiting on the provider takes its answer; the executor may have
-                // recorded it first (a look-up), and then this changes nothing.
+                // Only the attempt waiting on the provider takes its answer; the executor may
+                // have recorded it first (a look-up), and then this changes nothing. A late
+                // answer to an earlier attempt is not this attempt's.
                 outcome = Some(match refund.status {
+                    _ if refund.retries != attempt => "unchanged:stale_attempt".to_owned(),
                     RefundStatus::Processing => {
                         let answer = e.outcome(*succeeded, &event_id);
                         app.store
@@ -142,13 +148,22 @@ async fn webhook(
                     .ok_or(ShopError::OrderNotFound)?;
                 record_business_id(&order.order_id);
                 pinned.push(order.account());
-                outcome = Some(reverse_order(
-                    app,
-                    &mut tx,
-                    &event_id,
-                    &order,
-                    e.amount_cents,
-                )?);
+                // One dispute per order reverses it: another event for it changes nothing.
+                let marker = format!("order#{}", order.order_id);
+                if app.store.charged_back_by(&marker).await?.is_some() {
+                    outcome = Some("already_charged_back".to_owned());
+                } else {
+                    app.store
+                        .add_chargeback_marker(&mut tx, &marker, &event_id, &at);
+                }
+                // A dispute racing a commission's release: read again.
+                if let Some(creator) = &order.affiliate_id {
+                    pinned.push(AccountId::new(AccountKind::CommissionPending, creator));
+                }
+                if outcome.is_none() {
+                    let reversed = reverse_order(app, &mut tx, &event_id, &order, e.amount_cents);
+                    outcome = Some(reversed.await?);
+                }
             }
             PaymentEvent::OrderPaid(e) => {
                 let order = app
@@ -259,7 +274,9 @@ async fn charge_back(
         app.store
             .add_chargeback_marker(tx, purchase_id, event_id, at);
         let Some(purchase) = app.store.purchase(purchase_id).await? else {
-            // Nothing was credited, and the marker makes sure nothing will be.
+            // Nothing was credited, and the marker makes sure nothing will be — unless the
+            // purchase commits before it does: then this reads again.
+            app.store.add_purchase_not_seen(tx, purchase_id);
             return Ok(Some("purchase_not_seen".to_owned()));
         };
         check_against_purchase((purchase.coins, purchase.cents), e.coins, cents)?;
@@ -276,7 +293,14 @@ async fn charge_back(
     let attribution = match since {
         // An older body names no purchase: its spent coins stay the platform's loss.
         Some(since) if spent > 0 => {
-            let gifts = app.store.spent_gifts(&e.user_id, &since).await?;
+            let (gifts, settling) = app.store.spent_gifts(&e.user_id, &since).await?;
+            // Its share is not where it will be yet: the provider retries in a moment.
+            if settling {
+                return Err(ApiError::Busy(format!(
+                    "gifts {} sent since the purchase are still settling",
+                    e.user_id
+                )));
+            }
             let holds = creators_holds(app, &gifts).await?;
             attribute(spent, &gifts, |creator, release_at| {
                 holds
@@ -344,16 +368,62 @@ async fn creators_holds(
 
 /// An `order.charged_back`: the provider repaid the buyer, so the order is reversed as an admin
 /// refund would reverse it, with its money going to the provider instead of owed to the buyer.
-/// An order already refunded reverses nothing (the buyer is not repaid twice); one never paid
-/// has nothing to reverse.
-fn reverse_order(
+/// An order whose refund (of ours) exists is not reversed again: a refund not yet sent, or
+/// failed, is superseded (the buyer has their money: its owed money goes to the provider); one
+/// with the provider now is waited for (503: the provider retries); one that succeeded means the
+/// provider repaid the buyer twice, booked as the platform's expense so the books match the bank.
+async fn reverse_order(
     app: &App,
     tx: &mut Tx,
     event_id: &str,
     order: &Order,
     amount_cents: u64,
 ) -> Result<String, ApiError> {
+    let now = app.clock.now();
+    let at = sortable(now);
+    if let Some((refund_id, created_at)) = &order.refund {
+        let key = RefundKey::new(&order.buyer_id, created_at, refund_id);
+        let refund = app.store.refund(&key).await?.ok_or_else(|| {
+            ApiError::Internal(format!("order {} names a missing refund", order.order_id))
+        })?;
+        let outcome = match refund.status {
+            RefundStatus::Processing => {
+                return Err(ApiError::Busy(format!(
+                    "order {}'s refund is with the provider",
+                    order.order_id
+                )))
+            }
+            RefundStatus::Requested | RefundStatus::Failed => {
+                let repaid = ProviderOutcome::Paid {
+                    provider_ref: event_id.to_owned(),
+                };
+                app.store.add_refund_outcome(tx, &refund, &repaid, &at)?;
+                "refund_superseded"
+            }
+            RefundStatus::Succeeded => {
+                let twice = Transfer::new(
+                    format!("{event_id}/repaid-twice"),
+                    AccountId::outside(AccountKind::PlatformExpense, event_id),
+                    AccountId::outside(AccountKind::PaymentProvider, event_id),
+                    amount_cents,
+                    TransferKind::ChargebackCash,
+                    event_id,
+                )?;
+                app.store.add_ledger_write(
+                    tx,
+                    LedgerWrite {
+                        transfers: &[twice],
+                        at: &at,
+                        ..Default::default()
+                    },
+                )?;
+                "repaid_twice"
+            }
+        };
+        return Ok(outcome.to_owned());
+    }
     if order.status == OrderStatus::Refunded {
+        // Reversed by an earlier dispute: the provider repays a buyer once per dispute.
         return Ok("already_refunded".to_owned());
     }
     let Ok(booking) = order.status.refund(true) else {
@@ -366,7 +436,6 @@ fn reverse_order(
         }
         .into());
     }
-    let now = app.clock.now();
     add_order_reversal(
         app,
         tx,
@@ -374,7 +443,7 @@ fn reverse_order(
         RepaidBy::Chargeback(event_id),
         "charged_back",
         now,
-        &sortable(now),
+        &at,
     )?;
     Ok("order_reversed".to_owned())
 }

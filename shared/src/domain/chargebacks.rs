@@ -2,14 +2,16 @@
 //! transfers that take them back.
 //!
 //! The attribution rule: coins still in the buyer's wallet come back first. The rest were spent,
-//! and are traced to the buyer's own settled gifts sent since the purchase, newest first (the
-//! coins a stolen card bought are the ones the thief spends right after). Each traced coin takes
-//! back the creator share it earned, in proportion: from the creator's pending earnings while
-//! that gift's hold still holds it, else as a creator debt (`earnings-clawback`), which their next
-//! released earnings and any payout pay off first. A gift's coins are traced at most once across
-//! all chargebacks (`charged_back_coins` on the gift). What cannot be traced — the platform's
-//! share, gifts not yet settled, or gifts past the transaction's size — stays the platform's
-//! chargeback loss.
+//! and are traced to the buyer's own settled gifts sent since the purchase, oldest first (the
+//! coins a purchase bought are the first ones spent after it; a later purchase's coins pay for
+//! later gifts, so an honest creator gifted from them is not clawed back for the stolen card).
+//! Each traced coin takes back the creator share it earned, in proportion: from the creator's
+//! pending earnings while that gift's hold still holds it, else as a creator debt
+//! (`earnings-clawback`), which their next released earnings and any payout pay off first. A
+//! gift's coins are traced at most once across all chargebacks (`charged_back_coins` on the
+//! gift). A chargeback waits (503) while a gift since the purchase is still settling. What cannot
+//! be traced — the platform's share, or gifts past the first [`MAX_TRACED_GIFTS`] or the
+//! transaction's size — stays the platform's chargeback loss.
 
 use std::collections::BTreeMap;
 
@@ -23,7 +25,8 @@ pub const ATTRIBUTION_ITEMS: usize = 88;
 /// account, its statement entry and the transfer record.
 const ITEMS_PER_GIFT: usize = 1;
 const ITEMS_PER_CLAWBACK: usize = 3;
-/// Most gifts read to trace one chargeback (newest first).
+/// Most gifts read to trace one chargeback (oldest first from the purchase): coins spent on
+/// gifts beyond them are the platform's loss.
 pub const MAX_TRACED_GIFTS: i32 = 60;
 
 /// A settled gift the charged-back buyer sent since the purchase, as stored.
@@ -115,7 +118,7 @@ impl Attribution {
     }
 }
 
-/// Traces `spent` coins to `gifts` (newest first). `holds(creator, release_at)` says how many
+/// Traces `spent` coins to `gifts` (oldest first). `holds(creator, release_at)` says how many
 /// diamonds that hold of the creator's pending earnings holds now.
 pub fn attribute(
     spent: u64,
@@ -284,7 +287,7 @@ mod tests {
     const H: &str = "2026-12-09T10:00:00Z";
 
     #[test]
-    fn spent_coins_are_traced_newest_first_and_pending_shares_come_back_from_their_hold() {
+    fn spent_coins_are_traced_in_order_and_pending_shares_come_back_from_their_hold() {
         let gifts = [
             gift("g3", "a", 1_000, Some(H)),
             gift("g2", "b", 600, Some(H)),

@@ -86,6 +86,14 @@ impl Refund {
         }
     }
 
+    /// The refund id and attempt an attempt key names (the key a provider's confirmation
+    /// carries back): `<id>` is attempt 0, `<id>~retry-<n>` attempt n.
+    pub fn parse_attempt_key(key: &str) -> (&str, u32) {
+        key.split_once("~retry-")
+            .and_then(|(id, n)| Some((id, n.parse().ok()?)))
+            .unwrap_or((key, 0))
+    }
+
     /// An admin may retry a refund only once it failed.
     pub fn admin_retry(&self) -> Result<(), RefundStatus> {
         match self.status {
@@ -224,6 +232,9 @@ mod tests {
         assert_eq!(r.admin_retry(), Ok(()));
         r.retries = 2;
         assert_eq!(r.attempt_key(), "rf1~retry-2");
+        assert_eq!(Refund::parse_attempt_key("rf1~retry-2"), ("rf1", 2));
+        assert_eq!(Refund::parse_attempt_key("rf1"), ("rf1", 0));
+        assert_eq!(Refund::parse_attempt_key("rf1~retry-x"), ("rf1~retry-x", 0));
     }
 
     #[test]

@@ -21,7 +21,7 @@ use crate::domain::ledger::{AccountKind, LedgerError, Unit};
 use crate::domain::payouts::{draw, payable, Available, Payee, Payout, PayoutError, PayoutStatus};
 use crate::domain::refunds::Refund;
 use crate::domain::time::{sortable, week_key};
-use crate::jobs::money_out::execute;
+use crate::jobs::money_out::{execute, ExecuteError};
 use crate::provider::MoneyOutProvider;
 use crate::queue::payouts::{PayoutEvent, PayoutQueue, Work};
 use crate::store::payouts::NewPayout;
@@ -253,6 +253,12 @@ async fn execute_group(
         };
         match executed {
             Ok(status) => tracing::info!(%id, ?work, status, "money out"),
+            // A refund the provider has not settled (some settle in days) waits in the sweep
+            // index, looked up again each grace period, not on its message: nothing queues
+            // behind a refund, and a slow one does not fill the DLQ.
+            Err(ExecuteError::Unsettled(e)) if matches!(work, Work::Refund(_)) => {
+                tracing::info!(%id, ?work, error = %e, "refund not settled yet; the sweeper looks again");
+            }
             Err(e) => {
                 tracing::warn!(%id, ?work, error = %e, "money out not settled; the message comes back");
                 failed.push(message_id);

@@ -152,8 +152,11 @@ impl PayoutQueue {
     pub async fn send_refund(&self, refund: &Refund) -> Result<(), QueueError> {
         let body = PayoutEvent::refund_requested(refund).to_body();
         let group = derived_id("refund", &[&refund.refund_id]);
+        // Per retry, as payouts per release: SQS drops a deduplication id it saw in the last
+        // five minutes, even once that message was deleted.
+        let dedup = refund.attempt_key();
         self.0
-            .send(body, Some((group.as_str(), refund.refund_id.as_str())))
+            .send(body, Some((group.as_str(), dedup.as_str())))
             .await
     }
 }

@@ -3,7 +3,8 @@
 //!
 //! A chargeback of a purchase writes `CHARGEBACK#<purchase event id>` (once: a second one of the
 //! same purchase finds it), and every purchase checks that no such marker exists in its own
-//! transaction, so a purchase delivered after its chargeback credits nothing.
+//! transaction, so a purchase delivered after its chargeback credits nothing. An order's dispute
+//! writes `CHARGEBACK#order#<order id>` the same way.
 
 use std::collections::HashMap;
 
@@ -14,7 +15,7 @@ use aws_sdk_dynamodb::types::{
 use super::attrs::{get_n, get_s, key, n, opt_n, opt_s, s, Item};
 use super::holds::hold_clawback_edit;
 use super::ledger::{AccountEdit, ACCOUNT_SK};
-use super::settlement::{RELEASE_AT, SETTLEMENT_SETTLED};
+use super::settlement::{RELEASE_AT, SETTLEMENT_PENDING, SETTLEMENT_SETTLED};
 use super::transaction::{put_new, Role, Tx};
 use super::{sdk_error, Store, StoreError};
 use crate::domain::chargebacks::{Attribution, SpentGift, MAX_TRACED_GIFTS};
@@ -88,9 +89,19 @@ impl Store {
 
     /// Fails the transaction if `purchase_id` was charged back before it took effect.
     pub fn add_not_charged_back(&self, tx: &mut Tx, purchase_id: &str) {
+        self.add_absent(tx, purchase_id, marker_key(purchase_id));
+    }
+
+    /// Fails the transaction if `purchase_id` took effect after all: a chargeback that found no
+    /// purchase is checked against it committing meanwhile (and then reads again).
+    pub fn add_purchase_not_seen(&self, tx: &mut Tx, purchase_id: &str) {
+        self.add_absent(tx, purchase_id, key(format!("EVENT#{purchase_id}"), "E"));
+    }
+
+    fn add_absent(&self, tx: &mut Tx, purchase_id: &str, item: Item) {
         let check = ConditionCheck::builder()
             .table_name(&self.tables.ledger)
-            .set_key(Some(marker_key(purchase_id)))
+            .set_key(Some(item))
             .condition_expression("attribute_not_exists(pk)")
             .return_values_on_condition_check_failure(OnFail::AllOld)
             .build()
@@ -101,14 +112,14 @@ impl Store {
         );
     }
 
-    /// The settled gifts `sender_id` sent since `since` (a sortable time or a prefix of one),
-    /// newest first, at most [`MAX_TRACED_GIFTS`]; read strongly after the (keys-only) index
-    /// names them.
+    /// The gifts `sender_id` sent since `since` (a sortable time or a prefix of one), oldest
+    /// first, at most [`MAX_TRACED_GIFTS`], read strongly after the (keys-only) index names them:
+    /// the settled ones, and whether any is still to settle.
     pub async fn spent_gifts(
         &self,
         sender_id: &str,
         since: &str,
-    ) -> Result<Vec<SpentGift>, StoreError> {
+    ) -> Result<(Vec<SpentGift>, bool), StoreError> {
         let out = self
             .client
             .query()
@@ -117,7 +128,6 @@ impl Store {
             .key_condition_expression("sender_id = :sender AND sent_at >= :since")
             .expression_attribute_values(":sender", s(sender_id))
             .expression_attribute_values(":since", s(since))
-            .scan_index_forward(false)
             .limit(MAX_TRACED_GIFTS)
             .send()
             .await
@@ -129,20 +139,26 @@ impl Store {
             .filter_map(|k| Some(key(get_s(&k, "pk").ok()?.to_owned(), ACCOUNT_SK)))
             .collect();
         if keys.is_empty() {
-            return Ok(Vec::new());
+            return Ok((Vec::new(), false));
         }
         let mut gifts = Vec::new();
+        let mut settling = false;
         for item in self.batch_get(&self.tables.ledger, keys).await? {
-            if opt_s(&item, "settlement").as_deref() == Some(SETTLEMENT_SETTLED) {
-                gifts.push((get_s(&item, "sent_at")?.to_owned(), spent_gift(&item)?));
+            match opt_s(&item, "settlement").as_deref() {
+                Some(SETTLEMENT_SETTLED) => {
+                    gifts.push((get_s(&item, "sent_at")?.to_owned(), spent_gift(&item)?))
+                }
+                Some(SETTLEMENT_PENDING) => settling = true,
+                // Refunded to the sender: its coins were not spent.
+                _ => {}
             }
         }
-        // Newest first again: a batch read answers in no particular order.
+        // Oldest first again: a batch read answers in no particular order.
         gifts.sort_by(|a, b| {
-            b.0.cmp(&a.0)
-                .then_with(|| b.1.gift_txn_id.cmp(&a.1.gift_txn_id))
+            a.0.cmp(&b.0)
+                .then_with(|| a.1.gift_txn_id.cmp(&b.1.gift_txn_id))
         });
-        Ok(gifts.into_iter().map(|(_, g)| g).collect())
+        Ok((gifts.into_iter().map(|(_, g)| g).collect(), settling))
     }
 }
 

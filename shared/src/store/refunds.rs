@@ -122,7 +122,9 @@ impl Store {
             .await
     }
 
-    /// Records the provider's answer for a refund in `processing`, with the money it moves.
+    /// Records the provider's answer for a refund in `processing` (or, for a chargeback that
+    /// repaid the buyer instead, in `requested` or `failed`: `refund.status` as read), with the
+    /// money it moves.
     pub fn add_refund_outcome(
         &self,
         tx: &mut Tx,
@@ -139,7 +141,7 @@ impl Store {
             .expression_attribute_names("#shard", SWEEP_SHARD)
             .expression_attribute_names("#at", SWEEP_AT)
             .expression_attribute_values(":to", s(RefundStatus::of(outcome).as_str()))
-            .expression_attribute_values(":from", s(RefundStatus::Processing.as_str()))
+            .expression_attribute_values(":from", s(refund.status.as_str()))
             .expression_attribute_values(":releases", n(refund.retries))
             .expression_attribute_values(":at", s(at))
             .return_values_on_condition_check_failure(OnFail::AllOld);
