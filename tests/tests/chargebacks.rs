@@ -188,6 +188,16 @@ async fn a_purchase_delivered_after_its_chargeback_credits_nothing() {
         700,
         "a refused chargeback changes nothing"
     );
+    let stranger = env
+        .call(
+            Func::PaymentsWebhook,
+            env.webhook(&chargeback("cb_4b", "someone-else", 700, 999, "pur_4")),
+        )
+        .await;
+    assert_eq!(
+        (stranger.status, stranger.code()),
+        (422, "chargeback_user_mismatch")
+    );
     let first = webhook(&env, &chargeback("cb_5", "u", 700, 999, "pur_4")).await;
     assert_eq!(first["status"], "applied", "{first}");
     let again = webhook(&env, &chargeback("cb_6", "u", 700, 999, "pur_4")).await;

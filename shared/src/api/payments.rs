@@ -89,8 +89,12 @@ async fn webhook(
         let now = app.clock.now();
         let at = rfc3339(now);
         let mut tx = Tx::new();
+        let user = match &event {
+            PaymentEvent::CoinsPurchased(e) => Some(e.user_id.as_str()),
+            _ => None,
+        };
         app.store
-            .add_webhook_event(&mut tx, &event_id, &event_type, &body_sha, &at);
+            .add_webhook_event(&mut tx, (&event_id, &event_type), user, &body_sha, &at);
         // Accounts read for this attempt: if one moved before the commit, read and decide again.
         let mut pinned = Vec::new();
         let mut outcome = None;
@@ -279,6 +283,9 @@ async fn charge_back(
             app.store.add_purchase_not_seen(tx, purchase_id);
             return Ok(Some("purchase_not_seen".to_owned()));
         };
+        if purchase.user_id.as_ref().is_some_and(|u| *u != e.user_id) {
+            return Err(ChargebackError::UserMismatch.into());
+        }
         check_against_purchase((purchase.coins, purchase.cents), e.coins, cents)?;
         cash = Some((purchase_id, cents));
         // Whole seconds: gifts' times are, and this bound must not pass over the same second.
@@ -290,6 +297,7 @@ async fn charge_back(
     }
     let wallet = app.store.wallet(&e.user_id).await?;
     let (from_wallet, spent) = chargeback_split(wallet.balance, e.coins);
+    let mut creators = HashMap::new();
     let attribution = match since {
         // An older body names no purchase: its spent coins stay the platform's loss.
         Some(since) if spent > 0 => {
@@ -301,13 +309,21 @@ async fn charge_back(
                     e.user_id
                 )));
             }
-            let holds = creators_holds(app, &gifts).await?;
-            attribute(spent, &gifts, |creator, release_at| {
-                holds
+            creators = creators_earnings(app, &gifts).await?;
+            let hold = |creator: &str, release_at: &str| {
+                creators
                     .get(creator)
-                    .and_then(|h| h.iter().find(|h| h.release_at == release_at))
+                    .and_then(|c: &CreatorEarnings| {
+                        c.holds.iter().find(|h| h.release_at == release_at)
+                    })
                     .map_or(0, |h| h.amount)
-            })
+            };
+            let available = |creator: &str| {
+                creators
+                    .get(creator)
+                    .map_or(0, |c| u64::try_from(c.available).unwrap_or(0))
+            };
+            attribute(spent, &gifts, hold, available)
         }
         _ => Attribution::default(),
     };
@@ -320,7 +336,11 @@ async fn charge_back(
         cash,
     }
     .transfers()?;
-    let mut edits = attribution_edits(&attribution);
+    let versions = creators
+        .iter()
+        .map(|(creator, c)| (creator.clone(), c.available_version))
+        .collect();
+    let mut edits = attribution_edits(&attribution, &versions);
     if from_wallet > 0 {
         edits.insert(
             AccountId::wallet(&e.user_id),
@@ -340,24 +360,36 @@ async fn charge_back(
     Ok(cash.map(|_| format!("reversed:clawed_back_{}", attribution.clawed())))
 }
 
-/// The holds of the creators whose gifts were traced, as stored now.
-async fn creators_holds(
+/// A traced creator's gift earnings as stored now: their pending holds and available diamonds.
+struct CreatorEarnings {
+    holds: Vec<Hold>,
+    available: i64,
+    available_version: u64,
+}
+
+async fn creators_earnings(
     app: &App,
     gifts: &[SpentGift],
-) -> Result<HashMap<String, Vec<Hold>>, ApiError> {
-    let creators: std::collections::BTreeSet<&str> = gifts
-        .iter()
-        .filter(|g| g.release_at.is_some())
-        .map(|g| g.creator_id.as_str())
-        .collect();
+) -> Result<HashMap<String, CreatorEarnings>, ApiError> {
+    let creators: std::collections::BTreeSet<&str> =
+        gifts.iter().map(|g| g.creator_id.as_str()).collect();
     let reads = creators.into_iter().map(|creator| async move {
-        let pending = app
-            .store
-            .pending_earnings(&AccountId::earnings_pending(creator))
-            .await?;
+        let (pending, earnings) = (
+            AccountId::earnings_pending(creator),
+            AccountId::earnings(creator),
+        );
+        let (pending, (available, available_version)) = futures::try_join!(
+            app.store.pending_earnings(&pending),
+            app.store.account_state(&earnings),
+        )?;
+        let holds = pending.map(|p| p.holds).unwrap_or_default();
         Ok::<_, ApiError>((
             creator.to_owned(),
-            pending.map(|p| p.holds).unwrap_or_default(),
+            CreatorEarnings {
+                holds,
+                available,
+                available_version,
+            },
         ))
     });
     Ok(futures::future::try_join_all(reads)

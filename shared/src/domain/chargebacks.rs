@@ -6,8 +6,9 @@
 //! coins a purchase bought are the first ones spent after it; a later purchase's coins pay for
 //! later gifts, so an honest creator gifted from them is not clawed back for the stolen card).
 //! Each traced coin takes back the creator share it earned, in proportion: from the creator's
-//! pending earnings while that gift's hold still holds it, else as a creator debt
-//! (`earnings-clawback`), which their next released earnings and any payout pay off first. A
+//! pending earnings while that gift's hold still holds it; once released, from their available
+//! diamonds while they have them; else (paid out) as a creator debt (`earnings-clawback`),
+//! which their next released earnings and any payout pay off first. A
 //! gift's coins are traced at most once across all chargebacks (`charged_back_coins` on the
 //! gift). A chargeback waits (503) while a gift since the purchase is still settling. What cannot
 //! be traced — the platform's share, or gifts past the first [`MAX_TRACED_GIFTS`] or the
@@ -25,6 +26,9 @@ pub const ATTRIBUTION_ITEMS: usize = 88;
 /// account, its statement entry and the transfer record.
 const ITEMS_PER_GIFT: usize = 1;
 const ITEMS_PER_CLAWBACK: usize = 3;
+/// A debt is booked pinned to the creator's available diamonds as read (none, or all taken):
+/// one more item when nothing was taken from them.
+const ITEMS_PER_DEBT: usize = ITEMS_PER_CLAWBACK + 1;
 /// Most gifts read to trace one chargeback (oldest first from the purchase): coins spent on
 /// gifts beyond them are the platform's loss.
 pub const MAX_TRACED_GIFTS: i32 = 60;
@@ -55,6 +59,8 @@ pub enum ChargebackError {
     },
     #[error("the chargeback is for {asked} cents; the order's total is {total}")]
     OrderAmount { asked: u64, total: u64 },
+    #[error("the purchase was not this user's")]
+    UserMismatch,
 }
 
 /// A chargeback may take back at most what its purchase brought in (coins issued, cash still
@@ -78,7 +84,9 @@ pub fn check_against_purchase(
 pub enum ClawbackFrom {
     /// Their pending earnings, out of the hold releasing at this time.
     Hold(String),
-    /// Their debt: the hold has released it.
+    /// Released already: their available diamonds, as far as they still hold them.
+    Available,
+    /// Released and gone (paid out): their debt.
     Debt,
 }
 
@@ -119,17 +127,21 @@ impl Attribution {
 }
 
 /// Traces `spent` coins to `gifts` (oldest first). `holds(creator, release_at)` says how many
-/// diamonds that hold of the creator's pending earnings holds now.
+/// diamonds that hold of the creator's pending earnings holds now, `available(creator)` how many
+/// they have available.
 pub fn attribute(
     spent: u64,
     gifts: &[SpentGift],
     holds: impl Fn(&str, &str) -> u64,
+    available: impl Fn(&str) -> u64,
 ) -> Attribution {
     let mut out = Attribution::default();
     let mut remaining = spent;
     let mut items = 0;
-    // Diamonds each hold still has once this attribution's earlier takes are counted.
+    // Diamonds each hold, and each creator's available balance, still has once this
+    // attribution's earlier takes are counted.
     let mut taken_from_hold: BTreeMap<(String, String), u64> = BTreeMap::new();
+    let mut taken_available: BTreeMap<String, u64> = BTreeMap::new();
     for g in gifts {
         if remaining == 0 {
             break;
@@ -144,34 +156,48 @@ pub fn attribute(
             let used = taken_from_hold.get(&key).copied().unwrap_or(0);
             holds(&g.creator_id, at).saturating_sub(used).min(diamonds)
         });
+        let released = diamonds - from_hold;
+        let used = taken_available.get(&g.creator_id).copied().unwrap_or(0);
+        let from_available = available(&g.creator_id).saturating_sub(used).min(released);
         let parts = [
             g.release_at
                 .as_ref()
                 .map(|at| (ClawbackFrom::Hold(at.clone()), from_hold)),
-            Some((ClawbackFrom::Debt, diamonds - from_hold)),
+            Some((ClawbackFrom::Available, from_available)),
+            Some((ClawbackFrom::Debt, released - from_available)),
         ];
         let parts: Vec<_> = parts
             .into_iter()
             .flatten()
             .filter(|(_, d)| *d > 0)
             .collect();
-        let new_clawbacks = parts
-            .iter()
-            .filter(|(from, _)| {
-                !out.clawbacks
-                    .contains_key(&(g.creator_id.clone(), from.clone()))
-            })
-            .count();
-        let cost = ITEMS_PER_GIFT + ITEMS_PER_CLAWBACK * new_clawbacks;
+        let cost = ITEMS_PER_GIFT
+            + parts
+                .iter()
+                .filter(|(from, _)| {
+                    !out.clawbacks
+                        .contains_key(&(g.creator_id.clone(), from.clone()))
+                })
+                .map(|(from, _)| match from {
+                    ClawbackFrom::Debt => ITEMS_PER_DEBT,
+                    _ => ITEMS_PER_CLAWBACK,
+                })
+                .sum::<usize>();
         if items + cost > ATTRIBUTION_ITEMS {
             break;
         }
         items += cost;
         for (from, d) in parts {
-            if let ClawbackFrom::Hold(at) = &from {
-                *taken_from_hold
-                    .entry((g.creator_id.clone(), at.clone()))
-                    .or_default() += d;
+            match &from {
+                ClawbackFrom::Hold(at) => {
+                    *taken_from_hold
+                        .entry((g.creator_id.clone(), at.clone()))
+                        .or_default() += d
+                }
+                ClawbackFrom::Available => {
+                    *taken_available.entry(g.creator_id.clone()).or_default() += d
+                }
+                ClawbackFrom::Debt => {}
             }
             *out.clawbacks
                 .entry((g.creator_id.clone(), from))
@@ -228,6 +254,7 @@ impl Reversal<'_> {
         for ((creator, from), amount) in &self.attribution.clawbacks {
             let kind = match from {
                 ClawbackFrom::Hold(_) => AccountKind::EarningsPending,
+                ClawbackFrom::Available => AccountKind::Earnings,
                 ClawbackFrom::Debt => AccountKind::EarningsClawback,
             };
             *per_account
@@ -295,7 +322,7 @@ mod tests {
         ];
         // Creator a's hold has everything; b's hold was released (empty).
         let holds = |creator: &str, _: &str| if creator == "a" { 10_000 } else { 0 };
-        let a = attribute(2_000, &gifts, holds);
+        let a = attribute(2_000, &gifts, holds, |_| 0);
         assert_eq!(
             a.gifts
                 .iter()
@@ -315,7 +342,7 @@ mod tests {
     #[test]
     fn a_hold_with_too_little_left_gives_what_it_has_and_the_rest_becomes_debt() {
         let gifts = [gift("g2", "a", 100, Some(H)), gift("g1", "a", 100, Some(H))];
-        let a = attribute(200, &gifts, |_, _| 70);
+        let a = attribute(200, &gifts, |_, _| 70, |_| 0);
         assert_eq!(
             a.clawbacks,
             BTreeMap::from([
@@ -327,11 +354,25 @@ mod tests {
     }
 
     #[test]
+    fn released_shares_come_from_available_diamonds_first_and_only_the_rest_is_debt() {
+        let gifts = [gift("g2", "a", 100, None), gift("g1", "a", 100, Some(H))];
+        // The hold was released; 60 diamonds are still available, for both gifts together.
+        let a = attribute(200, &gifts, |_, _| 0, |_| 60);
+        assert_eq!(
+            a.clawbacks,
+            BTreeMap::from([
+                (("a".into(), ClawbackFrom::Available), 60),
+                (("a".into(), ClawbackFrom::Debt), 40),
+            ])
+        );
+    }
+
+    #[test]
     fn coins_traced_by_an_earlier_chargeback_are_not_traced_again() {
         let mut g = gift("g1", "a", 100, None);
         g.charged_back_coins = 100;
         let older = gift("g0", "a", 100, None);
-        let a = attribute(100, &[g, older], |_, _| 0);
+        let a = attribute(100, &[g, older], |_, _| 0, |_| 0);
         assert_eq!(a.gifts.len(), 1);
         assert_eq!(a.gifts[0].gift_txn_id, "g0");
         assert_eq!(a.clawed(), 50);
@@ -342,15 +383,15 @@ mod tests {
         let gifts: Vec<_> = (0..200)
             .map(|i| gift(&format!("g{i}"), &format!("c{i}"), 10, None))
             .collect();
-        let a = attribute(2_000, &gifts, |_, _| 0);
-        // Each gift to a new creator costs 1 + 3 items.
-        assert_eq!(a.gifts.len(), ATTRIBUTION_ITEMS / 4);
+        let a = attribute(2_000, &gifts, |_, _| 0, |_| 0);
+        // Each gift to a new creator, all of it debt, costs 1 + 4 items.
+        assert_eq!(a.gifts.len(), ATTRIBUTION_ITEMS / 5);
     }
 
     #[test]
     fn a_reversal_returns_every_coin_to_the_issuer_and_the_cash_to_the_provider() {
         let gifts = [gift("g1", "a", 1_000, Some(H))];
-        let attribution = attribute(1_000, &gifts, |_, _| 10_000);
+        let attribution = attribute(1_000, &gifts, |_, _| 10_000, |_| 0);
         let r = Reversal {
             event_id: "cb1",
             user_id: "u",

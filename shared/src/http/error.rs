@@ -126,6 +126,9 @@ impl ApiError {
             ApiError::Chargeback(ChargebackError::OrderAmount { .. }) => {
                 (422, "chargeback_amount_mismatch")
             }
+            ApiError::Chargeback(ChargebackError::UserMismatch) => {
+                (422, "chargeback_user_mismatch")
+            }
             ApiError::Busy(_) => (503, "busy"),
             ApiError::Internal(_) => (500, "internal"),
         }

@@ -18,7 +18,7 @@ use super::ledger::{AccountEdit, ACCOUNT_SK};
 use super::settlement::{RELEASE_AT, SETTLEMENT_PENDING, SETTLEMENT_SETTLED};
 use super::transaction::{put_new, Role, Tx};
 use super::{sdk_error, Store, StoreError};
-use crate::domain::chargebacks::{Attribution, SpentGift, MAX_TRACED_GIFTS};
+use crate::domain::chargebacks::{Attribution, ClawbackFrom, SpentGift, MAX_TRACED_GIFTS};
 use crate::domain::ledger::{AccountId, AccountKind};
 
 /// On a gift account: how many of its coins chargebacks have traced so far, and how many of its
@@ -35,6 +35,8 @@ fn marker_key(purchase_id: &str) -> Item {
 pub struct Purchase {
     /// When its event took effect (RFC 3339).
     pub received_at: String,
+    /// Whose coins it bought (not recorded before chargebacks named purchases).
+    pub user_id: Option<String>,
     pub coins: u64,
     /// Its cash still on the platform's books (less what earlier chargebacks reversed).
     pub cents: u64,
@@ -59,6 +61,7 @@ impl Store {
             futures::try_join!(self.account_balance(&issuer), self.account_balance(&cash))?;
         Ok(Some(Purchase {
             received_at: get_s(&event, "received_at")?.to_owned(),
+            user_id: opt_s(&event, "user_id"),
             coins: issued.min(0).unsigned_abs(),
             cents: u64::try_from(cash).unwrap_or(0),
         }))
@@ -163,10 +166,21 @@ impl Store {
 }
 
 /// The account edits an attribution makes: each traced gift pinned to the version read, with
-/// its new traced total, and each creator's pending earnings refused unless every hold taken
-/// from still holds what is taken.
-pub fn attribution_edits(a: &Attribution) -> HashMap<AccountId, AccountEdit> {
+/// its new traced total; each creator's pending earnings refused unless every hold taken from
+/// still holds what is taken; and the available diamonds of each creator whose share came from
+/// them or became debt pinned to `available_versions` as read, so a debt is never booked while
+/// a release or a payout changes what they hold.
+pub fn attribution_edits(
+    a: &Attribution,
+    available_versions: &HashMap<String, u64>,
+) -> HashMap<AccountId, AccountEdit> {
     let mut edits = HashMap::new();
+    for (creator, from) in a.clawbacks.keys() {
+        if matches!(from, ClawbackFrom::Available | ClawbackFrom::Debt) {
+            let version = available_versions.get(creator).copied().unwrap_or(0);
+            edits.insert(AccountId::earnings(creator), AccountEdit::pinned(version));
+        }
+    }
     for g in &a.gifts {
         edits.insert(
             AccountId::pending_gift(&g.gift_txn_id),
@@ -207,7 +221,7 @@ fn spent_gift(item: &Item) -> Result<SpentGift, StoreError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::chargebacks::{ClawbackFrom, TracedGift};
+    use crate::domain::chargebacks::TracedGift;
     use std::collections::BTreeMap;
 
     #[test]
@@ -225,8 +239,9 @@ mod tests {
                 (("c".into(), ClawbackFrom::Debt), 9),
             ]),
         };
-        let edits = attribution_edits(&a);
-        assert_eq!(edits.len(), 2);
+        let edits = attribution_edits(&a, &HashMap::from([("c".to_owned(), 7)]));
+        assert_eq!(edits.len(), 3);
+        assert_eq!(edits[&AccountId::earnings("c")].version, Some(7));
         assert_eq!(edits[&AccountId::pending_gift("g1")].version, Some(3));
         let pending = &edits[&AccountId::earnings_pending("c")];
         assert_eq!(

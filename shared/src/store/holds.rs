@@ -122,16 +122,19 @@ impl Store {
         let payoff = r.amount.min(owed);
         let mut transfers = Vec::new();
         let mut edits = std::collections::HashMap::new();
-        if let (Some((debt, _, version)), true) = (debt, payoff > 0) {
-            transfers.push(Transfer::new(
-                format!("{id}:payoff"),
-                pending_account.clone(),
-                debt.clone(),
-                payoff,
-                TransferKind::ClawbackRecovery,
-                &pending_account.owner,
-            )?);
-            // Pinned, so a debt booked meanwhile makes the release decide again.
+        if let Some((debt, _, version)) = debt {
+            if payoff > 0 {
+                transfers.push(Transfer::new(
+                    format!("{id}:payoff"),
+                    pending_account.clone(),
+                    debt.clone(),
+                    payoff,
+                    TransferKind::ClawbackRecovery,
+                    &pending_account.owner,
+                )?);
+            }
+            // Pinned even when nothing is owed, so a debt booked meanwhile (a chargeback) makes
+            // the release decide again: never available diamonds beside a debt.
             edits.insert(debt.clone(), AccountEdit::pinned(version));
         }
         if r.amount > payoff {

@@ -6,11 +6,13 @@ use super::transaction::{put_new, Role, Tx};
 use super::Store;
 
 impl Store {
+    /// `user_id`: whose money the event moved, where one user's (a coin purchase: its
+    /// chargeback must name the same user).
     pub fn add_webhook_event(
         &self,
         tx: &mut Tx,
-        event_id: &str,
-        event_type: &str,
+        (event_id, event_type): (&str, &str),
+        user_id: Option<&str>,
         body_sha256: &str,
         at: &str,
     ) {
@@ -21,6 +23,9 @@ impl Store {
             ("body_sha256".to_owned(), s(body_sha256)),
             ("received_at".to_owned(), s(at)),
         ]);
+        if let Some(user_id) = user_id {
+            item.insert("user_id".to_owned(), s(user_id));
+        }
         tx.push(Role::WebhookEvent, put_new(&self.tables.ledger, item));
     }
 }
