@@ -57,6 +57,18 @@ impl TestEnv {
         )
     }
 
+    /// `buyer`'s order of one `product_id`, paid: its id and total.
+    pub async fn paid_order(&self, buyer: &str, product_id: &str) -> (String, u64) {
+        let (order_id, total) = self
+            .placed(
+                buyer,
+                json!({"lines": [{"product_id": product_id, "quantity": 1}]}),
+            )
+            .await;
+        assert_eq!(self.pay_order(&order_id, total).await.status, 200);
+        (order_id, total)
+    }
+
     /// `who` posts `action` (`cancel`, `fulfillment`, `refund`) on the order with a fresh key.
     pub async fn order_action(
         &self,

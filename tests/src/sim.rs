@@ -139,7 +139,7 @@ pub struct Sim<'e> {
     orders: Vec<Order>,
     webhooks: Vec<Value>,
     /// Coin purchases sent: event id, user, coins, cents (what a chargeback names).
-    purchases: Vec<(String, &'static str, u64, u64)>,
+    purchases: Vec<(String, String, u64, u64)>,
     unanswered: Vec<Unanswered>,
     /// Gift ids the clients were told were sent: each must exist, settled, after the drain.
     sent_gifts: Vec<String>,
@@ -237,6 +237,7 @@ impl<'e> Sim<'e> {
         let op = *[
             ("top_up", 10),
             ("chargeback", 4),
+            ("stolen_card", 2),
             ("gift", 22),
             ("same_key_race", 3),
             ("stream", 1),
@@ -278,7 +279,27 @@ impl<'e> Sim<'e> {
                     .webhook(json!({"type": "coins.purchased",
                         "data": {"user_id": user, "coins": coins, "amount_cents": cents}}))
                     .await;
-                self.purchases.push((id, user, coins, cents));
+                self.purchases.push((id, user.to_owned(), coins, cents));
+            }
+            // A card thief: a fresh buyer whose coins all go on galaxies to live creators, so
+            // its chargeback (a later "chargeback" op) must reach the creators' earnings.
+            "stolen_card" => {
+                let thief = format!("thief{}", self.key_seq);
+                let (coins, cents) = (3_000, 4_257);
+                let id = self
+                    .webhook(json!({"type": "coins.purchased",
+                        "data": {"user_id": thief, "coins": coins, "amount_cents": cents}}))
+                    .await;
+                self.purchases.push((id, thief.clone(), coins, cents));
+                for _ in 0..3 {
+                    let creator = *CREATORS.choose(&mut self.rng).unwrap();
+                    let stream = self.streams[creator].0.clone();
+                    let req = gift_req(&stream)
+                        .identity(Identity::adult(&thief))
+                        .key(&self.key("gift"))
+                        .json(json!({"gift_id": "galaxy", "count": 1}));
+                    self.call(Func::SendGift, req).await;
+                }
             }
             // Mostly a chargeback of a purchase (its coins spent or not, inside the hold or
             // after it, now and then twice); sometimes an older body naming coins only.

@@ -220,13 +220,7 @@ async fn an_order_chargeback_reverses_the_order_without_repaying_the_buyer_twice
             json!({"title": "Lamp", "price_cents": 2_500, "stock": 3}),
         )
         .await;
-    let (order_id, total) = env
-        .placed(
-            "b",
-            json!({"lines": [{"product_id": product, "quantity": 1}]}),
-        )
-        .await;
-    assert_eq!(env.pay_order(&order_id, total).await.status, 200);
+    let (order_id, total) = env.paid_order("b", &product).await;
     let dispute = |id: &str, cents: u64| {
         json!({"id": id, "type": "order.charged_back",
             "data": {"order_id": order_id, "amount_cents": cents}})
@@ -266,13 +260,7 @@ async fn an_order_dispute_after_its_refund_supersedes_it_or_books_the_double_rep
         .await;
     let mut refunded = Vec::new();
     for buyer in ["b1", "b2"] {
-        let (order_id, total) = env
-            .placed(
-                buyer,
-                json!({"lines": [{"product_id": product, "quantity": 1}]}),
-            )
-            .await;
-        assert_eq!(env.pay_order(&order_id, total).await.status, 200);
+        let (order_id, total) = env.paid_order(buyer, &product).await;
         let a = env
             .order_action(
                 Identity::seller("s"),

@@ -463,13 +463,7 @@ async fn three_delivered_orders(env: &TestEnv, price_cents: u64) -> Vec<String> 
         .await;
     let mut orders = Vec::new();
     for buyer in ["b1", "b2", "b3"] {
-        let (order_id, total) = env
-            .placed(
-                buyer,
-                json!({"lines": [{"product_id": product, "quantity": 1}]}),
-            )
-            .await;
-        assert_eq!(env.pay_order(&order_id, total).await.status, 200);
+        let (order_id, _) = env.paid_order(buyer, &product).await;
         let a = env
             .order_action(
                 Identity::seller("s"),
@@ -1069,13 +1063,7 @@ async fn refunded_order(env: &TestEnv, buyer: &str, cents: u64) -> String {
             json!({"title": "Cup", "price_cents": cents, "stock": 5}),
         )
         .await;
-    let (order_id, total) = env
-        .placed(
-            buyer,
-            json!({"lines": [{"product_id": product, "quantity": 1}]}),
-        )
-        .await;
-    assert_eq!(env.pay_order(&order_id, total).await.status, 200);
+    let (order_id, _) = env.paid_order(buyer, &product).await;
     let refunded = env
         .order_action(
             Identity::seller("s"),

@@ -794,3 +794,34 @@ async fn each_party_may_take_only_its_own_steps_and_stray_payments_are_owed_back
     );
     env.assert_conserved().await;
 }
+
+/// The seller and an admin refund one order at once, on two instances: one refund, and the
+/// other is told the order moved on (`409`), never a `500`.
+#[tokio::test]
+async fn two_refunds_of_one_order_at_once_are_one_refund_and_one_409() {
+    let env = TestEnv::new().await;
+    let other = env.instance();
+    let product = env
+        .create_product("s", json!({"title": "Mat", "price_cents": 900, "stock": 3}))
+        .await;
+    for round in 0..3 {
+        let (order_id, _) = env.paid_order("b", &product).await;
+        let body = json!({"reason": "double click"});
+        let (a, b) = futures::join!(
+            env.order_action(Identity::seller("s"), &order_id, "refund", body.clone()),
+            other.order_action(Identity::admin("ad"), &order_id, "refund", body),
+        );
+        let mut statuses = [a.status, b.status];
+        statuses.sort_unstable();
+        assert_eq!(statuses, [200, 409], "round {round}: {a:?} {b:?}");
+        let loser = if a.status == 409 { &a } else { &b };
+        assert_eq!(loser.code(), "invalid_transition", "{loser:?}");
+    }
+    assert_eq!(env.balance(AccountKind::RefundOwed, "b").await, 2_700);
+    assert!(
+        env.run_payouts().await.is_empty(),
+        "three refunds, each paid"
+    );
+    assert_eq!(env.balance(AccountKind::RefundOwed, "b").await, 0);
+    env.assert_audited().await;
+}

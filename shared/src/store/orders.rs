@@ -267,18 +267,20 @@ impl Store {
     }
 }
 
-/// Whether a cancelled commit failed only because the order or the items it touches moved on
-/// meanwhile (another change to the order won, or a concurrent transaction conflicted): read
-/// the order again and decide again.
+/// Whether a cancelled commit failed because the order moved on meanwhile (another change to it
+/// won), or only because concurrent transactions conflicted: read the order again and decide
+/// again. Once the order's own condition failed, whatever else failed with it does not matter:
+/// the items keyed by the order (its refund's transfers and record) collide only because the
+/// other change made them first, and the new decision sees that.
 pub fn order_moved(err: &TxError, order: &Order) -> bool {
     let TxError::Cancelled(reasons) = err else {
         return false;
     };
     let account = Role::Account(order.account());
-    !reasons.is_empty()
-        && reasons
-            .iter()
-            .all(|c| c.conflict() || (c.role == account && c.condition_failed()))
+    reasons
+        .iter()
+        .any(|c| c.role == account && c.condition_failed())
+        || (!reasons.is_empty() && reasons.iter().all(|c| c.conflict()))
 }
 
 /// The order's lines as units held against the buyer's limits.
