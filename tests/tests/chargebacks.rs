@@ -198,6 +198,20 @@ async fn a_purchase_delivered_after_its_chargeback_credits_nothing() {
         (stranger.status, stranger.code()),
         (422, "chargeback_user_mismatch")
     );
+    // An event that is not a purchase (here another chargeback), or the chargeback itself.
+    for (id, names) in [("cb_4c", "cb_3"), ("cb_4d", "cb_4d")] {
+        let a = env
+            .call(
+                Func::PaymentsWebhook,
+                env.webhook(&chargeback(id, "u", 700, 999, names)),
+            )
+            .await;
+        assert_eq!(
+            (a.status, a.code()),
+            (422, "chargeback_not_a_purchase"),
+            "{a:?}"
+        );
+    }
     let first = webhook(&env, &chargeback("cb_5", "u", 700, 999, "pur_4")).await;
     assert_eq!(first["status"], "applied", "{first}");
     let again = webhook(&env, &chargeback("cb_6", "u", 700, 999, "pur_4")).await;

@@ -19,7 +19,7 @@ use crate::domain::payments::{
     WebhookEnvelope,
 };
 use crate::domain::payouts::ProviderOutcome;
-use crate::domain::refunds::{payment_refund, Refund, RefundStatus};
+use crate::domain::refunds::{order_refund_id, payment_refund, Refund, RefundStatus};
 use crate::domain::settlement::Hold;
 use crate::domain::shop::{
     payment_outcome, payment_transfer, Order, OrderStatus, PaymentOutcome, ShopError,
@@ -28,7 +28,7 @@ use crate::domain::time::{rfc3339, sortable};
 use crate::domain::wallet::chargeback_split;
 use crate::http::{record_business_id, serve, ApiError, ApiRequest, ApiResponse};
 use crate::queue::payouts::PayoutQueue;
-use crate::store::chargebacks::attribution_edits;
+use crate::store::chargebacks::{attribution_edits, Charged, Recorded};
 use crate::store::ledger::{AccountEdit, LedgerWrite};
 use crate::store::orders::{OrderChange, SweepAfter};
 use crate::store::refunds::RefundKey;
@@ -103,7 +103,8 @@ async fn webhook(
             PaymentEvent::CoinsPurchased(e) => {
                 // Charged back before it arrived: it credits nothing (the provider took the
                 // money back already).
-                if app.store.charged_back_by(&event_id).await?.is_some() {
+                let marker = Charged::Purchase(&event_id);
+                if app.store.charged_back_by(marker).await?.is_some() {
                     outcome = Some("charged_back_before_purchase".to_owned());
                 } else {
                     app.store.add_not_charged_back(&mut tx, &event_id);
@@ -153,21 +154,22 @@ async fn webhook(
                 record_business_id(&order.order_id);
                 pinned.push(order.account());
                 // One dispute per order reverses it: another event for it changes nothing.
-                let marker = format!("order#{}", order.order_id);
-                if app.store.charged_back_by(&marker).await?.is_some() {
-                    outcome = Some("already_charged_back".to_owned());
+                let marker = Charged::Order(&order.order_id);
+                outcome = Some(if app.store.charged_back_by(marker).await?.is_some() {
+                    "already_charged_back".to_owned()
                 } else {
-                    app.store
-                        .add_chargeback_marker(&mut tx, &marker, &event_id, &at);
-                }
-                // A dispute racing a commission's release: read again.
-                if let Some(creator) = &order.affiliate_id {
-                    pinned.push(AccountId::new(AccountKind::CommissionPending, creator));
-                }
-                if outcome.is_none() {
+                    // A dispute racing a commission's release: read again.
+                    if let Some(creator) = &order.affiliate_id {
+                        pinned.push(AccountId::new(AccountKind::CommissionPending, creator));
+                    }
                     let reversed = reverse_order(app, &mut tx, &event_id, &order, e.amount_cents);
-                    outcome = Some(reversed.await?);
-                }
+                    let (what, reversed) = reversed.await?;
+                    if reversed {
+                        app.store
+                            .add_chargeback_marker(&mut tx, marker, &event_id, &at);
+                    }
+                    what
+                });
             }
             PaymentEvent::OrderPaid(e) => {
                 let order = app
@@ -272,16 +274,23 @@ async fn charge_back(
     let mut cash = None;
     let mut since = None;
     if let Some((purchase_id, cents)) = e.purchase() {
-        if app.store.charged_back_by(purchase_id).await?.is_some() {
+        if purchase_id == event_id {
+            return Err(ChargebackError::NotAPurchase.into());
+        }
+        let marker = Charged::Purchase(purchase_id);
+        if app.store.charged_back_by(marker).await?.is_some() {
             return Ok(Some("already_charged_back".to_owned()));
         }
-        app.store
-            .add_chargeback_marker(tx, purchase_id, event_id, at);
-        let Some(purchase) = app.store.purchase(purchase_id).await? else {
-            // Nothing was credited, and the marker makes sure nothing will be — unless the
-            // purchase commits before it does: then this reads again.
-            app.store.add_purchase_not_seen(tx, purchase_id);
-            return Ok(Some("purchase_not_seen".to_owned()));
+        app.store.add_chargeback_marker(tx, marker, event_id, at);
+        let purchase = match app.store.purchase(purchase_id).await? {
+            Recorded::Purchase(purchase) => purchase,
+            Recorded::Other => return Err(ChargebackError::NotAPurchase.into()),
+            Recorded::Nothing => {
+                // Nothing was credited, and the marker makes sure nothing will be — unless
+                // the purchase commits before it does: then this reads again.
+                app.store.add_purchase_not_seen(tx, purchase_id);
+                return Ok(Some("purchase_not_seen".to_owned()));
+            }
         };
         if purchase.user_id.as_ref().is_some_and(|u| *u != e.user_id) {
             return Err(ChargebackError::UserMismatch.into());
@@ -410,10 +419,16 @@ async fn reverse_order(
     event_id: &str,
     order: &Order,
     amount_cents: u64,
-) -> Result<String, ApiError> {
+) -> Result<(String, bool), ApiError> {
     let now = app.clock.now();
     let at = sortable(now);
-    if let Some((refund_id, created_at)) = &order.refund {
+    // The order's own refund: a refund of another payment it could not take is that
+    // payment's business, not this dispute's.
+    let own = order
+        .refund
+        .as_ref()
+        .filter(|(id, _)| *id == order_refund_id(&order.order_id));
+    if let Some((refund_id, created_at)) = own {
         let key = RefundKey::new(&order.buyer_id, created_at, refund_id);
         let refund = app.store.refund(&key).await?.ok_or_else(|| {
             ApiError::Internal(format!("order {} names a missing refund", order.order_id))
@@ -452,14 +467,16 @@ async fn reverse_order(
                 "repaid_twice"
             }
         };
-        return Ok(outcome.to_owned());
+        return Ok((outcome.to_owned(), true));
     }
     if order.status == OrderStatus::Refunded {
-        // Reversed by an earlier dispute: the provider repays a buyer once per dispute.
-        return Ok("already_refunded".to_owned());
+        return Ok(("already_refunded".to_owned(), false));
     }
     let Ok(booking) = order.status.refund(true) else {
-        return Ok(format!("nothing_to_reverse:{}", order.status.as_str()));
+        return Ok((
+            format!("nothing_to_reverse:{}", order.status.as_str()),
+            false,
+        ));
     };
     if amount_cents != order.total_cents {
         return Err(ChargebackError::OrderAmount {
@@ -477,7 +494,7 @@ async fn reverse_order(
         now,
         &at,
     )?;
-    Ok("order_reversed".to_owned())
+    Ok(("order_reversed".to_owned(), true))
 }
 
 fn ack(event_id: &str, status: &'static str, outcome: Option<String>) -> ApiResponse {

@@ -76,28 +76,16 @@ pub fn violations(s: &LedgerSnapshot, policies: &Policies<'_>, moment: Moment) -
         }
     }
     // Every balance has a way out to whoever it is owed to (`AccountKind::way_out`), and a debt
-    // is never in credit. A creator's is never beside available diamonds that could pay it (a
-    // chargeback takes those first, a release pays the debt first); a seller's may be, until
-    // their next completion or payout pays it off (a refund after completion books it).
+    // is never in credit. (A debt may sit beside its payee's available money — a payout that
+    // failed puts it back — but nothing leaves before the debt is paid: a payout pays it off
+    // first, pinned to it.)
     for (account, _, b) in &s.accounts {
         if *b != 0 && !account.kind.drains() {
             found.push(format!("{account} holds {b} and has no way out"));
         }
-        let Some(payee) = PayeeKind::ALL
-            .into_iter()
-            .find(|p| p.debt() == account.kind)
-        else {
-            continue;
-        };
-        let source = AccountId::new(payee.debt_source(), &account.owner);
-        if *b > 0 {
+        let debt = PayeeKind::ALL.into_iter().any(|p| p.debt() == account.kind);
+        if debt && *b > 0 {
             found.push(format!("{account} holds {b}: a debt is never in credit"));
-        } else if *b < 0 && payee == PayeeKind::Creator && balance(&source) > 0 {
-            found.push(format!(
-                "{account} owes {} while {source} holds {}",
-                -b,
-                balance(&source)
-            ));
         }
     }
     for (product, stock) in s.stock.iter().filter(|(_, st)| *st < 0) {

@@ -61,6 +61,8 @@ pub enum ChargebackError {
     OrderAmount { asked: u64, total: u64 },
     #[error("the purchase was not this user's")]
     UserMismatch,
+    #[error("purchase_event_id names an event that is not a coin purchase")]
+    NotAPurchase,
 }
 
 /// A chargeback may take back at most what its purchase brought in (coins issued, cash still

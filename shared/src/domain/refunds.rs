@@ -157,11 +157,16 @@ impl Refund {
     }
 }
 
+/// The id of an order's own refund (at most one per order).
+pub fn order_refund_id(order_id: &str) -> String {
+    derived_id("rf", &["order", order_id])
+}
+
 /// The refund of a whole order by its seller or an admin: one per order, for the payment that
 /// paid it (an order paid before payments were recorded on it is named by its own id).
 pub fn order_refund(order: &Order, created_at: &str) -> Refund {
     Refund::requested(
-        derived_id("rf", &["order", &order.order_id]),
+        order_refund_id(&order.order_id),
         &order.buyer_id,
         Some(&order.order_id),
         order.total_cents,

@@ -129,6 +129,9 @@ impl ApiError {
             ApiError::Chargeback(ChargebackError::UserMismatch) => {
                 (422, "chargeback_user_mismatch")
             }
+            ApiError::Chargeback(ChargebackError::NotAPurchase) => {
+                (422, "chargeback_not_a_purchase")
+            }
             ApiError::Busy(_) => (503, "busy"),
             ApiError::Internal(_) => (500, "internal"),
         }

@@ -4,7 +4,7 @@
 //! A chargeback of a purchase writes `CHARGEBACK#<purchase event id>` (once: a second one of the
 //! same purchase finds it), and every purchase checks that no such marker exists in its own
 //! transaction, so a purchase delivered after its chargeback credits nothing. An order's dispute
-//! writes `CHARGEBACK#order#<order id>` the same way.
+//! that reversed something writes `CHARGEBACK#<order id>` (sort key `O`) the same way.
 
 use std::collections::HashMap;
 
@@ -26,8 +26,36 @@ use crate::domain::ledger::{AccountId, AccountKind};
 const CHARGED_BACK_COINS: &str = "charged_back_coins";
 pub(crate) const CHARGED_BACK_DIAMONDS: &str = "charged_back_diamonds";
 
-fn marker_key(purchase_id: &str) -> Item {
-    key(format!("CHARGEBACK#{purchase_id}"), "C")
+/// What a chargeback reversed: a coin purchase (its event id), or an order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Charged<'a> {
+    Purchase(&'a str),
+    Order(&'a str),
+}
+
+impl Charged<'_> {
+    fn key(&self) -> Item {
+        match self {
+            Charged::Purchase(id) => key(format!("CHARGEBACK#{id}"), "C"),
+            Charged::Order(id) => key(format!("CHARGEBACK#{id}"), "O"),
+        }
+    }
+
+    fn role(&self) -> Role {
+        Role::Chargeback(match self {
+            Charged::Purchase(id) => (*id).to_owned(),
+            Charged::Order(id) => format!("order:{id}"),
+        })
+    }
+}
+
+/// What the ledger recorded under the event id a chargeback names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Recorded {
+    Nothing,
+    /// An event of another type: not a purchase.
+    Other,
+    Purchase(Purchase),
 }
 
 /// A coin purchase as the ledger recorded it.
@@ -44,22 +72,24 @@ pub struct Purchase {
 
 impl Store {
     /// The purchase `purchase_id` took effect as, if it did.
-    pub async fn purchase(&self, purchase_id: &str) -> Result<Option<Purchase>, StoreError> {
+    pub async fn purchase(&self, purchase_id: &str) -> Result<Recorded, StoreError> {
         let event = self
             .get_item(
                 &self.tables.ledger,
                 key(format!("EVENT#{purchase_id}"), "E"),
             )
             .await?;
-        let Some(event) = event.filter(|e| opt_s(e, "type").as_deref() == Some("coins.purchased"))
-        else {
-            return Ok(None);
+        let Some(event) = event else {
+            return Ok(Recorded::Nothing);
         };
+        if opt_s(&event, "type").as_deref() != Some("coins.purchased") {
+            return Ok(Recorded::Other);
+        }
         let issuer = AccountId::outside(AccountKind::CoinIssuer, purchase_id);
         let cash = AccountId::outside(AccountKind::PlatformCash, purchase_id);
         let (issued, cash) =
             futures::try_join!(self.account_balance(&issuer), self.account_balance(&cash))?;
-        Ok(Some(Purchase {
+        Ok(Recorded::Purchase(Purchase {
             received_at: get_s(&event, "received_at")?.to_owned(),
             user_id: opt_s(&event, "user_id"),
             coins: issued.min(0).unsigned_abs(),
@@ -67,41 +97,38 @@ impl Store {
         }))
     }
 
-    /// The chargeback event that reversed `purchase_id`, if one did.
-    pub async fn charged_back_by(&self, purchase_id: &str) -> Result<Option<String>, StoreError> {
-        let marker = self
-            .get_item(&self.tables.ledger, marker_key(purchase_id))
-            .await?;
+    /// The chargeback event that reversed `what`, if one did.
+    pub async fn charged_back_by(&self, what: Charged<'_>) -> Result<Option<String>, StoreError> {
+        let marker = self.get_item(&self.tables.ledger, what.key()).await?;
         marker
             .map(|m| get_s(&m, "event_id").map(str::to_owned))
             .transpose()
     }
 
-    /// Marks `purchase_id` charged back by `event_id`; fails if it was already.
-    pub fn add_chargeback_marker(&self, tx: &mut Tx, purchase_id: &str, event_id: &str, at: &str) {
-        let mut item = marker_key(purchase_id);
+    /// Marks `what` charged back by `event_id`; fails if it was already.
+    pub fn add_chargeback_marker(&self, tx: &mut Tx, what: Charged<'_>, event_id: &str, at: &str) {
+        let mut item = what.key();
         item.extend([
             ("event_id".to_owned(), s(event_id)),
             ("charged_back_at".to_owned(), s(at)),
         ]);
-        tx.push(
-            Role::Chargeback(purchase_id.to_owned()),
-            put_new(&self.tables.ledger, item),
-        );
+        tx.push(what.role(), put_new(&self.tables.ledger, item));
     }
 
     /// Fails the transaction if `purchase_id` was charged back before it took effect.
     pub fn add_not_charged_back(&self, tx: &mut Tx, purchase_id: &str) {
-        self.add_absent(tx, purchase_id, marker_key(purchase_id));
+        let what = Charged::Purchase(purchase_id);
+        self.add_absent(tx, what.role(), what.key());
     }
 
     /// Fails the transaction if `purchase_id` took effect after all: a chargeback that found no
     /// purchase is checked against it committing meanwhile (and then reads again).
     pub fn add_purchase_not_seen(&self, tx: &mut Tx, purchase_id: &str) {
-        self.add_absent(tx, purchase_id, key(format!("EVENT#{purchase_id}"), "E"));
+        let role = Charged::Purchase(purchase_id).role();
+        self.add_absent(tx, role, key(format!("EVENT#{purchase_id}"), "E"));
     }
 
-    fn add_absent(&self, tx: &mut Tx, purchase_id: &str, item: Item) {
+    fn add_absent(&self, tx: &mut Tx, role: Role, item: Item) {
         let check = ConditionCheck::builder()
             .table_name(&self.tables.ledger)
             .set_key(Some(item))
@@ -110,7 +137,7 @@ impl Store {
             .build()
             .expect("table, key and condition are set");
         tx.push(
-            Role::Chargeback(purchase_id.to_owned()),
+            role,
             TransactWriteItem::builder().condition_check(check).build(),
         );
     }

@@ -122,19 +122,17 @@ impl Store {
         let payoff = r.amount.min(owed);
         let mut transfers = Vec::new();
         let mut edits = std::collections::HashMap::new();
-        if let Some((debt, _, version)) = debt {
-            if payoff > 0 {
-                transfers.push(Transfer::new(
-                    format!("{id}:payoff"),
-                    pending_account.clone(),
-                    debt.clone(),
-                    payoff,
-                    TransferKind::ClawbackRecovery,
-                    &pending_account.owner,
-                )?);
-            }
-            // Pinned even when nothing is owed, so a debt booked meanwhile (a chargeback) makes
-            // the release decide again: never available diamonds beside a debt.
+        if let (Some((debt, _, version)), true) = (debt, payoff > 0) {
+            transfers.push(Transfer::new(
+                format!("{id}:payoff"),
+                pending_account.clone(),
+                debt.clone(),
+                payoff,
+                TransferKind::ClawbackRecovery,
+                &pending_account.owner,
+            )?);
+            // Pinned, so two releases (or a release and a payout) never pay one debt twice. A
+            // debt booked after the read is paid by the next release or payout.
             edits.insert(debt.clone(), AccountEdit::pinned(version));
         }
         if r.amount > payoff {
