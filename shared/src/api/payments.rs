@@ -85,6 +85,9 @@ async fn webhook(
         &req.body,
     )]));
 
+    // A purchase learns it was charged back first from its own transaction's check (no read
+    // on every purchase), and then records only that it came.
+    let mut charged_back_first = false;
     for _ in attempts(MAX_PINNED_ATTEMPTS) {
         let now = app.clock.now();
         let at = rfc3339(now);
@@ -103,8 +106,7 @@ async fn webhook(
             PaymentEvent::CoinsPurchased(e) => {
                 // Charged back before it arrived: it credits nothing (the provider took the
                 // money back already).
-                let marker = Charged::Purchase(&event_id);
-                if app.store.charged_back_by(marker).await?.is_some() {
+                if charged_back_first {
                     outcome = Some("charged_back_before_purchase".to_owned());
                 } else {
                     app.store.add_not_charged_back(&mut tx, &event_id);
@@ -235,6 +237,13 @@ async fn webhook(
             }
             Err(err) if err.condition_failed(&Role::WebhookEvent) => {
                 return Ok(ack(&event_id, "duplicate", None));
+            }
+            Err(err)
+                if matches!(event, PaymentEvent::CoinsPurchased(_))
+                    && err.condition_failed(&Role::Chargeback(event_id.clone())) =>
+            {
+                charged_back_first = true;
+                continue;
             }
             // The same event arriving concurrently, or what it read moving under it.
             Err(err) if retryable(&err, &pinned) => continue,

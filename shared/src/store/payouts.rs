@@ -92,6 +92,19 @@ pub struct NewPayout<'a> {
     pub debt: Option<(&'a AccountId, u64)>,
 }
 
+/// A money-out record an admin sends back to the provider (`Store::add_resend`).
+pub(crate) struct Resend {
+    pub key: Item,
+    pub role: Role,
+    /// The status it must be in (`held` payout, `failed` refund).
+    pub from: &'static str,
+    /// The attempt it was read at.
+    pub releases: u32,
+    pub shard: String,
+    /// The attribute its reason is kept under.
+    pub kept_reason: &'static str,
+}
+
 impl Store {
     /// The payout's record, the day's total (refused over `daily_cap_cents`), the payee's debt
     /// paid off and the money moving from available into payout, pinned to the debt as read.
@@ -219,31 +232,49 @@ impl Store {
         admin: &AdminAction,
         redrive_at: &str,
     ) {
+        self.add_resend(
+            tx,
+            Resend {
+                key: PayoutKey::of(payout).item_key(),
+                role: Role::Payout(payout.payout_id.clone()),
+                from: PayoutStatus::Held.as_str(),
+                releases: payout.releases,
+                shard: payout_sweep_shard(&payout.payout_id),
+                kept_reason: "hold_reason",
+            },
+            admin,
+            redrive_at,
+        );
+    }
+
+    /// An admin sends a payout or refund record back to the provider: from `r.from` (at the
+    /// attempt read) to `requested`, with who and why, one more release (so a new provider key),
+    /// back in the sweep index at `redrive_at`; its reason kept as `r.kept_reason`.
+    pub(crate) fn add_resend(&self, tx: &mut Tx, r: Resend, admin: &AdminAction, redrive_at: &str) {
         let update = Update::builder()
             .table_name(&self.tables.ledger)
-            .set_key(Some(PayoutKey::of(payout).item_key()))
-            .update_expression(
+            .set_key(Some(r.key))
+            .update_expression(format!(
                 "SET #status = :to, admin_id = :by, admin_note = :note, #shard = :shard, \
-                 #at = :redrive, hold_reason = reason ADD releases :one REMOVE reason, settled_at",
-            )
-            .condition_expression("#status = :from")
+                 #at = :redrive, {} = reason ADD releases :one REMOVE reason, settled_at",
+                r.kept_reason
+            ))
+            .condition_expression(SAME_ATTEMPT)
             .expression_attribute_names("#status", "status")
             .expression_attribute_names("#shard", SWEEP_SHARD)
             .expression_attribute_names("#at", SWEEP_AT)
             .expression_attribute_values(":to", s(PayoutStatus::Requested.as_str()))
-            .expression_attribute_values(":from", s(PayoutStatus::Held.as_str()))
+            .expression_attribute_values(":from", s(r.from))
+            .expression_attribute_values(":releases", n(r.releases))
             .expression_attribute_values(":by", s(&admin.by))
             .expression_attribute_values(":note", s(&admin.note))
-            .expression_attribute_values(":shard", s(payout_sweep_shard(&payout.payout_id)))
+            .expression_attribute_values(":shard", s(r.shard))
             .expression_attribute_values(":redrive", s(redrive_at))
             .expression_attribute_values(":one", n(1))
             .return_values_on_condition_check_failure(OnFail::AllOld)
             .build()
             .expect("table, key and expression are set");
-        tx.push(
-            Role::Payout(payout.payout_id.clone()),
-            TransactWriteItem::builder().update(update).build(),
-        );
+        tx.push(r.role, TransactWriteItem::builder().update(update).build());
     }
 
     pub async fn payout(&self, key: &PayoutKey) -> Result<Option<Payout>, StoreError> {

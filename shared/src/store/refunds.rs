@@ -14,7 +14,7 @@ use aws_sdk_dynamodb::types::{
 
 use super::attrs::{get_n, get_s, key, n, opt_n, opt_s, s, Item};
 use super::ledger::LedgerWrite;
-use super::payouts::SAME_ATTEMPT;
+use super::payouts::{Resend, SAME_ATTEMPT};
 use super::sweep::{refund_sweep_shard, Due, SWEEP_AT, SWEEP_SHARD};
 use super::transaction::{put_new, Role, Tx};
 use super::{Store, StoreError};
@@ -181,32 +181,18 @@ impl Store {
         admin: &AdminAction,
         redrive_at: &str,
     ) {
-        let update = Update::builder()
-            .table_name(&self.tables.ledger)
-            .set_key(Some(RefundKey::of(refund).item_key()))
-            .update_expression(
-                "SET #status = :to, admin_id = :by, admin_note = :note, #shard = :shard, \
-                 #at = :redrive, failed_reason = reason ADD releases :one \
-                 REMOVE reason, settled_at",
-            )
-            .condition_expression(SAME_ATTEMPT)
-            .expression_attribute_names("#status", "status")
-            .expression_attribute_names("#shard", SWEEP_SHARD)
-            .expression_attribute_names("#at", SWEEP_AT)
-            .expression_attribute_values(":to", s(RefundStatus::Requested.as_str()))
-            .expression_attribute_values(":from", s(RefundStatus::Failed.as_str()))
-            .expression_attribute_values(":releases", n(refund.retries))
-            .expression_attribute_values(":by", s(&admin.by))
-            .expression_attribute_values(":note", s(&admin.note))
-            .expression_attribute_values(":shard", s(refund_sweep_shard(&refund.refund_id)))
-            .expression_attribute_values(":redrive", s(redrive_at))
-            .expression_attribute_values(":one", n(1))
-            .return_values_on_condition_check_failure(OnFail::AllOld)
-            .build()
-            .expect("table, key and expression are set");
-        tx.push(
-            Role::Refund(refund.refund_id.clone()),
-            TransactWriteItem::builder().update(update).build(),
+        self.add_resend(
+            tx,
+            Resend {
+                key: RefundKey::of(refund).item_key(),
+                role: Role::Refund(refund.refund_id.clone()),
+                from: RefundStatus::Failed.as_str(),
+                releases: refund.retries,
+                shard: refund_sweep_shard(&refund.refund_id),
+                kept_reason: "failed_reason",
+            },
+            admin,
+            redrive_at,
         );
     }
 
