@@ -32,6 +32,14 @@ ensure_infra() {
   cp "$lock" "$stamp"
 }
 
+ensure_stripe_tools() { # Stripe's own npm library: signs the tests' and the demo's Stripe events
+  local lock="$ROOT/tests/stripe/package-lock.json" stamp="$ROOT/tests/stripe/node_modules/.livepay-lock"
+  if cmp -s "$lock" "$stamp"; then return; fi
+  log "installing Stripe's library for signing test events (npm ci in tests/stripe)"
+  (cd "$ROOT/tests/stripe" && npm ci --no-audit --no-fund --loglevel=error)
+  cp "$lock" "$stamp"
+}
+
 synth() {
   ensure_infra
   log "cdk synth (offline)"
@@ -109,9 +117,12 @@ stop_emulators() { # dir
   done
 }
 
-functions_env() { # prefix, webhook secret: creates the template's resources in moto, prints the functions' environment
+functions_env() { # prefix, webhook secret, [Stripe endpoint secret, [provision options]]: creates the template's resources in moto, prints the functions' environment
+  local prefix=$1 secret=$2 stripe_secret=${3:-whsec_local_0123456789}
+  shift 2; [ $# -eq 0 ] || shift
   (cd "$ROOT/scripts/local" && "$PY" -m livepay_local provision --template "$TEMPLATE" --endpoint "$AWS_ENDPOINT_URL" \
-    --dynamodb-endpoint "$AWS_ENDPOINT_URL_DYNAMODB" --region "$AWS_REGION" --prefix "$1" --webhook-secret "$2")
+    --dynamodb-endpoint "$AWS_ENDPOINT_URL_DYNAMODB" --region "$AWS_REGION" --prefix "$prefix" --webhook-secret "$secret" \
+    --stripe-webhook-secret "$stripe_secret" "$@")
   printf 'AWS_ENDPOINT_URL=%s\nAWS_ENDPOINT_URL_DYNAMODB=%s\nAWS_REGION=%s\nAWS_ACCESS_KEY_ID=local\nAWS_SECRET_ACCESS_KEY=local\n' \
     "$AWS_ENDPOINT_URL" "$AWS_ENDPOINT_URL_DYNAMODB" "$AWS_REGION"
 }

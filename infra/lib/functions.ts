@@ -49,7 +49,7 @@ export const FUNCTIONS: readonly FunctionSpec[] = [
       jwt('POST /v1/sellers/me/payouts'), jwt('GET /v1/sellers/me/payouts'),
       jwt('GET /v1/admin/payouts'), jwt('POST /v1/admin/payouts/{payout_id}/release'),
       jwt('POST /v1/admin/payouts/{payout_id}/return'), jwt('POST /v1/admin/refunds/{refund_id}/retry'),
-      jwt('POST /v1/admin/corrections'),
+      jwt('POST /v1/admin/corrections'), jwt('PUT /v1/admin/payees/{payee_id}/payout-account'),
     ],
   },
   {
@@ -89,7 +89,10 @@ export const FUNCTIONS: readonly FunctionSpec[] = [
   },
   {
     binary: 'payments-webhook',
-    description: 'Signed payment-provider webhook: coin purchases, chargebacks and order payments',
-    routes: [{ routeKey: 'POST /v1/webhooks/payments', access: 'signed-webhook' }],
+    description: 'Signed payment-provider webhooks (livepay\'s own format and Stripe\'s): coin purchases, order payments, chargebacks, refund answers, connected accounts',
+    routes: [
+      { routeKey: 'POST /v1/webhooks/payments', access: 'signed-webhook' },
+      { routeKey: 'POST /v1/webhooks/stripe', access: 'signed-webhook' },
+    ],
   },
 ];

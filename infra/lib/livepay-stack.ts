@@ -164,19 +164,19 @@ export class LivepayStack extends Stack {
 
     const payoutProvider = new CfnParameter(this, 'PayoutProvider', {
       type: 'String',
-      allowedValues: ['http', 'sandbox'],
-      description: 'Where payouts go: http (PayoutApiUrl, PayoutApiKey) or sandbox (moves no money). No default on purpose',
+      allowedValues: ['stripe', 'http', 'sandbox'],
+      description: 'Where payouts and refunds go: stripe (PayoutApiKey = a Stripe secret key; Connect transfers and refunds), http (the same calls to PayoutApiUrl) or sandbox (moves no money). No default on purpose',
     });
     const payoutApiUrl = new CfnParameter(this, 'PayoutApiUrl', {
       type: 'String',
       default: '',
-      description: 'Base URL of the Stripe-Connect-style transfer API (http provider)',
+      description: 'Base URL of the Stripe-compatible API (http provider; stripe uses https://api.stripe.com)',
     });
     const payoutApiKey = new CfnParameter(this, 'PayoutApiKey', {
       type: 'String',
       default: '',
       noEcho: true,
-      description: 'Bearer secret for the transfer API (http provider)',
+      description: 'Bearer secret for the provider API (a Stripe secret key for stripe)',
     });
 
     const webhookSecret = new CfnParameter(this, 'WebhookSecret', {
@@ -184,6 +184,24 @@ export class LivepayStack extends Stack {
       noEcho: true,
       minLength: 16,
       description: 'HMAC secret shared with the payment provider (Livepay-Signature header)',
+    });
+    const stripeWebhookSecret = new CfnParameter(this, 'StripeWebhookSecret', {
+      type: 'String',
+      default: '',
+      noEcho: true,
+      description: 'The Stripe endpoint secret (whsec_…) of POST /v1/webhooks/stripe; empty: every Stripe delivery is refused',
+    });
+    const stripeWebhookSecretPrevious = new CfnParameter(this, 'StripeWebhookSecretPrevious', {
+      type: 'String',
+      default: '',
+      noEcho: true,
+      description: 'During a rotation, the endpoint secret Stripe still signs with beside the new one',
+    });
+    const stripeLivemode = new CfnParameter(this, 'StripeLivemode', {
+      type: 'String',
+      default: 'false',
+      allowedValues: ['true', 'false'],
+      description: 'Whether the Stripe account is live (events of the other mode are refused)',
     });
 
     const architecture = props.architecture === 'x86_64' ? lambda.Architecture.X86_64 : lambda.Architecture.ARM_64;
@@ -315,6 +333,9 @@ export class LivepayStack extends Stack {
 
     const paymentsWebhook = makeFunction(spec('payments-webhook'), {
       ...tables, LIVEPAY_WEBHOOK_SECRET: webhookSecret.valueAsString, PAYOUT_QUEUE_URL: payoutQueue.queueUrl,
+      LIVEPAY_STRIPE_WEBHOOK_SECRET: stripeWebhookSecret.valueAsString,
+      LIVEPAY_STRIPE_WEBHOOK_SECRET_PREVIOUS: stripeWebhookSecretPrevious.valueAsString,
+      LIVEPAY_STRIPE_LIVEMODE: stripeLivemode.valueAsString,
     });
     // A purchase checks in its transaction that it was not charged back first (ConditionCheck);
     // a chargeback finds the buyer's gifts through the keys-only sender_gifts index and reads

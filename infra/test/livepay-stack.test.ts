@@ -246,7 +246,7 @@ test('payouts: a FIFO queue with a FIFO DLQ feeds execute-payouts; a weekly sche
   });
   // The provider is a deliberate choice at deploy time: no default that could fake payouts.
   const params = t.toJSON().Parameters;
-  assert.deepEqual(params.PayoutProvider.AllowedValues, ['http', 'sandbox']);
+  assert.deepEqual(params.PayoutProvider.AllowedValues, ['stripe', 'http', 'sandbox']);
   assert.equal(params.PayoutProvider.Default, undefined);
   assert.equal(params.PayoutApiKey.NoEcho, true);
 });

@@ -214,6 +214,51 @@ pub fn required_env(name: &'static str) -> Result<String, ConfigError> {
         .ok_or(ConfigError::Missing(name))
 }
 
+/// The webhooks' secrets: the provider-neutral webhook's, and Stripe's endpoint secrets with the
+/// mode of the account they belong to.
+#[derive(Clone)]
+pub struct WebhookSecrets {
+    /// `LIVEPAY_WEBHOOK_SECRET`.
+    pub payments: Vec<u8>,
+    /// `LIVEPAY_STRIPE_WEBHOOK_SECRET`, then `LIVEPAY_STRIPE_WEBHOOK_SECRET_PREVIOUS` while a
+    /// rotation's old secret is still active. None set: every Stripe delivery is `401`.
+    pub stripe: Vec<Vec<u8>>,
+    /// `LIVEPAY_STRIPE_LIVEMODE` (`true` for a live account; default `false`): events of the
+    /// other mode are refused.
+    pub stripe_livemode: bool,
+}
+
+impl WebhookSecrets {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let stripe = [
+            "LIVEPAY_STRIPE_WEBHOOK_SECRET",
+            "LIVEPAY_STRIPE_WEBHOOK_SECRET_PREVIOUS",
+        ]
+        .into_iter()
+        .filter_map(|name| std::env::var(name).ok().filter(|v| !v.is_empty()))
+        .map(String::into_bytes)
+        .collect::<Vec<_>>();
+        if stripe.is_empty() {
+            tracing::warn!("no LIVEPAY_STRIPE_WEBHOOK_SECRET: every Stripe delivery is refused");
+        }
+        let stripe_livemode = match std::env::var("LIVEPAY_STRIPE_LIVEMODE").as_deref() {
+            Err(_) | Ok("false") => false,
+            Ok("true") => true,
+            Ok(_) => {
+                return Err(ConfigError::Invalid {
+                    name: "LIVEPAY_STRIPE_LIVEMODE",
+                    reason: "true or false".into(),
+                })
+            }
+        };
+        Ok(Self {
+            payments: required_env("LIVEPAY_WEBHOOK_SECRET")?.into_bytes(),
+            stripe,
+            stripe_livemode,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -11,6 +11,7 @@ pub mod faults;
 pub mod payouts;
 pub mod shop;
 pub mod sim;
+pub mod stripe;
 
 use std::collections::HashMap;
 use std::process::Command;
@@ -30,6 +31,19 @@ pub use events::{Identity, Req};
 pub use faults::Faults;
 
 pub const WEBHOOK_SECRET: &str = "test-webhook-secret-0123456789";
+
+/// The webhooks' secrets every test's functions hold: the provider-neutral one, and Stripe's
+/// current and previous endpoint secrets (a rotation in progress), in test mode.
+pub fn webhook_secrets() -> livepay::config::WebhookSecrets {
+    livepay::config::WebhookSecrets {
+        payments: WEBHOOK_SECRET.as_bytes().to_vec(),
+        stripe: vec![
+            stripe::STRIPE_WEBHOOK_SECRET.as_bytes().to_vec(),
+            stripe::STRIPE_PREVIOUS_WEBHOOK_SECRET.as_bytes().to_vec(),
+        ],
+        stripe_livemode: false,
+    }
+}
 
 /// A clock tests can move.
 pub struct TestClock(Mutex<OffsetDateTime>);
@@ -182,8 +196,8 @@ impl TestEnv {
             Func::PlaceOrder => livepay::api::place_order::handle(&self.app, request).await,
             Func::ShopApi => livepay::api::shop::handle(&self.app, &self.payouts, request).await,
             Func::PaymentsWebhook => {
-                let secret = WEBHOOK_SECRET.as_bytes();
-                livepay::api::payments::handle(&self.app, secret, &self.payouts, request).await
+                let secrets = webhook_secrets();
+                livepay::api::payments::handle(&self.app, &secrets, &self.payouts, request).await
             }
         }
         .expect("handlers never fail: every error is a response");

@@ -301,6 +301,19 @@ fn rows() -> Vec<Row> {
             },
             201,
         ),
+        admin_row(
+            "PUT /v1/admin/payees/{payee_id}/payout-account",
+            |_| {
+                Req::new(
+                    "PUT",
+                    &format!("/v1/admin/payees/{CREATOR}/payout-account"),
+                    "PUT /v1/admin/payees/{payee_id}/payout-account",
+                )
+                .path_param("payee_id", CREATOR)
+                .json(json!({"stripe_account": "acct_1Matrix"}))
+            },
+            200,
+        ),
     ]
 }
 
@@ -400,7 +413,7 @@ async fn every_route_answers_each_kind_of_caller_exactly() {
     let covered: BTreeSet<String> = rows
         .iter()
         .map(|r| r.route.to_owned())
-        .chain(["POST /v1/webhooks/payments".to_owned()])
+        .chain(["POST /v1/webhooks/payments", "POST /v1/webhooks/stripe"].map(str::to_owned))
         .collect();
     assert_eq!(
         covered,
@@ -443,11 +456,44 @@ async fn every_route_answers_each_kind_of_caller_exactly() {
         }
     }
     cells += webhook_cells(&env, &mut failures).await;
+    cells += stripe_webhook_cells(&env, &mut failures).await;
     println!(
         "authorization matrix: {} routes, {cells} cells",
         rows.len() + 1
     );
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// The Stripe webhook's row: as the provider-neutral one, with Stripe's signature.
+async fn stripe_webhook_cells(env: &TestEnv, failures: &mut Vec<String>) -> usize {
+    let event = livepay_tests::stripe::event("account.updated", "evt_matrix", json!({}));
+    let raw = event.to_string();
+    let unsigned = Req::post("/v1/webhooks/stripe", "POST /v1/webhooks/stripe").raw_body(&raw);
+    let bad = unsigned.clone().header(
+        "Stripe-Signature",
+        &format!("t={},v1={}", env.now().unix_timestamp(), "00".repeat(32)),
+    );
+    let claims_only = unsigned.clone().identity(Identity::admin("someone"));
+    let signed = env
+        .stripe_signed(&event)
+        .identity(Identity::user("ignored"));
+    let cases = [
+        ("NoToken", unsigned, 401),
+        ("BadToken", bad, 401),
+        ("OtherUser", claims_only, 401),
+        ("RightUser", signed, 200),
+    ];
+    let n = cases.len();
+    for (column, req, expected) in cases {
+        let a = env.call(Func::PaymentsWebhook, req).await;
+        if a.status != expected {
+            failures.push(format!(
+                "POST /v1/webhooks/stripe as {column}: expected {expected}, got {} {}",
+                a.status, a.body
+            ));
+        }
+    }
+    n
 }
 
 /// The webhook's row: no JWT; a signature instead, and claims never matter.

@@ -21,7 +21,9 @@ use livepay::domain::payouts::ProviderOutcome;
 use livepay::provider::http::HttpProvider;
 use livepay::provider::{Disbursement, MoneyOutProvider, Rail};
 use livepay_tests::payouts::PAYOUT_SETTINGS;
-use livepay_tests::TestEnv;
+use livepay_tests::stripe::event;
+use livepay_tests::{Func, Identity, Req, TestEnv};
+use serde_json::json;
 
 /// What the stand-in received.
 #[derive(Debug, Clone)]
@@ -172,6 +174,51 @@ fn req(payout_id: &str) -> Disbursement<'_> {
     }
 }
 
+/// An admin sets `payee`'s Stripe connected account.
+async fn set_account(env: &TestEnv, payee: &str, account: &str) -> livepay_tests::Answer {
+    env.call(
+        Func::CreatorsApi,
+        Req::new(
+            "PUT",
+            &format!("/v1/admin/payees/{payee}/payout-account"),
+            "PUT /v1/admin/payees/{payee_id}/payout-account",
+        )
+        .path_param("payee_id", payee)
+        .identity(Identity::admin("boss"))
+        .key(&format!("acct-{}", ulid::Ulid::new()))
+        .json(json!({"stripe_account": account})),
+    )
+    .await
+}
+
+/// Stripe's `account.updated` for `account`, `created` seconds after the test clock's now.
+async fn account_updated(
+    env: &TestEnv,
+    account: &str,
+    payouts_enabled: bool,
+    later: i64,
+) -> String {
+    let mut e = event(
+        "account.updated",
+        &format!("evt_{}", ulid::Ulid::new()),
+        json!({"id": account, "payouts_enabled": payouts_enabled}),
+    );
+    e["account"] = json!(account);
+    e["created"] = json!(env.now().unix_timestamp() + later);
+    let a = env.call(Func::PaymentsWebhook, env.stripe_signed(&e)).await;
+    assert_eq!(a.status, 200, "{a:?}");
+    a.body["outcome"].as_str().unwrap_or_default().to_owned()
+}
+
+/// Every payout message queued, delivered once to the executor.
+async fn run(env: &TestEnv, provider: &HttpProvider) {
+    let messages = env.drain_payout_queue().await;
+    let event = livepay_tests::payouts::sqs_event(&messages);
+    livepay::jobs::payouts::handle(&env.app, provider, event, soon())
+        .await
+        .unwrap();
+}
+
 fn soon() -> Instant {
     Instant::now() + Duration::from_secs(5)
 }
@@ -248,6 +295,7 @@ async fn the_executor_pays_once_through_http_when_the_first_answer_is_a_503() {
     let provider = HttpProvider::new(url, "sk_test_secret".into()).unwrap();
     let env = TestEnv::with_settings(&PAYOUT_SETTINGS).await;
     env.fund_creator("c", 100).await;
+    assert_eq!(set_account(&env, "c", "acct_1CreatorC").await.status, 200);
     let a = env.request_payout("c", "k", 6_000).await;
     let payout_id = a.body["payout_id"].as_str().unwrap().to_owned();
     let messages = env.drain_payout_queue().await;
@@ -277,7 +325,9 @@ async fn the_executor_pays_once_through_http_when_the_first_answer_is_a_503() {
     assert!(seen
         .iter()
         .filter(|s| s.method == "POST")
-        .all(|s| s.idempotency_key == payout_id));
+        .all(|s| s.idempotency_key == payout_id
+            && s.body.contains("destination=acct_1CreatorC")
+            && s.body.contains(&format!("transfer_group={payout_id}"))));
     assert_eq!(api.transfers_made(), 1);
     let payouts = env.payouts_of("c").await;
     assert_eq!(payouts[0]["status"], "paid");
@@ -297,6 +347,7 @@ async fn a_timeout_that_paid_then_a_bare_404_is_paid_exactly_once() {
     let provider = HttpProvider::new(url, "sk_test_secret".into()).unwrap();
     let env = TestEnv::with_settings(&PAYOUT_SETTINGS).await;
     env.fund_creator("c", 100).await;
+    assert_eq!(set_account(&env, "c", "acct_1CreatorC").await.status, 200);
     let a = env.request_payout("c", "k", 6_000).await;
     let payout_id = a.body["payout_id"].as_str().unwrap().to_owned();
     let messages = env.drain_payout_queue().await;
@@ -344,4 +395,128 @@ async fn a_timeout_that_paid_then_a_bare_404_is_paid_exactly_once() {
         .all(|s| s.query.contains(&payout_id)));
     assert_eq!(env.creator_balance("c").await["cents_paid_out"], 6_000);
     env.assert_conserved().await;
+}
+
+/// Through Stripe, a payout goes to the payee's connected account: without one it waits `held`
+/// with that reason, and when Stripe disables the account's payouts mid-run (`account.updated`),
+/// the payouts not yet sent wait `held` too — until Stripe enables it again and an admin
+/// releases them. An older `account.updated` delivered late changes nothing.
+#[tokio::test]
+async fn a_payee_without_an_account_or_whose_account_disables_payouts_mid_run_is_held() {
+    let api = TransferApi::default();
+    let url = api.start().await;
+    let provider = HttpProvider::new(url, "sk_test_secret".into()).unwrap();
+    let env = TestEnv::with_settings(&PAYOUT_SETTINGS).await;
+    for c in ["c1", "c2"] {
+        env.fund_creator(c, 200).await;
+    }
+    assert_eq!(set_account(&env, "c1", "acct_1One").await.status, 200);
+    let bad = set_account(&env, "c2", "acct one").await;
+    assert_eq!((bad.status, bad.code()), (400, "invalid_request"));
+    for c in ["c1", "c2"] {
+        assert_eq!(env.request_payout(c, "first", 6_000).await.status, 202);
+    }
+    run(&env, &provider).await;
+    assert_eq!(env.payouts_of("c1").await[0]["status"], "paid");
+    let c2 = env.payouts_of("c2").await;
+    assert_eq!(c2[0]["status"], "held");
+    assert!(c2[0]["reason"]
+        .as_str()
+        .unwrap()
+        .contains("no payout account"));
+    assert_eq!(api.transfers_made(), 1);
+
+    // Mid-run: c1's next payout is requested, then Stripe disables the account's payouts.
+    assert_eq!(env.request_payout("c1", "second", 6_000).await.status, 202);
+    assert_eq!(
+        account_updated(&env, "acct_1One", false, 10).await,
+        "payouts_disabled"
+    );
+    assert_eq!(
+        account_updated(&env, "acct_1One", true, 5).await,
+        "unchanged:stale_or_replaced",
+        "an older event delivered late"
+    );
+    assert_eq!(
+        account_updated(&env, "acct_2Nobody", true, 10).await,
+        "account_not_a_payee"
+    );
+    run(&env, &provider).await;
+    let c1 = env.payouts_of("c1").await;
+    assert_eq!(c1[0]["status"], "held", "{c1:?}");
+    assert!(c1[0]["reason"]
+        .as_str()
+        .unwrap()
+        .contains("disabled on Stripe account acct_1One"));
+    assert_eq!(
+        api.transfers_made(),
+        1,
+        "nothing sent to a disabled account"
+    );
+
+    // Enabled again, and released by an admin: paid once, to the account.
+    assert_eq!(
+        account_updated(&env, "acct_1One", true, 20).await,
+        "payouts_enabled"
+    );
+    let payout_id = c1[0]["payout_id"].as_str().unwrap();
+    let released = env
+        .call(
+            Func::CreatorsApi,
+            Req::post(
+                &format!("/v1/admin/payouts/{payout_id}/release"),
+                "POST /v1/admin/payouts/{payout_id}/release",
+            )
+            .path_param("payout_id", payout_id)
+            .identity(Identity::admin("boss"))
+            .key("release-1")
+            .json(json!({"note": "account enabled"})),
+        )
+        .await;
+    assert_eq!(released.status, 200, "{released:?}");
+    run(&env, &provider).await;
+    assert_eq!(env.payouts_of("c1").await[0]["status"], "paid");
+    assert_eq!(api.transfers_made(), 2);
+    let posts: Vec<_> = api
+        .seen()
+        .into_iter()
+        .filter(|s| s.method == "POST")
+        .collect();
+    assert!(
+        posts
+            .iter()
+            .all(|s| s.body.contains("destination=acct_1One")),
+        "{posts:?}"
+    );
+
+    // Stripe reverses the first transfer, in two steps (its totals), one delivered twice: each
+    // new part is back in c1's available cents once.
+    let first = env.payouts_of("c1").await[1]["payout_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let paid_out = |b: serde_json::Value| b["cents_paid_out"].as_u64().unwrap();
+    assert_eq!(paid_out(env.creator_balance("c1").await), 12_000);
+    let mut seen = Vec::new();
+    for total in [2_000, 6_000, 6_000] {
+        let e = event(
+            "transfer.reversed",
+            &format!("evt_{}", ulid::Ulid::new()),
+            json!({"id": "tr_1", "amount": 6_000, "amount_reversed": total,
+                "transfer_group": first}),
+        );
+        let a = env.call(Func::PaymentsWebhook, env.stripe_signed(&e)).await;
+        seen.push(a.body["outcome"].as_str().unwrap_or_default().to_owned());
+    }
+    assert_eq!(
+        seen,
+        [
+            "reversed_2000_cents",
+            "reversed_4000_cents",
+            "already_booked"
+        ]
+    );
+    assert_eq!(paid_out(env.creator_balance("c1").await), 6_000);
+    env.assert_conserved().await;
+    env.assert_audited().await;
 }

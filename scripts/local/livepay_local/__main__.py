@@ -15,7 +15,8 @@ def main() -> None:
     p.add_argument("--region", default="us-east-1")
     p.add_argument("--prefix", required=True)
     p.add_argument("--webhook-secret", default="local-webhook-secret-0123456789")
-    p.add_argument("--payout-provider", default="sandbox", choices=["sandbox", "http"])
+    p.add_argument("--stripe-webhook-secret", default="whsec_local_0123456789")
+    p.add_argument("--payout-provider", default="sandbox", choices=["sandbox", "http", "stripe"])
     p.add_argument("--payout-api-url", default="")
     p.add_argument("--payout-api-key", default="")
     t = sub.add_parser("token", help="mint a JWT the local gateway accepts")
@@ -36,6 +37,8 @@ def main() -> None:
     r.add_argument("--prefix", required=True)
     r.add_argument("--lambda-url", required=True)
     r.add_argument("--schedule-every", type=int, default=0, help="seconds between scheduled runs (default: the template's rate)")
+    s = sub.add_parser("stripe", help="serve the local stand-in for Stripe's transfers and refunds")
+    s.add_argument("--port", type=int, required=True)
     c = sub.add_parser("conflicts", help="apply DynamoDB's transaction-conflict rules in front of an engine")
     c.add_argument("--backend", required=True, help="the engine's URL")
     c.add_argument("--port", type=int, required=True)
@@ -50,7 +53,9 @@ def main() -> None:
         refs = provision.provision(tpl, args.endpoint, args.region, args.prefix, args.dynamodb_endpoint)
         env = provision.function_env(tpl, refs, {
             "WebhookSecret": args.webhook_secret, "PayoutProvider": args.payout_provider,
-            "PayoutApiUrl": args.payout_api_url, "PayoutApiKey": args.payout_api_key})
+            "PayoutApiUrl": args.payout_api_url, "PayoutApiKey": args.payout_api_key,
+            "StripeWebhookSecret": args.stripe_webhook_secret, "StripeWebhookSecretPrevious": "",
+            "StripeLivemode": "false"})
         for name, value in sorted(env.items()):
             print(f"{name}={value}")
     elif args.cmd == "token":
@@ -65,6 +70,9 @@ def main() -> None:
         from . import triggers
         triggers.serve(template.load(args.template), args.endpoint, args.region, args.prefix, args.lambda_url,
                        args.schedule_every)
+    elif args.cmd == "stripe":
+        from . import stripe_standin
+        stripe_standin.serve(args.port)
     elif args.cmd == "conflicts":
         from . import conflicts
         conflicts.serve(args.backend, args.port, args.latency_ms, args.engine_slots)

@@ -13,6 +13,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 API = os.environ["LIVEPAY_API_URL"]
 SECRET = os.environ["LIVEPAY_WEBHOOK_SECRET"].encode()
+STRIPE_SECRET = os.environ["LIVEPAY_STRIPE_WEBHOOK_SECRET"]
+STRIPE_API = os.environ["LIVEPAY_STRIPE_API_URL"]
+# Stripe's own library signs the demo's Stripe events (tests/stripe, installed by scripts/up).
+STRIPE_SIGN = os.path.join(os.path.dirname(__file__), "..", "..", "..", "tests", "stripe", "sign.mjs")
 TOKEN_CMD = os.environ["LIVEPAY_TOKEN_CMD"]
 # The functions' default (STREAM_CACHE_SECONDS): how long send-gift trusts a stream it read.
 STREAM_CACHE_SECONDS = int(os.environ.get("STREAM_CACHE_SECONDS", "5"))
@@ -54,6 +58,32 @@ def webhook(event, quiet=False):
         return r.status
 
 
+def stripe_event(event):
+    """Delivers `event` to the Stripe endpoint, signed as Stripe signs it."""
+    raw = json.dumps(event)
+    signed = [{"payload": raw, "secret": STRIPE_SECRET, "timestamp": int(time.time())}]
+    sig = json.loads(subprocess.check_output(["node", STRIPE_SIGN], input=json.dumps(signed), text=True))[0]
+    req = urllib.request.Request(API + "/v1/webhooks/stripe", data=raw.encode(), method="POST",
+                                 headers={"content-type": "application/json", "stripe-signature": sig})
+    with urllib.request.urlopen(req, timeout=120) as r:
+        print(f"  POST /v1/webhooks/stripe ({event['type']}) -> {r.status}\n    {r.read().decode()}")
+        return r.status
+
+
+def checkout(run, user, coins, cents):
+    """Stripe's two events for one Checkout payment of a coin pack (shapes as Stripe documents)."""
+    pi, meta = f"pi_demo_{run}", {"livepay_kind": "coins", "user_id": user, "coins": str(coins)}
+    base = {"object": "event", "api_version": "2025-08-27.basil", "created": int(time.time()), "livemode": False,
+            "pending_webhooks": 1, "request": {"id": None, "idempotency_key": None}}
+    session = dict(base, id=f"evt_cs_{run}", type="checkout.session.completed", data={"object": {
+        "id": f"cs_test_{run}", "object": "checkout.session", "mode": "payment", "payment_status": "paid",
+        "status": "complete", "payment_intent": pi, "amount_total": cents, "currency": "usd", "metadata": meta}})
+    intent = dict(base, id=f"evt_pi_{run}", type="payment_intent.succeeded", data={"object": {
+        "id": pi, "object": "payment_intent", "amount": cents, "amount_received": cents, "currency": "usd",
+        "status": "succeeded", "metadata": meta}})
+    return session, intent
+
+
 def wait_for(path, tok, done, seconds=30):
     """GETs `path` until `done(body)` (the queue triggers work in the background), then shows it."""
     deadline = time.monotonic() + seconds
@@ -69,10 +99,14 @@ def main():
     run = uuid.uuid4().hex[:6]
     creator, viewer = f"ana-{run}", f"bob-{run}"
     ana, bob = token(creator, "--groups", "creator", "--adult"), token(viewer, "--adult")
-    print(f"1. The payment provider confirms {viewer} bought 70 coins ($0.99), signed webhook:")
-    webhook({"id": f"evt_{run}", "type": "coins.purchased", "data": {"user_id": viewer, "coins": 70, "amount_cents": 99}})
-    print("   ...and delivers it again (providers retry): nothing more is credited")
-    webhook({"id": f"evt_{run}", "type": "coins.purchased", "data": {"user_id": viewer, "coins": 70, "amount_cents": 99}})
+    print(f"1. {viewer} buys 70 coins ($0.99) through Stripe Checkout; Stripe sends checkout.session.completed,"
+          " signed with the endpoint secret by Stripe's own library:")
+    session, intent = checkout(run, viewer, 70, 99)
+    stripe_event(session)
+    print("   ...and payment_intent.succeeded for the same payment, then the first again (Stripe retries):"
+          " the PaymentIntent is credited once")
+    stripe_event(intent)
+    stripe_event(session)
     print(f"2. {creator} goes live:")
     _, stream = call("POST", "/v1/streams", {"title": "Friday night live"}, ana, key=f"open-{run}")
     sid = stream["stream_id"]
@@ -160,20 +194,33 @@ def payout(run, creator, ana, diamonds_before):
     call("POST", f"/v1/streams/{stream['stream_id']}/gifts", {"gift_id": "lion", "count": 1}, wes, key=f"lion-{run}")
     want = diamonds_before + 29999 * 50 // 100
     wait_for("/v1/creators/me/balance", ana, lambda b: b["diamonds_available"] == want)
-    print(f"16. {creator} asks for a $40 payout (below the $50 minimum), then for $50:")
+    admin = token(f"ada-{run}", "--groups", "admin")
+    account = f"acct_demo{run}"
+    print(f"16. An admin connects {creator}'s Stripe account ({account}), where payouts go (Stripe Connect):")
+    call("PUT", f"/v1/admin/payees/{creator}/payout-account", {"stripe_account": account}, admin, key=f"acct-{run}")
+    print(f"17. {creator} asks for a $40 payout (below the $50 minimum), then for $50:")
     call("POST", "/v1/creators/me/payouts", {"amount_cents": 4000}, ana, key=f"po-small-{run}")
     status, requested = call("POST", "/v1/creators/me/payouts", {"amount_cents": 5000}, ana, key=f"po-{run}")
-    print("17. execute-payouts takes it off the FIFO payouts queue and pays it through the provider"
-          " (the sandbox locally; PAYOUT_PROVIDER=http in a deployment):")
+    print("18. execute-payouts takes it off the FIFO payouts queue and makes a Connect transfer"
+          " (POST /v1/transfers to the local Stripe stand-in; api.stripe.com in a deployment):")
     payouts = wait_for("/v1/creators/me/payouts", ana,
                        lambda p: p["payouts"] and p["payouts"][0]["status"] not in ("requested", "processing"))
     _, balance = call("GET", "/v1/creators/me/balance", tok=ana)
-    print(f"18. {creator}'s statement explains every balance, entry by entry (the last three):")
+    payout_id = requested["payout_id"] if requested else ""
+    with urllib.request.urlopen(urllib.request.Request(
+            f"{STRIPE_API}/v1/transfers?transfer_group={payout_id}",
+            headers={"authorization": "Bearer sk_test_local"})) as r:
+        transfers = json.loads(r.read())["data"]
+    for tr in transfers:
+        print(f"    Stripe transfer {tr['id']}: {tr['amount']} cents to {tr['destination']},"
+              f" transfer_group {tr['transfer_group']}")
+    print(f"19. {creator}'s statement explains every balance, entry by entry (the last three):")
     _, statement = call("GET", "/v1/creators/me/statement?limit=200", tok=ana, quiet=True)
     for e in (statement or {}).get("entries", [])[-3:]:
         print(f"    {e['at']} {e['kind']:>14} {e['amount']:>+8} {e['unit']:<5} -> {e['balance']} = {e['balance_after']}")
     return (status == 202 and requested["status"] == "requested" and payouts
-            and payouts["payouts"][0]["status"] == "paid" and balance and balance["cents_paid_out"] == 5000)
+            and payouts["payouts"][0]["status"] == "paid" and balance and balance["cents_paid_out"] == 5000
+            and [(t["amount"], t["destination"]) for t in transfers] == [(5000, account)])
 
 
 if __name__ == "__main__":

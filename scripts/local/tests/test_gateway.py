@@ -165,7 +165,7 @@ class GatewayAuthorizerTest(unittest.TestCase):
                     self.assertEqual(self.request(route.method, path, authorization), 401)
         self.assertEqual(self.invoke.events, [], "a function ran for a rejected token")
         webhook = [r for r in self.tpl.routes if not r.jwt]
-        self.assertEqual([f"{r.method} {r.path}" for r in webhook], ["POST /v1/webhooks/payments"])
+        self.assertEqual([f"{r.method} {r.path}" for r in webhook], ["POST /v1/webhooks/payments", "POST /v1/webhooks/stripe"])
 
     def test_the_webhook_route_needs_no_token(self):
         req = urllib.request.Request(self.base + "/v1/webhooks/payments", data=b"{}", method="POST")

@@ -323,6 +323,104 @@ pub async fn retry_refund(
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+struct PayoutAccountBody {
+    /// The payee's Stripe connected account.
+    #[schema(
+        pattern = "^acct_[A-Za-z0-9]{1,250}$",
+        example = "acct_1Nv0FGQ9RKHgCVdK"
+    )]
+    stripe_account: String,
+    /// Why (recorded with the admin's id); optional.
+    #[serde(default)]
+    #[schema(max_length = 500)]
+    note: Option<String>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+struct PayoutAccountView<'a> {
+    payee_id: &'a str,
+    stripe_account: &'a str,
+    /// What Stripe last said of the account (`account.updated`); absent until it has.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    payouts_enabled: Option<bool>,
+    admin_id: &'a str,
+}
+
+/// Whether `account` is the shape of a Stripe account id.
+fn is_stripe_account(account: &str) -> bool {
+    account.strip_prefix("acct_").is_some_and(|rest| {
+        !rest.is_empty() && rest.len() <= 250 && rest.bytes().all(|b| b.is_ascii_alphanumeric())
+    })
+}
+
+/// `PUT /v1/admin/payees/{payee_id}/payout-account`: the Stripe connected account a payee
+/// (creator, seller, or both) is paid to. Payouts through Stripe wait `held` until one is set.
+#[utoipa::path(put, path = "/v1/admin/payees/{payee_id}/payout-account", tag = "admin",
+    security(("jwt" = [])),
+    params(("payee_id" = String, Path),
+        ("Idempotency-Key" = String, Header, description = "1-255 characters")),
+    request_body = PayoutAccountBody,
+    responses(
+        (status = 200, body = PayoutAccountView),
+        (status = 400, body = crate::http::ErrorBody),
+        (status = 401, description = "no token, a bad one, or unusable claims",
+            body = crate::http::Unauthorized),
+        (status = 403, description = "not an admin", body = crate::http::ErrorBody),
+        (status = 503, body = crate::http::ErrorBody)))]
+pub async fn set_payout_account(app: &App, req: ApiRequest) -> Result<ApiResponse, ApiError> {
+    let caller = req.caller()?;
+    caller.require(Role::Admin)?;
+    let body: PayoutAccountBody = req.json()?;
+    if !is_stripe_account(&body.stripe_account) {
+        return Err(InvalidInput::new("stripe_account", "a Stripe account id, acct_…").into());
+    }
+    let idem = Idempotency::from_request(&req, &caller)?;
+    let note = body.note.as_deref().unwrap_or("payout account set");
+    let admin = AdminAction::new(&caller.user_id, "note", note)?;
+    let payee_id = req.path_param("payee_id")?;
+    bounded_str("payee_id", payee_id, MAX_ID_BYTES)?;
+    record_business_id(payee_id);
+    let now = app.clock.now();
+    for _ in attempts(MAX_PINNED_ATTEMPTS) {
+        let was = app.store.payout_account(payee_id).await?;
+        let mut tx = Tx::new();
+        let at = rfc3339(now);
+        app.store.add_payout_account(
+            &mut tx,
+            payee_id,
+            &body.stripe_account,
+            was.as_ref(),
+            &admin,
+            &at,
+        );
+        let kept = was
+            .filter(|w| w.stripe_account == body.stripe_account)
+            .and_then(|w| w.payouts_enabled);
+        let view = PayoutAccountView {
+            payee_id,
+            stripe_account: &body.stripe_account,
+            payouts_enabled: kept,
+            admin_id: &caller.user_id,
+        };
+        match idem
+            .commit(app, tx, ApiResponse::json(200, &view), now)
+            .await?
+        {
+            Ok(response) => return Ok(response),
+            // Another admin set it meanwhile: decide on what is there now.
+            Err(err) if err.condition_failed(&TxRole::PayoutAccount(payee_id.to_owned())) => {
+                continue
+            }
+            Err(err) => return Err(err.into()),
+        }
+    }
+    Err(ApiError::Busy(format!(
+        "payee {payee_id}'s account kept changing"
+    )))
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 struct CorrectionBody {
     /// An account id as statements and the audit name it (`kind:owner`, e.g. `seller:s1`).
     debit: String,

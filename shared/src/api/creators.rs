@@ -34,6 +34,9 @@ pub async fn handle(
                 super::admin::retry_refund(app, payouts, r).await
             }
             "POST /v1/admin/corrections" => super::admin::correct(app, r).await,
+            "PUT /v1/admin/payees/{payee_id}/payout-account" => {
+                super::admin::set_payout_account(app, r).await
+            }
             "GET /v1/creators/{creator_id}/leaderboard/weekly" => {
                 leaderboards::creator_week(app, r).await
             }

@@ -12,6 +12,7 @@ pub mod sellers;
 pub mod send_gift;
 pub mod shop;
 pub mod streams;
+pub mod stripe;
 pub mod wallet;
 
 /// Most decisions tried on snapshot-pinned items before giving up with 503 (and never past

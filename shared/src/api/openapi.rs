@@ -34,6 +34,7 @@ use utoipa::{Modify, OpenApi};
         super::admin::release,
         super::admin::return_held,
         super::admin::retry_refund,
+        super::admin::set_payout_account,
         super::admin::correct,
         super::shop::create_product,
         super::shop::get_product,
@@ -45,6 +46,7 @@ use utoipa::{Modify, OpenApi};
         super::shop::refund,
         super::shop::list_refunds,
         super::payments::webhook,
+        super::stripe::webhook,
     ),
     modifiers(&JwtAuthorizer)
 )]

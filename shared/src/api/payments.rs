@@ -10,6 +10,7 @@ use crate::store::transaction::attempts;
 use std::collections::HashMap;
 
 use super::shop::{add_order_reversal, RepaidBy};
+use crate::config::WebhookSecrets;
 use crate::domain::chargebacks::{
     attribute, check_against_purchase, Attribution, ChargebackError, Reversal, SpentGift,
 };
@@ -31,14 +32,16 @@ use crate::queue::payouts::PayoutQueue;
 use crate::store::chargebacks::{attribution_edits, Charged, Recorded};
 use crate::store::ledger::{AccountEdit, LedgerWrite};
 use crate::store::orders::{OrderChange, SweepAfter};
+use crate::store::payments::Subject;
 use crate::store::refunds::RefundKey;
 use crate::store::{Role, Tx, TxError};
 use crate::App;
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
-struct Ack<'a> {
+pub(super) struct Ack<'a> {
     event_id: &'a str,
-    /// `applied` the first time, `duplicate` for every repeat.
+    /// `applied` the first time, `duplicate` for every repeat; from Stripe, `ignored` for an
+    /// event livepay does not act on (its type, or a payment that is not livepay's).
     status: &'static str,
     /// What the event did, where it can differ: for an order payment `order_paid` or
     /// `owed_back_to_buyer:<why>`; for a purchase `charged_back_before_purchase`; for a
@@ -52,11 +55,18 @@ struct Ack<'a> {
 
 pub async fn handle(
     app: &App,
-    secret: &[u8],
+    secrets: &WebhookSecrets,
     queue: &PayoutQueue,
     req: Request,
 ) -> Result<Response<Body>, std::convert::Infallible> {
-    serve(req, |r| webhook(app, secret, queue, r)).await
+    serve(req, |r| async move {
+        match r.route_key.as_str() {
+            "POST /v1/webhooks/payments" => webhook(app, &secrets.payments, queue, r).await,
+            "POST /v1/webhooks/stripe" => super::stripe::webhook(app, secrets, queue, r).await,
+            _ => Err(ApiError::RouteNotFound(r.route_key)),
+        }
+    })
+    .await
 }
 
 #[utoipa::path(post, path = "/v1/webhooks/payments", tag = "webhooks",
@@ -71,46 +81,77 @@ async fn webhook(
     req: ApiRequest,
 ) -> Result<ApiResponse, ApiError> {
     let signed_at = verify_signature(
-        secret,
+        &[secret],
         req.header("livepay-signature"),
         &req.body,
         app.clock.now().unix_timestamp(),
     )?;
     let envelope: WebhookEnvelope = req.json()?;
     let created = envelope.created;
-    let event_type = envelope.event_type.clone();
     let (event_id, event) = PaymentEvent::parse(envelope)?;
     record_business_id(&event_id);
+    let delivery = Delivery {
+        event_id: &event_id,
+        created,
+        signed_at,
+        body: &req.body,
+    };
+    let (status, outcome) = apply(app, queue, &delivery, &event).await?;
+    Ok(ack(&event_id, status, outcome))
+}
+
+/// A verified delivery of a provider's event.
+pub(super) struct Delivery<'a> {
+    /// What takes effect at most once: the event's id, or for a payment the provider's payment
+    /// (a Stripe PaymentIntent), however many events announce it.
+    pub event_id: &'a str,
+    /// When the provider says it happened (unix seconds).
+    pub created: Option<i64>,
+    /// When the delivery was signed (unix seconds).
+    pub signed_at: i64,
+    pub body: &'a [u8],
+}
+
+/// Applies `event` at most once per `d.event_id`: `applied` (with what it did, where that can
+/// differ) the first time, `duplicate` after.
+pub(super) async fn apply(
+    app: &App,
+    queue: &PayoutQueue,
+    d: &Delivery<'_>,
+    event: &PaymentEvent,
+) -> Result<(&'static str, Option<String>), ApiError> {
+    let (event_id, created, signed_at) = (d.event_id, d.created, d.signed_at);
     let body_sha = hex::encode(crate::domain::ids::digest(&[&String::from_utf8_lossy(
-        &req.body,
+        d.body,
     )]));
 
-    // A purchase learns it was charged back first from its own transaction's check (no read
-    // on every purchase), and then records only that it came.
+    // A payment learns it was charged back first from its own transaction's check (no read
+    // on every payment), and then records only that it came.
     let mut charged_back_first = false;
     for _ in attempts(MAX_PINNED_ATTEMPTS) {
         let now = app.clock.now();
         let at = rfc3339(now);
         let mut tx = Tx::new();
-        let user = match &event {
-            PaymentEvent::CoinsPurchased(e) => Some(e.user_id.as_str()),
+        let subject = match event {
+            PaymentEvent::CoinsPurchased(e) => Some(Subject::User(&e.user_id)),
+            PaymentEvent::OrderPaid(e) => Some(Subject::Order(&e.order_id)),
             _ => None,
         };
         app.store
-            .add_webhook_event(&mut tx, (&event_id, &event_type), user, &body_sha, &at);
+            .add_webhook_event(&mut tx, (event_id, event.kind()), subject, &body_sha, &at);
         // Accounts read for this attempt: if one moved before the commit, read and decide again.
         let mut pinned = Vec::new();
         let mut outcome = None;
         let mut refund = None;
-        match &event {
+        match event {
             PaymentEvent::CoinsPurchased(e) => {
                 // Charged back before it arrived: it credits nothing (the provider took the
                 // money back already).
                 if charged_back_first {
                     outcome = Some("charged_back_before_purchase".to_owned());
                 } else {
-                    app.store.add_not_charged_back(&mut tx, &event_id);
-                    let transfers = coin_purchase_transfers(&event_id, e)?;
+                    app.store.add_not_charged_back(&mut tx, event_id);
+                    let transfers = coin_purchase_transfers(event_id, e)?;
                     app.store.add_ledger_write(
                         &mut tx,
                         LedgerWrite {
@@ -122,7 +163,7 @@ async fn webhook(
                 }
             }
             PaymentEvent::ChargedBack(e) => {
-                outcome = charge_back(app, &mut tx, &event_id, e, &at, &mut pinned).await?;
+                outcome = charge_back(app, &mut tx, event_id, e, &at, &mut pinned).await?;
             }
             PaymentEvent::RefundAnswered(e, succeeded) => {
                 // The provider names the attempt it answers (the key it was asked under).
@@ -139,7 +180,7 @@ async fn webhook(
                 outcome = Some(match refund.status {
                     _ if refund.retries != attempt => "unchanged:stale_attempt".to_owned(),
                     RefundStatus::Processing => {
-                        let answer = e.outcome(*succeeded, &event_id);
+                        let answer = e.outcome(*succeeded, event_id);
                         app.store
                             .add_refund_outcome(&mut tx, &refund, &answer, &at)?;
                         RefundStatus::of(&answer).as_str().to_owned()
@@ -164,16 +205,22 @@ async fn webhook(
                     if let Some(creator) = &order.affiliate_id {
                         pinned.push(AccountId::new(AccountKind::CommissionPending, creator));
                     }
-                    let reversed = reverse_order(app, &mut tx, &event_id, &order, e.amount_cents);
+                    let reversed = reverse_order(app, &mut tx, event_id, &order, e.amount_cents);
                     let (what, reversed) = reversed.await?;
                     if reversed {
                         app.store
-                            .add_chargeback_marker(&mut tx, marker, &event_id, &at);
+                            .add_chargeback_marker(&mut tx, marker, event_id, &at);
                     }
                     what
                 });
             }
+            // Disputed before it arrived (a Stripe dispute for a payment not seen yet): the
+            // order is not paid by money the provider took back.
+            PaymentEvent::OrderPaid(_) if charged_back_first => {
+                outcome = Some("charged_back_before_payment".to_owned());
+            }
             PaymentEvent::OrderPaid(e) => {
+                app.store.add_not_charged_back(&mut tx, event_id);
                 let order = app
                     .store
                     .order(&e.order_id)
@@ -188,14 +235,14 @@ async fn webhook(
                 .map_or_else(|_| at.clone(), sortable);
                 let decided = payment_outcome(&order, e.amount_cents, &paid_at);
                 let transfers = [payment_transfer(
-                    &event_id,
+                    event_id,
                     &order,
                     e.amount_cents,
                     &decided,
                 )?];
                 // Money owed back leaves through the provider: a refund of that payment.
                 if let PaymentOutcome::OweBack(_) = decided {
-                    let owed = payment_refund(&event_id, &order, e.amount_cents, &at);
+                    let owed = payment_refund(event_id, &order, e.amount_cents, &at);
                     let redrive_at = sortable(now + app.config.sweep_grace());
                     app.store.add_new_refund(&mut tx, &owed, &redrive_at);
                     refund = Some(owed);
@@ -204,7 +251,7 @@ async fn webhook(
                     PaymentOutcome::Accept => OrderChange {
                         to: Some(OrderStatus::Paid),
                         sweep: SweepAfter::Done,
-                        paid_by: Some(&event_id),
+                        paid_by: Some(event_id),
                         ..OrderChange::new(&order, &at)
                     },
                     PaymentOutcome::OweBack(_) => OrderChange {
@@ -233,14 +280,16 @@ async fn webhook(
                 if let Some(refund) = &refund {
                     super::shop::send_refund(queue, refund).await;
                 }
-                return Ok(ack(&event_id, "applied", outcome));
+                return Ok(("applied", outcome));
             }
             Err(err) if err.condition_failed(&Role::WebhookEvent) => {
-                return Ok(ack(&event_id, "duplicate", None));
+                return Ok(("duplicate", None));
             }
             Err(err)
-                if matches!(event, PaymentEvent::CoinsPurchased(_))
-                    && err.condition_failed(&Role::Chargeback(event_id.clone())) =>
+                if matches!(
+                    event,
+                    PaymentEvent::CoinsPurchased(_) | PaymentEvent::OrderPaid(_)
+                ) && err.condition_failed(&Role::Chargeback(event_id.to_owned())) =>
             {
                 charged_back_first = true;
                 continue;
@@ -286,14 +335,19 @@ async fn charge_back(
         if purchase_id == event_id {
             return Err(ChargebackError::NotAPurchase.into());
         }
+        // The purchase is read before the marker: a chargeback commits both at once, so with
+        // no marker seen after it, the purchase's balances were read before any reversal.
+        let recorded = app.store.purchase(purchase_id).await?;
         let marker = Charged::Purchase(purchase_id);
         if app.store.charged_back_by(marker).await?.is_some() {
             return Ok(Some("already_charged_back".to_owned()));
         }
         app.store.add_chargeback_marker(tx, marker, event_id, at);
-        let purchase = match app.store.purchase(purchase_id).await? {
+        let purchase = match recorded {
             Recorded::Purchase(purchase) => purchase,
-            Recorded::Other => return Err(ChargebackError::NotAPurchase.into()),
+            Recorded::Other | Recorded::OrderPayment(_) => {
+                return Err(ChargebackError::NotAPurchase.into())
+            }
             Recorded::Nothing => {
                 // Nothing was credited, and the marker makes sure nothing will be — unless
                 // the purchase commits before it does: then this reads again.
@@ -506,7 +560,7 @@ async fn reverse_order(
     Ok(("order_reversed".to_owned(), true))
 }
 
-fn ack(event_id: &str, status: &'static str, outcome: Option<String>) -> ApiResponse {
+pub(super) fn ack(event_id: &str, status: &'static str, outcome: Option<String>) -> ApiResponse {
     ApiResponse::json(
         200,
         &Ack {

@@ -191,7 +191,8 @@ pub fn violations(s: &LedgerSnapshot, policies: &Policies<'_>, moment: Moment) -
                 (&mut in_payout, kind.in_payout())
             }
         };
-        *book.entry(p.payee.account(account)).or_default() += p.amount_cents;
+        // What the provider took back of a paid transfer is back in available.
+        *book.entry(p.payee.account(account)).or_default() += p.amount_cents - p.reversed_cents;
     }
     for (kinds, expected) in [
         (PayeeKind::ALL.map(PayeeKind::in_payout), &in_payout),

@@ -14,5 +14,6 @@ pub mod settlement;
 pub mod shop;
 pub mod stock;
 pub mod streams;
+pub mod stripe;
 pub mod time;
 pub mod wallet;

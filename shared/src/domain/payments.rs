@@ -20,17 +20,19 @@ pub const MAX_EVENT_ID_BYTES: usize = 255;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum SignatureError {
-    #[error("missing or invalid Livepay-Signature")]
+    #[error("missing or invalid signature header")]
     Invalid,
     #[error("Livepay-Signature timestamp is more than {SIGNATURE_TOLERANCE_SECS} s from now")]
     Stale,
 }
 
-/// Checks `Livepay-Signature: t=<unix>,v1=<hex hmac>` over `"<t>.<raw body>"`. Several `v1`
-/// entries are allowed (secret rotation); one match suffices. The comparison is constant-time.
-/// Checks the signature header; on success, the time it was signed (unix seconds).
-pub fn verify_signature(
-    secret: &[u8],
+/// Checks a signature header `t=<unix>,v1=<hex hmac>` over `"<t>.<raw body>"` (livepay's
+/// `Livepay-Signature` and Stripe's `Stripe-Signature` alike); on success, the time it was
+/// signed (unix seconds). Every `v1` is tried against every secret (a rotation: Stripe signs
+/// with each secret still active, and the endpoint holds the current and the previous one); one
+/// match suffices. The comparison is constant-time.
+pub fn verify_signature<S: AsRef<[u8]>>(
+    secrets: &[S],
     header: Option<&str>,
     body: &[u8],
     now_unix: i64,
@@ -51,7 +53,11 @@ pub fn verify_signature(
         let Ok(expected) = hex::decode(sig) else {
             return false;
         };
-        mac(secret, t_text, body).verify_slice(&expected).is_ok()
+        secrets.iter().any(|secret| {
+            mac(secret.as_ref(), t_text, body)
+                .verify_slice(&expected)
+                .is_ok()
+        })
     });
     if !matches {
         return Err(SignatureError::Invalid);
@@ -148,15 +154,18 @@ pub struct RefundAnswered {
     pub refund_id: String,
     #[serde(default)]
     pub reason: Option<String>,
+    /// The provider's own refund id, where its event names it (Stripe's `re_…`).
+    #[serde(skip)]
+    pub provider_ref: Option<String>,
 }
 
 impl RefundAnswered {
-    /// What the answer records: `paid` is the event that confirmed it (the provider's object id
-    /// is not in the event).
+    /// What the answer records: `paid` names the provider's refund, or else the event that
+    /// confirmed it.
     pub fn outcome(&self, succeeded: bool, event_id: &str) -> ProviderOutcome {
         match succeeded {
             true => ProviderOutcome::Paid {
-                provider_ref: event_id.to_owned(),
+                provider_ref: self.provider_ref.as_deref().unwrap_or(event_id).to_owned(),
             },
             false => ProviderOutcome::Failed {
                 reason: self
@@ -187,6 +196,18 @@ pub enum EventError {
 }
 
 impl PaymentEvent {
+    /// The provider-neutral type: what the event is recorded as, whoever sent it.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            PaymentEvent::CoinsPurchased(_) => "coins.purchased",
+            PaymentEvent::ChargedBack(_) => "payment.charged_back",
+            PaymentEvent::OrderPaid(_) => "order.paid",
+            PaymentEvent::OrderChargedBack(_) => "order.charged_back",
+            PaymentEvent::RefundAnswered(_, true) => "refund.succeeded",
+            PaymentEvent::RefundAnswered(_, false) => "refund.failed",
+        }
+    }
+
     pub fn parse(envelope: WebhookEnvelope) -> Result<(String, PaymentEvent), EventError> {
         bounded_str("id", &envelope.id, MAX_EVENT_ID_BYTES)?;
         let event = match envelope.event_type.as_str() {
@@ -288,11 +309,11 @@ mod tests {
         let body = br#"{"id":"evt_1"}"#;
         let h = sign(SECRET, 1_000, body);
         assert_eq!(
-            verify_signature(SECRET, Some(&h), body, 1_000 + 300),
+            verify_signature(&[SECRET], Some(&h), body, 1_000 + 300),
             Ok(1_000)
         );
         assert_eq!(
-            verify_signature(SECRET, Some(&h), body, 1_000 - 300),
+            verify_signature(&[SECRET], Some(&h), body, 1_000 - 300),
             Ok(1_000)
         );
     }
@@ -311,7 +332,7 @@ mod tests {
         let body = br#"{"id":"evt_1"}"#;
         let h = sign(SECRET, 1_000, body);
         let check = |secret: &[u8], header: Option<&str>, body: &[u8], now| {
-            verify_signature(secret, header, body, now)
+            verify_signature(&[secret], header, body, now)
         };
         assert_eq!(
             check(b"other", Some(&h), body, 1_000),
@@ -358,7 +379,16 @@ mod tests {
             "00".repeat(32),
             good.split_once(',').unwrap().1
         );
-        assert_eq!(verify_signature(SECRET, Some(&header), body, 5), Ok(5));
+        assert_eq!(verify_signature(&[SECRET], Some(&header), body, 5), Ok(5));
+        // A rotation: the endpoint holds the previous secret beside the new one.
+        assert_eq!(
+            verify_signature(&[&b"new"[..], SECRET], Some(&header), body, 5),
+            Ok(5)
+        );
+        assert_eq!(
+            verify_signature(&[b"new"], Some(&header), body, 5),
+            Err(SignatureError::Invalid)
+        );
     }
 
     fn envelope(t: &str, data: serde_json::Value) -> WebhookEnvelope {

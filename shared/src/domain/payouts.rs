@@ -232,6 +232,9 @@ pub struct Payout {
     pub releases: u32,
     /// The last admin action on it (a release or a return).
     pub admin: Option<AdminAction>,
+    /// Cents of the paid transfer the provider took back since (Stripe's `transfer.reversed`),
+    /// booked back to the payee's available cents.
+    pub reversed_cents: u64,
 }
 
 impl Payout {
@@ -347,6 +350,23 @@ impl Payout {
             TransferKind::PayoutPaid,
         )?;
         Ok(paid.into_iter().collect())
+    }
+
+    /// A reversal of the paid transfer, `amount_reversed` cents in all so far (Stripe's total):
+    /// what was not booked yet goes from paid out back to the payee's available cents, once per
+    /// total (the transfer id carries it). `None` when nothing is new.
+    pub fn reversal_transfer(&self, amount_reversed: u64) -> Result<Option<Transfer>, LedgerError> {
+        let total = amount_reversed.min(self.amount_cents);
+        if total <= self.reversed_cents {
+            return Ok(None);
+        }
+        self.transfer(
+            &format!("reversed-{total}"),
+            self.account(self.payee.kind.paid_out()),
+            self.cents_source(),
+            total - self.reversed_cents,
+            TransferKind::PayoutReturned,
+        )
     }
 
     /// The request, exactly reversed: the creator's balances are what they were before it.
@@ -481,6 +501,7 @@ mod tests {
 
     fn payout(draw: Draw) -> Payout {
         Payout {
+            reversed_cents: 0,
             payout_id: "po1".into(),
             payee: Payee::creator("c"),
             amount_cents: draw.cents + draw.cents_from_diamonds,

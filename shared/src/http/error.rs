@@ -59,6 +59,11 @@ pub enum ApiError {
     Correction(#[from] CorrectionError),
     #[error(transparent)]
     Chargeback(#[from] ChargebackError),
+    #[error("the event's livemode is {event}; this endpoint's is {endpoint}")]
+    LivemodeMismatch { event: bool, endpoint: bool },
+    /// A provider event livepay understands but does not book itself yet (an operator does).
+    #[error("{0}")]
+    NotBooked(String),
     #[error("too much contention or throttling; retry with the same Idempotency-Key")]
     Busy(String),
     #[error("internal error")]
@@ -132,6 +137,8 @@ impl ApiError {
             ApiError::Chargeback(ChargebackError::NotAPurchase) => {
                 (422, "chargeback_not_a_purchase")
             }
+            ApiError::LivemodeMismatch { .. } => (400, "livemode_mismatch"),
+            ApiError::NotBooked(_) => (422, "not_booked"),
             ApiError::Busy(_) => (503, "busy"),
             ApiError::Internal(_) => (500, "internal"),
         }

@@ -70,6 +70,30 @@ pub trait MoneyOut: Sized + Send + Sync {
     fn role(&self) -> Role;
 }
 
+/// Where a transfer goes with a provider that pays connected accounts (Stripe Connect): the
+/// payee's account (`Ok(Some)`), or why the payout must wait `held` — none set, or Stripe said
+/// it cannot be paid now. Read just before sending, so an account disabled mid-run holds the
+/// payouts not yet sent.
+async fn connected_account(
+    app: &App,
+    provider: &impl MoneyOutProvider,
+    d: &Disbursement<'_>,
+) -> Result<Result<Option<String>, String>, StoreError> {
+    if d.rail != Rail::Transfer || !provider.pays_connected_accounts() {
+        return Ok(Ok(None));
+    }
+    Ok(match app.store.payout_account(d.destination).await? {
+        None => Err(format!(
+            "no payout account: an admin sets one (PUT /v1/admin/payees/{}/payout-account)",
+            d.destination
+        )),
+        Some(account) => match account.unpayable() {
+            Some(reason) => Err(reason),
+            None => Ok(Some(account.stripe_account)),
+        },
+    })
+}
+
 /// Takes the record at `key` as far as the provider lets it; its status after.
 pub async fn execute<R: MoneyOut>(
     app: &App,
@@ -110,7 +134,16 @@ pub async fn execute<R: MoneyOut>(
     };
     let outcome = match made {
         Some(outcome) => outcome,
-        None => provider.send(&d, deadline).await?,
+        None => match connected_account(app, provider, &d).await? {
+            Ok(account) => {
+                let to_account = Disbursement {
+                    destination: account.as_deref().unwrap_or(destination),
+                    ..d
+                };
+                provider.send(&to_account, deadline).await?
+            }
+            Err(reason) => ProviderOutcome::Held { reason },
+        },
     };
     let mut tx = Tx::new();
     let at = sortable(app.clock.now());

@@ -117,6 +117,7 @@ where
         )
         .map_err(RequestError::from)?;
         let payout = Payout {
+            reversed_cents: 0,
             payout_id: payout_id.to_owned(),
             payee: payee.clone(),
             amount_cents,

@@ -33,8 +33,7 @@ const MAX_RESPONSE_BYTES: usize = 256 * 1024;
 const MAX_CALL: Duration = Duration::from_secs(20);
 /// The error code a provider answers for an account it has frozen for review.
 pub const UNDER_REVIEW_CODE: &str = "account_under_review";
-/// The metadata key a refund carries its livepay id in.
-pub const REFUND_ID_METADATA: &str = "livepay_refund_id";
+pub use crate::domain::stripe::REFUND_ID_METADATA;
 
 pub struct HttpProvider {
     client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
@@ -106,6 +105,10 @@ impl HttpProvider {
 }
 
 impl MoneyOutProvider for HttpProvider {
+    fn pays_connected_accounts(&self) -> bool {
+        true
+    }
+
     async fn send(
         &self,
         d: &Disbursement<'_>,

@@ -55,6 +55,12 @@ pub trait MoneyOutProvider: Send + Sync {
         deadline: Instant,
     ) -> impl Future<Output = Result<ProviderOutcome, Unsettled>> + Send;
 
+    /// Whether a transfer's destination is the payee's connected account (Stripe Connect,
+    /// `store::payout_accounts`) rather than the payee's id.
+    fn pays_connected_accounts(&self) -> bool {
+        false
+    }
+
     /// What the provider made for `d.reference`, if anything: `Ok(None)` only when the provider
     /// answered that nothing exists.
     fn find(
@@ -64,8 +70,12 @@ pub trait MoneyOutProvider: Send + Sync {
     ) -> impl Future<Output = Result<Option<ProviderOutcome>, Unsettled>> + Send;
 }
 
-/// The provider a deployment configured: `PAYOUT_PROVIDER=http` (with `PAYOUT_API_URL` and
-/// `PAYOUT_API_KEY`) or `sandbox` (with `PAYOUT_SANDBOX_BEHAVIOR`). There is no default: a
+/// Stripe's API.
+pub const STRIPE_API_URL: &str = "https://api.stripe.com";
+
+/// The provider a deployment configured: `PAYOUT_PROVIDER=stripe` (with `PAYOUT_API_KEY`, a
+/// Stripe secret key), `http` (the same calls to `PAYOUT_API_URL`) or `sandbox` (with
+/// `PAYOUT_SANDBOX_BEHAVIOR`). There is no default: a
 /// deployment that forgot would otherwise mark payouts paid that never left.
 pub enum Provider {
     Sandbox(sandbox::SandboxProvider),
@@ -89,15 +99,27 @@ impl Provider {
                 required_env("PAYOUT_API_URL")?,
                 required_env("PAYOUT_API_KEY")?,
             )?))),
+            // Stripe itself, unless PAYOUT_API_URL points elsewhere (a stand-in).
+            "stripe" => Ok(Provider::Http(Box::new(http::HttpProvider::new(
+                required_env("PAYOUT_API_URL").unwrap_or_else(|_| STRIPE_API_URL.to_owned()),
+                required_env("PAYOUT_API_KEY")?,
+            )?))),
             _ => Err(ConfigError::Invalid {
                 name: "PAYOUT_PROVIDER",
-                reason: "either sandbox or http".into(),
+                reason: "one of stripe, http or sandbox".into(),
             }),
         }
     }
 }
 
 impl MoneyOutProvider for Provider {
+    fn pays_connected_accounts(&self) -> bool {
+        match self {
+            Provider::Sandbox(p) => p.pays_connected_accounts(),
+            Provider::Http(p) => p.pays_connected_accounts(),
+        }
+    }
+
     async fn send(
         &self,
         d: &Disbursement<'_>,

@@ -55,6 +55,8 @@ pub enum Recorded {
     Nothing,
     /// An event of another type: not a purchase.
     Other,
+    /// A payment for this order.
+    OrderPayment(String),
     Purchase(Purchase),
 }
 
@@ -82,8 +84,10 @@ impl Store {
         let Some(event) = event else {
             return Ok(Recorded::Nothing);
         };
-        if opt_s(&event, "type").as_deref() != Some("coins.purchased") {
-            return Ok(Recorded::Other);
+        match (opt_s(&event, "type").as_deref(), opt_s(&event, "order_id")) {
+            (Some("coins.purchased"), _) => {}
+            (Some("order.paid"), Some(order_id)) => return Ok(Recorded::OrderPayment(order_id)),
+            _ => return Ok(Recorded::Other),
         }
         let issuer = AccountId::outside(AccountKind::CoinIssuer, purchase_id);
         let cash = AccountId::outside(AccountKind::PlatformCash, purchase_id);

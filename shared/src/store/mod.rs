@@ -21,6 +21,7 @@ pub mod idempotency;
 pub mod ledger;
 pub mod orders;
 pub mod payments;
+pub mod payout_accounts;
 pub mod payouts;
 pub mod products;
 pub mod refunds;

@@ -397,6 +397,45 @@ impl Store {
         )
     }
 
+    /// Books a reversal of `payout`'s paid transfer up to `total` cents (`Payout::reversal_transfer`),
+    /// conditioned on the payout being paid with the reversed cents as read.
+    pub fn add_payout_reversal(
+        &self,
+        tx: &mut Tx,
+        payout: &Payout,
+        total: u64,
+        reversal: &Transfer,
+        at: &str,
+    ) -> Result<(), LedgerError> {
+        let update = Update::builder()
+            .table_name(&self.tables.ledger)
+            .set_key(Some(PayoutKey::of(payout).item_key()))
+            .update_expression("SET reversed_cents = :total, reversed_at = :at")
+            .condition_expression(
+                "#status = :paid AND (attribute_not_exists(reversed_cents) OR reversed_cents = :was)",
+            )
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":paid", s(PayoutStatus::Paid.as_str()))
+            .expression_attribute_values(":was", n(payout.reversed_cents))
+            .expression_attribute_values(":total", n(total))
+            .expression_attribute_values(":at", s(at))
+            .return_values_on_condition_check_failure(OnFail::AllOld)
+            .build()
+            .expect("table, key and expression are set");
+        tx.push(
+            Role::Payout(payout.payout_id.clone()),
+            TransactWriteItem::builder().update(update).build(),
+        );
+        self.add_ledger_write(
+            tx,
+            LedgerWrite {
+                transfers: std::slice::from_ref(reversal),
+                at,
+                ..Default::default()
+            },
+        )
+    }
+
     /// A payee's payouts, newest first.
     pub async fn payouts_of(&self, payee: &Payee) -> Result<Vec<Payout>, StoreError> {
         self.newest_first(&payouts_pk(payee), MAX_PAYOUTS_LISTED, payout_from_item)
@@ -601,6 +640,7 @@ pub(crate) fn payout_from_item(item: &Item) -> Result<Payout, StoreError> {
         provider_ref: opt_s(item, "provider_ref"),
         releases: opt_n(item, "releases")?.unwrap_or(0),
         admin: admin_from_item(item),
+        reversed_cents: opt_n(item, "reversed_cents")?.unwrap_or(0),
     })
 }
 

@@ -42,6 +42,8 @@ pub enum Role {
     Chargeback(String),
     /// A creator's payouts of one day, against the daily cap.
     PayoutDay,
+    /// A payee's connected account (the payee's id), or whose an account is (its `acct_…`).
+    PayoutAccount(String),
 }
 
 /// A Put that creates `item` and fails (returning what is there) if its key exists: how every
