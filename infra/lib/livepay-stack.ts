@@ -197,6 +197,12 @@ export class LivepayStack extends Stack {
       noEcho: true,
       description: 'During a rotation, the endpoint secret Stripe still signs with beside the new one',
     });
+    const stripeConnectWebhookSecret = new CfnParameter(this, 'StripeConnectWebhookSecret', {
+      type: 'String',
+      default: '',
+      noEcho: true,
+      description: 'The secret of the Connect endpoint (connected accounts\' events, account.updated) when it is registered on the same URL',
+    });
     const stripeLivemode = new CfnParameter(this, 'StripeLivemode', {
       type: 'String',
       default: 'false',
@@ -335,6 +341,7 @@ export class LivepayStack extends Stack {
       ...tables, LIVEPAY_WEBHOOK_SECRET: webhookSecret.valueAsString, PAYOUT_QUEUE_URL: payoutQueue.queueUrl,
       LIVEPAY_STRIPE_WEBHOOK_SECRET: stripeWebhookSecret.valueAsString,
       LIVEPAY_STRIPE_WEBHOOK_SECRET_PREVIOUS: stripeWebhookSecretPrevious.valueAsString,
+      LIVEPAY_STRIPE_CONNECT_WEBHOOK_SECRET: stripeConnectWebhookSecret.valueAsString,
       LIVEPAY_STRIPE_LIVEMODE: stripeLivemode.valueAsString,
     });
     // A purchase checks in its transaction that it was not charged back first (ConditionCheck);

@@ -221,7 +221,9 @@ pub struct WebhookSecrets {
     /// `LIVEPAY_WEBHOOK_SECRET`.
     pub payments: Vec<u8>,
     /// `LIVEPAY_STRIPE_WEBHOOK_SECRET`, then `LIVEPAY_STRIPE_WEBHOOK_SECRET_PREVIOUS` while a
-    /// rotation's old secret is still active. None set: every Stripe delivery is `401`.
+    /// rotation's old secret is still active, and `LIVEPAY_STRIPE_CONNECT_WEBHOOK_SECRET`: Stripe
+    /// sends connected accounts' events (`account.updated`) to a Connect endpoint, with its own
+    /// secret, which may be this same URL. None set: every Stripe delivery is `401`.
     pub stripe: Vec<Vec<u8>>,
     /// `LIVEPAY_STRIPE_LIVEMODE` (`true` for a live account; default `false`): events of the
     /// other mode are refused.
@@ -233,6 +235,7 @@ impl WebhookSecrets {
         let stripe = [
             "LIVEPAY_STRIPE_WEBHOOK_SECRET",
             "LIVEPAY_STRIPE_WEBHOOK_SECRET_PREVIOUS",
+            "LIVEPAY_STRIPE_CONNECT_WEBHOOK_SECRET",
         ]
         .into_iter()
         .filter_map(|name| std::env::var(name).ok().filter(|v| !v.is_empty()))

@@ -467,33 +467,15 @@ async fn every_route_answers_each_kind_of_caller_exactly() {
 /// The Stripe webhook's row: as the provider-neutral one, with Stripe's signature.
 async fn stripe_webhook_cells(env: &TestEnv, failures: &mut Vec<String>) -> usize {
     let event = livepay_tests::stripe::event("account.updated", "evt_matrix", json!({}));
-    let raw = event.to_string();
-    let unsigned = Req::post("/v1/webhooks/stripe", "POST /v1/webhooks/stripe").raw_body(&raw);
-    let bad = unsigned.clone().header(
+    let signed = env.stripe_signed(&event);
+    signed_cells(
+        env,
+        failures,
+        "/v1/webhooks/stripe",
         "Stripe-Signature",
-        &format!("t={},v1={}", env.now().unix_timestamp(), "00".repeat(32)),
-    );
-    let claims_only = unsigned.clone().identity(Identity::admin("someone"));
-    let signed = env
-        .stripe_signed(&event)
-        .identity(Identity::user("ignored"));
-    let cases = [
-        ("NoToken", unsigned, 401),
-        ("BadToken", bad, 401),
-        ("OtherUser", claims_only, 401),
-        ("RightUser", signed, 200),
-    ];
-    let n = cases.len();
-    for (column, req, expected) in cases {
-        let a = env.call(Func::PaymentsWebhook, req).await;
-        if a.status != expected {
-            failures.push(format!(
-                "POST /v1/webhooks/stripe as {column}: expected {expected}, got {} {}",
-                a.status, a.body
-            ));
-        }
-    }
-    n
+        (&event, signed),
+    )
+    .await
 }
 
 /// The webhook's row: no JWT; a signature instead, and claims never matter.
@@ -502,29 +484,48 @@ async fn webhook_cells(env: &TestEnv, failures: &mut Vec<String>) -> usize {
         json!({"id": id, "type": "coins.purchased",
             "data": {"user_id": "someone", "coins": 70, "amount_cents": 99}})
     };
-    let raw = event("evt_matrix_unsigned").to_string();
-    let unsigned = Req::post("/v1/webhooks/payments", "POST /v1/webhooks/payments").raw_body(&raw);
-    let bad = unsigned.clone().header(
+    let signed = env.webhook(&event("evt_matrix_signed"));
+    let unsigned = event("evt_matrix_unsigned");
+    let path = "/v1/webhooks/payments";
+    signed_cells(
+        env,
+        failures,
+        path,
         "Livepay-Signature",
+        (&unsigned, signed),
+    )
+    .await
+}
+
+/// A signed route's cells: `body` unsigned, under a wrong signature, with JWT claims only, and
+/// the `signed` request.
+async fn signed_cells(
+    env: &TestEnv,
+    failures: &mut Vec<String>,
+    path: &str,
+    header: &str,
+    (body, signed): (&serde_json::Value, Req),
+) -> usize {
+    let route = format!("POST {path}");
+    let unsigned = Req::post(path, &route).raw_body(&body.to_string());
+    let bad = unsigned.clone().header(
+        header,
         &format!("t={},v1={}", env.now().unix_timestamp(), "00".repeat(32)),
     );
     // A JWT's claims on a webhook call give it no identity and no power.
     let claims_only = unsigned.clone().identity(Identity::admin("someone"));
-    let signed = env
-        .webhook(&event("evt_matrix_signed"))
-        .identity(Identity::user("ignored"));
     let cases = [
         ("NoToken", unsigned, 401),
         ("BadToken", bad, 401),
         ("OtherUser", claims_only, 401),
-        ("RightUser", signed, 200),
+        ("RightUser", signed.identity(Identity::user("ignored")), 200),
     ];
     let n = cases.len();
     for (column, req, expected) in cases {
         let a = env.call(Func::PaymentsWebhook, req).await;
         if a.status != expected {
             failures.push(format!(
-                "POST /v1/webhooks/payments as {column}: expected {expected}, got {} {}",
+                "{route} as {column}: expected {expected}, got {} {}",
                 a.status, a.body
             ));
         }

@@ -292,7 +292,9 @@ async fn the_http_provider_sends_the_key_and_secret_and_reads_every_answer() {
 async fn the_executor_pays_once_through_http_when_the_first_answer_is_a_503() {
     let api = TransferApi::default();
     let url = api.start().await;
-    let provider = HttpProvider::new(url, "sk_test_secret".into()).unwrap();
+    let provider = HttpProvider::new(url, "sk_test_secret".into())
+        .unwrap()
+        .to_connected_accounts();
     let env = TestEnv::with_settings(&PAYOUT_SETTINGS).await;
     env.fund_creator("c", 100).await;
     assert_eq!(set_account(&env, "c", "acct_1CreatorC").await.status, 200);
@@ -344,7 +346,9 @@ async fn the_executor_pays_once_through_http_when_the_first_answer_is_a_503() {
 async fn a_timeout_that_paid_then_a_bare_404_is_paid_exactly_once() {
     let api = TransferApi::default();
     let url = api.start().await;
-    let provider = HttpProvider::new(url, "sk_test_secret".into()).unwrap();
+    let provider = HttpProvider::new(url, "sk_test_secret".into())
+        .unwrap()
+        .to_connected_accounts();
     let env = TestEnv::with_settings(&PAYOUT_SETTINGS).await;
     env.fund_creator("c", 100).await;
     assert_eq!(set_account(&env, "c", "acct_1CreatorC").await.status, 200);
@@ -405,7 +409,9 @@ async fn a_timeout_that_paid_then_a_bare_404_is_paid_exactly_once() {
 async fn a_payee_without_an_account_or_whose_account_disables_payouts_mid_run_is_held() {
     let api = TransferApi::default();
     let url = api.start().await;
-    let provider = HttpProvider::new(url, "sk_test_secret".into()).unwrap();
+    let provider = HttpProvider::new(url, "sk_test_secret".into())
+        .unwrap()
+        .to_connected_accounts();
     let env = TestEnv::with_settings(&PAYOUT_SETTINGS).await;
     for c in ["c1", "c2"] {
         env.fund_creator(c, 200).await;
@@ -413,6 +419,8 @@ async fn a_payee_without_an_account_or_whose_account_disables_payouts_mid_run_is
     assert_eq!(set_account(&env, "c1", "acct_1One").await.status, 200);
     let bad = set_account(&env, "c2", "acct one").await;
     assert_eq!((bad.status, bad.code()), (400, "invalid_request"));
+    let taken = set_account(&env, "c2", "acct_1One").await;
+    assert_eq!((taken.status, taken.code()), (409, "payout_account_in_use"));
     for c in ["c1", "c2"] {
         assert_eq!(env.request_payout(c, "first", 6_000).await.status, 202);
     }
@@ -498,11 +506,16 @@ async fn a_payee_without_an_account_or_whose_account_disables_payouts_mid_run_is
     let paid_out = |b: serde_json::Value| b["cents_paid_out"].as_u64().unwrap();
     assert_eq!(paid_out(env.creator_balance("c1").await), 12_000);
     let mut seen = Vec::new();
-    for total in [2_000, 6_000, 6_000] {
+    for (transfer, total) in [
+        ("tr_999", 6_000),
+        ("tr_1", 2_000),
+        ("tr_1", 6_000),
+        ("tr_1", 6_000),
+    ] {
         let e = event(
             "transfer.reversed",
             &format!("evt_{}", ulid::Ulid::new()),
-            json!({"id": "tr_1", "amount": 6_000, "amount_reversed": total,
+            json!({"id": transfer, "amount": 6_000, "amount_reversed": total,
                 "transfer_group": first}),
         );
         let a = env.call(Func::PaymentsWebhook, env.stripe_signed(&e)).await;
@@ -511,6 +524,7 @@ async fn a_payee_without_an_account_or_whose_account_disables_payouts_mid_run_is
     assert_eq!(
         seen,
         [
+            "not_the_payouts_transfer",
             "reversed_2000_cents",
             "reversed_4000_cents",
             "already_booked"

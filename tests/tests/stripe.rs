@@ -207,6 +207,28 @@ async fn an_order_paid_through_stripe_is_paid_once_and_a_stray_payment_refunded_
             .is_some_and(|o| o.starts_with("owed_back_to_buyer")),
         "{a:?}"
     );
+    // The stray payment is not the order's: a dispute of it does not reverse the order, and
+    // Stripe's `charge.refunded` for livepay's own refund of it is not booked twice.
+    let dispute = event(
+        "charge.dispute.created",
+        &unique("evt"),
+        json!({"id": unique("dp"), "payment_intent": second, "amount": total}),
+    );
+    let a = env
+        .call(Func::PaymentsWebhook, env.stripe_signed(&dispute))
+        .await;
+    assert_eq!((a.status, a.code()), (422, "not_booked"));
+    let refunded = event(
+        "charge.refunded",
+        &unique("evt"),
+        json!({"payment_intent": second, "amount_refunded": total}),
+    );
+    let a = env
+        .call(Func::PaymentsWebhook, env.stripe_signed(&refunded))
+        .await;
+    assert_eq!(a.body["outcome"], "refunded_by_livepay", "{a:?}");
+    let order = env.get_order(Identity::adult("buyer"), &order_id).await;
+    assert_eq!(order.body["status"], "paid", "{order:?}");
     env.run_payouts().await;
     let refunds = env.sandbox.transfers();
     assert_eq!(refunds.len(), 1, "{refunds:?}");

@@ -54,7 +54,7 @@ def main() -> None:
         env = provision.function_env(tpl, refs, {
             "WebhookSecret": args.webhook_secret, "PayoutProvider": args.payout_provider,
             "PayoutApiUrl": args.payout_api_url, "PayoutApiKey": args.payout_api_key,
-            "StripeWebhookSecret": args.stripe_webhook_secret, "StripeWebhookSecretPrevious": "",
+            "StripeWebhookSecret": args.stripe_webhook_secret, "StripeWebhookSecretPrevious": "", "StripeConnectWebhookSecret": "",
             "StripeLivemode": "false"})
         for name, value in sorted(env.items()):
             print(f"{name}={value}")

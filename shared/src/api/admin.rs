@@ -366,6 +366,8 @@ fn is_stripe_account(account: &str) -> bool {
         (status = 401, description = "no token, a bad one, or unusable claims",
             body = crate::http::Unauthorized),
         (status = 403, description = "not an admin", body = crate::http::ErrorBody),
+        (status = 409, description = "payout_account_in_use: another payee is paid to it",
+            body = crate::http::ErrorBody),
         (status = 503, body = crate::http::ErrorBody)))]
 pub async fn set_payout_account(app: &App, req: ApiRequest) -> Result<ApiResponse, ApiError> {
     let caller = req.caller()?;
@@ -410,6 +412,11 @@ pub async fn set_payout_account(app: &App, req: ApiRequest) -> Result<ApiRespons
             // Another admin set it meanwhile: decide on what is there now.
             Err(err) if err.condition_failed(&TxRole::PayoutAccount(payee_id.to_owned())) => {
                 continue
+            }
+            Err(err)
+                if err.condition_failed(&TxRole::PayoutAccount(body.stripe_account.clone())) =>
+            {
+                return Err(ApiError::PayoutAccountInUse(body.stripe_account))
             }
             Err(err) => return Err(err.into()),
         }

@@ -9,11 +9,14 @@
 use super::payments::{ack, apply, Delivery};
 use super::MAX_PINNED_ATTEMPTS;
 use crate::config::WebhookSecrets;
+use crate::domain::chargebacks::ChargebackError;
 use crate::domain::payments::{
     verify_signature, ChargedBack, CoinsPurchased, OrderChargedBack, OrderPaid, PaymentEvent,
     RefundAnswered,
 };
 use crate::domain::payouts::PayoutStatus;
+use crate::domain::refunds::order_refund_id;
+use crate::domain::shop::ShopError;
 use crate::domain::stripe::{coins_for, Meaning, Purchase, RefundState, StripeEvent};
 use crate::domain::time::sortable;
 use crate::http::{record_business_id, ApiError, ApiRequest, ApiResponse};
@@ -96,28 +99,22 @@ pub async fn webhook(
             payment_intent,
             amount_cents,
             won: None,
-        } => match reversal(app, &payment_intent, amount_cents, false).await? {
+        } => match reversal(app, &payment_intent, amount_cents, Taken::Dispute).await? {
             // One dispute reverses once, whichever of its events arrive.
-            Some(reversal) => (dispute_id, reversal),
-            None => {
-                return Ok(ack(
-                    &event.id,
-                    "ignored",
-                    Some("refunded_by_livepay".into()),
-                ))
+            Reversal::Book(reversal) => (dispute_id, reversal),
+            Reversal::Ours => {
+                return Err(ApiError::Internal(format!(
+                    "dispute {dispute_id} was taken for a refund of livepay's"
+                )))
             }
         },
         Meaning::ChargeRefunded {
             payment_intent,
             amount_refunded,
-        } => match reversal(app, &payment_intent, amount_refunded, true).await? {
-            Some(reversal) => (event.id.clone(), reversal),
-            None => {
-                return Ok(ack(
-                    &event.id,
-                    "ignored",
-                    Some("refunded_by_livepay".into()),
-                ))
+        } => match reversal(app, &payment_intent, amount_refunded, Taken::Refund).await? {
+            Reversal::Book(reversal) => (event.id.clone(), reversal),
+            Reversal::Ours => {
+                return Ok(ack(&event.id, "ignored", Some("refunded_by_livepay".into())))
             }
         },
         Meaning::RefundAnswered {
@@ -144,10 +141,13 @@ pub async fn webhook(
             payouts_enabled,
         } => return account_updated(app, &event, &account, payouts_enabled).await,
         Meaning::TransferReversed {
+            transfer,
             payout_id,
             amount_reversed,
-            ..
-        } => return transfer_reversed(app, &event, &payout_id, amount_reversed).await,
+        } => {
+            let reversed = (transfer.as_str(), payout_id.as_str(), amount_reversed);
+            return transfer_reversed(app, &event, reversed).await;
+        }
     };
     let delivery = Delivery {
         event_id: &key,
@@ -155,19 +155,42 @@ pub async fn webhook(
         signed_at,
         body: &req.body,
     };
-    let (status, outcome) = apply(app, queue, &delivery, &payment_event).await?;
-    Ok(ack(&event.id, status, outcome))
+    match apply(app, queue, &delivery, &payment_event).await {
+        Ok((status, outcome)) => Ok(ack(&event.id, status, outcome)),
+        // Another deployment's refund on the same Stripe account: not ours to answer, and a
+        // 404 would have Stripe retry it for days.
+        Err(ApiError::RefundNotFound) => Ok(ack(
+            &event.id,
+            "ignored",
+            Some("refund_not_livepays".into()),
+        )),
+        Err(e) => Err(e),
+    }
+}
+
+/// How money went back on a payment.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Taken {
+    Dispute,
+    Refund,
+}
+
+/// What money going back on a payment does.
+enum Reversal {
+    Book(PaymentEvent),
+    /// A refund livepay made itself: its own `refund.*` events answer it.
+    Ours,
 }
 
 /// What takes back `cents` of the payment `payment_intent`: a chargeback of its coins (in
-/// proportion) or of its order. `None` for a refund that is livepay's own (`refund.updated`
-/// answers it). A payment not seen yet is marked, so that if it comes it credits nothing.
+/// proportion) or of the order it paid. A payment not seen yet is marked, so that if it comes
+/// it credits nothing.
 async fn reversal(
     app: &App,
     payment_intent: &str,
     cents: u64,
-    refund: bool,
-) -> Result<Option<PaymentEvent>, ApiError> {
+    taken: Taken,
+) -> Result<Reversal, ApiError> {
     let coins = |user_id: String, coins: u64| {
         PaymentEvent::ChargedBack(ChargedBack {
             user_id,
@@ -176,32 +199,46 @@ async fn reversal(
             purchase_event_id: Some(payment_intent.to_owned()),
         })
     };
-    Ok(match app.store.purchase(payment_intent).await? {
-        Recorded::Purchase(p) => Some(coins(
-            p.user_id.unwrap_or_default(),
-            coins_for(cents, p.coins, p.cents),
-        )),
-        Recorded::OrderPayment(order_id) => {
-            if refund {
-                let order = app.store.order(&order_id).await?;
-                // A refund of livepay's (an admin's, or a payment owed back) is answered by
-                // its own events; only a refund made elsewhere (Stripe's dashboard) is booked.
-                if order.is_some_and(|o| o.refund.is_some()) {
-                    return Ok(None);
+    Ok(Reversal::Book(
+        match app.store.purchase(payment_intent).await? {
+            Recorded::Purchase(p) => coins(
+                p.user_id.unwrap_or_default(),
+                coins_for(cents, p.coins, p.cents),
+            ),
+            Recorded::OrderPayment(order_id) => {
+                let order = app
+                    .store
+                    .order(&order_id)
+                    .await?
+                    .ok_or(ShopError::OrderNotFound)?;
+                let paid_it = order.payment_event_id.as_deref() == Some(payment_intent);
+                let own_refund = order
+                    .refund
+                    .as_ref()
+                    .is_some_and(|(id, _)| *id == order_refund_id(&order.order_id));
+                match (paid_it, taken) {
+                // livepay's own refund of the order, or of a payment it owed back.
+                (true, Taken::Refund) if own_refund => return Ok(Reversal::Ours),
+                (false, Taken::Refund) => return Ok(Reversal::Ours),
+                (true, _) => PaymentEvent::OrderChargedBack(OrderChargedBack {
+                    order_id,
+                    amount_cents: cents,
+                }),
+                // A payment the order could not take is owed back by a refund of its own; a
+                // dispute of it is not the order's to reverse.
+                (false, Taken::Dispute) => {
+                    return Err(ApiError::NotBooked(format!(
+                        "a dispute of {payment_intent}, a payment order {order_id} did not take                          (owed back to the buyer): check its refund before booking a correction"
+                    )))
                 }
             }
-            Some(PaymentEvent::OrderChargedBack(OrderChargedBack {
-                order_id,
-                amount_cents: cents,
-            }))
-        }
-        // Not seen (yet): only the marker is written — `charge_back` stops at the missing
-        // purchase before it reads the user or the coins.
-        Recorded::Nothing => Some(coins(String::new(), 0)),
-        Recorded::Other => {
-            return Err(crate::domain::chargebacks::ChargebackError::NotAPurchase.into())
-        }
-    })
+            }
+            // Not seen (yet): only the marker is written — `charge_back` stops at the missing
+            // purchase before it reads the user or the coins.
+            Recorded::Nothing => coins(String::new(), 0),
+            Recorded::Other => return Err(ChargebackError::NotAPurchase.into()),
+        },
+    ))
 }
 
 /// `account.updated`: whether the payee's connected account can be paid now.
@@ -239,8 +276,7 @@ async fn account_updated(
 async fn transfer_reversed(
     app: &App,
     event: &StripeEvent,
-    payout_id: &str,
-    amount_reversed: u64,
+    (transfer, payout_id, amount_reversed): (&str, &str, u64),
 ) -> Result<ApiResponse, ApiError> {
     record_business_id(payout_id);
     for _ in attempts(MAX_PINNED_ATTEMPTS) {
@@ -263,6 +299,14 @@ async fn transfer_reversed(
                 let why = format!("payout_{}", other.as_str());
                 return Ok(ack(&event.id, "ignored", Some(why)));
             }
+        }
+        // The payout's own transfer only: one named by another id is not this payout's money.
+        if payout.provider_ref.as_deref() != Some(transfer) {
+            return Ok(ack(
+                &event.id,
+                "ignored",
+                Some("not_the_payouts_transfer".into()),
+            ));
         }
         let Some(reversal) = payout.reversal_transfer(amount_reversed)? else {
             return Ok(ack(&event.id, "duplicate", Some("already_booked".into())));

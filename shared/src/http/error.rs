@@ -59,6 +59,8 @@ pub enum ApiError {
     Correction(#[from] CorrectionError),
     #[error(transparent)]
     Chargeback(#[from] ChargebackError),
+    #[error("Stripe account {0} is another payee's payout account")]
+    PayoutAccountInUse(String),
     #[error("the event's livemode is {event}; this endpoint's is {endpoint}")]
     LivemodeMismatch { event: bool, endpoint: bool },
     /// A provider event livepay understands but does not book itself yet (an operator does).
@@ -137,6 +139,7 @@ impl ApiError {
             ApiError::Chargeback(ChargebackError::NotAPurchase) => {
                 (422, "chargeback_not_a_purchase")
             }
+            ApiError::PayoutAccountInUse(_) => (409, "payout_account_in_use"),
             ApiError::LivemodeMismatch { .. } => (400, "livemode_mismatch"),
             ApiError::NotBooked(_) => (422, "not_booked"),
             ApiError::Busy(_) => (503, "busy"),

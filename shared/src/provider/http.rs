@@ -39,6 +39,9 @@ pub struct HttpProvider {
     client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
     base_url: String,
     secret: String,
+    /// Stripe Connect: a transfer goes to the payee's connected account
+    /// (`store::payout_accounts`), not to the payee's id.
+    connected_accounts: bool,
 }
 
 impl HttpProvider {
@@ -62,7 +65,16 @@ impl HttpProvider {
             client: Client::builder(TokioExecutor::new()).build(connector),
             base_url: base_url.trim_end_matches('/').to_owned(),
             secret,
+            connected_accounts: false,
         })
+    }
+
+    /// Pays payees' Stripe connected accounts (`PAYOUT_PROVIDER=stripe`).
+    pub fn to_connected_accounts(self) -> Self {
+        Self {
+            connected_accounts: true,
+            ..self
+        }
     }
 
     /// One call, cut short at `deadline`: the status and body, or unsettled.
@@ -106,7 +118,7 @@ impl HttpProvider {
 
 impl MoneyOutProvider for HttpProvider {
     fn pays_connected_accounts(&self) -> bool {
-        true
+        self.connected_accounts
     }
 
     async fn send(

@@ -100,10 +100,13 @@ impl Provider {
                 required_env("PAYOUT_API_KEY")?,
             )?))),
             // Stripe itself, unless PAYOUT_API_URL points elsewhere (a stand-in).
-            "stripe" => Ok(Provider::Http(Box::new(http::HttpProvider::new(
-                required_env("PAYOUT_API_URL").unwrap_or_else(|_| STRIPE_API_URL.to_owned()),
-                required_env("PAYOUT_API_KEY")?,
-            )?))),
+            "stripe" => Ok(Provider::Http(Box::new(
+                http::HttpProvider::new(
+                    required_env("PAYOUT_API_URL").unwrap_or_else(|_| STRIPE_API_URL.to_owned()),
+                    required_env("PAYOUT_API_KEY")?,
+                )?
+                .to_connected_accounts(),
+            ))),
             _ => Err(ConfigError::Invalid {
                 name: "PAYOUT_PROVIDER",
                 reason: "one of stripe, http or sandbox".into(),

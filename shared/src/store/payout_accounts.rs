@@ -2,9 +2,9 @@
 //! - `PAYOUTACCT#<payee id>` / `K`: the account an admin set (`stripe_account`) and, once
 //!   Stripe has said so in an `account.updated`, whether it can be paid (`payouts_enabled`, with
 //!   the event's time so an older event delivered late changes nothing).
-//! - `STRIPEACCT#<acct>` / `K`: whose it is, for `account.updated`. An account replaced by
-//!   another keeps its item; its events change nothing, because every update is conditioned on
-//!   the payee's record naming that account.
+//! - `STRIPEACCT#<acct>` / `K`: whose it is, for `account.updated`; one payee per account. An
+//!   account replaced by another keeps its item (so it stays that payee's); its events change
+//!   nothing, because every update is conditioned on the payee's record naming that account.
 //!
 //! One account per person: a user who is both a creator and a seller is paid to one account.
 
@@ -113,9 +113,16 @@ impl Store {
         );
         let mut owner = owner_key(stripe_account);
         owner.insert("payee_id".to_owned(), s(payee_id));
+        // One payee per account: two people paid to one account would be paid each other's
+        // money.
         let put = Put::builder()
             .table_name(table)
             .set_item(Some(owner))
+            .condition_expression("attribute_not_exists(pk) OR payee_id = :me")
+            .expression_attribute_values(":me", s(payee_id))
+            .return_values_on_condition_check_failure(
+                aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure::AllOld,
+            )
             .build()
             .expect("table and item are set");
         tx.push(
