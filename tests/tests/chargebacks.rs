@@ -1,7 +1,8 @@
 //! Chargebacks that reach earnings: a stolen card's coins, gifted to an accomplice, come back
 //! from the creator's pending earnings inside the hold and as a debt after it; the purchase's
 //! cash goes back to the provider; a purchase delivered after its chargeback credits nothing;
-//! an order chargeback reverses the order without repaying the buyer twice.
+//! an order chargeback reverses the order without repaying the buyer twice; a dispute the
+//! platform wins gives back what its chargeback took, once.
 
 use livepay::domain::ledger::AccountKind;
 use livepay_tests::payouts::PAYOUT_SETTINGS;
@@ -25,6 +26,12 @@ fn chargeback(id: &str, user: &str, coins: u64, cents: u64, purchase_id: &str) -
     json!({"id": id, "type": "payment.charged_back",
         "data": {"user_id": user, "coins": coins, "amount_cents": cents,
             "purchase_event_id": purchase_id}})
+}
+
+fn won(id: &str, chargeback_id: &str, named: (&str, &str)) -> Value {
+    let mut data = json!({"chargeback_event_id": chargeback_id});
+    data[named.0] = json!(named.1);
+    json!({"id": id, "type": "chargeback.won", "data": data})
 }
 
 async fn webhook(env: &TestEnv, body: &Value) -> Value {
@@ -222,6 +229,106 @@ async fn a_purchase_delivered_after_its_chargeback_credits_nothing() {
     env.assert_audited().await;
 }
 
+/// A won dispute gives back what its chargeback took, wherever it took it from: the wallet's
+/// coins, a pending share (back available: the hold waited for this risk), a paid-out share's
+/// debt (back available, the debt still paid off first), the platform's loss and the cash.
+/// Deliveries at once, of the same event and of another naming the same chargeback, give back
+/// once.
+#[tokio::test]
+async fn a_won_dispute_gives_back_what_its_chargeback_took_once() {
+    let env = held_env().await;
+    webhook(&env, &purchase("pur_w", "thief", 40_500, 59_900)).await;
+    gift_crowns(&env, "thief", "streamer", 1).await;
+    env.set_now(env.now() + Duration::days(2));
+    assert_eq!(env.sweep().await.diamonds_released, 10_000);
+    assert_eq!(
+        env.request_payout("streamer", "p1", 5_000).await.status,
+        202
+    );
+    assert!(env.run_payouts().await.is_empty());
+    gift_crowns(&env, "thief", "streamer", 1).await;
+    let ack = webhook(&env, &chargeback("cb_w", "thief", 40_500, 59_900, "pur_w")).await;
+    assert_eq!(ack["outcome"], "reversed:clawed_back_20000", "{ack}");
+    let b = env.creator_balance("streamer").await;
+    assert_eq!(
+        (&b["diamonds_pending"], &b["diamonds_owed"]),
+        (&json!(0), &json!(10_000)),
+        "{b}"
+    );
+
+    let named = ("purchase_event_id", "pur_w");
+    let answers = futures::future::join_all((0..6).map(|i| {
+        let body = won(if i % 2 == 0 { "won_1" } else { "won_2" }, "cb_w", named);
+        let req = env.webhook(&body);
+        async { env.instance().call(Func::PaymentsWebhook, req).await }
+    }))
+    .await;
+    assert!(answers.iter().all(|a| a.status == 200), "{answers:?}");
+    let reinstated = answers
+        .iter()
+        .filter(|a| a.body["outcome"] == "reinstated")
+        .count();
+    assert_eq!(reinstated, 1, "{answers:?}");
+    assert_eq!(env.coins("thief").await, 500);
+    let b = env.creator_balance("streamer").await;
+    assert_eq!(
+        (
+            &b["diamonds_available"],
+            &b["diamonds_owed"],
+            &b["payable_cents"]
+        ),
+        (&json!(20_000), &json!(10_000), &json!(5_000)),
+        "{b}"
+    );
+    assert_eq!(env.balance(AccountKind::ChargebackLoss, "cb_w").await, 0);
+    assert_eq!(env.balance(AccountKind::PaymentProvider, "cb_w").await, 0);
+    assert_eq!(
+        env.balance(AccountKind::PlatformCash, "pur_w").await,
+        59_900
+    );
+    let kinds: Vec<_> = env
+        .statement("streamer", 50)
+        .await
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert!(kinds.contains(&"dispute_won".to_owned()), "{kinds:?}");
+    // What it gave back leaves as any earnings do: the debt paid off first, the rest paid out.
+    assert_eq!(
+        env.request_payout("streamer", "p2", 5_000).await.status,
+        202
+    );
+    assert!(env.run_payouts().await.is_empty());
+    let b = env.creator_balance("streamer").await;
+    assert_eq!(
+        (&b["diamonds_available"], &b["diamonds_owed"]),
+        (&json!(0), &json!(0)),
+        "{b}"
+    );
+    // Bought 59,900; charged back and returned; $50 paid out twice.
+    assert_bank(&env, 59_900 - 5_000 - 5_000).await;
+    env.assert_audited().await;
+
+    // A win for a chargeback that reversed nothing that can be given back, or for none.
+    let before = webhook(&env, &chargeback("cb_x", "u", 700, 999, "pur_x")).await;
+    assert_eq!(before["outcome"], "purchase_not_seen", "{before}");
+    for (id, chargeback_id, purchase_id) in [("won_3", "cb_x", "pur_x"), ("won_4", "cb_y", "pur_y")]
+    {
+        let a = env
+            .call(
+                Func::PaymentsWebhook,
+                env.webhook(&won(id, chargeback_id, ("purchase_event_id", purchase_id))),
+            )
+            .await;
+        assert_eq!((a.status, a.code()), (422, "not_booked"), "{a:?}");
+    }
+    let both = json!({"id": "won_5", "type": "chargeback.won",
+        "data": {"chargeback_event_id": "cb_w", "purchase_event_id": "pur_w", "order_id": "o"}});
+    let a = env.call(Func::PaymentsWebhook, env.webhook(&both)).await;
+    assert_eq!((a.status, a.code()), (400, "invalid_request"), "{a:?}");
+    env.assert_audited().await;
+}
+
 /// A buyer who won a dispute was repaid by the provider: the order is reversed as an admin
 /// refund would reverse it, but nothing is owed to the buyer and no refund is sent; a second
 /// dispute event reverses nothing.
@@ -257,6 +364,31 @@ async fn an_order_chargeback_reverses_the_order_without_repaying_the_buyer_twice
     let again = webhook(&env, &dispute("oc_2", total)).await;
     assert_eq!(again["outcome"], "already_charged_back", "{again}");
     assert_bank(&env, 0).await;
+    env.assert_audited().await;
+
+    // The platform wins the dispute: the sale stands, and the order completes now.
+    let ack = webhook(&env, &won("ow_1", "oc_1", ("order_id", &order_id))).await;
+    assert_eq!(ack["outcome"], "order_reinstated", "{ack}");
+    let order = env.get_order(Identity::adult("b"), &order_id).await;
+    assert_eq!(order.body["status"], "completed", "{order:?}");
+    // The seller is paid for the sale; the platform's fee stays on the order.
+    let seller = env.seller_get("s", "balance").await;
+    let fee = env.balance(AccountKind::Order, &order_id).await;
+    assert!(fee > 0, "{fee}");
+    assert_eq!(
+        seller["cents_available"].as_i64().unwrap() + fee,
+        i64::try_from(total).unwrap(),
+        "{seller}"
+    );
+    let again = webhook(&env, &won("ow_2", "oc_1", ("order_id", &order_id))).await;
+    assert_eq!(again["outcome"], "already_reinstated", "{again}");
+    // Not a dispute of this order's: oc_2 reversed nothing.
+    let other = webhook(&env, &won("ow_3", "oc_2", ("order_id", &order_id))).await;
+    assert_eq!(
+        other["outcome"], "unchanged:reversed_by_another_event",
+        "{other}"
+    );
+    assert_bank(&env, i64::try_from(total).unwrap()).await;
     env.assert_audited().await;
 }
 
@@ -320,5 +452,21 @@ async fn an_order_dispute_after_its_refund_supersedes_it_or_books_the_double_rep
     );
     // Paid 8,000; b2 refunded 4,000; the provider took 4,000 back for each dispute.
     assert_bank(&env, 8_000 - 4_000 - 4_000 - 4_000).await;
+    env.assert_audited().await;
+
+    // Won: the double repayment comes back; a superseded refund is not reopened by it.
+    let ack = webhook(&env, &won("odw_2", "od_2", ("order_id", &refunded[1].0))).await;
+    assert_eq!(ack["outcome"], "double_repayment_returned", "{ack}");
+    let order = env.get_order(Identity::adult("b2"), &refunded[1].0).await;
+    assert_eq!(order.body["status"], "refunded", "{order:?}");
+    assert_eq!(env.balance(AccountKind::PlatformExpense, "od_2").await, 0);
+    let superseded = env
+        .call(
+            Func::PaymentsWebhook,
+            env.webhook(&won("odw_1", "od_1", ("order_id", &refunded[0].0))),
+        )
+        .await;
+    assert_eq!((superseded.status, superseded.code()), (422, "not_booked"));
+    assert_bank(&env, 8_000 - 4_000 - 4_000).await;
     env.assert_audited().await;
 }

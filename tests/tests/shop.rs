@@ -437,6 +437,53 @@ async fn a_refund_before_completion_reverses_everything() {
     env.assert_conserved().await;
 }
 
+/// A completed order disputed takes the sale's money back from the seller (a debt) and the
+/// creator's held commission; the platform wins the dispute and gives both back, available: the
+/// seller's debt stays and is paid off first, so nothing is paid twice.
+#[tokio::test]
+async fn a_won_dispute_of_a_completed_order_gives_the_seller_and_the_creator_their_shares_back() {
+    let env = TestEnv::new().await;
+    let start = env.now();
+    let (order_id, _, total) = delivered_order(&env).await;
+    env.set_now(start + Duration::days(8));
+    assert!(env.sweep_and_settle().await.is_empty());
+    let proceeds = env.balance(AccountKind::SellerProceeds, "s").await;
+    let fee = env.balance(AccountKind::Order, &order_id).await;
+    let event = |id: &str, kind: &str, data| json!({"id": id, "type": kind, "data": data});
+    let disputed = event(
+        "ocd_1",
+        "order.charged_back",
+        json!({"order_id": order_id, "amount_cents": total}),
+    );
+    let a = env
+        .call(Func::PaymentsWebhook, env.webhook(&disputed))
+        .await;
+    assert_eq!(a.body["outcome"], "order_reversed", "{a:?}");
+    let commission = 899;
+    let owed = total as i64 - commission;
+    assert_eq!(env.balance(AccountKind::SellerClawback, "s").await, -owed);
+
+    let won = event(
+        "ocw_1",
+        "chargeback.won",
+        json!({"chargeback_event_id": "ocd_1", "order_id": order_id}),
+    );
+    let a = env.call(Func::PaymentsWebhook, env.webhook(&won)).await;
+    assert_eq!(a.body["outcome"], "order_reinstated", "{a:?}");
+    let o = env.get_order(Identity::seller("s"), &order_id).await;
+    assert_eq!(o.body["status"], "completed", "{o:?}");
+    assert_eq!(env.balance(AccountKind::Commission, "c").await, commission);
+    assert_eq!(env.balance(AccountKind::SellerClawback, "s").await, -owed);
+    assert_eq!(
+        env.balance(AccountKind::SellerProceeds, "s").await,
+        proceeds + owed
+    );
+    assert_eq!(env.balance(AccountKind::Order, &order_id).await, fee);
+    let seller = env.seller_get("s", "balance").await;
+    assert_eq!(seller["cents_owed"], owed, "{seller}");
+    env.assert_audited().await;
+}
+
 #[tokio::test]
 async fn an_admin_refund_after_completion_claws_back_the_held_commission_and_the_sellers_next_proceeds(
 ) {

@@ -240,7 +240,7 @@ async fn an_order_paid_through_stripe_is_paid_once_and_a_stray_payment_refunded_
 }
 
 /// A dispute takes the coins back once, however many of its events and refunds arrive; a lost
-/// dispute changes nothing more; a won one is refused until livepay books reinstatements.
+/// dispute changes nothing more; a won one gives back what the dispute took, once.
 #[tokio::test]
 async fn a_dispute_of_a_coin_purchase_reverses_it_once() {
     let env = TestEnv::new().await;
@@ -296,14 +296,25 @@ async fn a_dispute_of_a_coin_purchase_reverses_it_once() {
         )
         .await;
     assert_eq!(lost.body["outcome"], "dispute_lost");
-    let won = env
-        .call(
-            Func::PaymentsWebhook,
-            env.stripe_signed(&dispute("charge.dispute.closed", "won")),
-        )
-        .await;
-    assert_eq!((won.status, won.code()), (422, "not_booked"));
     assert_eq!(env.balance(AccountKind::PlatformCash, &pi).await, 0);
+    // Won after all: the dispute's `closed` and `funds_reinstated` events, each delivered three
+    // times at once, give the coins and the cash back once.
+    let closed = dispute("charge.dispute.closed", "won");
+    let reinstated = dispute("charge.dispute.funds_reinstated", "won");
+    let answers = join_all((0..6).map(|i| {
+        let req = env.stripe_signed(if i % 2 == 0 { &closed } else { &reinstated });
+        async { env.instance().call(Func::PaymentsWebhook, req).await }
+    }))
+    .await;
+    assert!(answers.iter().all(|a| a.status == 200), "{answers:?}");
+    let outcomes: Vec<_> = answers.iter().map(|a| a.body["outcome"].clone()).collect();
+    assert_eq!(
+        outcomes.iter().filter(|o| **o == "reinstated").count(),
+        1,
+        "{answers:?}"
+    );
+    assert_eq!(env.coins("fan").await, 700);
+    assert_eq!(env.balance(AccountKind::PlatformCash, &pi).await, 999);
     env.assert_audited().await;
 }
 

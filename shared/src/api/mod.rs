@@ -8,6 +8,7 @@ pub mod openapi;
 pub mod payments;
 pub mod payouts;
 pub mod place_order;
+mod reinstatement;
 pub mod sellers;
 pub mod send_gift;
 pub mod shop;

@@ -1,6 +1,7 @@
 //! `POST /v1/webhooks/payments`: signed, each event id at most once. Coin purchases credit
-//! wallets, chargebacks take coins back, and order payments pay an order — or, when the order
-//! can no longer take them, are booked as owed back to the buyer (never lost).
+//! wallets, chargebacks take coins back (and a won one gives them back), and order payments pay
+//! an order — or, when the order can no longer take them, are booked as owed back to the buyer
+//! (never lost).
 
 use lambda_http::{Body, Request, Response};
 use serde::Serialize;
@@ -9,6 +10,7 @@ use super::MAX_PINNED_ATTEMPTS;
 use crate::store::transaction::attempts;
 use std::collections::HashMap;
 
+use super::reinstatement::reinstate;
 use super::shop::{add_order_reversal, RepaidBy};
 use crate::config::WebhookSecrets;
 use crate::domain::chargebacks::{
@@ -21,6 +23,7 @@ use crate::domain::payments::{
 };
 use crate::domain::payouts::ProviderOutcome;
 use crate::domain::refunds::{order_refund_id, payment_refund, Refund, RefundStatus};
+use crate::domain::reinstatement::Taken;
 use crate::domain::settlement::Hold;
 use crate::domain::shop::{
     payment_outcome, payment_transfer, Order, OrderStatus, PaymentOutcome, ShopError,
@@ -47,7 +50,9 @@ pub(super) struct Ack<'a> {
     /// `owed_back_to_buyer:<why>`; for a purchase `charged_back_before_purchase`; for a
     /// chargeback `reversed:clawed_back_<diamonds>`, `already_charged_back` or
     /// `purchase_not_seen`; for an order chargeback `order_reversed`, `already_refunded` or
-    /// `nothing_to_reverse:<status>`; for a refund's answer `succeeded`, `failed` or
+    /// `nothing_to_reverse:<status>`; for a won chargeback `reinstated`, `order_reinstated`,
+    /// `double_repayment_returned`, `already_reinstated` or
+    /// `unchanged:reversed_by_another_event`; for a refund's answer `succeeded`, `failed` or
     /// `unchanged:<status>`.
     #[serde(skip_serializing_if = "Option::is_none")]
     outcome: Option<String>,
@@ -198,7 +203,7 @@ pub(super) async fn apply(
                 pinned.push(order.account());
                 // One dispute per order reverses it: another event for it changes nothing.
                 let marker = Charged::Order(&order.order_id);
-                outcome = Some(if app.store.charged_back_by(marker).await?.is_some() {
+                outcome = Some(if app.store.chargeback(marker).await?.is_some() {
                     "already_charged_back".to_owned()
                 } else {
                     // A dispute racing a commission's release: read again.
@@ -207,12 +212,17 @@ pub(super) async fn apply(
                     }
                     let reversed = reverse_order(app, &mut tx, event_id, &order, e.amount_cents);
                     let (what, reversed) = reversed.await?;
-                    if reversed {
+                    if let OrderReversal::Reversed(taken) = reversed {
+                        let marked = (event_id, at.as_str());
                         app.store
-                            .add_chargeback_marker(&mut tx, marker, event_id, &at);
+                            .add_chargeback_marker(&mut tx, marker, marked, taken.as_ref());
                     }
                     what
                 });
+            }
+            PaymentEvent::ChargebackWon(e) => {
+                let won = (event_id, at.as_str());
+                outcome = Some(reinstate(app, &mut tx, won, e, &mut pinned).await?);
             }
             // Disputed before it arrived (a Stripe dispute for a payment not seen yet): the
             // order is not paid by money the provider took back.
@@ -306,14 +316,22 @@ fn retryable(err: &TxError, pinned: &[AccountId]) -> bool {
     let TxError::Cancelled(reasons) = err else {
         return false;
     };
-    // A chargeback's marker written meanwhile, or a refund's answer recorded by its executor:
-    // read again, and find it.
+    // A chargeback's marker written (or given back) meanwhile: read again, and find it. What
+    // else failed with it did so because the same winner wrote it first (a won dispute's
+    // transfers, delivered under two event ids).
+    if reasons
+        .iter()
+        .any(|c| c.condition_failed() && matches!(c.role, Role::Chargeback(_)))
+    {
+        return true;
+    }
+    // A refund's answer recorded by its executor: read again, and find it.
     reasons.iter().all(|c| {
         c.conflict()
             || (c.condition_failed()
                 && match &c.role {
                     Role::Account(a) => pinned.contains(a),
-                    Role::Chargeback(_) | Role::Refund(_) => true,
+                    Role::Refund(_) => true,
                     _ => false,
                 })
     })
@@ -331,6 +349,7 @@ async fn charge_back(
 ) -> Result<Option<String>, ApiError> {
     let mut cash = None;
     let mut since = None;
+    let mut marker = None;
     if let Some((purchase_id, cents)) = e.purchase() {
         if purchase_id == event_id {
             return Err(ChargebackError::NotAPurchase.into());
@@ -338,11 +357,10 @@ async fn charge_back(
         // The purchase is read before the marker: a chargeback commits both at once, so with
         // no marker seen after it, the purchase's balances were read before any reversal.
         let recorded = app.store.purchase(purchase_id).await?;
-        let marker = Charged::Purchase(purchase_id);
-        if app.store.charged_back_by(marker).await?.is_some() {
+        let charged = Charged::Purchase(purchase_id);
+        if app.store.chargeback(charged).await?.is_some() {
             return Ok(Some("already_charged_back".to_owned()));
         }
-        app.store.add_chargeback_marker(tx, marker, event_id, at);
         let purchase = match recorded {
             Recorded::Purchase(purchase) => purchase,
             Recorded::Other | Recorded::OrderPayment(_) => {
@@ -351,10 +369,13 @@ async fn charge_back(
             Recorded::Nothing => {
                 // Nothing was credited, and the marker makes sure nothing will be — unless
                 // the purchase commits before it does: then this reads again.
+                app.store
+                    .add_chargeback_marker(tx, charged, (event_id, at), None);
                 app.store.add_purchase_not_seen(tx, purchase_id);
                 return Ok(Some("purchase_not_seen".to_owned()));
             }
         };
+        marker = Some(charged);
         if purchase.user_id.as_ref().is_some_and(|u| *u != e.user_id) {
             return Err(ChargebackError::UserMismatch.into());
         }
@@ -420,6 +441,11 @@ async fn charge_back(
         );
     }
     pinned.extend(edits.keys().cloned());
+    if let Some(charged) = marker {
+        let taken = Taken::new(&transfers, &attribution.gifts);
+        app.store
+            .add_chargeback_marker(tx, charged, (event_id, at), Some(&taken));
+    }
     app.store.add_ledger_write(
         tx,
         LedgerWrite {
@@ -482,7 +508,7 @@ async fn reverse_order(
     event_id: &str,
     order: &Order,
     amount_cents: u64,
-) -> Result<(String, bool), ApiError> {
+) -> Result<(String, OrderReversal), ApiError> {
     let now = app.clock.now();
     let at = sortable(now);
     // The order's own refund: a refund of another payment it could not take is that
@@ -508,7 +534,11 @@ async fn reverse_order(
                     provider_ref: event_id.to_owned(),
                 };
                 app.store.add_refund_outcome(tx, &refund, &repaid, &at)?;
-                "refund_superseded"
+                // Given back, the buyer's refund would be owed again: not reinstated.
+                return Ok((
+                    "refund_superseded".to_owned(),
+                    OrderReversal::Reversed(None),
+                ));
             }
             RefundStatus::Succeeded => {
                 let twice = Transfer::new(
@@ -519,26 +549,31 @@ async fn reverse_order(
                     TransferKind::ChargebackCash,
                     event_id,
                 )?;
+                let transfers = [twice];
                 app.store.add_ledger_write(
                     tx,
                     LedgerWrite {
-                        transfers: &[twice],
+                        transfers: &transfers,
                         at: &at,
                         ..Default::default()
                     },
                 )?;
-                "repaid_twice"
+                let taken = Taken::new(&transfers, &[]);
+                ("repaid_twice", taken)
             }
         };
-        return Ok((outcome.to_owned(), true));
+        return Ok((
+            outcome.0.to_owned(),
+            OrderReversal::Reversed(Some(outcome.1)),
+        ));
     }
     if order.status == OrderStatus::Refunded {
-        return Ok(("already_refunded".to_owned(), false));
+        return Ok(("already_refunded".to_owned(), OrderReversal::Nothing));
     }
     let Ok(booking) = order.status.refund(true) else {
         return Ok((
             format!("nothing_to_reverse:{}", order.status.as_str()),
-            false,
+            OrderReversal::Nothing,
         ));
     };
     if amount_cents != order.total_cents {
@@ -548,7 +583,7 @@ async fn reverse_order(
         }
         .into());
     }
-    add_order_reversal(
+    let transfers = add_order_reversal(
         app,
         tx,
         (order, booking),
@@ -557,7 +592,17 @@ async fn reverse_order(
         now,
         &at,
     )?;
-    Ok(("order_reversed".to_owned(), true))
+    let taken = Taken::new(&transfers, &[]);
+    Ok((
+        "order_reversed".to_owned(),
+        OrderReversal::Reversed(Some(taken)),
+    ))
+}
+
+/// What an order's dispute did: nothing, or a reversal (with what a won dispute gives back).
+enum OrderReversal {
+    Nothing,
+    Reversed(Option<Taken>),
 }
 
 pub(super) fn ack(event_id: &str, status: &'static str, outcome: Option<String>) -> ApiResponse {

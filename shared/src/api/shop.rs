@@ -8,7 +8,7 @@ use lambda_http::{Body, Request, Response};
 use serde::{Deserialize, Serialize};
 
 use super::MAX_PINNED_ATTEMPTS;
-use crate::domain::ledger::{AccountId, AccountKind};
+use crate::domain::ledger::{AccountId, AccountKind, Transfer};
 use crate::domain::refunds::{order_refund, Refund};
 use crate::domain::shop::{
     commission_clawback, completion_due, refund_transfers, validate_stock_delta, Order,
@@ -621,8 +621,8 @@ pub(crate) enum RepaidBy<'a> {
 }
 
 /// An order reversed in `tx`: its money back from where `booking` says, to whoever repays the
-/// buyer. The order becomes `refunded` with `reason`; stock comes back only from an order that
-/// had not completed.
+/// buyer, in the transfers returned. The order becomes `refunded` with `reason`; stock comes
+/// back only from an order that had not completed.
 pub(crate) fn add_order_reversal(
     app: &App,
     tx: &mut Tx,
@@ -631,7 +631,7 @@ pub(crate) fn add_order_reversal(
     reason: &str,
     now: time::OffsetDateTime,
     at: &str,
-) -> Result<(), ApiError> {
+) -> Result<Vec<Transfer>, ApiError> {
     let clawback = match booking {
         RefundBooking::AgainstSeller => {
             commission_clawback(order, delivered_at(order)?, now, &app.config.shop)
@@ -669,5 +669,5 @@ pub(crate) fn add_order_reversal(
         app.store
             .add_new_refund(tx, refund, &sortable(now + app.config.sweep_grace()));
     }
-    Ok(())
+    Ok(transfers)
 }

@@ -3,16 +3,16 @@
 //! read as `domain::stripe` reads them, and applied through the same path as the
 //! provider-neutral webhook (`payments::apply`), so a Stripe payment follows every rule an
 //! `order.paid` or a `coins.purchased` does. What livepay does not act on is answered `200`
-//! `ignored` (Stripe retries anything else for days). A dispute Stripe closes as won is refused
-//! `422 not_booked` (docs/runbook.md): reinstating a reversal is not built.
+//! `ignored` (Stripe retries anything else for days). A dispute Stripe closes as won gives back
+//! what its opening took (`api::reinstatement`).
 
 use super::payments::{ack, apply, Delivery};
 use super::MAX_PINNED_ATTEMPTS;
 use crate::config::WebhookSecrets;
 use crate::domain::chargebacks::ChargebackError;
 use crate::domain::payments::{
-    verify_signature, ChargedBack, CoinsPurchased, OrderChargedBack, OrderPaid, PaymentEvent,
-    RefundAnswered,
+    verify_signature, ChargebackWon, ChargedBack, ChargedBackOf, CoinsPurchased, OrderChargedBack,
+    OrderPaid, PaymentEvent, RefundAnswered,
 };
 use crate::domain::payouts::PayoutStatus;
 use crate::domain::refunds::order_refund_id;
@@ -86,13 +86,31 @@ pub async fn webhook(
         }
         Meaning::Dispute {
             dispute_id,
+            payment_intent,
+            amount_cents,
             won: Some(true),
-            ..
         } => {
-            return Err(ApiError::NotBooked(format!(
-                "dispute {dispute_id} was won; livepay does not reinstate a reversal yet: book \
-                 it with POST /v1/admin/corrections (docs/runbook.md, Stripe events livepay does not book)"
-            )))
+            // What the dispute reversed, found as its opening found it.
+            let of = match reversal(app, &payment_intent, amount_cents, Taken::Dispute).await? {
+                Reversal::Book(PaymentEvent::OrderChargedBack(o)) => {
+                    ChargedBackOf::Order(o.order_id)
+                }
+                Reversal::Book(_) => ChargedBackOf::Purchase(payment_intent),
+                Reversal::Ours => {
+                    return Err(ApiError::Internal(format!(
+                        "dispute {dispute_id} was taken for a refund of livepay's"
+                    )))
+                }
+            };
+            let won = ChargebackWon {
+                chargeback_event_id: dispute_id.clone(),
+                of,
+            };
+            // Its `closed` and its `funds_reinstated` events give back once.
+            (
+                format!("{dispute_id}/won"),
+                PaymentEvent::ChargebackWon(won),
+            )
         }
         Meaning::Dispute {
             dispute_id,
@@ -114,7 +132,11 @@ pub async fn webhook(
         } => match reversal(app, &payment_intent, amount_refunded, Taken::Refund).await? {
             Reversal::Book(reversal) => (event.id.clone(), reversal),
             Reversal::Ours => {
-                return Ok(ack(&event.id, "ignored", Some("refunded_by_livepay".into())))
+                return Ok(ack(
+                    &event.id,
+                    "ignored",
+                    Some("refunded_by_livepay".into()),
+                ))
             }
         },
         Meaning::RefundAnswered {

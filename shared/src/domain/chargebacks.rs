@@ -92,13 +92,16 @@ pub enum ClawbackFrom {
     Debt,
 }
 
-/// A gift's traced coins: its version as read and its new traced totals.
+/// A gift's traced coins: its version as read, its new traced totals, and what this attribution
+/// added to them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TracedGift {
     pub gift_txn_id: String,
     pub version: u64,
     pub charged_back_coins: u64,
     pub charged_back_diamonds: u64,
+    pub coins: u64,
+    pub diamonds: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -210,6 +213,8 @@ pub fn attribute(
             version: g.version,
             charged_back_coins: g.charged_back_coins + take,
             charged_back_diamonds: g.charged_back_diamonds + diamonds,
+            coins: take,
+            diamonds,
         });
         remaining -= take;
     }

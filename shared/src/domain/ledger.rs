@@ -472,6 +472,8 @@ pub enum TransferKind {
     Correction,
     /// A refund the provider confirmed: owed to the buyer → out through the provider.
     RefundPaid,
+    /// A dispute the platform won: what its chargeback took, given back.
+    DisputeWon,
 }
 
 impl TransferKind {
@@ -499,6 +501,7 @@ impl TransferKind {
             TransferKind::LateGiftRefund => "late_gift_refund",
             TransferKind::Correction => "correction",
             TransferKind::RefundPaid => "refund_paid",
+            TransferKind::DisputeWon => "dispute_won",
         }
     }
 }

@@ -10,6 +10,7 @@ pub mod ledger;
 pub mod payments;
 pub mod payouts;
 pub mod refunds;
+pub mod reinstatement;
 pub mod settlement;
 pub mod shop;
 pub mod stock;

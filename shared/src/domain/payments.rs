@@ -148,6 +148,32 @@ pub struct OrderChargedBack {
     pub amount_cents: u64,
 }
 
+/// `chargeback.won`: the dispute behind the chargeback `chargeback_event_id` was decided for the
+/// platform, and the provider returned what it took (`domain::reinstatement`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChargebackWon {
+    pub chargeback_event_id: String,
+    pub of: ChargedBackOf,
+}
+
+/// What a chargeback reversed: a coin purchase (its event id) or an order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChargedBackOf {
+    Purchase(String),
+    Order(String),
+}
+
+/// `chargeback.won`'s body: the chargeback, and the purchase or the order it named.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ChargebackWonBody {
+    chargeback_event_id: String,
+    #[serde(default)]
+    purchase_event_id: Option<String>,
+    #[serde(default)]
+    order_id: Option<String>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OrderPaid {
@@ -191,6 +217,7 @@ pub enum PaymentEvent {
     ChargedBack(ChargedBack),
     OrderPaid(OrderPaid),
     OrderChargedBack(OrderChargedBack),
+    ChargebackWon(ChargebackWon),
     /// `refund.succeeded` (true) or `refund.failed` (false).
     RefundAnswered(RefundAnswered, bool),
 }
@@ -211,6 +238,7 @@ impl PaymentEvent {
             PaymentEvent::ChargedBack(_) => "payment.charged_back",
             PaymentEvent::OrderPaid(_) => "order.paid",
             PaymentEvent::OrderChargedBack(_) => "order.charged_back",
+            PaymentEvent::ChargebackWon(_) => "chargeback.won",
             PaymentEvent::RefundAnswered(_, true) => "refund.succeeded",
             PaymentEvent::RefundAnswered(_, false) => "refund.failed",
         }
@@ -259,6 +287,35 @@ impl PaymentEvent {
                 bounded_str("data.order_id", &e.order_id, super::shop::MAX_ID_BYTES)?;
                 in_range("data.amount_cents", e.amount_cents, 1..=i64::MAX as u64)?;
                 PaymentEvent::OrderChargedBack(e)
+            }
+            "chargeback.won" => {
+                let b: ChargebackWonBody = from_value(envelope.data, "data")?;
+                bounded_str(
+                    "data.chargeback_event_id",
+                    &b.chargeback_event_id,
+                    MAX_EVENT_ID_BYTES,
+                )?;
+                let of =
+                    match (b.purchase_event_id, b.order_id) {
+                        (Some(purchase), None) => {
+                            bounded_str("data.purchase_event_id", &purchase, MAX_EVENT_ID_BYTES)?;
+                            ChargedBackOf::Purchase(purchase)
+                        }
+                        (None, Some(order)) => {
+                            bounded_str("data.order_id", &order, super::shop::MAX_ID_BYTES)?;
+                            ChargedBackOf::Order(order)
+                        }
+                        _ => return Err(InvalidInput::new(
+                            "data.purchase_event_id",
+                            "name the purchase_event_id or the order_id the chargeback reversed, \
+                             one of them",
+                        )
+                        .into()),
+                    };
+                PaymentEvent::ChargebackWon(ChargebackWon {
+                    chargeback_event_id: b.chargeback_event_id,
+                    of,
+                })
             }
             "order.paid" => {
                 let e: OrderPaid = from_value(envelope.data, "data")?;

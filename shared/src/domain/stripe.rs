@@ -299,7 +299,9 @@ impl StripeEvent {
                 bounded_str("data.object.id", &pi.id, MAX_EVENT_ID_BYTES)?;
                 paid(pi.id, pi.amount_received, purchase)
             }
-            t @ ("charge.dispute.created" | "charge.dispute.closed") => {
+            t @ ("charge.dispute.created"
+            | "charge.dispute.closed"
+            | "charge.dispute.funds_reinstated") => {
                 let d: Dispute = object(o)?;
                 usd(d.currency.as_deref())?;
                 bounded_str("data.object.id", &d.id, MAX_EVENT_ID_BYTES)?;
@@ -479,13 +481,15 @@ mod tests {
             d("charge.dispute.created", "needs_response"),
             Ok(Meaning::Dispute { won: None, ref payment_intent, .. }) if payment_intent == "pi_1"
         ));
-        assert!(matches!(
-            d("charge.dispute.closed", "won"),
-            Ok(Meaning::Dispute {
-                won: Some(true),
-                ..
-            })
-        ));
+        for won in ["charge.dispute.closed", "charge.dispute.funds_reinstated"] {
+            assert!(matches!(
+                d(won, "won"),
+                Ok(Meaning::Dispute {
+                    won: Some(true),
+                    ..
+                })
+            ));
+        }
         assert_eq!(
             d("charge.dispute.closed", "warning_closed"),
             Ok(Meaning::Ignored("dispute_not_decided"))

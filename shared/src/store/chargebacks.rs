@@ -9,7 +9,8 @@
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::{
-    ConditionCheck, ReturnValuesOnConditionCheckFailure as OnFail, TransactWriteItem,
+    AttributeValue, ConditionCheck, ReturnValuesOnConditionCheckFailure as OnFail,
+    TransactWriteItem, Update,
 };
 
 use super::attrs::{get_n, get_s, key, n, opt_n, opt_s, s, Item};
@@ -20,6 +21,8 @@ use super::transaction::{put_new, Role, Tx};
 use super::{sdk_error, Store, StoreError};
 use crate::domain::chargebacks::{Attribution, ClawbackFrom, SpentGift, MAX_TRACED_GIFTS};
 use crate::domain::ledger::{AccountId, AccountKind};
+use crate::domain::payments::ChargedBackOf;
+use crate::domain::reinstatement::{Moved, Taken, Untrace};
 
 /// On a gift account: how many of its coins chargebacks have traced so far, and how many of its
 /// creator's diamonds they took back.
@@ -47,6 +50,125 @@ impl Charged<'_> {
             Charged::Order(id) => format!("order:{id}"),
         })
     }
+}
+
+impl<'a> From<&'a ChargedBackOf> for Charged<'a> {
+    fn from(of: &'a ChargedBackOf) -> Self {
+        match of {
+            ChargedBackOf::Purchase(id) => Charged::Purchase(id),
+            ChargedBackOf::Order(id) => Charged::Order(id),
+        }
+    }
+}
+
+/// A chargeback's marker.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Marker {
+    pub event_id: String,
+    /// What it took, where a won dispute can give it back: not on the marker of a payment not
+    /// seen yet (nothing was taken), nor of a refund it superseded (the buyer's refund would be
+    /// owed again), nor on markers written before reinstatements were booked.
+    pub taken: Option<Taken>,
+    /// The won dispute that gave it back.
+    pub reinstated_by: Option<String>,
+}
+
+const TAKEN_MOVED: &str = "taken_moved";
+const TAKEN_TRACED: &str = "taken_traced";
+
+fn taken_attributes(taken: &Taken) -> [(String, AttributeValue); 2] {
+    let map = |pairs: Vec<(&str, AttributeValue)>| {
+        AttributeValue::M(pairs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())
+    };
+    let moved = taken.moved.iter().map(|m| {
+        map(vec![
+            ("id", s(&m.id)),
+            ("from", s(m.from.to_string())),
+            ("to", s(m.to.to_string())),
+            ("amount", n(m.amount)),
+        ])
+    });
+    let traced = taken.traced.iter().map(|g| {
+        map(vec![
+            ("gift", s(&g.gift_txn_id)),
+            ("coins", n(g.coins)),
+            ("diamonds", n(g.diamonds)),
+        ])
+    });
+    [
+        (TAKEN_MOVED.to_owned(), AttributeValue::L(moved.collect())),
+        (TAKEN_TRACED.to_owned(), AttributeValue::L(traced.collect())),
+    ]
+}
+
+fn marker_from_item(item: &Item) -> Result<Marker, StoreError> {
+    let list = |name: &str| -> Result<Option<Vec<Item>>, StoreError> {
+        item.get(name)
+            .map(|v| {
+                let list = v.as_l().map_err(|_| corrupt(name))?;
+                list.iter()
+                    .map(|e| e.as_m().cloned().map_err(|_| corrupt(name)))
+                    .collect()
+            })
+            .transpose()
+    };
+    let account = |m: &Item, name: &str| {
+        AccountId::parse(get_s(m, name)?).ok_or_else(|| corrupt(TAKEN_MOVED))
+    };
+    let taken = match (list(TAKEN_MOVED)?, list(TAKEN_TRACED)?) {
+        (Some(moved), Some(traced)) => Some(Taken {
+            moved: moved
+                .iter()
+                .map(|m| {
+                    Ok(Moved {
+                        id: get_s(m, "id")?.to_owned(),
+                        from: account(m, "from")?,
+                        to: account(m, "to")?,
+                        amount: get_n(m, "amount")?,
+                    })
+                })
+                .collect::<Result<_, StoreError>>()?,
+            traced: traced
+                .iter()
+                .map(|g| {
+                    Ok(Untrace {
+                        gift_txn_id: get_s(g, "gift")?.to_owned(),
+                        coins: get_n(g, "coins")?,
+                        diamonds: get_n(g, "diamonds")?,
+                    })
+                })
+                .collect::<Result<_, StoreError>>()?,
+        }),
+        _ => None,
+    };
+    Ok(Marker {
+        event_id: get_s(item, "event_id")?.to_owned(),
+        taken,
+        reinstated_by: opt_s(item, "reinstated_by"),
+    })
+}
+
+fn corrupt(name: &str) -> StoreError {
+    StoreError::Corrupt(format!("chargeback marker attribute {name} is malformed"))
+}
+
+/// The gift edits that untrace what a chargeback traced: added back, not pinned, so a concurrent
+/// chargeback that pinned the gift reads it again.
+pub fn untrace_edits(traced: &[Untrace]) -> HashMap<AccountId, AccountEdit> {
+    let minus = |v: u64| AttributeValue::N(format!("-{v}"));
+    traced
+        .iter()
+        .map(|g| {
+            let edit = AccountEdit {
+                add: vec![
+                    (CHARGED_BACK_COINS.into(), minus(g.coins)),
+                    (CHARGED_BACK_DIAMONDS.into(), minus(g.diamonds)),
+                ],
+                ..AccountEdit::default()
+            };
+            (AccountId::pending_gift(&g.gift_txn_id), edit)
+        })
+        .collect()
 }
 
 /// What the ledger recorded under the event id a chargeback names.
@@ -101,22 +223,55 @@ impl Store {
         }))
     }
 
-    /// The chargeback event that reversed `what`, if one did.
-    pub async fn charged_back_by(&self, what: Charged<'_>) -> Result<Option<String>, StoreError> {
+    /// The chargeback that reversed `what`, if one did.
+    pub async fn chargeback(&self, what: Charged<'_>) -> Result<Option<Marker>, StoreError> {
         let marker = self.get_item(&self.tables.ledger, what.key()).await?;
-        marker
-            .map(|m| get_s(&m, "event_id").map(str::to_owned))
-            .transpose()
+        marker.map(|m| marker_from_item(&m)).transpose()
     }
 
-    /// Marks `what` charged back by `event_id`; fails if it was already.
-    pub fn add_chargeback_marker(&self, tx: &mut Tx, what: Charged<'_>, event_id: &str, at: &str) {
+    /// Marks `what` charged back by `event_id`, with what it took if a won dispute can give that
+    /// back; fails if it was charged back already.
+    pub fn add_chargeback_marker(
+        &self,
+        tx: &mut Tx,
+        what: Charged<'_>,
+        (event_id, at): (&str, &str),
+        taken: Option<&Taken>,
+    ) {
         let mut item = what.key();
         item.extend([
             ("event_id".to_owned(), s(event_id)),
             ("charged_back_at".to_owned(), s(at)),
         ]);
+        if let Some(taken) = taken {
+            item.extend(taken_attributes(taken));
+        }
         tx.push(what.role(), put_new(&self.tables.ledger, item));
+    }
+
+    /// Marks `what`'s chargeback `marker` given back by the won dispute `won_event_id`; fails if
+    /// it was already, or another chargeback's marker is there now.
+    pub fn add_reinstatement(
+        &self,
+        tx: &mut Tx,
+        what: Charged<'_>,
+        marker: &Marker,
+        (won_event_id, at): (&str, &str),
+    ) {
+        let update = Update::builder()
+            .table_name(&self.tables.ledger)
+            .set_key(Some(what.key()))
+            .update_expression("SET reinstated_by = :won, reinstated_at = :at")
+            .condition_expression("event_id = :chargeback AND attribute_not_exists(reinstated_by)")
+            .expression_attribute_values(":won", s(won_event_id))
+            .expression_attribute_values(":at", s(at))
+            .expression_attribute_values(":chargeback", s(&marker.event_id))
+            .build()
+            .expect("table, key and update are set");
+        tx.push(
+            what.role(),
+            TransactWriteItem::builder().update(update).build(),
+        );
     }
 
     /// Fails the transaction if `purchase_id` was charged back before it took effect.
@@ -263,6 +418,8 @@ mod tests {
                 version: 3,
                 charged_back_coins: 40,
                 charged_back_diamonds: 20,
+                coins: 10,
+                diamonds: 5,
             }],
             clawbacks: BTreeMap::from([
                 (("c".into(), ClawbackFrom::Hold("T1".into())), 5),
