@@ -87,6 +87,21 @@ impl TestEnv {
         .await
     }
 
+    /// `seller` ships the order and marks it delivered.
+    pub async fn ship_and_deliver(&self, seller: &str, order_id: &str) {
+        for step in ["shipped", "delivered"] {
+            let a = self
+                .order_action(
+                    Identity::seller(seller),
+                    order_id,
+                    "fulfillment",
+                    json!({"status": step}),
+                )
+                .await;
+            assert_eq!(a.body["status"], step, "{a:?}");
+        }
+    }
+
     pub async fn get_order(&self, who: Identity, order_id: &str) -> Answer {
         self.call(Func::ShopApi, order_req(order_id, "").identity(who))
             .await

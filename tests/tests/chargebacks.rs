@@ -309,19 +309,38 @@ async fn a_won_dispute_gives_back_what_its_chargeback_took_once() {
     assert_bank(&env, 59_900 - 5_000 - 5_000).await;
     env.assert_audited().await;
 
-    // A win for a chargeback that reversed nothing that can be given back, or for none.
+    // The payment is refunded at the provider after the win: a new round, taken again.
+    let again = webhook(&env, &chargeback("cb_w2", "thief", 40_500, 59_900, "pur_w")).await;
+    assert_eq!(again["outcome"], "reversed:clawed_back_20000", "{again}");
+    assert_eq!(env.coins("thief").await, 0);
+    assert_eq!(env.balance(AccountKind::PlatformCash, "pur_w").await, 0);
+    let late = webhook(&env, &won("won_6", "cb_w", named)).await;
+    assert_eq!(
+        late["outcome"], "unchanged:reversed_by_another_event",
+        "{late}"
+    );
+    assert_bank(&env, -5_000 - 5_000).await;
+    env.assert_audited().await;
+
+    // A win for a chargeback that took what cannot be given back: the payment it marked had
+    // not arrived, and credited nothing when it did.
     let before = webhook(&env, &chargeback("cb_x", "u", 700, 999, "pur_x")).await;
     assert_eq!(before["outcome"], "purchase_not_seen", "{before}");
-    for (id, chargeback_id, purchase_id) in [("won_3", "cb_x", "pur_x"), ("won_4", "cb_y", "pur_y")]
-    {
-        let a = env
-            .call(
-                Func::PaymentsWebhook,
-                env.webhook(&won(id, chargeback_id, ("purchase_event_id", purchase_id))),
-            )
-            .await;
-        assert_eq!((a.status, a.code()), (422, "not_booked"), "{a:?}");
-    }
+    let a = env
+        .call(
+            Func::PaymentsWebhook,
+            env.webhook(&won("won_3", "cb_x", ("purchase_event_id", "pur_x"))),
+        )
+        .await;
+    assert_eq!((a.status, a.code()), (422, "not_booked"), "{a:?}");
+    // A win before its chargeback: the chargeback then takes nothing, and the payment stands.
+    let first = webhook(&env, &won("won_4", "cb_y", ("purchase_event_id", "pur_y"))).await;
+    assert_eq!(first["outcome"], "unchanged:nothing_taken", "{first}");
+    let opened = webhook(&env, &chargeback("cb_y", "u", 700, 999, "pur_y")).await;
+    assert_eq!(opened["outcome"], "already_won", "{opened}");
+    let paid = webhook(&env, &purchase("pur_y", "u", 700, 999)).await;
+    assert_eq!(paid["status"], "applied", "{paid}");
+    assert_eq!(env.coins("u").await, 700);
     let both = json!({"id": "won_5", "type": "chargeback.won",
         "data": {"chargeback_event_id": "cb_w", "purchase_event_id": "pur_w", "order_id": "o"}});
     let a = env.call(Func::PaymentsWebhook, env.webhook(&both)).await;
@@ -366,9 +385,19 @@ async fn an_order_chargeback_reverses_the_order_without_repaying_the_buyer_twice
     assert_bank(&env, 0).await;
     env.assert_audited().await;
 
-    // The platform wins the dispute: the sale stands, and the order completes now.
+    // The platform wins the dispute: the sale stands, and the order is back where the dispute
+    // found it, holding its money, and goes on from there.
     let ack = webhook(&env, &won("ow_1", "oc_1", ("order_id", &order_id))).await;
-    assert_eq!(ack["outcome"], "order_reinstated", "{ack}");
+    assert_eq!(ack["outcome"], "order_reinstated:paid", "{ack}");
+    let order = env.get_order(Identity::adult("b"), &order_id).await;
+    assert_eq!(order.body["status"], "paid", "{order:?}");
+    assert_eq!(
+        env.balance(AccountKind::Order, &order_id).await,
+        i64::try_from(total).unwrap()
+    );
+    env.ship_and_deliver("s", &order_id).await;
+    env.set_now(env.now() + Duration::days(8));
+    assert!(env.sweep_and_settle().await.is_empty());
     let order = env.get_order(Identity::adult("b"), &order_id).await;
     assert_eq!(order.body["status"], "completed", "{order:?}");
     // The seller is paid for the sale; the platform's fee stays on the order.

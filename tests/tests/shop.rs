@@ -309,17 +309,7 @@ async fn delivered_order(env: &TestEnv) -> (String, String, u64) {
         .await;
     let paid = env.pay_order(&order_id, total).await;
     assert_eq!(paid.body["outcome"], "order_paid", "{paid:?}");
-    for step in ["shipped", "delivered"] {
-        let a = env
-            .order_action(
-                Identity::seller("s"),
-                &order_id,
-                "fulfillment",
-                json!({"status": step}),
-            )
-            .await;
-        assert_eq!(a.body["status"], step, "{a:?}");
-    }
+    env.ship_and_deliver("s", &order_id).await;
     (order_id, product, total)
 }
 
@@ -438,8 +428,9 @@ async fn a_refund_before_completion_reverses_everything() {
 }
 
 /// A completed order disputed takes the sale's money back from the seller (a debt) and the
-/// creator's held commission; the platform wins the dispute and gives both back, available: the
-/// seller's debt stays and is paid off first, so nothing is paid twice.
+/// creator's held commission; the platform wins the dispute and gives both back — the seller's
+/// available (their debt stays and is paid off first, so nothing is paid twice), the commission
+/// into its return window — and the order can still be refunded.
 #[tokio::test]
 async fn a_won_dispute_of_a_completed_order_gives_the_seller_and_the_creator_their_shares_back() {
     let env = TestEnv::new().await;
@@ -469,10 +460,14 @@ async fn a_won_dispute_of_a_completed_order_gives_the_seller_and_the_creator_the
         json!({"chargeback_event_id": "ocd_1", "order_id": order_id}),
     );
     let a = env.call(Func::PaymentsWebhook, env.webhook(&won)).await;
-    assert_eq!(a.body["outcome"], "order_reinstated", "{a:?}");
+    assert_eq!(a.body["outcome"], "order_reinstated:completed", "{a:?}");
     let o = env.get_order(Identity::seller("s"), &order_id).await;
     assert_eq!(o.body["status"], "completed", "{o:?}");
-    assert_eq!(env.balance(AccountKind::Commission, "c").await, commission);
+    // Back inside its return window, which has a week to run.
+    assert_eq!(
+        env.balance(AccountKind::CommissionPending, "c").await,
+        commission
+    );
     assert_eq!(env.balance(AccountKind::SellerClawback, "s").await, -owed);
     assert_eq!(
         env.balance(AccountKind::SellerProceeds, "s").await,
@@ -481,6 +476,18 @@ async fn a_won_dispute_of_a_completed_order_gives_the_seller_and_the_creator_the
     assert_eq!(env.balance(AccountKind::Order, &order_id).await, fee);
     let seller = env.seller_get("s", "balance").await;
     assert_eq!(seller["cents_owed"], owed, "{seller}");
+    env.assert_audited().await;
+    // The reinstated order is an order like any other: an admin can still refund it.
+    let refund = env
+        .order_action(
+            Identity::admin("ops"),
+            &order_id,
+            "refund",
+            json!({"reason": "goodwill"}),
+        )
+        .await;
+    assert_eq!(refund.body["status"], "refunded", "{refund:?}");
+    assert!(env.run_payouts().await.is_empty());
     env.assert_audited().await;
 }
 

@@ -23,7 +23,7 @@ use crate::domain::payments::{
 };
 use crate::domain::payouts::ProviderOutcome;
 use crate::domain::refunds::{order_refund_id, payment_refund, Refund, RefundStatus};
-use crate::domain::reinstatement::Taken;
+use crate::domain::reinstatement::{opening, Opening, Taken};
 use crate::domain::settlement::Hold;
 use crate::domain::shop::{
     payment_outcome, payment_transfer, Order, OrderStatus, PaymentOutcome, ShopError,
@@ -49,11 +49,11 @@ pub(super) struct Ack<'a> {
     /// What the event did, where it can differ: for an order payment `order_paid` or
     /// `owed_back_to_buyer:<why>`; for a purchase `charged_back_before_purchase`; for a
     /// chargeback `reversed:clawed_back_<diamonds>`, `already_charged_back` or
-    /// `purchase_not_seen`; for an order chargeback `order_reversed`, `already_refunded` or
-    /// `nothing_to_reverse:<status>`; for a won chargeback `reinstated`, `order_reinstated`,
-    /// `double_repayment_returned`, `already_reinstated` or
-    /// `unchanged:reversed_by_another_event`; for a refund's answer `succeeded`, `failed` or
-    /// `unchanged:<status>`.
+    /// `purchase_not_seen` (`already_won` when its win came first); for an order chargeback
+    /// `order_reversed`, `already_refunded` or `nothing_to_reverse:<status>`; for a won
+    /// chargeback `reinstated`, `order_reinstated:<status>`, `double_repayment_returned`,
+    /// `already_reinstated`, `unchanged:reversed_by_another_event` or `unchanged:nothing_taken`;
+    /// for a refund's answer `succeeded`, `failed` or `unchanged:<status>`.
     #[serde(skip_serializing_if = "Option::is_none")]
     outcome: Option<String>,
 }
@@ -201,23 +201,32 @@ pub(super) async fn apply(
                     .ok_or(ShopError::OrderNotFound)?;
                 record_business_id(&order.order_id);
                 pinned.push(order.account());
-                // One dispute per order reverses it: another event for it changes nothing.
-                let marker = Charged::Order(&order.order_id);
-                outcome = Some(if app.store.chargeback(marker).await?.is_some() {
-                    "already_charged_back".to_owned()
-                } else {
-                    // A dispute racing a commission's release: read again.
-                    if let Some(creator) = &order.affiliate_id {
-                        pinned.push(AccountId::new(AccountKind::CommissionPending, creator));
+                // One dispute per order reverses it (until a win ends its round): another event
+                // for it changes nothing.
+                let charged = Charged::Order(&order.order_id);
+                let previous = app.store.chargeback(charged).await?;
+                outcome = Some(match opening(previous.as_ref(), event_id) {
+                    Opening::Unchanged(why) => why.to_owned(),
+                    Opening::Reverse { replaces } => {
+                        // A dispute racing a commission's release: read again.
+                        if let Some(creator) = &order.affiliate_id {
+                            pinned.push(AccountId::new(AccountKind::CommissionPending, creator));
+                        }
+                        let reversed =
+                            reverse_order(app, &mut tx, event_id, &order, e.amount_cents);
+                        let (what, reversed) = reversed.await?;
+                        if let OrderReversal::Reversed(taken) = reversed {
+                            let marked = (event_id, at.as_str());
+                            app.store.add_chargeback_marker(
+                                &mut tx,
+                                charged,
+                                marked,
+                                taken.as_ref(),
+                                replaces,
+                            );
+                        }
+                        what
                     }
-                    let reversed = reverse_order(app, &mut tx, event_id, &order, e.amount_cents);
-                    let (what, reversed) = reversed.await?;
-                    if let OrderReversal::Reversed(taken) = reversed {
-                        let marked = (event_id, at.as_str());
-                        app.store
-                            .add_chargeback_marker(&mut tx, marker, marked, taken.as_ref());
-                    }
-                    what
                 });
             }
             PaymentEvent::ChargebackWon(e) => {
@@ -355,11 +364,17 @@ async fn charge_back(
             return Err(ChargebackError::NotAPurchase.into());
         }
         // The purchase is read before the marker: a chargeback commits both at once, so with
-        // no marker seen after it, the purchase's balances were read before any reversal.
-        let recorded = app.store.purchase(purchase_id).await?;
+        // no marker seen after it, the purchase's balances were read before any reversal. After
+        // a round a win ended, it is read again: its balances are at least that win's.
+        let mut recorded = app.store.purchase(purchase_id).await?;
         let charged = Charged::Purchase(purchase_id);
-        if app.store.chargeback(charged).await?.is_some() {
-            return Ok(Some("already_charged_back".to_owned()));
+        let previous = app.store.chargeback(charged).await?;
+        let replaces = match opening(previous.as_ref(), event_id) {
+            Opening::Unchanged(why) => return Ok(Some(why.to_owned())),
+            Opening::Reverse { replaces } => replaces,
+        };
+        if replaces.is_some() {
+            recorded = app.store.purchase(purchase_id).await?;
         }
         let purchase = match recorded {
             Recorded::Purchase(purchase) => purchase,
@@ -370,12 +385,12 @@ async fn charge_back(
                 // Nothing was credited, and the marker makes sure nothing will be — unless
                 // the purchase commits before it does: then this reads again.
                 app.store
-                    .add_chargeback_marker(tx, charged, (event_id, at), None);
+                    .add_chargeback_marker(tx, charged, (event_id, at), None, replaces);
                 app.store.add_purchase_not_seen(tx, purchase_id);
                 return Ok(Some("purchase_not_seen".to_owned()));
             }
         };
-        marker = Some(charged);
+        marker = Some((charged, replaces.cloned()));
         if purchase.user_id.as_ref().is_some_and(|u| *u != e.user_id) {
             return Err(ChargebackError::UserMismatch.into());
         }
@@ -441,10 +456,11 @@ async fn charge_back(
         );
     }
     pinned.extend(edits.keys().cloned());
-    if let Some(charged) = marker {
+    if let Some((charged, replaces)) = marker {
         let taken = Taken::new(&transfers, &attribution.gifts);
+        let marked = (event_id, at);
         app.store
-            .add_chargeback_marker(tx, charged, (event_id, at), Some(&taken));
+            .add_chargeback_marker(tx, charged, marked, Some(&taken), replaces.as_ref());
     }
     app.store.add_ledger_write(
         tx,

@@ -502,17 +502,25 @@ pub fn refund_transfers(
     commission_clawback: u64,
     repayer: Repayer<'_>,
 ) -> Result<Vec<Transfer>, LedgerError> {
-    let to = match repayer {
-        Repayer::Platform => AccountId::new(AccountKind::RefundOwed, &order.buyer_id),
-        Repayer::Provider(event_id) => AccountId::outside(AccountKind::PaymentProvider, event_id),
+    // A chargeback's reversal is named by its event too: an order a won dispute reinstated can
+    // still be refunded, under the refund's own ids.
+    let (to, suffix) = match repayer {
+        Repayer::Platform => (
+            AccountId::new(AccountKind::RefundOwed, &order.buyer_id),
+            String::new(),
+        ),
+        Repayer::Provider(event_id) => (
+            AccountId::outside(AccountKind::PaymentProvider, event_id),
+            format!("/{event_id}"),
+        ),
     };
-    let refund = |id: String, from: AccountId, amount: u64, kind: TransferKind| {
+    let refund = |what: &str, from: AccountId, amount: u64, kind: TransferKind| {
+        let id = format!("{what}:{}{suffix}", order.order_id);
         Transfer::new(id, from, to.clone(), amount, kind, &order.order_id)
     };
-    let main = format!("refund:{}", order.order_id);
     match (booking, &order.affiliate_id) {
         (RefundBooking::FromOrder, _) => Ok(vec![refund(
-            main,
+            "refund",
             order.account(),
             order.total_cents,
             TransferKind::OrderRefund,
@@ -525,7 +533,7 @@ pub fn refund_transfers(
             let mut transfers = Vec::new();
             if let (Some(creator), true) = (affiliate, clawback > 0) {
                 transfers.push(refund(
-                    format!("clawback:{}", order.order_id),
+                    "clawback",
                     AccountId::new(AccountKind::CommissionPending, creator),
                     clawback,
                     TransferKind::CommissionClawback,
@@ -533,7 +541,7 @@ pub fn refund_transfers(
             }
             if order.total_cents > clawback {
                 transfers.push(refund(
-                    main,
+                    "refund",
                     AccountId::new(AccountKind::SellerClawback, &order.seller_id),
                     order.total_cents - clawback,
                     TransferKind::OrderRefund,

@@ -9,7 +9,7 @@
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::{
-    AttributeValue, ConditionCheck, ReturnValuesOnConditionCheckFailure as OnFail,
+    AttributeValue, ConditionCheck, Put, ReturnValuesOnConditionCheckFailure as OnFail,
     TransactWriteItem, Update,
 };
 
@@ -22,7 +22,7 @@ use super::{sdk_error, Store, StoreError};
 use crate::domain::chargebacks::{Attribution, ClawbackFrom, SpentGift, MAX_TRACED_GIFTS};
 use crate::domain::ledger::{AccountId, AccountKind};
 use crate::domain::payments::ChargedBackOf;
-use crate::domain::reinstatement::{Moved, Taken, Untrace};
+use crate::domain::reinstatement::{Marker, Moved, Taken, Untrace};
 
 /// On a gift account: how many of its coins chargebacks have traced so far, and how many of its
 /// creator's diamonds they took back.
@@ -59,18 +59,6 @@ impl<'a> From<&'a ChargedBackOf> for Charged<'a> {
             ChargedBackOf::Order(id) => Charged::Order(id),
         }
     }
-}
-
-/// A chargeback's marker.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Marker {
-    pub event_id: String,
-    /// What it took, where a won dispute can give it back: not on the marker of a payment not
-    /// seen yet (nothing was taken), nor of a refund it superseded (the buyer's refund would be
-    /// owed again), nor on markers written before reinstatements were booked.
-    pub taken: Option<Taken>,
-    /// The won dispute that gave it back.
-    pub reinstated_by: Option<String>,
 }
 
 const TAKEN_MOVED: &str = "taken_moved";
@@ -116,6 +104,7 @@ fn marker_from_item(item: &Item) -> Result<Marker, StoreError> {
         AccountId::parse(get_s(m, name)?).ok_or_else(|| corrupt(TAKEN_MOVED))
     };
     let taken = match (list(TAKEN_MOVED)?, list(TAKEN_TRACED)?) {
+        (None, None) => None,
         (Some(moved), Some(traced)) => Some(Taken {
             moved: moved
                 .iter()
@@ -139,7 +128,7 @@ fn marker_from_item(item: &Item) -> Result<Marker, StoreError> {
                 })
                 .collect::<Result<_, StoreError>>()?,
         }),
-        _ => None,
+        _ => return Err(corrupt(TAKEN_TRACED)),
     };
     Ok(Marker {
         event_id: get_s(item, "event_id")?.to_owned(),
@@ -230,13 +219,15 @@ impl Store {
     }
 
     /// Marks `what` charged back by `event_id`, with what it took if a won dispute can give that
-    /// back; fails if it was charged back already.
+    /// back, as a new round over the ended one it `replaces`; fails if the marker is not what
+    /// was read.
     pub fn add_chargeback_marker(
         &self,
         tx: &mut Tx,
         what: Charged<'_>,
         (event_id, at): (&str, &str),
         taken: Option<&Taken>,
+        replaces: Option<&Marker>,
     ) {
         let mut item = what.key();
         item.extend([
@@ -246,6 +237,37 @@ impl Store {
         if let Some(taken) = taken {
             item.extend(taken_attributes(taken));
         }
+        let put = match replaces {
+            None => put_new(&self.tables.ledger, item),
+            Some(ended) => {
+                let put = Put::builder()
+                    .table_name(&self.tables.ledger)
+                    .set_item(Some(item))
+                    .condition_expression("event_id = :ended AND attribute_exists(reinstated_by)")
+                    .expression_attribute_values(":ended", s(&ended.event_id))
+                    .build()
+                    .expect("table and item are set");
+                TransactWriteItem::builder().put(put).build()
+            }
+        };
+        tx.push(what.role(), put);
+    }
+
+    /// Marks the chargeback `chargeback_event_id` of `what` won before it came (or when it took
+    /// nothing), so that it takes nothing when it comes; fails if a marker was written meanwhile.
+    pub fn add_won_first(
+        &self,
+        tx: &mut Tx,
+        what: Charged<'_>,
+        chargeback_event_id: &str,
+        (won_event_id, at): (&str, &str),
+    ) {
+        let mut item = what.key();
+        item.extend([
+            ("event_id".to_owned(), s(chargeback_event_id)),
+            ("reinstated_by".to_owned(), s(won_event_id)),
+            ("reinstated_at".to_owned(), s(at)),
+        ]);
         tx.push(what.role(), put_new(&self.tables.ledger, item));
     }
 
@@ -274,24 +296,27 @@ impl Store {
         );
     }
 
-    /// Fails the transaction if `purchase_id` was charged back before it took effect.
+    /// Fails the transaction if `purchase_id` was charged back before it took effect, unless that
+    /// dispute was won already (then the payment stands).
     pub fn add_not_charged_back(&self, tx: &mut Tx, purchase_id: &str) {
         let what = Charged::Purchase(purchase_id);
-        self.add_absent(tx, what.role(), what.key());
+        let condition = "attribute_not_exists(pk) OR attribute_exists(reinstated_by)";
+        self.add_check(tx, what.role(), what.key(), condition);
     }
 
     /// Fails the transaction if `purchase_id` took effect after all: a chargeback that found no
     /// purchase is checked against it committing meanwhile (and then reads again).
     pub fn add_purchase_not_seen(&self, tx: &mut Tx, purchase_id: &str) {
         let role = Charged::Purchase(purchase_id).role();
-        self.add_absent(tx, role, key(format!("EVENT#{purchase_id}"), "E"));
+        let event = key(format!("EVENT#{purchase_id}"), "E");
+        self.add_check(tx, role, event, "attribute_not_exists(pk)");
     }
 
-    fn add_absent(&self, tx: &mut Tx, role: Role, item: Item) {
+    fn add_check(&self, tx: &mut Tx, role: Role, item: Item, condition: &str) {
         let check = ConditionCheck::builder()
             .table_name(&self.tables.ledger)
             .set_key(Some(item))
-            .condition_expression("attribute_not_exists(pk)")
+            .condition_expression(condition)
             .return_values_on_condition_check_failure(OnFail::AllOld)
             .build()
             .expect("table, key and condition are set");

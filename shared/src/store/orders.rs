@@ -54,6 +54,8 @@ pub enum SweepAfter {
 pub struct OrderChange<'a> {
     pub order: &'a Order,
     pub to: Option<OrderStatus>,
+    /// Back to a status it had, keeping when that step happened (a won dispute's order).
+    pub back_to: Option<OrderStatus>,
     pub at: &'a str,
     pub transfers: &'a [Transfer],
     pub sweep: SweepAfter,
@@ -72,6 +74,7 @@ impl<'a> OrderChange<'a> {
         Self {
             order,
             to: None,
+            back_to: None,
             at,
             transfers: &[],
             sweep: SweepAfter::Unchanged,
@@ -216,6 +219,19 @@ impl Store {
                     edit.remove.push(OPEN_SELLER.into())
                 }
                 _ => {}
+            }
+        }
+        if let Some(back) = change.back_to {
+            edit.set.push(("status".into(), s(back.as_str())));
+            edit.remove.push("refund_reason".into());
+            match back {
+                OrderStatus::Paid | OrderStatus::Shipped | OrderStatus::Delivered => {
+                    edit.set.push((
+                        OPEN_SELLER.into(),
+                        s(open_shard(&change.order.seller_id, &change.order.order_id)),
+                    ))
+                }
+                _ => edit.remove.push(OPEN_SELLER.into()),
             }
         }
         match change.sweep {
