@@ -205,8 +205,9 @@ pub(super) async fn apply(
                 // for it changes nothing.
                 let charged = Charged::Order(&order.order_id);
                 let previous = app.store.chargeback(charged).await?;
-                outcome = Some(match opening(previous.as_ref(), event_id) {
+                outcome = Some(match opening(previous.as_ref(), event_id, e.by_refund) {
                     Opening::Unchanged(why) => why.to_owned(),
+                    Opening::WaitForWin => return Err(wait_for_win(event_id)),
                     Opening::Reverse { replaces } => {
                         // A dispute racing a commission's release: read again.
                         if let Some(creator) = &order.affiliate_id {
@@ -216,7 +217,7 @@ pub(super) async fn apply(
                             reverse_order(app, &mut tx, event_id, &order, e.amount_cents);
                         let (what, reversed) = reversed.await?;
                         if let OrderReversal::Reversed(taken) = reversed {
-                            let marked = (event_id, at.as_str());
+                            let marked = (event_id, at.as_str(), e.by_refund);
                             app.store.add_chargeback_marker(
                                 &mut tx,
                                 charged,
@@ -321,6 +322,12 @@ pub(super) async fn apply(
     Err(ApiError::Busy(format!("event {event_id} kept conflicting")))
 }
 
+fn wait_for_win(event_id: &str) -> ApiError {
+    ApiError::Busy(format!(
+        "{event_id} refunds a payment whose dispute is open here: its win has not arrived yet"
+    ))
+}
+
 fn retryable(err: &TxError, pinned: &[AccountId]) -> bool {
     let TxError::Cancelled(reasons) = err else {
         return false;
@@ -369,8 +376,9 @@ async fn charge_back(
         let mut recorded = app.store.purchase(purchase_id).await?;
         let charged = Charged::Purchase(purchase_id);
         let previous = app.store.chargeback(charged).await?;
-        let replaces = match opening(previous.as_ref(), event_id) {
+        let replaces = match opening(previous.as_ref(), event_id, e.by_refund) {
             Opening::Unchanged(why) => return Ok(Some(why.to_owned())),
+            Opening::WaitForWin => return Err(wait_for_win(event_id)),
             Opening::Reverse { replaces } => replaces,
         };
         if replaces.is_some() {
@@ -384,8 +392,9 @@ async fn charge_back(
             Recorded::Nothing => {
                 // Nothing was credited, and the marker makes sure nothing will be — unless
                 // the purchase commits before it does: then this reads again.
+                let marked = (event_id, at, e.by_refund);
                 app.store
-                    .add_chargeback_marker(tx, charged, (event_id, at), None, replaces);
+                    .add_chargeback_marker(tx, charged, marked, None, replaces);
                 app.store.add_purchase_not_seen(tx, purchase_id);
                 return Ok(Some("purchase_not_seen".to_owned()));
             }
@@ -458,7 +467,7 @@ async fn charge_back(
     pinned.extend(edits.keys().cloned());
     if let Some((charged, replaces)) = marker {
         let taken = Taken::new(&transfers, &attribution.gifts);
-        let marked = (event_id, at);
+        let marked = (event_id, at, e.by_refund);
         app.store
             .add_chargeback_marker(tx, charged, marked, Some(&taken), replaces.as_ref());
     }

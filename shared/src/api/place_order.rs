@@ -96,6 +96,7 @@ async fn place_order(app: &App, req: ApiRequest) -> Result<ApiResponse, ApiError
         owed_back_cents: 0,
         payment_event_id: None,
         refund: None,
+        units_released: false,
         version: 1,
     };
     record_business_id(&order.order_id);

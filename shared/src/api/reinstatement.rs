@@ -31,9 +31,16 @@ pub(super) async fn reinstate(
     let (marker, taken) = match win(marker.as_ref(), &e.chargeback_event_id) {
         Win::GiveBack(marker, taken) => (marker, taken),
         Win::Unchanged(why) => return Ok(why.to_owned()),
-        Win::MarkWonFirst => {
+        Win::MarkWonFirst { replaces } => {
+            // A payment may not have arrived yet; an order is placed before anything pays it.
+            if let Charged::Order(order_id) = charged {
+                app.store
+                    .order(order_id)
+                    .await?
+                    .ok_or(ShopError::OrderNotFound)?;
+            }
             app.store
-                .add_won_first(tx, charged, &e.chargeback_event_id, won);
+                .add_won_first(tx, charged, &e.chargeback_event_id, won, replaces);
             return Ok("unchanged:nothing_taken".to_owned());
         }
         Win::NotBooked => {

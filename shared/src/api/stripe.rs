@@ -219,6 +219,7 @@ async fn reversal(
             coins,
             amount_cents: Some(cents),
             purchase_event_id: Some(payment_intent.to_owned()),
+            by_refund: taken == Taken::Refund,
         })
     };
     Ok(Reversal::Book(
@@ -245,6 +246,7 @@ async fn reversal(
                 (true, _) => PaymentEvent::OrderChargedBack(OrderChargedBack {
                     order_id,
                     amount_cents: cents,
+                    by_refund: taken == Taken::Refund,
                 }),
                 // A payment the order could not take is owed back by a refund of its own; a
                 // dispute of it is not the order's to reverse.

@@ -131,6 +131,9 @@ pub struct ChargedBack {
     /// The `coins.purchased` event this reverses.
     #[serde(default)]
     pub purchase_event_id: Option<String>,
+    /// A refund made at the provider rather than a dispute (Stripe's `charge.refunded`).
+    #[serde(skip)]
+    pub by_refund: bool,
 }
 
 impl ChargedBack {
@@ -146,6 +149,9 @@ impl ChargedBack {
 pub struct OrderChargedBack {
     pub order_id: String,
     pub amount_cents: u64,
+    /// A refund made at the provider rather than a dispute (Stripe's `charge.refunded`).
+    #[serde(skip)]
+    pub by_refund: bool,
 }
 
 /// `chargeback.won`: the dispute behind the chargeback `chargeback_event_id` was decided for the

@@ -126,6 +126,8 @@ pub struct Marker {
     pub taken: Option<Taken>,
     /// The won dispute that ended the round.
     pub reinstated_by: Option<String>,
+    /// The round is a refund made at the provider, not a dispute.
+    pub by_refund: bool,
 }
 
 /// What a chargeback does, given the marker of what it reverses.
@@ -136,9 +138,13 @@ pub enum Opening<'a> {
         replaces: Option<&'a Marker>,
     },
     Unchanged(&'static str),
+    /// A refund over an open dispute: the provider refunds no disputed payment, so this refund
+    /// came after the dispute's win, which has not arrived yet. The provider retries.
+    WaitForWin,
 }
 
-pub fn opening<'a>(marker: Option<&'a Marker>, event_id: &str) -> Opening<'a> {
+/// `by_refund`: the chargeback is a refund made at the provider, not a dispute.
+pub fn opening<'a>(marker: Option<&'a Marker>, event_id: &str, by_refund: bool) -> Opening<'a> {
     match marker {
         None => Opening::Reverse { replaces: None },
         // Its win came first: the money is back already, nothing is taken.
@@ -146,6 +152,7 @@ pub fn opening<'a>(marker: Option<&'a Marker>, event_id: &str) -> Opening<'a> {
             Opening::Unchanged("already_won")
         }
         Some(m) if m.reinstated_by.is_some() => Opening::Reverse { replaces: Some(m) },
+        Some(m) if by_refund && !m.by_refund => Opening::WaitForWin,
         Some(_) => Opening::Unchanged("already_charged_back"),
     }
 }
@@ -155,9 +162,11 @@ pub fn opening<'a>(marker: Option<&'a Marker>, event_id: &str) -> Opening<'a> {
 pub enum Win<'a> {
     /// Give back what the round took, ending it.
     GiveBack(&'a Marker, &'a Taken),
-    /// Its chargeback has not come (or took nothing): mark the round won, so that it takes
-    /// nothing when it comes.
-    MarkWonFirst,
+    /// Its chargeback has not come (or took nothing): mark the round won (over the ended one,
+    /// if there is one), so that it takes nothing when it comes.
+    MarkWonFirst {
+        replaces: Option<&'a Marker>,
+    },
     Unchanged(&'static str),
     /// It took something that cannot be given back as it was taken (a payment disputed before
     /// it arrived, or a refund the dispute superseded).
@@ -166,7 +175,11 @@ pub enum Win<'a> {
 
 pub fn win<'a>(marker: Option<&'a Marker>, chargeback_event_id: &str) -> Win<'a> {
     match marker {
-        None => Win::MarkWonFirst,
+        None => Win::MarkWonFirst { replaces: None },
+        // A round another event opened and a win ended: this chargeback is still to come.
+        Some(m) if m.event_id != chargeback_event_id && m.reinstated_by.is_some() => {
+            Win::MarkWonFirst { replaces: Some(m) }
+        }
         // Another event reversed it (a refund at the provider before the dispute): this
         // dispute took nothing, so its win gives nothing back.
         Some(m) if m.event_id != chargeback_event_id => {
@@ -331,6 +344,7 @@ mod tests {
                 .map(|s| (*s, "2026-12-01T00:10:00Z".to_owned()))
                 .collect(),
             refund: None,
+            units_released: false,
             refund_reason: Some("charged_back".into()),
             owed_back_cents: 0,
             payment_event_id: None,
@@ -422,6 +436,7 @@ mod tests {
             event_id: event_id.into(),
             taken,
             reinstated_by: won.map(Into::into),
+            by_refund: false,
         }
     }
 
@@ -431,24 +446,44 @@ mod tests {
         let open = marker("cb1", some.clone(), None);
         let won = marker("cb1", some.clone(), Some("w1"));
         let won_first = marker("cb1", None, Some("w1"));
-        assert_eq!(opening(None, "cb1"), Opening::Reverse { replaces: None });
         assert_eq!(
-            opening(Some(&open), "cb2"),
+            opening(None, "cb1", false),
+            Opening::Reverse { replaces: None }
+        );
+        assert_eq!(
+            opening(Some(&open), "cb2", false),
+            Opening::Unchanged("already_charged_back")
+        );
+        // A refund over an open dispute came after its win: wait for the win.
+        assert_eq!(opening(Some(&open), "re2", true), Opening::WaitForWin);
+        let refunded = Marker {
+            by_refund: true,
+            ..open.clone()
+        };
+        assert_eq!(
+            opening(Some(&refunded), "re2", true),
             Opening::Unchanged("already_charged_back")
         );
         // A refund after a win opens a new round; the won chargeback's late delivery does not.
         assert_eq!(
-            opening(Some(&won), "cb2"),
+            opening(Some(&won), "re2", true),
             Opening::Reverse {
                 replaces: Some(&won)
             }
         );
         assert_eq!(
-            opening(Some(&won_first), "cb1"),
+            opening(Some(&won_first), "cb1", false),
             Opening::Unchanged("already_won")
         );
 
-        assert_eq!(win(None, "cb1"), Win::MarkWonFirst);
+        assert_eq!(win(None, "cb1"), Win::MarkWonFirst { replaces: None });
+        // A later round's win before its chargeback.
+        assert_eq!(
+            win(Some(&won), "cb2"),
+            Win::MarkWonFirst {
+                replaces: Some(&won)
+            }
+        );
         assert!(matches!(win(Some(&open), "cb1"), Win::GiveBack(..)));
         assert_eq!(
             win(Some(&open), "cb0"),

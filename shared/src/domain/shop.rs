@@ -235,6 +235,9 @@ pub struct Order {
     pub payment_event_id: Option<String>,
     /// The latest refund made for it: its id and when it was created (its record's key).
     pub refund: Option<(String, String)>,
+    /// Its units (stock, the buyer's limits) went back when a dispute reversed it, and a won
+    /// dispute brought it back without them: a later refund or cancellation returns none again.
+    pub units_released: bool,
     pub version: u64,
 }
 
@@ -663,6 +666,7 @@ mod tests {
             owed_back_cents: 0,
             payment_event_id: None,
             refund: None,
+            units_released: false,
             version: 1,
         }
     }

@@ -300,6 +300,7 @@ impl StripeEvent {
                 paid(pi.id, pi.amount_received, purchase)
             }
             t @ ("charge.dispute.created"
+            | "charge.dispute.funds_withdrawn"
             | "charge.dispute.closed"
             | "charge.dispute.funds_reinstated") => {
                 let d: Dispute = object(o)?;
@@ -309,7 +310,12 @@ impl StripeEvent {
                     return Ok(Meaning::Ignored("no_payment_intent"));
                 };
                 let won = match (t, d.status.as_deref()) {
-                    ("charge.dispute.created", _) => None,
+                    // An inquiry withdraws nothing (and the payment can still be refunded); if
+                    // it escalates, Stripe withdraws the funds then and says so.
+                    ("charge.dispute.created", Some(s)) if s.starts_with("warning_") => {
+                        return Ok(Meaning::Ignored("dispute_inquiry"))
+                    }
+                    ("charge.dispute.created" | "charge.dispute.funds_withdrawn", _) => None,
                     (_, Some("won")) => Some(true),
                     (_, Some("lost")) => Some(false),
                     _ => return Ok(Meaning::Ignored("dispute_not_decided")),
@@ -477,10 +483,16 @@ mod tests {
             )
             .meaning()
         };
-        assert!(matches!(
-            d("charge.dispute.created", "needs_response"),
-            Ok(Meaning::Dispute { won: None, ref payment_intent, .. }) if payment_intent == "pi_1"
-        ));
+        for opened in ["charge.dispute.created", "charge.dispute.funds_withdrawn"] {
+            assert!(matches!(
+                d(opened, "needs_response"),
+                Ok(Meaning::Dispute { won: None, ref payment_intent, .. }) if payment_intent == "pi_1"
+            ));
+        }
+        assert_eq!(
+            d("charge.dispute.created", "warning_needs_response"),
+            Ok(Meaning::Ignored("dispute_inquiry"))
+        );
         for won in ["charge.dispute.closed", "charge.dispute.funds_reinstated"] {
             assert!(matches!(
                 d(won, "won"),

@@ -62,6 +62,9 @@ impl<'a> From<&'a ChargedBackOf> for Charged<'a> {
 }
 
 const TAKEN_MOVED: &str = "taken_moved";
+/// A round a refund made at the provider opened (a dispute's has none).
+const ROUND: &str = "round";
+const ROUND_REFUND: &str = "refund";
 const TAKEN_TRACED: &str = "taken_traced";
 
 fn taken_attributes(taken: &Taken) -> [(String, AttributeValue); 2] {
@@ -134,6 +137,7 @@ fn marker_from_item(item: &Item) -> Result<Marker, StoreError> {
         event_id: get_s(item, "event_id")?.to_owned(),
         taken,
         reinstated_by: opt_s(item, "reinstated_by"),
+        by_refund: opt_s(item, ROUND).as_deref() == Some(ROUND_REFUND),
     })
 }
 
@@ -225,7 +229,7 @@ impl Store {
         &self,
         tx: &mut Tx,
         what: Charged<'_>,
-        (event_id, at): (&str, &str),
+        (event_id, at, by_refund): (&str, &str, bool),
         taken: Option<&Taken>,
         replaces: Option<&Marker>,
     ) {
@@ -234,9 +238,38 @@ impl Store {
             ("event_id".to_owned(), s(event_id)),
             ("charged_back_at".to_owned(), s(at)),
         ]);
+        if by_refund {
+            item.insert(ROUND.to_owned(), s(ROUND_REFUND));
+        }
         if let Some(taken) = taken {
             item.extend(taken_attributes(taken));
         }
+        self.add_marker(tx, what, item, replaces);
+    }
+
+    /// Marks the chargeback `chargeback_event_id` of `what` won before it came (or when it took
+    /// nothing), so that it takes nothing when it comes, over the ended round it `replaces`;
+    /// fails if the marker is not what was read.
+    pub fn add_won_first(
+        &self,
+        tx: &mut Tx,
+        what: Charged<'_>,
+        chargeback_event_id: &str,
+        (won_event_id, at): (&str, &str),
+        replaces: Option<&Marker>,
+    ) {
+        let mut item = what.key();
+        item.extend([
+            ("event_id".to_owned(), s(chargeback_event_id)),
+            ("reinstated_by".to_owned(), s(won_event_id)),
+            ("reinstated_at".to_owned(), s(at)),
+        ]);
+        self.add_marker(tx, what, item, replaces);
+    }
+
+    /// A new round's marker: where there was none, or over the ended round `replaces` (its
+    /// transfers stay in the ledger; only the marker moves on).
+    fn add_marker(&self, tx: &mut Tx, what: Charged<'_>, item: Item, replaces: Option<&Marker>) {
         let put = match replaces {
             None => put_new(&self.tables.ledger, item),
             Some(ended) => {
@@ -251,24 +284,6 @@ impl Store {
             }
         };
         tx.push(what.role(), put);
-    }
-
-    /// Marks the chargeback `chargeback_event_id` of `what` won before it came (or when it took
-    /// nothing), so that it takes nothing when it comes; fails if a marker was written meanwhile.
-    pub fn add_won_first(
-        &self,
-        tx: &mut Tx,
-        what: Charged<'_>,
-        chargeback_event_id: &str,
-        (won_event_id, at): (&str, &str),
-    ) {
-        let mut item = what.key();
-        item.extend([
-            ("event_id".to_owned(), s(chargeback_event_id)),
-            ("reinstated_by".to_owned(), s(won_event_id)),
-            ("reinstated_at".to_owned(), s(at)),
-        ]);
-        tx.push(what.role(), put_new(&self.tables.ledger, item));
     }
 
     /// Marks `what`'s chargeback `marker` given back by the won dispute `won_event_id`; fails if

@@ -28,6 +28,8 @@ use crate::domain::shop::{Order, OrderLine, OrderStatus};
 
 /// The attribute that lists a paid, open order under its seller (the `open_orders` index).
 const OPEN_SELLER: &str = "open_seller";
+/// On an order a won dispute brought back after its reversal had released its units.
+const UNITS_RELEASED: &str = "units_released";
 /// Open orders read for one seller's pending balance: a flash sale's worth, and then some.
 pub const MAX_OPEN_ORDERS_READ: usize = 10_000;
 /// Index partitions one seller's open orders spread over.
@@ -223,7 +225,13 @@ impl Store {
         }
         if let Some(back) = change.back_to {
             edit.set.push(("status".into(), s(back.as_str())));
-            edit.remove.push("refund_reason".into());
+            edit.remove
+                .extend(["refund_reason".into(), "refunded_at".into()]);
+            // Reversed before it completed, its units went back, and they are not taken again.
+            if back != OrderStatus::Completed {
+                edit.set
+                    .push((UNITS_RELEASED.into(), AttributeValue::Bool(true)));
+            }
             match back {
                 OrderStatus::Paid | OrderStatus::Shipped | OrderStatus::Delivered => {
                     edit.set.push((
@@ -276,6 +284,9 @@ impl Store {
 
     /// Puts the order's units back: stock, and the buyer's limits.
     pub fn add_order_release(&self, tx: &mut Tx, order: &Order) {
+        if order.units_released {
+            return;
+        }
         for line in &order.lines {
             self.add_stock_release(tx, &line.product_id, line.quantity);
         }
@@ -378,6 +389,7 @@ pub fn order_from_item(item: &Item) -> Result<Order, StoreError> {
         owed_back_cents: opt_n(item, "owed_back_cents")?.unwrap_or(0),
         payment_event_id: opt_s(item, "payment_event_id"),
         refund: opt_s(item, "refund_id").zip(opt_s(item, "refund_created_at")),
+        units_released: item.contains_key(UNITS_RELEASED),
         version: get_n(item, "version")?,
     })
 }
