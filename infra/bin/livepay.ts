@@ -1,5 +1,6 @@
 import * as path from 'node:path';
 import { App } from 'aws-cdk-lib';
+import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { LivepayStack } from '../lib/livepay-stack';
 
 const app = new App();
@@ -13,8 +14,16 @@ if (architecture !== 'arm64' && architecture !== 'x86_64') {
   throw new Error(`livepay:architecture must be arm64 or x86_64, not ${architecture}`);
 }
 
+// Days the functions' and the API's logs are kept; one of CloudWatch's retention values.
+const retentionDays = app.node.tryGetContext('livepay:logRetentionDays');
+const logRetention = retentionDays === undefined ? undefined : Number(retentionDays);
+if (logRetention !== undefined && !Object.values(RetentionDays).includes(logRetention)) {
+  throw new Error(`livepay:logRetentionDays must be one of CloudWatch's retention values, not ${retentionDays}`);
+}
+
 new LivepayStack(app, 'Livepay', {
   architecture,
+  logRetention,
   jwtIssuer: ctx('jwtIssuer'),
   jwtAudience: ctx('jwtAudience'),
   lambdaArtifacts: process.env.LIVEPAY_LAMBDA_ARTIFACTS ?? path.join(__dirname, '..', '..', 'target', 'lambda'),

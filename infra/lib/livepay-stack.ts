@@ -1,11 +1,12 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import {
-  Annotations, CfnOutput, CfnParameter, Duration, RemovalPolicy, Stack, StackProps,
+  Annotations, CfnCondition, CfnOutput, CfnParameter, Duration, Fn, RemovalPolicy, Stack, StackProps,
   aws_apigatewayv2 as apigw, aws_apigatewayv2_authorizers as authorizers,
   aws_apigatewayv2_integrations as integrations, aws_cloudwatch as cloudwatch,
   aws_dynamodb as dynamodb, aws_events as events, aws_events_targets as targets, aws_iam as iam, aws_lambda as lambda,
-  aws_lambda_event_sources as eventSources, aws_logs as logs, aws_sqs as sqs,
+  aws_lambda_event_sources as eventSources, aws_logs as logs, aws_sns as sns, aws_sqs as sqs,
+  aws_cloudwatch_actions as actions,
 } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import { addObservability } from './observability';
@@ -18,7 +19,25 @@ export interface LivepayStackProps extends StackProps {
   readonly jwtAudience: string;
   /** Folder holding `<binary>/bootstrap.zip` from `cargo lambda build --release --output-format zip`. */
   readonly lambdaArtifacts: string;
+  /** Days every function's logs are kept (a money audit trail): default one year. */
+  readonly logRetention?: logs.RetentionDays;
 }
+
+/**
+ * Most settlement consumers running at once. Each takes a 500-gift batch, so 10 settle 5,000
+ * gifts at a time, and the consumer cannot take the account's concurrency from the HTTP
+ * functions when a backlog drains.
+ */
+export const SETTLEMENT_MAX_CONCURRENCY = 10;
+/** Most payout executors running at once: at most 50 provider calls in flight (10 per batch). */
+export const PAYOUT_MAX_CONCURRENCY = 5;
+/** A scheduled run EventBridge could not hand to Lambda is tried again, then parked on a DLQ. */
+export const SCHEDULE_RETRY_ATTEMPTS = 3;
+/** Requests per second (and burst) the API takes, and the tighter limit of the webhook routes. */
+export const API_RATE_LIMIT = 1_000;
+export const API_BURST_LIMIT = 2_000;
+export const WEBHOOK_RATE_LIMIT = 100;
+export const WEBHOOK_BURST_LIMIT = 200;
 
 /** Seconds an HTTP function may run; API Gateway gives up at 30 s anyway. */
 const HTTP_FUNCTION_TIMEOUT = Duration.seconds(10);
@@ -74,6 +93,7 @@ export class LivepayStack extends Stack {
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
       timeToLiveAttribute: ttl,
       removalPolicy: RemovalPolicy.RETAIN,
+      deletionProtection: true,
     });
     // Accounts, transfers and pending gifts: the money.
     const ledger = table('LedgerTable');
@@ -116,10 +136,28 @@ export class LivepayStack extends Stack {
       projectionType: dynamodb.ProjectionType.ALL,
     });
 
+    // Every alarm goes to the stage's topic, when it fires and when it clears; whoever deploys
+    // names who is told (AlarmEmail), and can subscribe more (chat, paging) to the topic.
+    const alarmEmail = new CfnParameter(this, 'AlarmEmail', {
+      type: 'String',
+      default: '',
+      description: 'Who is emailed when an alarm fires or clears (empty: subscribe to the AlarmTopicArn output yourself)',
+    });
+    const alarmTopic = new sns.Topic(this, 'AlarmTopic', { enforceSSL: true });
+    const emailGiven = new CfnCondition(this, 'AlarmEmailGiven', {
+      expression: Fn.conditionNot(Fn.conditionEquals(alarmEmail.valueAsString, '')),
+    });
+    const email = new sns.Subscription(this, 'AlarmEmailSubscription', {
+      topic: alarmTopic,
+      protocol: sns.SubscriptionProtocol.EMAIL,
+      endpoint: alarmEmail.valueAsString,
+    });
+    (email.node.defaultChild as sns.CfnSubscription).cfnOptions.condition = emailGiven;
+    const notify = new actions.SnsAction(alarmTopic);
     // Every alarm fires on one evaluation period and treats missing data as healthy.
     const alarm = (id: string, description: string, metric: cloudwatch.IMetric, threshold: number,
-      comparisonOperator = cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD) =>
-      new cloudwatch.Alarm(this, id, {
+      comparisonOperator = cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD) => {
+      const a = new cloudwatch.Alarm(this, id, {
         alarmDescription: `${description} (see docs/runbook.md)`,
         metric,
         threshold,
@@ -127,14 +165,20 @@ export class LivepayStack extends Stack {
         comparisonOperator,
         treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
       });
+      a.addAlarmAction(notify);
+      a.addOkAction(notify);
+      return a;
+    };
 
     // A queue and its DLQ (FIFO both, or neither), kept 14 days; the queue's visibility is 6x its
     // consumer's timeout (AWS guidance for SQS event sources).
     const queueWithDlq = (name: string, consumerTimeout: Duration, maxReceiveCount: number, fifo = false) => {
+      // Kept when the stack is replaced or deleted: they may hold payouts in flight.
       const dlq = new sqs.Queue(this, `${name}Dlq`, {
         fifo: fifo || undefined,
         retentionPeriod: Duration.days(14),
         enforceSSL: true,
+        removalPolicy: RemovalPolicy.RETAIN,
       });
       const queue = new sqs.Queue(this, `${name}Queue`, {
         fifo: fifo || undefined,
@@ -142,9 +186,21 @@ export class LivepayStack extends Stack {
         retentionPeriod: Duration.days(14),
         deadLetterQueue: { queue: dlq, maxReceiveCount },
         enforceSSL: true,
+        removalPolicy: RemovalPolicy.RETAIN,
       });
       return [queue, dlq];
     };
+
+    // Throttles and DynamoDB's own errors, per table, on the operations the functions issue.
+    const operations = [dynamodb.Operation.GET_ITEM, dynamodb.Operation.PUT_ITEM, dynamodb.Operation.UPDATE_ITEM,
+      dynamodb.Operation.QUERY, dynamodb.Operation.BATCH_GET_ITEM, dynamodb.Operation.TRANSACT_WRITE_ITEMS];
+    for (const [name, t] of [['Ledger', ledger], ['Commerce', commerce], ['Idempotency', idempotency]] as const) {
+      const period = Duration.minutes(5);
+      alarm(`${name}TableThrottled`, `DynamoDB throttled requests to the ${name.toLowerCase()} table`,
+        t.metricThrottledRequestsForOperations({ operations, period }), 1);
+      alarm(`${name}TableSystemErrors`, `DynamoDB answered the ${name.toLowerCase()} table's requests with its own errors`,
+        t.metricSystemErrorsForOperations({ operations, period }), 1);
+    }
 
     const [settlementQueue, settlementDlq] = queueWithDlq('Settlement', SETTLEMENT_CONSUMER_TIMEOUT,
       SETTLEMENT_MAX_RECEIVE_COUNT);
@@ -236,7 +292,8 @@ export class LivepayStack extends Stack {
         code: functionCode(this, props.lambdaArtifacts, spec.binary),
         environment: { RUST_LOG: 'info', WARM_UP_CONNECTIONS: String(warmUp), ...environment },
         logGroup: new logs.LogGroup(this, `${logicalName(spec.binary)}Logs`, {
-          retention: logs.RetentionDays.ONE_MONTH,
+          retention: props.logRetention ?? logs.RetentionDays.ONE_YEAR,
+          removalPolicy: RemovalPolicy.RETAIN,
         }),
         loggingFormat: lambda.LoggingFormat.JSON,
       });
@@ -297,7 +354,24 @@ export class LivepayStack extends Stack {
       batchSize: SETTLEMENT_BATCH_SIZE,
       maxBatchingWindow: SETTLEMENT_BATCHING_WINDOW,
       reportBatchItemFailures: true,
+      maxConcurrency: SETTLEMENT_MAX_CONCURRENCY,
     }));
+    alarm('SettlementConsumerFailing', 'settle-payouts keeps failing: gifts and due orders do not settle',
+      settlePayouts.metricErrors({ period: Duration.minutes(5) }), 3);
+
+    // A scheduled run EventBridge could not deliver waits here for a person (docs/runbook.md).
+    const scheduleDlq = new sqs.Queue(this, 'ScheduleDlq', {
+      retentionPeriod: Duration.days(14),
+      enforceSSL: true,
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    alarm('ScheduledRunsUndelivered', 'A scheduled run (sweep or weekly payouts) could not be delivered and waits on the DLQ',
+      scheduleDlq.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(1) }), 1);
+    const scheduled = (fn: lambda.Function, maxEventAge: Duration) => new targets.LambdaFunction(fn, {
+      retryAttempts: SCHEDULE_RETRY_ATTEMPTS,
+      maxEventAge,
+      deadLetterQueue: scheduleDlq,
+    });
 
     const sweepSettlements = makeFunction(spec('sweep-settlements'), {
       ...tables, SETTLEMENT_QUEUE_URL: settlementQueue.queueUrl, PAYOUT_QUEUE_URL: payoutQueue.queueUrl,
@@ -311,7 +385,8 @@ export class LivepayStack extends Stack {
     new events.Rule(this, 'SweepSchedule', {
       description: 'Runs sweep-settlements: stranded gifts, due holds, unpaid and due orders',
       schedule: events.Schedule.rate(SWEEP_SCHEDULE),
-      targets: [new targets.LambdaFunction(sweepSettlements)],
+      // A sweep older than the next one is worth nothing: the next one does its work.
+      targets: [scheduled(sweepSettlements, SWEEP_SCHEDULE)],
     });
 
     const executePayouts = makeFunction(spec('execute-payouts'), {
@@ -324,7 +399,10 @@ export class LivepayStack extends Stack {
     executePayouts.addEventSource(new eventSources.SqsEventSource(payoutQueue, {
       batchSize: PAYOUT_BATCH_SIZE,
       reportBatchItemFailures: true,
+      maxConcurrency: PAYOUT_MAX_CONCURRENCY,
     }));
+    alarm('PayoutExecutorFailing', 'execute-payouts keeps failing: payouts and refunds wait in processing',
+      executePayouts.metricErrors({ period: Duration.minutes(5) }), 3);
 
     const schedulePayouts = makeFunction(spec('schedule-payouts'), {
       ...tables, PAYOUT_QUEUE_URL: payoutQueue.queueUrl,
@@ -334,8 +412,10 @@ export class LivepayStack extends Stack {
     new events.Rule(this, 'PayoutSchedule', {
       description: 'Runs schedule-payouts: a payout for every creator with the minimum available',
       schedule: events.Schedule.rate(PAYOUT_SCHEDULE),
-      targets: [new targets.LambdaFunction(schedulePayouts)],
+      targets: [scheduled(schedulePayouts, Duration.hours(6))],
     });
+    alarm('PayoutScheduleFailing', 'schedule-payouts failed: this week\'s payouts were not all requested',
+      schedulePayouts.metricErrors({ period: Duration.hours(1) }), 1);
 
     const paymentsWebhook = makeFunction(spec('payments-webhook'), {
       ...tables, LIVEPAY_WEBHOOK_SECRET: webhookSecret.valueAsString, PAYOUT_QUEUE_URL: payoutQueue.queueUrl,
@@ -362,6 +442,25 @@ export class LivepayStack extends Stack {
       description: 'livepay v1 HTTP API',
       createDefaultStage: true,
     });
+    const accessLogs = new logs.LogGroup(this, 'ApiAccessLogs', {
+      retention: props.logRetention ?? logs.RetentionDays.ONE_YEAR,
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    const stage = api.defaultStage!.node.defaultChild as apigw.CfnStage;
+    stage.defaultRouteSettings = { throttlingRateLimit: API_RATE_LIMIT, throttlingBurstLimit: API_BURST_LIMIT };
+    // The webhooks take no token: a tighter limit keeps a flood of forged deliveries from
+    // spending the whole API's rate on signature checks. (An untyped map: CloudFormation's names.)
+    stage.routeSettings = Object.fromEntries(FUNCTIONS.flatMap((f) => f.routes)
+      .filter((r) => r.access !== 'jwt')
+      .map((r) => [r.routeKey, { ThrottlingRateLimit: WEBHOOK_RATE_LIMIT, ThrottlingBurstLimit: WEBHOOK_BURST_LIMIT }]));
+    stage.accessLogSettings = {
+      destinationArn: accessLogs.logGroupArn,
+      format: JSON.stringify({
+        requestId: '$context.requestId', routeKey: '$context.routeKey', status: '$context.status',
+        latencyMs: '$context.responseLatency', integrationError: '$context.integrationErrorMessage',
+        time: '$context.requestTime',
+      }),
+    };
     const jwtAuthorizer = new authorizers.HttpJwtAuthorizer('JwtAuthorizer', props.jwtIssuer, {
       jwtAudience: [props.jwtAudience],
       identitySource: ['$request.header.Authorization'],
@@ -388,6 +487,7 @@ export class LivepayStack extends Stack {
     });
 
     new CfnOutput(this, 'ApiUrl', { value: api.apiEndpoint });
+    new CfnOutput(this, 'AlarmTopicArn', { value: alarmTopic.topicArn });
     new CfnOutput(this, 'SettlementQueueUrl', { value: settlementQueue.queueUrl });
     new CfnOutput(this, 'PayoutQueueUrl', { value: payoutQueue.queueUrl });
   }

@@ -1,6 +1,6 @@
 // What an operator watches: the functions' embedded-metric-format metrics (shared/src/telemetry.rs
 // writes them; the names below are the same), alarms on the business signals, and one dashboard.
-import { Duration } from 'aws-cdk-lib';
+import { Duration, Stack } from 'aws-cdk-lib';
 import * as apigw from 'aws-cdk-lib/aws-apigatewayv2';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -61,7 +61,8 @@ export function addObservability(scope: Construct, props: ObservabilityProps): c
     lambda.Function.metricAllThrottles({ period: Duration.minutes(5) }), 1);
 
   const dashboard = new cloudwatch.Dashboard(scope, 'Dashboard', {
-    dashboardName: 'livepay',
+    // One per stage: a fixed name would keep a second stage out of the account.
+    dashboardName: `livepay-${Stack.of(scope).stackName}`,
     defaultInterval: Duration.hours(3),
   });
   const graph = (title: string, left: cloudwatch.IMetric[], right: cloudwatch.IMetric[] = [], width = 8) =>

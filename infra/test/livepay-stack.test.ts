@@ -3,7 +3,8 @@ import * as assert from 'node:assert/strict';
 import { App } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import {
-  LivepayStack, logicalName, PAYOUT_BATCH_SIZE, PAYOUT_CONSUMER_TIMEOUT, PAYOUT_MAX_AGE, PAYOUT_MAX_RECEIVE_COUNT,
+  API_RATE_LIMIT, LivepayStack, logicalName, PAYOUT_BATCH_SIZE, PAYOUT_MAX_CONCURRENCY, SCHEDULE_RETRY_ATTEMPTS,
+  SETTLEMENT_MAX_CONCURRENCY, WEBHOOK_RATE_LIMIT, PAYOUT_CONSUMER_TIMEOUT, PAYOUT_MAX_AGE, PAYOUT_MAX_RECEIVE_COUNT,
   PAYOUT_SCHEDULE, SETTLEMENT_BATCH_SIZE, SETTLEMENT_CONSUMER_TIMEOUT, SWEEP_SCHEDULE,
 } from '../lib/livepay-stack';
 import { FUNCTIONS } from '../lib/functions';
@@ -277,4 +278,79 @@ test('operations: a dashboard of the EMF metrics, and alarms on settlement lag, 
   t.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: '5xx', Namespace: 'AWS/ApiGateway' });
   t.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'Throttles', Namespace: 'AWS/Lambda' });
   t.allResourcesProperties('AWS::CloudWatch::Alarm', { AlarmDescription: Match.stringLikeRegexp('docs/runbook.md') });
+});
+
+test('state is kept: tables protected from deletion, queues and logs retained, logs a year', () => {
+  const t = synth();
+  t.allResourcesProperties('AWS::DynamoDB::Table', { DeletionProtectionEnabled: true });
+  for (const type of ['AWS::DynamoDB::Table', 'AWS::SQS::Queue', 'AWS::Logs::LogGroup']) {
+    for (const [id, r] of Object.entries<any>(t.findResources(type))) {
+      assert.equal(r.DeletionPolicy, 'Retain', `${id} is retained`);
+    }
+  }
+  t.allResourcesProperties('AWS::Logs::LogGroup', { RetentionInDays: 365 });
+  const dashboard: any = Object.values(t.findResources('AWS::CloudWatch::Dashboard'))[0];
+  assert.equal(dashboard.Properties.DashboardName, 'livepay-Test', 'named per stage');
+});
+
+test('load is bounded: both queue consumers have a maximum concurrency, the API a rate, the webhooks a tighter one, with access logs', () => {
+  const t = synth();
+  t.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+    FunctionName: { Ref: idOf(t, 'settle-payouts') }, ScalingConfig: { MaximumConcurrency: SETTLEMENT_MAX_CONCURRENCY },
+  });
+  t.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+    FunctionName: { Ref: idOf(t, 'execute-payouts') }, ScalingConfig: { MaximumConcurrency: PAYOUT_MAX_CONCURRENCY },
+  });
+  t.allResourcesProperties('AWS::Lambda::EventSourceMapping', { ScalingConfig: { MaximumConcurrency: Match.anyValue() } });
+  const [stage]: any[] = Object.values(t.findResources('AWS::ApiGatewayV2::Stage'));
+  assert.equal(stage.Properties.DefaultRouteSettings.ThrottlingRateLimit, API_RATE_LIMIT);
+  for (const route of ['POST /v1/webhooks/payments', 'POST /v1/webhooks/stripe']) {
+    assert.equal(stage.Properties.RouteSettings[route].ThrottlingRateLimit, WEBHOOK_RATE_LIMIT, route);
+  }
+  const format = JSON.parse(stage.Properties.AccessLogSettings.Format);
+  for (const field of ['requestId', 'routeKey', 'status', 'latencyMs', 'integrationError']) {
+    assert.ok(format[field], `access logs carry ${field}`);
+  }
+  assert.ok(stage.Properties.AccessLogSettings.DestinationArn);
+});
+
+test('every schedule target retries and has a DLQ, whose depth alarms', () => {
+  const t = synth();
+  const rules = Object.values<any>(t.findResources('AWS::Events::Rule'));
+  assert.equal(rules.length, 2);
+  for (const rule of rules) {
+    for (const target of rule.Properties.Targets) {
+      assert.equal(target.RetryPolicy.MaximumRetryAttempts, SCHEDULE_RETRY_ATTEMPTS);
+      assert.ok(target.RetryPolicy.MaximumEventAgeInSeconds > 0);
+      assert.deepEqual(target.DeadLetterConfig.Arn['Fn::GetAtt'][1], 'Arn');
+      assert.ok(target.DeadLetterConfig.Arn['Fn::GetAtt'][0].startsWith('ScheduleDlq'));
+    }
+  }
+  t.hasResourceProperties('AWS::CloudWatch::Alarm', {
+    MetricName: 'ApproximateNumberOfMessagesVisible',
+    Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [Match.stringLikeRegexp('^ScheduleDlq'), 'QueueName'] } }],
+  });
+});
+
+test('alarms reach someone: every alarm notifies the stage topic when it fires and when it clears', () => {
+  const t = synth();
+  const [topicId] = Object.keys(t.findResources('AWS::SNS::Topic'));
+  const alarms = Object.entries<any>(t.findResources('AWS::CloudWatch::Alarm'));
+  assert.ok(alarms.length > 10);
+  for (const [id, a] of alarms) {
+    assert.deepEqual(a.Properties.AlarmActions, [{ Ref: topicId }], id);
+    assert.deepEqual(a.Properties.OKActions, [{ Ref: topicId }], id);
+  }
+  // Errors of every queue consumer and schedule, and each table's throttles and system errors.
+  for (const binary of ['settle-payouts', 'execute-payouts', 'sweep-settlements', 'schedule-payouts']) {
+    t.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      MetricName: 'Errors', Dimensions: [{ Name: 'FunctionName', Value: { Ref: idOf(t, binary) } }],
+    });
+  }
+  for (const table of ['Ledger', 'Commerce', 'Idempotency']) {
+    for (const kind of ['Throttled', 'SystemErrors']) {
+      assert.ok(alarms.some(([id]) => id.startsWith(`${table}Table${kind}`)), `${table} ${kind}`);
+    }
+  }
+  t.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'email' });
 });

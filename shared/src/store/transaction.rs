@@ -59,14 +59,22 @@ pub(crate) fn put_new(table: &str, item: Item) -> TransactWriteItem {
     TransactWriteItem::builder().put(put).build()
 }
 
-/// Why one item of a cancelled transaction failed.
-#[derive(Debug, Clone)]
+/// Why one item of a cancelled transaction failed. Its `Debug` (which errors and logs print)
+/// names the role and the code only: the item as it was holds wallets, orders and stored
+/// responses, which stay out of logs.
+#[derive(Clone)]
 pub struct Cancellation {
     pub role: Role,
     /// DynamoDB's code: `ConditionalCheckFailed`, `TransactionConflict`, ... (never `None`).
     pub code: String,
     /// The item as it was, for condition failures (`ReturnValuesOnConditionCheckFailure`).
     pub old: Option<Item>,
+}
+
+impl std::fmt::Debug for Cancellation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:?}: {}", self.role, self.code)
+    }
 }
 
 impl Cancellation {
@@ -249,4 +257,35 @@ pub async fn backoff(attempt: u32) {
     let base = 20u64 << attempt.clamp(1, 5);
     let jitter = u64::from(ulid::Ulid::new().random() as u16) % (base / 2);
     tokio::time::sleep(std::time::Duration::from_millis(base / 2 + jitter)).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::attrs::{key, s};
+
+    #[test]
+    fn a_cancellation_prints_its_role_and_code_never_the_item_it_carries() {
+        let mut wallet = key("ACCT#wallet:fan", "A");
+        wallet.insert(
+            "stored_response".into(),
+            s("{\"email\":\"fan@example.com\"}"),
+        );
+        let reasons = vec![Cancellation {
+            role: Role::Account(AccountId::wallet("fan")),
+            code: "ConditionalCheckFailed".into(),
+            old: Some(wallet),
+        }];
+        for printed in [
+            format!("{}", TxError::Cancelled(reasons.clone())),
+            format!("{:?}", TxError::Contended(reasons)),
+        ] {
+            assert!(printed.contains("ConditionalCheckFailed"), "{printed}");
+            assert!(
+                printed.contains("Wallet") && printed.contains("fan"),
+                "{printed}"
+            );
+            assert!(!printed.contains("example.com"), "{printed}");
+        }
+    }
 }
