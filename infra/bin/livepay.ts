@@ -21,7 +21,14 @@ if (logRetention !== undefined && !Object.values(RetentionDays).includes(logRete
   throw new Error(`livepay:logRetentionDays must be one of CloudWatch's retention values, not ${retentionDays}`);
 }
 
-new LivepayStack(app, 'Livepay', {
+// A stage (`-c livepay:stage=prod`) is a stack of its own, `Livepay-<stage>`, so stages share an
+// account; without one the stack is `Livepay` (the local stack reads its template by that name).
+const stage = app.node.tryGetContext('livepay:stage');
+if (stage !== undefined && !/^[A-Za-z][A-Za-z0-9-]{0,30}$/.test(String(stage))) {
+  throw new Error(`livepay:stage must be letters, digits and dashes, starting with a letter, not ${stage}`);
+}
+
+new LivepayStack(app, stage === undefined ? 'Livepay' : `Livepay-${stage}`, {
   architecture,
   logRetention,
   jwtIssuer: ctx('jwtIssuer'),

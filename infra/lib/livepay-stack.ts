@@ -1,12 +1,12 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import {
-  Annotations, CfnCondition, CfnOutput, CfnParameter, Duration, Fn, RemovalPolicy, Stack, StackProps,
+  Annotations, Aws, CfnCondition, CfnOutput, CfnParameter, Duration, Fn, RemovalPolicy, Stack, StackProps,
   aws_apigatewayv2 as apigw, aws_apigatewayv2_authorizers as authorizers,
   aws_apigatewayv2_integrations as integrations, aws_cloudwatch as cloudwatch,
   aws_dynamodb as dynamodb, aws_events as events, aws_events_targets as targets, aws_iam as iam, aws_lambda as lambda,
   aws_lambda_event_sources as eventSources, aws_logs as logs, aws_sns as sns, aws_sqs as sqs,
-  aws_cloudwatch_actions as actions,
+  aws_cloudwatch_actions as actions, aws_lambda_destinations as destinations,
 } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import { addObservability } from './observability';
@@ -82,6 +82,14 @@ export const LEDGER_OPEN_ORDERS_INDEX = 'open_orders';
 export const LEDGER_SENDER_GIFTS_INDEX = 'sender_gifts';
 export const COMMERCE_BOARDS_INDEX = 'boards';
 
+/**
+ * What must outlive the stack (queues that may hold payouts in flight, the logs of a money audit
+ * trail) is kept when the stack is updated or deleted; a first deploy that rolls back takes it
+ * with it, so a failed try leaves nothing to clean up. (The tables are kept in every case, as
+ * deletion protection would refuse a rollback's delete anyway.)
+ */
+const KEPT = RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE;
+
 export class LivepayStack extends Stack {
   constructor(scope: Construct, id: string, props: LivepayStackProps) {
     super(scope, id, props);
@@ -144,6 +152,16 @@ export class LivepayStack extends Stack {
       description: 'Who is emailed when an alarm fires or clears (empty: subscribe to the AlarmTopicArn output yourself)',
     });
     const alarmTopic = new sns.Topic(this, 'AlarmTopic', { enforceSSL: true });
+    // The topic's policy (it refuses plain HTTP) replaces SNS's default one: CloudWatch's alarms
+    // of this account are allowed to publish.
+    alarmTopic.addToResourcePolicy(new iam.PolicyStatement({
+      principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
+      actions: ['sns:Publish'],
+      resources: [alarmTopic.topicArn],
+      conditions: {
+        ArnLike: { 'aws:SourceArn': `arn:${Aws.PARTITION}:cloudwatch:${Aws.REGION}:${Aws.ACCOUNT_ID}:alarm:*` },
+      },
+    }));
     const emailGiven = new CfnCondition(this, 'AlarmEmailGiven', {
       expression: Fn.conditionNot(Fn.conditionEquals(alarmEmail.valueAsString, '')),
     });
@@ -173,12 +191,13 @@ export class LivepayStack extends Stack {
     // A queue and its DLQ (FIFO both, or neither), kept 14 days; the queue's visibility is 6x its
     // consumer's timeout (AWS guidance for SQS event sources).
     const queueWithDlq = (name: string, consumerTimeout: Duration, maxReceiveCount: number, fifo = false) => {
-      // Kept when the stack is replaced or deleted: they may hold payouts in flight.
+      // Kept when the stack is replaced or deleted (they may hold payouts in flight), but not
+      // when its first deploy rolls back: nothing was in them.
       const dlq = new sqs.Queue(this, `${name}Dlq`, {
         fifo: fifo || undefined,
         retentionPeriod: Duration.days(14),
         enforceSSL: true,
-        removalPolicy: RemovalPolicy.RETAIN,
+        removalPolicy: KEPT,
       });
       const queue = new sqs.Queue(this, `${name}Queue`, {
         fifo: fifo || undefined,
@@ -186,7 +205,7 @@ export class LivepayStack extends Stack {
         retentionPeriod: Duration.days(14),
         deadLetterQueue: { queue: dlq, maxReceiveCount },
         enforceSSL: true,
-        removalPolicy: RemovalPolicy.RETAIN,
+        removalPolicy: KEPT,
       });
       return [queue, dlq];
     };
@@ -194,12 +213,23 @@ export class LivepayStack extends Stack {
     // Throttles and DynamoDB's own errors, per table, on the operations the functions issue.
     const operations = [dynamodb.Operation.GET_ITEM, dynamodb.Operation.PUT_ITEM, dynamodb.Operation.UPDATE_ITEM,
       dynamodb.Operation.QUERY, dynamodb.Operation.BATCH_GET_ITEM, dynamodb.Operation.TRANSACT_WRITE_ITEMS];
-    for (const [name, t] of [['Ledger', ledger], ['Commerce', commerce], ['Idempotency', idempotency]] as const) {
+    // Each operation's metric only has data when something happened: each is filled with 0, so
+    // the sum has a value every period and one throttled operation is enough to fire.
+    const perOperation = (t: dynamodb.Table, metricName: string) => {
       const period = Duration.minutes(5);
+      return new cloudwatch.MathExpression({
+        expression: operations.map((_, i) => `FILL(m${i}, 0)`).join(' + '),
+        usingMetrics: Object.fromEntries(operations.map((operation, i) => [`m${i}`, t.metric(metricName, {
+          dimensionsMap: { TableName: t.tableName, Operation: operation }, statistic: 'Sum', period,
+        })])),
+        period,
+      });
+    };
+    for (const [name, t] of [['Ledger', ledger], ['Commerce', commerce], ['Idempotency', idempotency]] as const) {
       alarm(`${name}TableThrottled`, `DynamoDB throttled requests to the ${name.toLowerCase()} table`,
-        t.metricThrottledRequestsForOperations({ operations, period }), 1);
+        perOperation(t, 'ThrottledRequests'), 1);
       alarm(`${name}TableSystemErrors`, `DynamoDB answered the ${name.toLowerCase()} table's requests with its own errors`,
-        t.metricSystemErrorsForOperations({ operations, period }), 1);
+        perOperation(t, 'SystemErrors'), 1);
     }
 
     const [settlementQueue, settlementDlq] = queueWithDlq('Settlement', SETTLEMENT_CONSUMER_TIMEOUT,
@@ -293,7 +323,7 @@ export class LivepayStack extends Stack {
         environment: { RUST_LOG: 'info', WARM_UP_CONNECTIONS: String(warmUp), ...environment },
         logGroup: new logs.LogGroup(this, `${logicalName(spec.binary)}Logs`, {
           retention: props.logRetention ?? logs.RetentionDays.ONE_YEAR,
-          removalPolicy: RemovalPolicy.RETAIN,
+          removalPolicy: KEPT,
         }),
         loggingFormat: lambda.LoggingFormat.JSON,
       });
@@ -363,7 +393,7 @@ export class LivepayStack extends Stack {
     const scheduleDlq = new sqs.Queue(this, 'ScheduleDlq', {
       retentionPeriod: Duration.days(14),
       enforceSSL: true,
-      removalPolicy: RemovalPolicy.RETAIN,
+      removalPolicy: KEPT,
     });
     alarm('ScheduledRunsUndelivered', 'A scheduled run (sweep or weekly payouts) could not be delivered and waits on the DLQ',
       scheduleDlq.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(1) }), 1);
@@ -388,6 +418,8 @@ export class LivepayStack extends Stack {
       // A sweep older than the next one is worth nothing: the next one does its work.
       targets: [scheduled(sweepSettlements, SWEEP_SCHEDULE)],
     });
+    // Nor is Lambda's retry of a failed sweep, which would run beside the next ones.
+    sweepSettlements.configureAsyncInvoke({ retryAttempts: 0, maxEventAge: SWEEP_SCHEDULE });
 
     const executePayouts = makeFunction(spec('execute-payouts'), {
       ...tables,
@@ -414,6 +446,8 @@ export class LivepayStack extends Stack {
       schedule: events.Schedule.rate(PAYOUT_SCHEDULE),
       targets: [scheduled(schedulePayouts, Duration.hours(6))],
     });
+    // A weekly run that failed after Lambda's retries is parked on the same DLQ.
+    schedulePayouts.configureAsyncInvoke({ retryAttempts: 2, onFailure: new destinations.SqsDestination(scheduleDlq) });
     alarm('PayoutScheduleFailing', 'schedule-payouts failed: this week\'s payouts were not all requested',
       schedulePayouts.metricErrors({ period: Duration.hours(1) }), 1);
 
@@ -444,7 +478,7 @@ export class LivepayStack extends Stack {
     });
     const accessLogs = new logs.LogGroup(this, 'ApiAccessLogs', {
       retention: props.logRetention ?? logs.RetentionDays.ONE_YEAR,
-      removalPolicy: RemovalPolicy.RETAIN,
+      removalPolicy: KEPT,
     });
     const stage = api.defaultStage!.node.defaultChild as apigw.CfnStage;
     stage.defaultRouteSettings = { throttlingRateLimit: API_RATE_LIMIT, throttlingBurstLimit: API_BURST_LIMIT };
@@ -465,18 +499,22 @@ export class LivepayStack extends Stack {
       jwtAudience: [props.jwtAudience],
       identitySource: ['$request.header.Authorization'],
     });
+    const routes: apigw.HttpRoute[] = [];
     for (const fnSpec of FUNCTIONS.filter((f) => f.routes.length > 0)) {
       const integration = new integrations.HttpLambdaIntegration(`${logicalName(fnSpec.binary)}Integration`, byBinary[fnSpec.binary]);
       for (const route of fnSpec.routes) {
         const [method, routePath] = route.routeKey.split(' ');
-        api.addRoutes({
+        routes.push(...api.addRoutes({
           path: routePath,
           methods: [method as apigw.HttpMethod],
           integration,
           authorizer: route.access === 'jwt' ? jwtAuthorizer : new apigw.HttpNoneAuthorizer(),
-        });
+        }));
       }
     }
+
+    // The stage's route settings name routes: CloudFormation must create them first.
+    api.defaultStage!.node.addDependency(...routes);
 
     addObservability(this, {
       functions: {
@@ -492,6 +530,7 @@ export class LivepayStack extends Stack {
     new CfnOutput(this, 'PayoutQueueUrl', { value: payoutQueue.queueUrl });
   }
 }
+
 
 /** `send-gift` → `SendGift`: a stable CloudFormation logical id per binary. */
 export function logicalName(binary: string): string {

@@ -283,9 +283,11 @@ test('operations: a dashboard of the EMF metrics, and alarms on settlement lag, 
 test('state is kept: tables protected from deletion, queues and logs retained, logs a year', () => {
   const t = synth();
   t.allResourcesProperties('AWS::DynamoDB::Table', { DeletionProtectionEnabled: true });
-  for (const type of ['AWS::DynamoDB::Table', 'AWS::SQS::Queue', 'AWS::Logs::LogGroup']) {
+  for (const [type, policy] of [['AWS::DynamoDB::Table', 'Retain'], ['AWS::SQS::Queue', 'RetainExceptOnCreate'],
+    ['AWS::Logs::LogGroup', 'RetainExceptOnCreate']]) {
     for (const [id, r] of Object.entries<any>(t.findResources(type))) {
-      assert.equal(r.DeletionPolicy, 'Retain', `${id} is retained`);
+      assert.equal(r.DeletionPolicy, policy, `${id} is retained`);
+      assert.equal(r.UpdateReplacePolicy, 'Retain', `${id} is retained on replacement`);
     }
   }
   t.allResourcesProperties('AWS::Logs::LogGroup', { RetentionInDays: 365 });
@@ -304,8 +306,14 @@ test('load is bounded: both queue consumers have a maximum concurrency, the API 
   t.allResourcesProperties('AWS::Lambda::EventSourceMapping', { ScalingConfig: { MaximumConcurrency: Match.anyValue() } });
   const [stage]: any[] = Object.values(t.findResources('AWS::ApiGatewayV2::Stage'));
   assert.equal(stage.Properties.DefaultRouteSettings.ThrottlingRateLimit, API_RATE_LIMIT);
-  for (const route of ['POST /v1/webhooks/payments', 'POST /v1/webhooks/stripe']) {
-    assert.equal(stage.Properties.RouteSettings[route].ThrottlingRateLimit, WEBHOOK_RATE_LIMIT, route);
+  // Every route that takes no token has the tighter limit, and exists before the stage names it.
+  const routes = Object.entries<any>(t.findResources('AWS::ApiGatewayV2::Route'));
+  const open = routes.filter(([, r]) => r.Properties.AuthorizationType !== 'JWT');
+  assert.deepEqual(Object.keys(stage.Properties.RouteSettings).sort(),
+    open.map(([, r]) => r.Properties.RouteKey).sort());
+  for (const [id, r] of open) {
+    assert.equal(stage.Properties.RouteSettings[r.Properties.RouteKey].ThrottlingRateLimit, WEBHOOK_RATE_LIMIT, id);
+    assert.ok(stage.DependsOn.includes(id), `the stage waits for ${id}`);
   }
   const format = JSON.parse(stage.Properties.AccessLogSettings.Format);
   for (const field of ['requestId', 'routeKey', 'status', 'latencyMs', 'integrationError']) {
@@ -314,8 +322,15 @@ test('load is bounded: both queue consumers have a maximum concurrency, the API 
   assert.ok(stage.Properties.AccessLogSettings.DestinationArn);
 });
 
-test('every schedule target retries and has a DLQ, whose depth alarms', () => {
+test('every schedule target retries and has a DLQ, whose depth alarms; a failed sweep is not retried beside the next', () => {
   const t = synth();
+  t.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
+    FunctionName: { Ref: idOf(t, 'sweep-settlements') }, MaximumRetryAttempts: 0,
+  });
+  t.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
+    FunctionName: { Ref: idOf(t, 'schedule-payouts') },
+    DestinationConfig: { OnFailure: { Destination: { 'Fn::GetAtt': [Match.stringLikeRegexp('^ScheduleDlq'), 'Arn'] } } },
+  });
   const rules = Object.values<any>(t.findResources('AWS::Events::Rule'));
   assert.equal(rules.length, 2);
   for (const rule of rules) {
@@ -348,9 +363,22 @@ test('alarms reach someone: every alarm notifies the stage topic when it fires a
     });
   }
   for (const table of ['Ledger', 'Commerce', 'Idempotency']) {
-    for (const kind of ['Throttled', 'SystemErrors']) {
-      assert.ok(alarms.some(([id]) => id.startsWith(`${table}Table${kind}`)), `${table} ${kind}`);
+    for (const [kind, metric] of [['Throttled', 'ThrottledRequests'], ['SystemErrors', 'SystemErrors']]) {
+      const [, a] = alarms.find(([id]) => id.startsWith(`${table}Table${kind}`))!;
+      const [sum, ...each] = a.Properties.Metrics;
+      // Every operation's metric filled with 0, so an empty period sums to 0, not to no data.
+      assert.equal(sum.Expression.match(/FILL\(m\d, 0\)/g).length, each.length, `${table} ${kind}`);
+      for (const m of each) {
+        assert.equal(m.MetricStat.Metric.MetricName, metric);
+        assert.ok(m.MetricStat.Metric.Dimensions.some((d: any) => d.Name === 'Operation'));
+      }
     }
   }
-  t.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'email' });
+  // The email subscription exists only when an address is given; CloudWatch may publish.
+  const [subscription]: any[] = Object.values(t.findResources('AWS::SNS::Subscription'));
+  assert.equal(subscription.Properties.Protocol, 'email');
+  assert.ok(subscription.Condition);
+  const [policy]: any[] = Object.values(t.findResources('AWS::SNS::TopicPolicy'));
+  assert.ok(policy.Properties.PolicyDocument.Statement.some((s: any) => s.Effect === 'Allow'
+    && s.Principal.Service === 'cloudwatch.amazonaws.com' && [].concat(s.Action).includes('sns:Publish')));
 });
