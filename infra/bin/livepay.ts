@@ -30,6 +30,8 @@ if (stage !== undefined && !/^[A-Za-z][A-Za-z0-9-]{0,30}$/.test(String(stage))) 
 
 new LivepayStack(app, stage === undefined ? 'Livepay' : `Livepay-${stage}`, {
   architecture,
+  // scripts/deploy: every zip present and built for the architecture, a real issuer.
+  forDeployment: app.node.tryGetContext('livepay:deploy') === 'true',
   logRetention,
   jwtIssuer: ctx('jwtIssuer'),
   jwtAudience: ctx('jwtAudience'),

@@ -1,7 +1,9 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import * as zlib from 'node:zlib';
 import {
-  Annotations, Aws, CfnCondition, CfnOutput, CfnParameter, Duration, Fn, RemovalPolicy, Stack, StackProps,
+  Annotations, Aws, CfnCondition, CfnOutput, CfnParameter, CfnRule, Duration, Fn, RemovalPolicy, Stack,
+  StackProps,
   aws_apigatewayv2 as apigw, aws_apigatewayv2_authorizers as authorizers,
   aws_apigatewayv2_integrations as integrations, aws_cloudwatch as cloudwatch,
   aws_dynamodb as dynamodb, aws_events as events, aws_events_targets as targets, aws_iam as iam, aws_lambda as lambda,
@@ -13,7 +15,10 @@ import { addObservability } from './observability';
 import { FUNCTIONS, FunctionSpec } from './functions';
 
 export interface LivepayStackProps extends StackProps {
-  /** `arm64` (default: Graviton, cheaper and faster to start) or `x86_64`. */
+  /**
+   * `x86_64` (the default in cdk.json: what this project's build makes) or `arm64` (Graviton,
+   * cheaper; `scripts/build-lambdas --arm64` needs the aarch64 standard library).
+   */
   readonly architecture: 'arm64' | 'x86_64';
   readonly jwtIssuer: string;
   readonly jwtAudience: string;
@@ -21,7 +26,18 @@ export interface LivepayStackProps extends StackProps {
   readonly lambdaArtifacts: string;
   /** Days every function's logs are kept (a money audit trail): default one year. */
   readonly logRetention?: logs.RetentionDays;
+  /**
+   * A synth for deployment (scripts/deploy): every function's zip must exist and hold a
+   * `bootstrap` built for `architecture`, and the issuer must be a real one. Synth for tests
+   * and the local stack leaves it off and needs no Rust build.
+   */
+  readonly forDeployment?: boolean;
 }
+
+/** The issuer `infra/cdk.json` ships with: fine locally, refused by a deployment. */
+export const PLACEHOLDER_JWT_ISSUER = 'https://auth.livepay.local';
+/** ELF `e_machine` of each architecture's `bootstrap`. */
+const ELF_MACHINE = { x86_64: 62, arm64: 183 } as const;
 
 /**
  * Most settlement consumers running at once. Each takes a 500-gift batch, so 10 settle 5,000
@@ -93,6 +109,9 @@ const KEPT = RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE;
 export class LivepayStack extends Stack {
   constructor(scope: Construct, id: string, props: LivepayStackProps) {
     super(scope, id, props);
+    if (props.forDeployment && (props.jwtIssuer === PLACEHOLDER_JWT_ISSUER || !props.jwtIssuer.startsWith('https://'))) {
+      throw new Error(`a deployment needs the identity provider's issuer (https://…), not ${props.jwtIssuer}`);
+    }
 
     const table = (name: string, ttl?: string) => new dynamodb.Table(this, name, {
       partitionKey: { name: 'pk', type: dynamodb.AttributeType.STRING },
@@ -251,7 +270,22 @@ export class LivepayStack extends Stack {
     const payoutProvider = new CfnParameter(this, 'PayoutProvider', {
       type: 'String',
       allowedValues: ['stripe', 'http', 'sandbox'],
-      description: 'Where payouts and refunds go: stripe (PayoutApiKey = a Stripe secret key; Connect transfers and refunds), http (the same calls to PayoutApiUrl) or sandbox (moves no money). No default on purpose',
+      description: 'Where payouts and refunds go: stripe (PayoutApiKey = a Stripe secret key; Connect transfers and refunds), http (the same calls to PayoutApiUrl) or sandbox (moves no money; test stages only). No default on purpose',
+    });
+    const testStage = new CfnParameter(this, 'TestStage', {
+      type: 'String',
+      default: 'false',
+      allowedValues: ['true', 'false'],
+      description: 'true for a stage that moves no real money: only such a stage may use the sandbox provider',
+    });
+    // CloudFormation checks rules before it creates anything: a stage that pays people cannot
+    // start with a provider that marks payouts paid without moving money.
+    new CfnRule(this, 'SandboxOnlyOnTestStages', {
+      ruleCondition: Fn.conditionEquals(testStage.valueAsString, 'false'),
+      assertions: [{
+        assert: Fn.conditionNot(Fn.conditionEquals(payoutProvider.valueAsString, 'sandbox')),
+        assertDescription: 'PayoutProvider=sandbox moves no money: only a test stage (TestStage=true) may use it',
+      }],
     });
     const payoutApiUrl = new CfnParameter(this, 'PayoutApiUrl', {
       type: 'String',
@@ -319,7 +353,7 @@ export class LivepayStack extends Stack {
         architecture,
         memorySize: 256,
         timeout,
-        code: functionCode(this, props.lambdaArtifacts, spec.binary),
+        code: functionCode(this, props, spec.binary),
         environment: { RUST_LOG: 'info', WARM_UP_CONNECTIONS: String(warmUp), ...environment },
         logGroup: new logs.LogGroup(this, `${logicalName(spec.binary)}Logs`, {
           retention: props.logRetention ?? logs.RetentionDays.ONE_YEAR,
@@ -537,14 +571,53 @@ export function logicalName(binary: string): string {
   return binary.split('-').map((w) => w[0].toUpperCase() + w.slice(1)).join('');
 }
 
-function functionCode(scope: Construct, artifacts: string, binary: string): lambda.Code {
-  const zip = path.join(artifacts, binary, 'bootstrap.zip');
+function functionCode(scope: Construct, props: LivepayStackProps, binary: string): lambda.Code {
+  const zip = path.join(props.lambdaArtifacts, binary, 'bootstrap.zip');
   if (fs.existsSync(zip)) {
+    if (props.forDeployment) {
+      // A zip built for the other architecture deploys and then fails every invocation.
+      const machine = bootstrapMachine(zip);
+      if (machine !== ELF_MACHINE[props.architecture]) {
+        throw new Error(`${zip} holds no ${props.architecture} bootstrap (ELF machine ${machine ?? 'unreadable'}): `
+          + `build it with scripts/build-lambdas${props.architecture === 'arm64' ? ' --arm64' : ''}`);
+      }
+    }
     return lambda.Code.fromAsset(zip);
   }
-  // Synth and infra tests must run without a Rust build; a deploy must not ship this placeholder,
-  // so it is a warning that `cdk deploy --strict` (scripts/deploy) turns into an error.
+  if (props.forDeployment) {
+    throw new Error(`${zip} not found: a deployment ships every function's build (scripts/deploy builds them)`);
+  }
+  // Synth and infra tests run without a Rust build: a placeholder stands in.
   Annotations.of(scope).addWarningV2('livepay:missing-artifact',
     `${zip} not found: run scripts/build-lambdas before deploying; using a placeholder for ${binary}`);
   return lambda.Code.fromAsset(path.join(__dirname, '..', 'placeholder'));
+}
+
+/** The ELF machine of the `bootstrap` inside a Lambda zip (stored or deflated), if it has one. */
+export function bootstrapMachine(zipPath: string): number | undefined {
+  const buf = fs.readFileSync(zipPath);
+  // The end-of-central-directory record: within the last 64 KiB (its comment) + 22 bytes.
+  let end = -1;
+  for (let i = buf.length - 22; i >= Math.max(0, buf.length - 65_557); i--) {
+    if (buf.readUInt32LE(i) === 0x06054b50) { end = i; break; }
+  }
+  if (end < 0) return undefined;
+  let entry = buf.readUInt32LE(end + 16);
+  for (let n = buf.readUInt16LE(end + 10); n > 0; n--) {
+    if (buf.readUInt32LE(entry) !== 0x02014b50) return undefined;
+    const method = buf.readUInt16LE(entry + 10);
+    const size = buf.readUInt32LE(entry + 20);
+    const [nameLength, extraLength, commentLength] = [28, 30, 32].map((o) => buf.readUInt16LE(entry + o));
+    const name = buf.toString('utf8', entry + 46, entry + 46 + nameLength);
+    if (name === 'bootstrap') {
+      const local = buf.readUInt32LE(entry + 42);
+      const start = local + 30 + buf.readUInt16LE(local + 26) + buf.readUInt16LE(local + 28);
+      const data = buf.subarray(start, start + size);
+      const elf = method === 0 ? data : method === 8 ? zlib.inflateRawSync(data) : undefined;
+      if (!elf || elf.length < 20 || elf.readUInt32BE(0) !== 0x7f454c46) return undefined;
+      return elf.readUInt16LE(18);
+    }
+    entry += 46 + nameLength + extraLength + commentLength;
+  }
+  return undefined;
 }

@@ -1,9 +1,13 @@
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import * as zlib from 'node:zlib';
 import { App } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import {
-  API_RATE_LIMIT, LivepayStack, logicalName, PAYOUT_BATCH_SIZE, PAYOUT_MAX_CONCURRENCY, SCHEDULE_RETRY_ATTEMPTS,
+  API_RATE_LIMIT, bootstrapMachine, LivepayStack, logicalName, PLACEHOLDER_JWT_ISSUER, PAYOUT_BATCH_SIZE, PAYOUT_MAX_CONCURRENCY, SCHEDULE_RETRY_ATTEMPTS,
   SETTLEMENT_MAX_CONCURRENCY, WEBHOOK_RATE_LIMIT, PAYOUT_CONSUMER_TIMEOUT, PAYOUT_MAX_AGE, PAYOUT_MAX_RECEIVE_COUNT,
   PAYOUT_SCHEDULE, SETTLEMENT_BATCH_SIZE, SETTLEMENT_CONSUMER_TIMEOUT, SWEEP_SCHEDULE,
 } from '../lib/livepay-stack';
@@ -381,4 +385,75 @@ test('alarms reach someone: every alarm notifies the stage topic when it fires a
   const [policy]: any[] = Object.values(t.findResources('AWS::SNS::TopicPolicy'));
   assert.ok(policy.Properties.PolicyDocument.Statement.some((s: any) => s.Effect === 'Allow'
     && s.Principal.Service === 'cloudwatch.amazonaws.com' && [].concat(s.Action).includes('sns:Publish')));
+});
+
+/** A Lambda zip of one deflated `bootstrap` whose ELF header names `machine` (62 x86_64, 183 arm64). */
+const lambdaZip = (file: string, machine: number) => {
+  const elf = Buffer.alloc(64);
+  elf.writeUInt32BE(0x7f454c46, 0);
+  elf.writeUInt16LE(machine, 18);
+  const data = zlib.deflateRawSync(elf);
+  const name = Buffer.from('bootstrap');
+  const local = Buffer.alloc(30);
+  local.writeUInt32LE(0x04034b50, 0);
+  local.writeUInt16LE(8, 8);
+  local.writeUInt32LE(data.length, 18);
+  local.writeUInt32LE(elf.length, 22);
+  local.writeUInt16LE(name.length, 26);
+  const central = Buffer.alloc(46);
+  central.writeUInt32LE(0x02014b50, 0);
+  central.writeUInt16LE(8, 10);
+  central.writeUInt32LE(data.length, 20);
+  central.writeUInt32LE(elf.length, 24);
+  central.writeUInt16LE(name.length, 28);
+  const end = Buffer.alloc(22);
+  end.writeUInt32LE(0x06054b50, 0);
+  end.writeUInt16LE(1, 8);
+  end.writeUInt16LE(1, 10);
+  end.writeUInt32LE(central.length + name.length, 12);
+  end.writeUInt32LE(local.length + name.length + data.length, 16);
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  fs.writeFileSync(file, Buffer.concat([local, name, data, central, name, end]));
+};
+
+/** A folder of every function's zip, built for `machine`, but `binary` (if given) for `other`. */
+const artifacts = (machine: number, odd?: { binary: string, machine?: number }) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'livepay-artifacts-'));
+  for (const f of FUNCTIONS) {
+    if (f.binary === odd?.binary && odd.machine === undefined) continue;
+    lambdaZip(path.join(dir, f.binary, 'bootstrap.zip'), f.binary === odd?.binary ? odd.machine! : machine);
+  }
+  return dir;
+};
+
+const deploySynth = (architecture: 'arm64' | 'x86_64', lambdaArtifacts: string, jwtIssuer = 'https://issuer.example') =>
+  new LivepayStack(new App(), 'Deploy', {
+    architecture, jwtIssuer, jwtAudience: 'livepay', lambdaArtifacts, forDeployment: true,
+  });
+
+test('a synth for deployment ships only zips built for the stack\'s architecture, and a real issuer', () => {
+  const x86 = artifacts(62);
+  assert.equal(bootstrapMachine(path.join(x86, 'send-gift', 'bootstrap.zip')), 62);
+  const t = Template.fromStack(deploySynth('x86_64', x86));
+  for (const f of Object.values<any>(t.findResources('AWS::Lambda::Function'))) {
+    if (f.Metadata['livepay:binary']) assert.deepEqual(f.Properties.Architectures, ['x86_64']);
+  }
+  Template.fromStack(deploySynth('arm64', artifacts(183)));
+  assert.throws(() => deploySynth('arm64', x86), /holds no arm64 bootstrap \(ELF machine 62\)/);
+  assert.throws(() => deploySynth('x86_64', artifacts(62, { binary: 'execute-payouts', machine: 183 })),
+    /execute-payouts.*holds no x86_64 bootstrap/);
+  assert.throws(() => deploySynth('x86_64', artifacts(62, { binary: 'sweep-settlements' })),
+    /sweep-settlements.*not found/);
+  assert.throws(() => deploySynth('x86_64', x86, PLACEHOLDER_JWT_ISSUER), /issuer/);
+  // Tests and the local stack synthesize without a build.
+  synth();
+});
+
+test('sandbox moves no money: CloudFormation refuses it before creating anything unless the stage is a test stage', () => {
+  const t = synth().toJSON();
+  assert.deepEqual(t.Parameters.TestStage.AllowedValues, ['true', 'false']);
+  assert.equal(t.Parameters.TestStage.Default, 'false');
+  const rule = t.Rules.SandboxOnlyOnTestStages;
+  assert.deepEqual(rule.RuleCondition, { 'Fn::Equals': [{ Ref: 'TestStage' }, 'false'] });
+  assert.deepEqual(rule.Assertions[0].Assert, { 'Fn::Not': [{ 'Fn::Equals': [{ Ref: 'PayoutProvider' }, 'sandbox'] }] });
 });
