@@ -7,9 +7,12 @@ LOCAL="$ROOT/.local"
 VENV="$LOCAL/venv"
 PY="$VENV/bin/python"
 TEMPLATE="$ROOT/infra/cdk.out/Livepay.template.json"
-export AWS_REGION="${AWS_REGION:-us-east-1}"
-# The emulator accepts any credentials; real ones must never be needed locally.
-export AWS_ACCESS_KEY_ID="${AWS_ACCESS_KEY_ID:-local}" AWS_SECRET_ACCESS_KEY="${AWS_SECRET_ACCESS_KEY:-local}"
+# The emulator accepts any credentials; real ones must never be needed locally. A deploy
+# (LIVEPAY_REAL_AWS=1, scripts/deploy) uses the caller's own region and credentials instead.
+if [[ -z ${LIVEPAY_REAL_AWS:-} ]]; then
+  export AWS_REGION="${AWS_REGION:-us-east-1}"
+  export AWS_ACCESS_KEY_ID="${AWS_ACCESS_KEY_ID:-local}" AWS_SECRET_ACCESS_KEY="${AWS_SECRET_ACCESS_KEY:-local}"
+fi
 export CDK_DISABLE_CLI_TELEMETRY=true
 
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }

@@ -5,7 +5,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 import { App } from 'aws-cdk-lib';
-import { Match, Template } from 'aws-cdk-lib/assertions';
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import {
   API_RATE_LIMIT, bootstrapMachine, LivepayStack, logicalName, PLACEHOLDER_JWT_ISSUER, PAYOUT_BATCH_SIZE, PAYOUT_MAX_CONCURRENCY, SCHEDULE_RETRY_ATTEMPTS,
   SETTLEMENT_MAX_CONCURRENCY, WEBHOOK_RATE_LIMIT, PAYOUT_CONSUMER_TIMEOUT, PAYOUT_MAX_AGE, PAYOUT_MAX_RECEIVE_COUNT,
@@ -434,7 +434,10 @@ const deploySynth = (architecture: 'arm64' | 'x86_64', lambdaArtifacts: string, 
 test('a synth for deployment ships only zips built for the stack\'s architecture, and a real issuer', () => {
   const x86 = artifacts(62);
   assert.equal(bootstrapMachine(path.join(x86, 'send-gift', 'bootstrap.zip')), 62);
-  const t = Template.fromStack(deploySynth('x86_64', x86));
+  const stack = deploySynth('x86_64', x86);
+  // `cdk deploy --strict` fails on any warning: a deployment's synth has none.
+  Annotations.fromStack(stack).hasNoWarning('*', Match.anyValue());
+  const t = Template.fromStack(stack);
   for (const f of Object.values<any>(t.findResources('AWS::Lambda::Function'))) {
     if (f.Metadata['livepay:binary']) assert.deepEqual(f.Properties.Architectures, ['x86_64']);
   }
@@ -445,8 +448,11 @@ test('a synth for deployment ships only zips built for the stack\'s architecture
   assert.throws(() => deploySynth('x86_64', artifacts(62, { binary: 'sweep-settlements' })),
     /sweep-settlements.*not found/);
   assert.throws(() => deploySynth('x86_64', x86, PLACEHOLDER_JWT_ISSUER), /issuer/);
-  // Tests and the local stack synthesize without a build.
-  synth();
+  // Tests and the local stack synthesize without a build, warned about it.
+  const plain = new LivepayStack(new App(), 'Plain', {
+    architecture: 'x86_64', jwtIssuer: PLACEHOLDER_JWT_ISSUER, jwtAudience: 'livepay', lambdaArtifacts: '/nonexistent',
+  });
+  Annotations.fromStack(plain).hasWarning('*', Match.stringLikeRegexp('not found'));
 });
 
 test('sandbox moves no money: CloudFormation refuses it before creating anything unless the stage is a test stage', () => {
