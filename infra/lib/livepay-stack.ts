@@ -7,7 +7,8 @@ import {
   aws_apigatewayv2 as apigw, aws_apigatewayv2_authorizers as authorizers,
   aws_apigatewayv2_integrations as integrations, aws_cloudwatch as cloudwatch,
   aws_dynamodb as dynamodb, aws_events as events, aws_events_targets as targets, aws_iam as iam, aws_lambda as lambda,
-  aws_lambda_event_sources as eventSources, aws_logs as logs, aws_sns as sns, aws_sqs as sqs,
+  aws_lambda_event_sources as eventSources, aws_logs as logs, aws_secretsmanager as secretsmanager, aws_sns as sns,
+  aws_sqs as sqs,
   aws_cloudwatch_actions as actions, aws_lambda_destinations as destinations,
 } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
@@ -292,37 +293,25 @@ export class LivepayStack extends Stack {
       default: '',
       description: 'Base URL of the Stripe-compatible API (http provider; stripe uses https://api.stripe.com)',
     });
-    const payoutApiKey = new CfnParameter(this, 'PayoutApiKey', {
-      type: 'String',
-      default: '',
-      noEcho: true,
-      description: 'Bearer secret for the provider API (a Stripe secret key for stripe)',
+    // Secrets live in Secrets Manager, never in a function's environment (which anyone with
+    // lambda:GetFunctionConfiguration reads): a function holds the secret's ARN, reads the value
+    // at cold start and again after SECRET_CACHE_SECONDS, so `put-secret-value` rotates it with
+    // no redeploy, and the version before (AWSPREVIOUS) is still accepted for
+    // SECRET_ROTATION_OVERLAP_SECONDS. Each is generated at creation; scripts/deploy puts the
+    // values a deployment supplies (docs/deploying.md).
+    const secret = (id: string, description: string) => new secretsmanager.Secret(this, id, {
+      description,
+      generateSecretString: { passwordLength: 48, excludePunctuation: true },
+      removalPolicy: KEPT,
     });
-
-    const webhookSecret = new CfnParameter(this, 'WebhookSecret', {
-      type: 'String',
-      noEcho: true,
-      minLength: 16,
-      description: 'HMAC secret shared with the payment provider (Livepay-Signature header)',
-    });
-    const stripeWebhookSecret = new CfnParameter(this, 'StripeWebhookSecret', {
-      type: 'String',
-      default: '',
-      noEcho: true,
-      description: 'The Stripe endpoint secret (whsec_…) of POST /v1/webhooks/stripe; empty: every Stripe delivery is refused',
-    });
-    const stripeWebhookSecretPrevious = new CfnParameter(this, 'StripeWebhookSecretPrevious', {
-      type: 'String',
-      default: '',
-      noEcho: true,
-      description: 'During a rotation, the endpoint secret Stripe still signs with beside the new one',
-    });
-    const stripeConnectWebhookSecret = new CfnParameter(this, 'StripeConnectWebhookSecret', {
-      type: 'String',
-      default: '',
-      noEcho: true,
-      description: 'The secret of the Connect endpoint (connected accounts\' events, account.updated) when it is registered on the same URL',
-    });
+    const payoutApiKey = secret('PayoutApiKey',
+      'The payout provider\'s API key (a Stripe secret key, sk_…): put by scripts/deploy');
+    const webhookSecret = secret('WebhookSecret',
+      'HMAC secret shared with the payment provider (Livepay-Signature header); generated unless scripts/deploy puts one');
+    const stripeWebhookSecret = secret('StripeWebhookSecret',
+      'The Stripe endpoint secret (whsec_…) of POST /v1/webhooks/stripe, then the Connect endpoint\'s after a space when it posts to the same URL; until put by scripts/deploy every Stripe delivery is refused');
+    // Signs statement cursors, which carry running balances the next page starts from.
+    const statementCursorKey = secret('StatementCursorKey', 'HMAC key of the statement cursors (generated; rotate freely)');
     const stripeLivemode = new CfnParameter(this, 'StripeLivemode', {
       type: 'String',
       default: 'false',
@@ -391,7 +380,10 @@ export class LivepayStack extends Stack {
     commerce.grant(streamsApi, 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:Query');
     idempotency.grant(streamsApi, 'dynamodb:GetItem', 'dynamodb:PutItem');
 
-    const creatorsApi = makeFunction(spec('creators-api'), { ...tables, PAYOUT_QUEUE_URL: payoutQueue.queueUrl });
+    const creatorsApi = makeFunction(spec('creators-api'), {
+      ...tables, PAYOUT_QUEUE_URL: payoutQueue.queueUrl, STATEMENT_CURSOR_KEY_SECRET_ARN: statementCursorKey.secretArn,
+    });
+    statementCursorKey.grantRead(creatorsApi);
     ledger.grant(creatorsApi, 'dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:PutItem', 'dynamodb:UpdateItem');
     commerce.grant(creatorsApi, 'dynamodb:Query');
     idempotency.grant(creatorsApi, 'dynamodb:GetItem', 'dynamodb:PutItem');
@@ -459,8 +451,10 @@ export class LivepayStack extends Stack {
       ...tables,
       PAYOUT_PROVIDER: payoutProvider.valueAsString,
       PAYOUT_API_URL: payoutApiUrl.valueAsString,
-      PAYOUT_API_KEY: payoutApiKey.valueAsString,
+      PAYOUT_API_KEY_SECRET_ARN: payoutApiKey.secretArn,
+      LIVEPAY_TEST_STAGE: testStage.valueAsString,
     }, PAYOUT_CONSUMER_TIMEOUT);
+    payoutApiKey.grantRead(executePayouts);
     ledger.grant(executePayouts, 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem');
     executePayouts.addEventSource(new eventSources.SqsEventSource(payoutQueue, {
       batchSize: PAYOUT_BATCH_SIZE,
@@ -486,10 +480,8 @@ export class LivepayStack extends Stack {
       schedulePayouts.metricErrors({ period: Duration.hours(1) }), 1);
 
     const paymentsWebhook = makeFunction(spec('payments-webhook'), {
-      ...tables, LIVEPAY_WEBHOOK_SECRET: webhookSecret.valueAsString, PAYOUT_QUEUE_URL: payoutQueue.queueUrl,
-      LIVEPAY_STRIPE_WEBHOOK_SECRET: stripeWebhookSecret.valueAsString,
-      LIVEPAY_STRIPE_WEBHOOK_SECRET_PREVIOUS: stripeWebhookSecretPrevious.valueAsString,
-      LIVEPAY_STRIPE_CONNECT_WEBHOOK_SECRET: stripeConnectWebhookSecret.valueAsString,
+      ...tables, LIVEPAY_WEBHOOK_SECRET_ARN: webhookSecret.secretArn, PAYOUT_QUEUE_URL: payoutQueue.queueUrl,
+      LIVEPAY_STRIPE_WEBHOOK_SECRET_ARN: stripeWebhookSecret.secretArn,
       LIVEPAY_STRIPE_LIVEMODE: stripeLivemode.valueAsString,
     });
     // A purchase checks in its transaction that it was not charged back first (ConditionCheck);
@@ -498,6 +490,8 @@ export class LivepayStack extends Stack {
     ledger.grant(paymentsWebhook, 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem',
       'dynamodb:ConditionCheckItem', 'dynamodb:Query', 'dynamodb:BatchGetItem');
     commerce.grant(paymentsWebhook, 'dynamodb:UpdateItem');
+    webhookSecret.grantRead(paymentsWebhook);
+    stripeWebhookSecret.grantRead(paymentsWebhook);
     // A payment owed back is refunded through the payout executor's queue.
     payoutQueue.grantSendMessages(paymentsWebhook);
 
@@ -562,6 +556,10 @@ export class LivepayStack extends Stack {
     new CfnOutput(this, 'AlarmTopicArn', { value: alarmTopic.topicArn });
     new CfnOutput(this, 'SettlementQueueUrl', { value: settlementQueue.queueUrl });
     new CfnOutput(this, 'PayoutQueueUrl', { value: payoutQueue.queueUrl });
+    // Where scripts/deploy puts the secrets a deployment supplies.
+    new CfnOutput(this, 'WebhookSecretArn', { value: webhookSecret.secretArn });
+    new CfnOutput(this, 'StripeWebhookSecretArn', { value: stripeWebhookSecret.secretArn });
+    new CfnOutput(this, 'PayoutApiKeyArn', { value: payoutApiKey.secretArn });
   }
 }
 

@@ -130,8 +130,6 @@ test('least privilege: who may enqueue settlement or money out (payouts, refunds
     const vars = fn.Properties.Environment.Variables;
     assert.equal('SETTLEMENT_QUEUE_URL' in vars, settlementSenders.includes(binary), id);
     assert.equal('PAYOUT_QUEUE_URL' in vars, payoutSenders.includes(binary), id);
-    assert.equal('LIVEPAY_WEBHOOK_SECRET' in vars, binary === 'payments-webhook', id);
-    assert.equal('PAYOUT_API_KEY' in vars, binary === 'execute-payouts', id);
   }
   const policies = t.findResources('AWS::IAM::Policy');
   const sendMessage = Object.entries<any>(policies).filter(([, p]) => JSON.stringify(p).includes('sqs:SendMessage'));
@@ -140,6 +138,40 @@ test('least privilege: who may enqueue settlement or money out (payouts, refunds
   // No function may scan or delete items.
   const all = JSON.stringify(policies);
   assert.ok(!all.includes('dynamodb:Scan') && !all.includes('dynamodb:DeleteItem') && !all.includes('dynamodb:*'));
+});
+
+test('no environment variable holds a secret: each names a Secrets Manager secret only its function may read', () => {
+  const t = synth();
+  const secrets = t.findResources('AWS::SecretsManager::Secret');
+  const owners: Record<string, string> = {
+    WebhookSecret: 'payments-webhook', StripeWebhookSecret: 'payments-webhook',
+    PayoutApiKey: 'execute-payouts', StatementCursorKey: 'creators-api',
+  };
+  assert.deepEqual(Object.keys(secrets).map((id) => id.replace(/[0-9A-F]{8}$/, '')).sort(), Object.keys(owners).sort());
+  assert.deepEqual(t.findParameters('*', { NoEcho: true }), {}, 'no secret passes through a parameter');
+  const fns = t.findResources('AWS::Lambda::Function');
+  const policies = Object.values<any>(t.findResources('AWS::IAM::Policy'));
+  for (const [id, fn] of Object.entries<any>(fns)) {
+    const binary = fn.Metadata?.['livepay:binary'];
+    if (!binary) continue;
+    const vars = fn.Properties.Environment.Variables;
+    for (const [name, value] of Object.entries<any>(vars)) {
+      if (/SECRET|KEY|TOKEN|PASSWORD/.test(name) && !name.endsWith('_INDEX')) {
+        assert.ok(name.endsWith('_SECRET_ARN'), `${id}: ${name} would hold a secret's value`);
+        assert.ok(value.Ref && value.Ref in secrets, `${id}: ${name} names a secret of the stack`);
+      }
+    }
+    const role = fn.Properties.Role['Fn::GetAtt'][0];
+    const readable = policies
+      .filter((p) => p.Properties.Roles.some((r: any) => r.Ref === role))
+      .flatMap((p) => p.Properties.PolicyDocument.Statement)
+      .filter((s) => [s.Action].flat().includes('secretsmanager:GetSecretValue'))
+      .map((s) => s.Resource.Ref.replace(/[0-9A-F]{8}$/, ''));
+    const own = Object.entries(owners).filter(([, b]) => b === binary).map(([s]) => s);
+    assert.deepEqual(readable.sort(), own.sort(), `${binary} may read exactly its secrets`);
+    assert.deepEqual(Object.values<any>(vars).filter((v) => v.Ref in secrets).map((v) => v.Ref.replace(/[0-9A-F]{8}$/, '')).sort(),
+      own.sort(), `${binary} names exactly its secrets`);
+  }
 });
 
 test('settle-payouts consumes the settlement queue in batches and reports partial failures', () => {
@@ -253,7 +285,6 @@ test('payouts: a FIFO queue with a FIFO DLQ feeds execute-payouts; a weekly sche
   const params = t.toJSON().Parameters;
   assert.deepEqual(params.PayoutProvider.AllowedValues, ['stripe', 'http', 'sandbox']);
   assert.equal(params.PayoutProvider.Default, undefined);
-  assert.equal(params.PayoutApiKey.NoEcho, true);
 });
 
 test('operations: a dashboard of the EMF metrics, and alarms on settlement lag, failed payouts, 5xx and throttles', () => {

@@ -7,6 +7,7 @@ use crate::domain::settlement::{SettlementPolicy, BPS, DEFAULT_GIFT_HOLD_SECONDS
 use crate::domain::shop::{ShopPolicy, MAX_PLATFORM_FEE_BPS};
 use crate::domain::streams::StreamPolicy;
 use crate::domain::wallet::SpendLimits;
+use crate::secrets::{Secret, SecretPolicy};
 use crate::store::Tables;
 
 /// Idempotency keys are kept at least this long (API.md, after Stripe).
@@ -47,6 +48,8 @@ pub enum ConfigError {
     Invalid { name: &'static str, reason: String },
     #[error("the AWS clients' TLS trust store cannot be built: {0}")]
     Tls(String),
+    #[error("{0}")]
+    Secret(String),
 }
 
 impl Config {
@@ -214,40 +217,64 @@ pub fn required_env(name: &'static str) -> Result<String, ConfigError> {
         .ok_or(ConfigError::Missing(name))
 }
 
+/// A secret of Secrets Manager, named by the ARN in `name` (`*_SECRET_ARN`), cached as
+/// `SECRET_CACHE_SECONDS` and `SECRET_ROTATION_OVERLAP_SECONDS` say (see `secrets`).
+pub async fn secret(
+    sdk: &aws_config::SdkConfig,
+    get: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+) -> Result<Secret, ConfigError> {
+    let seconds = |name: &'static str, default: u64| -> Result<u64, ConfigError> {
+        get(name).map_or(Ok(default), |v| {
+            v.parse().map_err(|e| ConfigError::Invalid {
+                name,
+                reason: format!("{e}"),
+            })
+        })
+    };
+    let policy = SecretPolicy {
+        cache: std::time::Duration::from_secs(seconds(
+            "SECRET_CACHE_SECONDS",
+            crate::secrets::DEFAULT_CACHE_SECONDS,
+        )?),
+        rotation_overlap: crate::domain::time::seconds(seconds(
+            "SECRET_ROTATION_OVERLAP_SECONDS",
+            crate::secrets::DEFAULT_ROTATION_OVERLAP_SECONDS,
+        )?),
+    };
+    let id = get(name)
+        .filter(|v| !v.is_empty())
+        .ok_or(ConfigError::Missing(name))?;
+    Ok(Secret::load(aws_sdk_secretsmanager::Client::new(sdk), id, policy).await?)
+}
+
 /// The webhooks' secrets: the provider-neutral webhook's, and Stripe's endpoint secrets with the
 /// mode of the account they belong to.
-#[derive(Clone)]
 pub struct WebhookSecrets {
-    /// `LIVEPAY_WEBHOOK_SECRET`.
-    pub payments: Vec<u8>,
-    /// `LIVEPAY_STRIPE_WEBHOOK_SECRET`, then `LIVEPAY_STRIPE_WEBHOOK_SECRET_PREVIOUS` while a
-    /// rotation's old secret is still active, and `LIVEPAY_STRIPE_CONNECT_WEBHOOK_SECRET`: Stripe
-    /// sends connected accounts' events (`account.updated`) to a Connect endpoint, with its own
-    /// secret, which may be this same URL. None set: every Stripe delivery is `401`.
-    pub stripe: Vec<Vec<u8>>,
+    /// `LIVEPAY_WEBHOOK_SECRET_ARN`.
+    pub payments: Secret,
+    /// `LIVEPAY_STRIPE_WEBHOOK_SECRET_ARN`: the Stripe endpoint secret (`whsec_…`), and the
+    /// Connect endpoint's after a space when Stripe sends connected accounts' events
+    /// (`account.updated`) to this same URL. Until it holds one, every Stripe delivery is `401`.
+    pub stripe: Secret,
     /// `LIVEPAY_STRIPE_LIVEMODE` (`true` for a live account; default `false`): events of the
     /// other mode are refused.
     pub stripe_livemode: bool,
 }
 
 impl WebhookSecrets {
-    pub fn from_env() -> Result<Self, ConfigError> {
-        let stripe = [
-            "LIVEPAY_STRIPE_WEBHOOK_SECRET",
-            "LIVEPAY_STRIPE_WEBHOOK_SECRET_PREVIOUS",
-            "LIVEPAY_STRIPE_CONNECT_WEBHOOK_SECRET",
-        ]
-        .into_iter()
-        .filter_map(|name| std::env::var(name).ok().filter(|v| !v.is_empty()))
-        .map(String::into_bytes)
-        .collect::<Vec<_>>();
-        if stripe.is_empty() {
-            tracing::warn!("no LIVEPAY_STRIPE_WEBHOOK_SECRET: every Stripe delivery is refused");
-        }
-        let stripe_livemode = match std::env::var("LIVEPAY_STRIPE_LIVEMODE").as_deref() {
-            Err(_) | Ok("false") => false,
-            Ok("true") => true,
-            Ok(_) => {
+    pub async fn from_env(sdk: &aws_config::SdkConfig) -> Result<Self, ConfigError> {
+        Self::load(sdk, |name| std::env::var(name).ok()).await
+    }
+
+    pub async fn load(
+        sdk: &aws_config::SdkConfig,
+        get: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, ConfigError> {
+        let stripe_livemode = match get("LIVEPAY_STRIPE_LIVEMODE").as_deref() {
+            None | Some("false") => false,
+            Some("true") => true,
+            Some(_) => {
                 return Err(ConfigError::Invalid {
                     name: "LIVEPAY_STRIPE_LIVEMODE",
                     reason: "true or false".into(),
@@ -255,8 +282,8 @@ impl WebhookSecrets {
             }
         };
         Ok(Self {
-            payments: required_env("LIVEPAY_WEBHOOK_SECRET")?.into_bytes(),
-            stripe,
+            payments: secret(sdk, &get, "LIVEPAY_WEBHOOK_SECRET_ARN").await?,
+            stripe: secret(sdk, &get, "LIVEPAY_STRIPE_WEBHOOK_SECRET_ARN").await?,
             stripe_livemode,
         })
     }

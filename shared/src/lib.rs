@@ -4,6 +4,7 @@
 //! - [`store`]: DynamoDB adapters, the only code that knows item shapes and expressions.
 //! - [`queue`]: SQS adapters, the only code that knows message formats.
 //! - [`provider`]: payout providers (sandbox, Stripe-Connect-style HTTP).
+//! - [`secrets`]: Secrets Manager, read at cold start and cached for a bounded time.
 //! - [`http`]: API Gateway glue: claims → caller, errors → responses, idempotency.
 //! - [`api`]: one module per function: parse, decide (domain), commit (store).
 
@@ -15,6 +16,7 @@ pub mod input;
 pub mod jobs;
 pub mod provider;
 pub mod queue;
+pub mod secrets;
 pub mod store;
 pub mod telemetry;
 

@@ -18,10 +18,12 @@ use std::process::Command;
 use std::sync::{Arc, Mutex};
 
 use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
+use livepay::config::WebhookSecrets;
 use livepay::domain::payments::sign;
 use livepay::provider::sandbox::{SandboxBehavior, SandboxProvider};
 use livepay::queue::payouts::PayoutQueue;
 use livepay::queue::settlement::{SettlementEvent, SettlementQueue};
+use livepay::secrets::Secret;
 use livepay::{App, Clock, Config};
 use serde_json::{json, Value};
 use time::OffsetDateTime;
@@ -31,19 +33,6 @@ pub use events::{Identity, Req};
 pub use faults::Faults;
 
 pub const WEBHOOK_SECRET: &str = "test-webhook-secret-0123456789";
-
-/// The webhooks' secrets every test's functions hold: the provider-neutral one, and Stripe's
-/// current and previous endpoint secrets (a rotation in progress), in test mode.
-pub fn webhook_secrets() -> livepay::config::WebhookSecrets {
-    livepay::config::WebhookSecrets {
-        payments: WEBHOOK_SECRET.as_bytes().to_vec(),
-        stripe: vec![
-            stripe::STRIPE_WEBHOOK_SECRET.as_bytes().to_vec(),
-            stripe::STRIPE_PREVIOUS_WEBHOOK_SECRET.as_bytes().to_vec(),
-        ],
-        stripe_livemode: false,
-    }
-}
 
 /// A clock tests can move.
 pub struct TestClock(Mutex<OffsetDateTime>);
@@ -91,6 +80,12 @@ pub struct TestEnv {
     pub calls: CallCounter,
     /// Faults injected into every DynamoDB and SQS call while armed.
     pub faults: Faults,
+    /// The webhooks' secrets, read from the emulator's Secrets Manager as the function reads
+    /// them: the provider-neutral one, and Stripe's endpoint secret in a rotation's overlap
+    /// (the previous one still accepted), in test mode.
+    pub secrets: Arc<WebhookSecrets>,
+    /// The statement cursors' key, likewise.
+    pub cursor_key: Arc<Secret>,
     clock: Arc<TestClock>,
 }
 
@@ -127,6 +122,16 @@ impl TestEnv {
                 .build(),
         );
         let clock = Arc::new(TestClock(Mutex::new(OffsetDateTime::now_utc())));
+        let secrets = WebhookSecrets::load(&sdk, |k| env.get(k).cloned())
+            .await
+            .expect("the provisioned secrets are readable");
+        let cursor_key = livepay::config::secret(
+            &sdk,
+            &|k| env.get(k).cloned(),
+            "STATEMENT_CURSOR_KEY_SECRET_ARN",
+        )
+        .await
+        .expect("the provisioned cursor key is readable");
         let queue_url = env["SETTLEMENT_QUEUE_URL"].clone();
         let payout_queue_url = env["PAYOUT_QUEUE_URL"].clone();
         Self {
@@ -140,6 +145,8 @@ impl TestEnv {
             env,
             calls,
             faults,
+            secrets: Arc::new(secrets),
+            cursor_key: Arc::new(cursor_key),
             clock,
         }
     }
@@ -164,6 +171,8 @@ impl TestEnv {
             env: self.env.clone(),
             calls: self.calls.clone(),
             faults: self.faults.clone(),
+            secrets: self.secrets.clone(),
+            cursor_key: self.cursor_key.clone(),
             clock,
         }
     }
@@ -191,13 +200,14 @@ impl TestEnv {
             Func::WalletApi => livepay::api::wallet::handle(&self.app, request).await,
             Func::StreamsApi => livepay::api::streams::handle(&self.app, request).await,
             Func::CreatorsApi => {
-                livepay::api::creators::handle(&self.app, &self.payouts, request).await
+                livepay::api::creators::handle(&self.app, &self.payouts, &self.cursor_key, request)
+                    .await
             }
             Func::PlaceOrder => livepay::api::place_order::handle(&self.app, request).await,
             Func::ShopApi => livepay::api::shop::handle(&self.app, &self.payouts, request).await,
             Func::PaymentsWebhook => {
-                let secrets = webhook_secrets();
-                livepay::api::payments::handle(&self.app, &secrets, &self.payouts, request).await
+                livepay::api::payments::handle(&self.app, &self.secrets, &self.payouts, request)
+                    .await
             }
         }
         .expect("handlers never fail: every error is a response");
@@ -529,6 +539,11 @@ fn provision(prefix: &str) -> HashMap<String, String> {
             prefix,
         ])
         .args(["--webhook-secret", WEBHOOK_SECRET])
+        .args(["--stripe-webhook-secret", stripe::STRIPE_WEBHOOK_SECRET])
+        .args([
+            "--stripe-webhook-secret-previous",
+            stripe::STRIPE_PREVIOUS_WEBHOOK_SECRET,
+        ])
         .output()
         .expect("the provisioner runs");
     assert!(

@@ -20,6 +20,7 @@ use hyper_util::rt::TokioIo;
 use livepay::domain::payouts::ProviderOutcome;
 use livepay::provider::http::HttpProvider;
 use livepay::provider::{Disbursement, MoneyOutProvider, Rail};
+use livepay::secrets::Secret;
 use livepay_tests::payouts::PAYOUT_SETTINGS;
 use livepay_tests::stripe::event;
 use livepay_tests::{Func, Identity, Req, TestEnv};
@@ -227,7 +228,7 @@ fn soon() -> Instant {
 async fn the_http_provider_sends_the_key_and_secret_and_reads_every_answer() {
     let api = TransferApi::default();
     let url = api.start().await;
-    let provider = HttpProvider::new(format!("{url}/"), "sk_test_secret".into()).unwrap();
+    let provider = HttpProvider::new(format!("{url}/"), Secret::fixed("sk_test_secret")).unwrap();
     use Answer::Canned;
     api.script([
         Canned(200, r#"{"id":"tr_1","object":"transfer"}"#, Duration::ZERO),
@@ -292,7 +293,7 @@ async fn the_http_provider_sends_the_key_and_secret_and_reads_every_answer() {
 async fn the_executor_pays_once_through_http_when_the_first_answer_is_a_503() {
     let api = TransferApi::default();
     let url = api.start().await;
-    let provider = HttpProvider::new(url, "sk_test_secret".into())
+    let provider = HttpProvider::new(url, Secret::fixed("sk_test_secret"))
         .unwrap()
         .to_connected_accounts();
     let env = TestEnv::with_settings(&PAYOUT_SETTINGS).await;
@@ -346,7 +347,7 @@ async fn the_executor_pays_once_through_http_when_the_first_answer_is_a_503() {
 async fn a_timeout_that_paid_then_a_bare_404_is_paid_exactly_once() {
     let api = TransferApi::default();
     let url = api.start().await;
-    let provider = HttpProvider::new(url, "sk_test_secret".into())
+    let provider = HttpProvider::new(url, Secret::fixed("sk_test_secret"))
         .unwrap()
         .to_connected_accounts();
     let env = TestEnv::with_settings(&PAYOUT_SETTINGS).await;
@@ -409,7 +410,7 @@ async fn a_timeout_that_paid_then_a_bare_404_is_paid_exactly_once() {
 async fn a_payee_without_an_account_or_whose_account_disables_payouts_mid_run_is_held() {
     let api = TransferApi::default();
     let url = api.start().await;
-    let provider = HttpProvider::new(url, "sk_test_secret".into())
+    let provider = HttpProvider::new(url, Secret::fixed("sk_test_secret"))
         .unwrap()
         .to_connected_accounts();
     let env = TestEnv::with_settings(&PAYOUT_SETTINGS).await;

@@ -399,18 +399,52 @@ async fn the_statement_explains_every_balance_entry_by_entry() {
     env.assert_conserved().await;
 }
 
+/// The next page of `who`'s statement after `cursor` (one entry a page).
+async fn statement_page(env: &TestEnv, who: &str, cursor: &str) -> livepay_tests::Answer {
+    env.call(
+        Func::CreatorsApi,
+        Req::get("/v1/creators/me/statement", "GET /v1/creators/me/statement")
+            .query("limit", "1")
+            .query("cursor", cursor)
+            .identity(Identity::creator(who)),
+    )
+    .await
+}
+
 #[tokio::test]
-async fn a_forged_cursor_is_400() {
+async fn a_forged_or_edited_cursor_is_400_and_another_payees_too() {
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use base64::Engine;
     let env = payout_env().await;
-    let a = env
-        .call(
-            Func::CreatorsApi,
-            Req::get("/v1/creators/me/statement", "GET /v1/creators/me/statement")
-                .query("cursor", "not-a-cursor")
-                .identity(Identity::creator("c")),
-        )
-        .await;
-    assert_eq!(a.status, 400, "{a:?}");
+    env.fund_creator("c", 300).await;
+    assert_eq!(env.request_payout("c", "p1", 6_000).await.status, 202);
+    let first = statement_page(&env, "c", "").await;
+    let cursor = first.body["next_cursor"]
+        .as_str()
+        .expect("more pages")
+        .to_owned();
+    assert_eq!(statement_page(&env, "c", &cursor).await.status, 200);
+
+    // The cursor carries the running balances the next page starts from: raised by a million,
+    // with its tag kept, it is refused rather than believed.
+    let (payload, tag) = cursor.split_once('.').expect("a sealed cursor");
+    let mut opened: Value =
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap();
+    for balance in opened["balances"].as_object_mut().unwrap().values_mut() {
+        *balance = json!(balance.as_i64().unwrap() + 1_000_000);
+    }
+    let edited = format!("{}.{tag}", URL_SAFE_NO_PAD.encode(opened.to_string()));
+    for forged in [edited.as_str(), "not-a-cursor", payload] {
+        let a = statement_page(&env, "c", forged).await;
+        assert_eq!(
+            (a.status, a.code()),
+            (400, "invalid_request"),
+            "{forged}: {a:?}"
+        );
+    }
+    // Nor is one payee's cursor another's.
+    let a = statement_page(&env, "other", &cursor).await;
+    assert_eq!((a.status, a.code()), (400, "invalid_request"), "{a:?}");
 }
 
 #[tokio::test]

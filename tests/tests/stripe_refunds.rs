@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use livepay::domain::payouts::ProviderOutcome;
 use livepay::provider::http::HttpProvider;
 use livepay::provider::{Disbursement, MoneyOutProvider, Rail};
+use livepay::secrets::Secret;
 
 struct LocalStripe {
     child: Child,
@@ -113,7 +114,8 @@ fn soon() -> Instant {
 #[tokio::test]
 async fn a_refund_is_made_on_the_payment_intent_and_found_by_its_metadata() {
     let stripe = start();
-    let provider = HttpProvider::new(stripe.url.clone(), "sk_test_localstripe".into()).unwrap();
+    let provider =
+        HttpProvider::new(stripe.url.clone(), Secret::fixed("sk_test_localstripe")).unwrap();
     let pi = paid_intent(&stripe.url, 1_200);
     let refund = |reference: &'static str, cents| Disbursement {
         rail: Rail::Refund,

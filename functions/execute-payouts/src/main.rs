@@ -13,8 +13,8 @@ const LOCAL_RUNTIME_BUDGET: Duration = Duration::from_secs(30);
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     livepay::telemetry::init(env!("CARGO_PKG_NAME"));
-    let (app, _) = livepay::App::from_env().await?;
-    let provider = Provider::from_env()?;
+    let (app, sdk) = livepay::App::from_env().await?;
+    let provider = Provider::from_env(&sdk).await?;
     app.warm_up(&[]).await;
     let (app, provider) = (&app, &provider);
     livepay::telemetry::run_job(|event: LambdaEvent<SqsEvent>| async move {

@@ -9,7 +9,7 @@ use livepay::queue::payouts::PayoutQueue;
 async fn main() -> Result<(), Error> {
     livepay::telemetry::init(env!("CARGO_PKG_NAME"));
     let (app, sdk) = livepay::App::from_env().await?;
-    let secrets = WebhookSecrets::from_env()?;
+    let secrets = WebhookSecrets::from_env(&sdk).await?;
     let payouts = PayoutQueue::from_env(&sdk)?;
     app.warm_up(&[payouts.as_ref()]).await;
     livepay::telemetry::run_http(|req| {

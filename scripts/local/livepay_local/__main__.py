@@ -16,9 +16,14 @@ def main() -> None:
     p.add_argument("--prefix", required=True)
     p.add_argument("--webhook-secret", default="local-webhook-secret-0123456789")
     p.add_argument("--stripe-webhook-secret", default="whsec_local_0123456789")
+    p.add_argument("--stripe-webhook-secret-previous", default="",
+                   help="put before --stripe-webhook-secret: a rotation whose overlap has begun")
     p.add_argument("--payout-provider", default="sandbox", choices=["sandbox", "http", "stripe"])
     p.add_argument("--payout-api-url", default="")
     p.add_argument("--payout-api-key", default="")
+    ps = sub.add_parser("put-secrets", help="put a deployment's secrets (scripts/deploy): LIVEPAY_PUT_<output>=value")
+    ps.add_argument("--outputs", required=True, help="cdk deploy's --outputs-file")
+    ps.add_argument("--stack", required=True)
     t = sub.add_parser("token", help="mint a JWT the local gateway accepts")
     t.add_argument("--sub", required=True)
     t.add_argument("--groups", default="")
@@ -50,14 +55,28 @@ def main() -> None:
 
     if args.cmd == "provision":
         tpl = template.load(args.template)
-        refs = provision.provision(tpl, args.endpoint, args.region, args.prefix, args.dynamodb_endpoint)
+        stripe = [v for v in (args.stripe_webhook_secret_previous, args.stripe_webhook_secret) if v]
+        refs = provision.provision(tpl, args.endpoint, args.region, args.prefix, args.dynamodb_endpoint, {
+            "WebhookSecret": [args.webhook_secret], "StripeWebhookSecret": stripe,
+            "PayoutApiKey": [args.payout_api_key or "sk_test_local"]})
+        # The local stack is a test stage: it may pay through the sandbox.
         env = provision.function_env(tpl, refs, {
-            "WebhookSecret": args.webhook_secret, "PayoutProvider": args.payout_provider,
-            "PayoutApiUrl": args.payout_api_url, "PayoutApiKey": args.payout_api_key,
-            "StripeWebhookSecret": args.stripe_webhook_secret, "StripeWebhookSecretPrevious": "", "StripeConnectWebhookSecret": "",
-            "StripeLivemode": "false"})
+            "PayoutProvider": args.payout_provider, "PayoutApiUrl": args.payout_api_url,
+            "StripeLivemode": "false", "TestStage": "true"})
         for name, value in sorted(env.items()):
             print(f"{name}={value}")
+    elif args.cmd == "put-secrets":
+        import json
+        import os
+        import boto3
+        with open(args.outputs) as f:
+            outputs = json.load(f)[args.stack]
+        client = boto3.client("secretsmanager")
+        for output, arn in sorted(outputs.items()):
+            value = os.environ.get(f"LIVEPAY_PUT_{output}", "").strip()
+            if output.endswith("Arn") and value:
+                provision.put_secret(client, arn, value)
+                print(f"{output[:-3]}: put", file=sys.stderr)
     elif args.cmd == "token":
         from . import tokens
         tpl = template.load(args.template)

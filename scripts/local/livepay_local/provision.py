@@ -1,5 +1,7 @@
 """Create exactly the template's tables and queues in the emulator, and resolve every function's
 environment to the local names. Used by scripts/up and, with a per-test prefix, by the tests."""
+import secrets as random_secrets
+
 import boto3
 
 from .template import Template, short_name
@@ -13,13 +15,38 @@ def queue_name(prefix: str, logical_id: str, fifo: bool) -> str:
     return f"{prefix}-{short_name(logical_id)}" + (".fifo" if fifo else "")
 
 
-def provision(t: Template, endpoint: str, region: str, prefix: str, dynamodb_endpoint: str = "") -> dict:
-    """Returns {logical_id: physical value}: table names and queue URLs (what `Ref` gives).
-    Tables go to `dynamodb_endpoint` where the DynamoDB engine is not the SQS emulator."""
+def put_secret(client, secret_id: str, value: str) -> None:
+    """Makes `value` the secret's current version unless it already is: a new value is a rotation
+    (the one before becomes AWSPREVIOUS, still accepted for the overlap), the same value is none.
+    scripts/deploy puts a deployment's secrets with this too."""
+    current = client.get_secret_value(SecretId=secret_id)["SecretString"]
+    if current != value:
+        client.put_secret_value(SecretId=secret_id, SecretString=value)
+
+
+def provision(t: Template, endpoint: str, region: str, prefix: str, dynamodb_endpoint: str = "",
+              secrets: dict = None) -> dict:
+    """Returns {logical_id: physical value}: table names, queue URLs and secret ARNs (what `Ref`
+    gives). Tables go to `dynamodb_endpoint` where the DynamoDB engine is not the SQS emulator.
+    `secrets` maps a secret's short name to its values, oldest first (each put in turn, so the
+    one before last is AWSPREVIOUS); a secret without one gets a random value, as CloudFormation
+    generates it."""
     session = boto3.session.Session(aws_access_key_id="local", aws_secret_access_key="local", region_name=region)
-    ddb = session.client("dynamodb", endpoint_url=dynamodb_endpoint or endpoint)
-    sqs = session.client("sqs", endpoint_url=endpoint)
+    ddb = session.client("dynamodb", endpoint_url=dynamodb_endpoint or endpoint or None)
+    sqs = session.client("sqs", endpoint_url=endpoint or None)
     refs = {}
+    sm = session.client("secretsmanager", endpoint_url=endpoint or None)
+    for secret in t.secrets:
+        name = f"{prefix}-{short_name(secret.logical_id)}"
+        values = (secrets or {}).get(short_name(secret.logical_id)) or [random_secrets.token_urlsafe(36)]
+        try:
+            arn = sm.create_secret(Name=name, SecretString=values[0])["ARN"]
+        except sm.exceptions.ResourceExistsException:
+            arn = sm.describe_secret(SecretId=name)["ARN"]
+            put_secret(sm, arn, values[0])
+        for value in values[1:]:
+            put_secret(sm, arn, value)
+        refs[secret.logical_id] = arn
     existing = set(ddb.list_tables().get("TableNames", []))
     for table in t.tables:
         p = table.props

@@ -17,6 +17,11 @@ class Queue:
 
 
 @dataclass
+class Secret:
+    logical_id: str
+
+
+@dataclass
 class Function:
     logical_id: str
     binary: str
@@ -51,6 +56,7 @@ class Schedule:
 class Template:
     tables: list = field(default_factory=list)
     queues: list = field(default_factory=list)
+    secrets: list = field(default_factory=list)
     functions: list = field(default_factory=list)
     routes: list = field(default_factory=list)
     jwt_issuer: str = ""
@@ -84,6 +90,8 @@ def load(path: str) -> Template:
         t.tables.append(Table(lid, r["Properties"]))
     for lid, r in by_type("AWS::SQS::Queue"):
         t.queues.append(Queue(lid, r.get("Properties", {})))
+    for lid, r in by_type("AWS::SecretsManager::Secret"):
+        t.secrets.append(Secret(lid))
     binaries = {}
     for lid, r in by_type("AWS::Lambda::Function"):
         binary = r.get("Metadata", {}).get("livepay:binary")

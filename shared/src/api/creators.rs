@@ -6,21 +6,23 @@ use lambda_http::{Body, Request, Response};
 use super::leaderboards;
 use crate::http::{serve, ApiError};
 use crate::queue::payouts::PayoutQueue;
+use crate::secrets::Secret;
 use crate::App;
 
 pub async fn handle(
     app: &App,
     payouts: &PayoutQueue,
+    cursor_key: &Secret,
     req: Request,
 ) -> Result<Response<Body>, std::convert::Infallible> {
     serve(req, |r| async move {
         match r.route_key.as_str() {
             "GET /v1/creators/me/balance" => super::payouts::balance(app, r).await,
-            "GET /v1/creators/me/statement" => super::payouts::statement(app, r).await,
+            "GET /v1/creators/me/statement" => super::payouts::statement(app, cursor_key, r).await,
             "POST /v1/creators/me/payouts" => super::payouts::request_payout(app, payouts, r).await,
             "GET /v1/creators/me/payouts" => super::payouts::list(app, r).await,
             "GET /v1/sellers/me/balance" => super::sellers::balance(app, r).await,
-            "GET /v1/sellers/me/statement" => super::sellers::statement(app, r).await,
+            "GET /v1/sellers/me/statement" => super::sellers::statement(app, cursor_key, r).await,
             "POST /v1/sellers/me/payouts" => super::sellers::request_payout(app, payouts, r).await,
             "GET /v1/sellers/me/payouts" => super::sellers::list(app, r).await,
             "GET /v1/admin/payouts" => super::admin::list_held(app, r).await,

@@ -19,7 +19,7 @@ use crate::domain::chargebacks::{
 use crate::domain::ledger::{AccountId, AccountKind, Transfer, TransferKind};
 use crate::domain::payments::{
     coin_purchase_transfers, event_time, verify_signature, ChargedBack, PaymentEvent,
-    WebhookEnvelope,
+    SignatureError, WebhookEnvelope,
 };
 use crate::domain::payouts::ProviderOutcome;
 use crate::domain::refunds::{order_refund_id, payment_refund, Refund, RefundStatus};
@@ -32,6 +32,7 @@ use crate::domain::time::{rfc3339, sortable};
 use crate::domain::wallet::chargeback_split;
 use crate::http::{record_business_id, serve, ApiError, ApiRequest, ApiResponse};
 use crate::queue::payouts::PayoutQueue;
+use crate::secrets::Secret;
 use crate::store::chargebacks::{attribution_edits, Charged, Recorded};
 use crate::store::ledger::{AccountEdit, LedgerWrite};
 use crate::store::orders::{OrderChange, SweepAfter};
@@ -81,16 +82,17 @@ pub async fn handle(
         (status = 401, description = "invalid_signature, stale_signature", body = crate::http::ErrorBody), (status = 503, body = crate::http::ErrorBody)))]
 async fn webhook(
     app: &App,
-    secret: &[u8],
+    secret: &Secret,
     queue: &PayoutQueue,
     req: ApiRequest,
 ) -> Result<ApiResponse, ApiError> {
-    let signed_at = verify_signature(
-        &[secret],
+    let signed_at = verified(
+        secret,
         req.header("livepay-signature"),
         &req.body,
-        app.clock.now().unix_timestamp(),
-    )?;
+        app.clock.now(),
+    )
+    .await?;
     let envelope: WebhookEnvelope = req.json()?;
     let created = envelope.created;
     let (event_id, event) = PaymentEvent::parse(envelope)?;
@@ -103,6 +105,20 @@ async fn webhook(
     };
     let (status, outcome) = apply(app, queue, &delivery, &event).await?;
     Ok(ack(&event_id, status, outcome))
+}
+
+/// When `header` signed `body`, checked against `secret`'s values (read again early when none
+/// matches: see `secrets`).
+pub(super) async fn verified(
+    secret: &Secret,
+    header: Option<&str>,
+    body: &[u8],
+    now: time::OffsetDateTime,
+) -> Result<i64, SignatureError> {
+    let check = |values: &[&[u8]]| verify_signature(values, header, body, now.unix_timestamp());
+    secret
+        .verify(now, check, |e| *e == SignatureError::Invalid)
+        .await
 }
 
 /// A verified delivery of a provider's event.

@@ -4,17 +4,17 @@
 
 use std::collections::BTreeMap;
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
 use serde::{Deserialize, Serialize};
 
 use crate::domain::ledger::{AccountId, AccountKind};
 use crate::domain::payouts::{payable, Payee, PayeeKind, Payout};
+use crate::domain::sealed::{self, Unsealed};
 use crate::http::idempotency::Idempotency;
 use crate::http::{record_business_id, ApiError, ApiRequest, ApiResponse, Role};
 use crate::input::InvalidInput;
 use crate::jobs::payouts::request;
 use crate::queue::payouts::PayoutQueue;
+use crate::secrets::Secret;
 use crate::store::payouts::StoredEntry;
 use crate::telemetry::metric;
 use crate::App;
@@ -212,7 +212,9 @@ pub(crate) async fn list_for(
     Ok(ApiResponse::json(200, &PayoutsView { payouts }))
 }
 
-/// Where a statement page starts: after an entry, with each balance as it stood there.
+/// Where a statement page starts: after an entry, with each balance as it stood there. The next
+/// page trusts those balances, so the cursor is sealed (`domain::sealed`) with the statement
+/// cursor key, for this payee only: an edited one is refused, not believed.
 #[derive(Debug, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Cursor {
@@ -221,15 +223,32 @@ struct Cursor {
 }
 
 impl Cursor {
-    fn decode(raw: &str) -> Result<Self, InvalidInput> {
+    async fn open(app: &App, key: &Secret, payee: &Payee, raw: &str) -> Result<Self, InvalidInput> {
         let invalid = || InvalidInput::new("cursor", "not a cursor this API returned");
-        let bytes = URL_SAFE_NO_PAD.decode(raw).map_err(|_| invalid())?;
+        let context = cursor_context(payee);
+        let bytes = key
+            .verify(
+                app.clock.now(),
+                |keys| sealed::open(keys, &context, raw),
+                |e| *e == Unsealed::Forged,
+            )
+            .await
+            .map_err(|_| invalid())?;
         serde_json::from_slice(&bytes).map_err(|_| invalid())
     }
 
-    fn encode(&self) -> String {
-        URL_SAFE_NO_PAD.encode(serde_json::to_vec(self).expect("a cursor serializes"))
+    async fn seal(&self, key: &Secret, payee: &Payee) -> String {
+        let payload = serde_json::to_vec(self).expect("a cursor serializes");
+        sealed::seal(
+            key.values().await.signing(),
+            &cursor_context(payee),
+            &payload,
+        )
     }
+}
+
+fn cursor_context(payee: &Payee) -> String {
+    format!("statement:{:?}:{}", payee.kind, payee.id)
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -268,19 +287,24 @@ struct StatementView<'a> {
     params(("cursor" = Option<String>, Query, description = "next_cursor of the previous page"),
         ("limit" = Option<u32>, Query, minimum = 1, maximum = 200)),
     responses((status = 200, body = StatementView), (status = 400, body = crate::http::ErrorBody), (status = 401, description = "no token, a bad one, or unusable claims", body = crate::http::Unauthorized), (status = 403, description = "not a creator", body = crate::http::ErrorBody)))]
-pub async fn statement(app: &App, req: ApiRequest) -> Result<ApiResponse, ApiError> {
-    statement_for(app, req, PayeeKind::Creator).await
+pub async fn statement(
+    app: &App,
+    cursor_key: &Secret,
+    req: ApiRequest,
+) -> Result<ApiResponse, ApiError> {
+    statement_for(app, cursor_key, req, PayeeKind::Creator).await
 }
 
 pub(crate) async fn statement_for(
     app: &App,
+    cursor_key: &Secret,
     req: ApiRequest,
     kind: PayeeKind,
 ) -> Result<ApiResponse, ApiError> {
     let payee = payee(&req, kind)?;
     let limit = req.limit(DEFAULT_STATEMENT_PAGE, MAX_STATEMENT_PAGE)?;
     let mut cursor = match req.query_param("cursor").filter(|c| !c.is_empty()) {
-        Some(raw) => Cursor::decode(raw)?,
+        Some(raw) => Cursor::open(app, cursor_key, &payee, raw).await?,
         None => Cursor::default(),
     };
     let after = (!cursor.after.is_empty()).then_some(cursor.after.as_str());
@@ -295,7 +319,7 @@ pub(crate) async fn statement_for(
     let next_cursor = match entries.last() {
         Some(last) if more => {
             cursor.after = last.entry_id.clone();
-            Some(cursor.encode())
+            Some(cursor.seal(cursor_key, &payee).await)
         }
         _ => None,
     };

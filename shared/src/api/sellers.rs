@@ -10,6 +10,7 @@ use crate::domain::payouts::PayeeKind;
 use crate::domain::shop::split_order;
 use crate::http::{ApiError, ApiRequest, ApiResponse};
 use crate::queue::payouts::PayoutQueue;
+use crate::secrets::Secret;
 use crate::App;
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -74,8 +75,12 @@ pub async fn balance(app: &App, req: ApiRequest) -> Result<ApiResponse, ApiError
         (status = 401, description = "no token, a bad one, or unusable claims",
             body = crate::http::Unauthorized),
         (status = 403, description = "not a seller", body = crate::http::ErrorBody)))]
-pub async fn statement(app: &App, req: ApiRequest) -> Result<ApiResponse, ApiError> {
-    statement_for(app, req, PayeeKind::Seller).await
+pub async fn statement(
+    app: &App,
+    cursor_key: &Secret,
+    req: ApiRequest,
+) -> Result<ApiResponse, ApiError> {
+    statement_for(app, cursor_key, req, PayeeKind::Seller).await
 }
 
 /// `POST /v1/sellers/me/payouts`: drawn from `cents_available`, with the creators' limits.

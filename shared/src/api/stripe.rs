@@ -6,13 +6,13 @@
 //! `ignored` (Stripe retries anything else for days). A dispute Stripe closes as won gives back
 //! what its opening took (`api::reinstatement`).
 
-use super::payments::{ack, apply, Delivery};
+use super::payments::{ack, apply, verified, Delivery};
 use super::MAX_PINNED_ATTEMPTS;
 use crate::config::WebhookSecrets;
 use crate::domain::chargebacks::ChargebackError;
 use crate::domain::payments::{
-    verify_signature, ChargebackWon, ChargedBack, ChargedBackOf, CoinsPurchased, OrderChargedBack,
-    OrderPaid, PaymentEvent, RefundAnswered,
+    ChargebackWon, ChargedBack, ChargedBackOf, CoinsPurchased, OrderChargedBack, OrderPaid,
+    PaymentEvent, RefundAnswered,
 };
 use crate::domain::payouts::PayoutStatus;
 use crate::domain::refunds::order_refund_id;
@@ -41,12 +41,13 @@ pub async fn webhook(
     queue: &PayoutQueue,
     req: ApiRequest,
 ) -> Result<ApiResponse, ApiError> {
-    let signed_at = verify_signature(
+    let signed_at = verified(
         &secrets.stripe,
         req.header("stripe-signature"),
         &req.body,
-        app.clock.now().unix_timestamp(),
-    )?;
+        app.clock.now(),
+    )
+    .await?;
     let event = StripeEvent::parse(&req.body)?;
     record_business_id(&event.id);
     if event.livemode != secrets.stripe_livemode {

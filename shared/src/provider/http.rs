@@ -1,4 +1,6 @@
-//! A Stripe-style money-out API, form-encoded, `Authorization: Bearer {PAYOUT_API_KEY}`:
+//! A Stripe-style money-out API, form-encoded, `Authorization: Bearer <API key>` (the secret
+//! `PAYOUT_API_KEY_SECRET_ARN` names, read again as `secrets` says, so a rolled key is used
+//! without a redeploy):
 //! - a payout is `POST /v1/transfers` (`amount`, `currency=usd`, `destination` = the payee's
 //!   payout account, `transfer_group` = the payout id), found again with
 //!   `GET /v1/transfers?transfer_group=<payout id>`;
@@ -26,6 +28,7 @@ use serde::Deserialize;
 use super::{Disbursement, MoneyOutProvider, Rail, Unsettled};
 use crate::config::ConfigError;
 use crate::domain::payouts::ProviderOutcome;
+use crate::secrets::Secret;
 
 /// Largest answer read: a list of a payment's refunds is a few tens of kilobytes.
 const MAX_RESPONSE_BYTES: usize = 256 * 1024;
@@ -38,14 +41,14 @@ pub use crate::domain::stripe::REFUND_ID_METADATA;
 pub struct HttpProvider {
     client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
     base_url: String,
-    secret: String,
+    key: Secret,
     /// Stripe Connect: a transfer goes to the payee's connected account
     /// (`store::payout_accounts`), not to the payee's id.
     connected_accounts: bool,
 }
 
 impl HttpProvider {
-    pub fn new(base_url: String, secret: String) -> Result<Self, ConfigError> {
+    pub fn new(base_url: String, key: Secret) -> Result<Self, ConfigError> {
         let connector = HttpsConnectorBuilder::new()
             .with_native_roots()
             .map_err(|e| ConfigError::Invalid {
@@ -64,7 +67,7 @@ impl HttpProvider {
         Ok(Self {
             client: Client::builder(TokioExecutor::new()).build(connector),
             base_url: base_url.trim_end_matches('/').to_owned(),
-            secret,
+            key,
             connected_accounts: false,
         })
     }
@@ -87,8 +90,12 @@ impl HttpProvider {
         let time = deadline
             .saturating_duration_since(Instant::now())
             .min(MAX_CALL);
+        let key = self.key.values().await;
         let request = request
-            .header("authorization", format!("Bearer {}", self.secret))
+            .header(
+                "authorization",
+                format!("Bearer {}", String::from_utf8_lossy(key.signing())),
+            )
             .body(Full::new(Bytes::from(body)))
             .map_err(|e| Unsettled(format!("cannot build the request: {e}")))?;
         let exchange = async {

@@ -73,21 +73,32 @@ pub trait MoneyOutProvider: Send + Sync {
 /// Stripe's API.
 pub const STRIPE_API_URL: &str = "https://api.stripe.com";
 
-/// The provider a deployment configured: `PAYOUT_PROVIDER=stripe` (with `PAYOUT_API_KEY`, a
-/// Stripe secret key), `http` (the same calls to `PAYOUT_API_URL`) or `sandbox` (with
-/// `PAYOUT_SANDBOX_BEHAVIOR`). There is no default: a
-/// deployment that forgot would otherwise mark payouts paid that never left.
+/// The provider a deployment configured: `PAYOUT_PROVIDER=stripe` (with
+/// `PAYOUT_API_KEY_SECRET_ARN`, the secret holding a Stripe secret key), `http` (the same calls
+/// to `PAYOUT_API_URL`) or `sandbox` (with `PAYOUT_SANDBOX_BEHAVIOR`, and only on a stage that
+/// says it moves no money, `LIVEPAY_TEST_STAGE=true`). There is no default: a deployment that
+/// forgot would otherwise mark payouts paid that never left.
 pub enum Provider {
     Sandbox(sandbox::SandboxProvider),
     Http(Box<http::HttpProvider>),
 }
 
 impl Provider {
-    pub fn from_env() -> Result<Self, crate::config::ConfigError> {
-        use crate::config::{required_env, ConfigError};
+    pub async fn from_env(sdk: &aws_config::SdkConfig) -> Result<Self, crate::config::ConfigError> {
+        use crate::config::{required_env, secret, ConfigError};
+        let env = |name: &str| std::env::var(name).ok();
+        let key = || secret(sdk, &env, "PAYOUT_API_KEY_SECRET_ARN");
         match required_env("PAYOUT_PROVIDER")?.as_str() {
+            "sandbox" if env("LIVEPAY_TEST_STAGE").as_deref() != Some("true") => {
+                Err(ConfigError::Invalid {
+                    name: "PAYOUT_PROVIDER",
+                    reason: "sandbox moves no money: only a test stage (LIVEPAY_TEST_STAGE=true) \
+                             may use it"
+                        .into(),
+                })
+            }
             "sandbox" => {
-                let behavior = std::env::var("PAYOUT_SANDBOX_BEHAVIOR").unwrap_or_default();
+                let behavior = env("PAYOUT_SANDBOX_BEHAVIOR").unwrap_or_default();
                 sandbox::SandboxBehavior::parse(&behavior)
                     .map(|b| Provider::Sandbox(sandbox::SandboxProvider::new(b)))
                     .ok_or(ConfigError::Invalid {
@@ -97,13 +108,13 @@ impl Provider {
             }
             "http" => Ok(Provider::Http(Box::new(http::HttpProvider::new(
                 required_env("PAYOUT_API_URL")?,
-                required_env("PAYOUT_API_KEY")?,
+                key().await?,
             )?))),
             // Stripe itself, unless PAYOUT_API_URL points elsewhere (a stand-in).
             "stripe" => Ok(Provider::Http(Box::new(
                 http::HttpProvider::new(
                     required_env("PAYOUT_API_URL").unwrap_or_else(|_| STRIPE_API_URL.to_owned()),
-                    required_env("PAYOUT_API_KEY")?,
+                    key().await?,
                 )?
                 .to_connected_accounts(),
             ))),
