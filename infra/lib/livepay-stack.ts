@@ -432,6 +432,10 @@ export class LivepayStack extends Stack {
     const sweepSettlements = makeFunction(spec('sweep-settlements'), {
       ...tables, SETTLEMENT_QUEUE_URL: settlementQueue.queueUrl, PAYOUT_QUEUE_URL: payoutQueue.queueUrl,
     }, SWEEP_TIMEOUT);
+    // The sweep cannot overlap itself: one instance at most, so a minute's event that finds the
+    // last sweep still running (its timeout is 120 s) is throttled, and Lambda holds it back
+    // until the max event age below, then drops it; the next minute's sweep does its work.
+    (sweepSettlements.node.defaultChild as lambda.CfnFunction).reservedConcurrentExecutions = 1;
     ledger.grant(sweepSettlements, 'dynamodb:Query', 'dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:PutItem');
     commerce.grant(sweepSettlements, 'dynamodb:GetItem', 'dynamodb:UpdateItem');
     settlementQueue.grantSendMessages(sweepSettlements);

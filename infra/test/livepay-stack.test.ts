@@ -380,6 +380,11 @@ test('every schedule target retries and has a DLQ, whose depth alarms; a failed 
     MetricName: 'ApproximateNumberOfMessagesVisible',
     Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [Match.stringLikeRegexp('^ScheduleDlq'), 'QueueName'] } }],
   });
+  // A sweep cannot overlap itself: one instance at most, and only that function is limited so.
+  const reserved = Object.values<any>(t.findResources('AWS::Lambda::Function'))
+    .filter((f) => f.Properties.ReservedConcurrentExecutions !== undefined)
+    .map((f) => [f.Metadata['livepay:binary'], f.Properties.ReservedConcurrentExecutions]);
+  assert.deepEqual(reserved, [['sweep-settlements', 1]]);
 });
 
 test('alarms reach someone: every alarm notifies the stage topic when it fires and when it clears', () => {
