@@ -92,7 +92,15 @@ export const PAYOUT_BATCH_SIZE = 10;
 export const PAYOUT_SCHEDULE = Duration.days(7);
 /** Alarm when a payout message is older than this: payouts are stuck in `processing`. */
 export const PAYOUT_MAX_AGE = Duration.minutes(15);
-const PAYOUT_SCHEDULE_TIMEOUT = Duration.minutes(15);
+/**
+ * The payout run's timeout. The weekly event only fans the run out onto its queue; each piece
+ * (200 payees, shared/src/jobs/payout_run.rs) takes seconds.
+ */
+const PAYOUT_RUN_TIMEOUT = Duration.minutes(2);
+/** Pieces of a payout run at once (SQS event source maximum concurrency: its least, 2). */
+export const PAYOUT_RUN_MAX_CONCURRENCY = 2;
+/** Deliveries before a piece of a run is parked on the DLQ (its payouts are then not requested). */
+export const PAYOUT_RUN_MAX_RECEIVE_COUNT = 5;
 /** Index names the functions get through their environment (see shared/src/store/mod.rs). */
 export const LEDGER_SWEEP_INDEX = 'sweep';
 export const LEDGER_OPEN_ORDERS_INDEX = 'open_orders';
@@ -468,11 +476,22 @@ export class LivepayStack extends Stack {
     alarm('PayoutExecutorFailing', 'execute-payouts keeps failing: payouts and refunds wait in processing',
       executePayouts.metricErrors({ period: Duration.minutes(5) }), 3);
 
+    // The weekly run fans out: the weekly event sends one piece per shard of the payout list
+    // onto this queue, and each piece, consumed by the same function, sends the piece after it.
+    const [payoutRunQueue, payoutRunDlq] = queueWithDlq('PayoutRun', PAYOUT_RUN_TIMEOUT, PAYOUT_RUN_MAX_RECEIVE_COUNT);
+    alarm('PayoutRunDlqNotEmpty', 'A piece of the weekly payout run failed repeatedly: its payees\' payouts were not requested',
+      payoutRunDlq.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(1) }), 1);
     const schedulePayouts = makeFunction(spec('schedule-payouts'), {
-      ...tables, PAYOUT_QUEUE_URL: payoutQueue.queueUrl,
-    }, PAYOUT_SCHEDULE_TIMEOUT);
+      ...tables, PAYOUT_QUEUE_URL: payoutQueue.queueUrl, PAYOUT_RUN_QUEUE_URL: payoutRunQueue.queueUrl,
+    }, PAYOUT_RUN_TIMEOUT);
     ledger.grant(schedulePayouts, 'dynamodb:Query', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem');
     payoutQueue.grantSendMessages(schedulePayouts);
+    payoutRunQueue.grantSendMessages(schedulePayouts);
+    schedulePayouts.addEventSource(new eventSources.SqsEventSource(payoutRunQueue, {
+      batchSize: 1,
+      reportBatchItemFailures: true,
+      maxConcurrency: PAYOUT_RUN_MAX_CONCURRENCY,
+    }));
     new events.Rule(this, 'PayoutSchedule', {
       description: 'Runs schedule-payouts: a payout for every creator with the minimum available',
       schedule: events.Schedule.rate(PAYOUT_SCHEDULE),

@@ -9,7 +9,7 @@ import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import {
   API_RATE_LIMIT, bootstrapMachine, LivepayStack, logicalName, PLACEHOLDER_JWT_ISSUER, PAYOUT_BATCH_SIZE, PAYOUT_MAX_CONCURRENCY, SCHEDULE_RETRY_ATTEMPTS,
   SETTLEMENT_MAX_CONCURRENCY, WEBHOOK_RATE_LIMIT, PAYOUT_CONSUMER_TIMEOUT, PAYOUT_MAX_AGE, PAYOUT_MAX_RECEIVE_COUNT,
-  PAYOUT_SCHEDULE, SETTLEMENT_BATCH_SIZE, SETTLEMENT_CONSUMER_TIMEOUT, SWEEP_SCHEDULE,
+  PAYOUT_SCHEDULE, SETTLEMENT_BATCH_SIZE, SETTLEMENT_CONSUMER_TIMEOUT, SWEEP_SCHEDULE, PAYOUT_RUN_MAX_CONCURRENCY, PAYOUT_RUN_MAX_RECEIVE_COUNT,
 } from '../lib/livepay-stack';
 import { FUNCTIONS } from '../lib/functions';
 import { METRIC_NAMESPACE, METRICS, PAYOUT_FAILURES_ALARM, SETTLEMENT_LAG_ALARM } from '../lib/observability';
@@ -184,7 +184,7 @@ test('settle-payouts consumes the settlement queue in batches and reports partia
     MaximumBatchingWindowInSeconds: 2,
     FunctionResponseTypes: ['ReportBatchItemFailures'],
   });
-  t.resourceCountIs('AWS::Lambda::EventSourceMapping', 2);
+  t.resourceCountIs('AWS::Lambda::EventSourceMapping', 3);
   assert.equal(fns[settleId].Properties.Timeout, SETTLEMENT_CONSUMER_TIMEOUT.toSeconds());
 });
 
@@ -328,6 +328,29 @@ test('state is kept: tables protected from deletion, queues and logs retained, l
   t.allResourcesProperties('AWS::Logs::LogGroup', { RetentionInDays: 365 });
   const dashboard: any = Object.values(t.findResources('AWS::CloudWatch::Dashboard'))[0];
   assert.equal(dashboard.Properties.DashboardName, 'livepay-Test', 'named per stage');
+});
+
+test('the weekly payout run fans out in bounded pieces through its own queue, whose DLQ alarms', () => {
+  const t = synth();
+  const queues = t.findResources('AWS::SQS::Queue');
+  const queueId = Object.keys(queues).find((id) => id.startsWith('PayoutRunQueue'))!;
+  const dlqId = Object.keys(queues).find((id) => id.startsWith('PayoutRunDlq'))!;
+  assert.deepEqual(queues[queueId].Properties.RedrivePolicy, {
+    deadLetterTargetArn: { 'Fn::GetAtt': [dlqId, 'Arn'] }, maxReceiveCount: PAYOUT_RUN_MAX_RECEIVE_COUNT,
+  });
+  const fn = t.findResources('AWS::Lambda::Function')[idOf(t, 'schedule-payouts')];
+  assert.ok(fn.Properties.Timeout <= 120, 'a piece is short; no 15-minute run');
+  assert.ok(queues[queueId].Properties.VisibilityTimeout >= 6 * fn.Properties.Timeout);
+  assert.deepEqual(fn.Properties.Environment.Variables.PAYOUT_RUN_QUEUE_URL, { Ref: queueId });
+  t.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+    FunctionName: { Ref: idOf(t, 'schedule-payouts') }, EventSourceArn: { 'Fn::GetAtt': [queueId, 'Arn'] },
+    BatchSize: 1, FunctionResponseTypes: ['ReportBatchItemFailures'],
+    ScalingConfig: { MaximumConcurrency: PAYOUT_RUN_MAX_CONCURRENCY },
+  });
+  t.hasResourceProperties('AWS::CloudWatch::Alarm', {
+    MetricName: 'ApproximateNumberOfMessagesVisible', Threshold: 1,
+    Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [dlqId, 'QueueName'] } }],
+  });
 });
 
 test('load is bounded: both queue consumers have a maximum concurrency, the API a rate, the webhooks a tighter one, with access logs', () => {

@@ -426,7 +426,7 @@ impl<'e> Sim<'e> {
             }
             "schedule_payouts" => {
                 self.maybe_faulty();
-                let _ = livepay::jobs::payouts::schedule(&self.env.app, &self.env.payouts).await;
+                let _ = livepay::jobs::payout_run::schedule(&self.env.app, &self.env.payouts).await;
                 self.env.faults.disarm();
             }
             "clock" => {
@@ -922,7 +922,7 @@ impl<'e> Sim<'e> {
                 + swept.payouts_resent
                 + swept.refunds_resent;
             // The weekly run, every round: what sellers and creators are due leaves.
-            let scheduled = livepay::jobs::payouts::schedule(&self.env.app, &self.env.payouts)
+            let scheduled = livepay::jobs::payout_run::schedule(&self.env.app, &self.env.payouts)
                 .await
                 .expect("the payout run runs without faults");
             work += scheduled.requested;

@@ -4,10 +4,13 @@
 use futures::future::join_all;
 use livepay::domain::ledger::AccountKind;
 use livepay::domain::payouts::Payee;
+use livepay::jobs::payout_run;
 use livepay::provider::sandbox::SandboxBehavior;
 use livepay::provider::Rail;
+use livepay::queue::payout_run::{RunPiece, RunQueue};
 use livepay::queue::payouts::payout_group;
-use livepay_tests::payouts::PAYOUT_SETTINGS;
+use livepay::store::sweep::SWEEP_SHARDS;
+use livepay_tests::payouts::{sqs_event, PayoutMessage, PAYOUT_SETTINGS};
 use livepay_tests::{Func, Identity, Req, TestEnv};
 use serde_json::{json, Value};
 use time::Duration;
@@ -223,9 +226,7 @@ async fn the_weekly_run_requests_every_creator_over_the_minimum_once() {
     env.fund_creator("small", 50).await;
     // "small" pays out $50 on their own: nothing is left for the run.
     assert_eq!(env.request_payout("small", "own", 5_000).await.status, 202);
-    let report = livepay::jobs::payouts::schedule(&env.app, &env.payouts)
-        .await
-        .unwrap();
+    let report = payout_run::schedule(&env.app, &env.payouts).await.unwrap();
     assert_eq!(
         (report.requested, report.requested_cents),
         (2, 130_000),
@@ -234,9 +235,7 @@ async fn the_weekly_run_requests_every_creator_over_the_minimum_once() {
     assert_eq!(report.below_minimum, 1);
     // A second run the same week requests nothing again: "capped" has this week's payout, "rich"
     // has nothing left, and "small", empty at the first run, is not even looked at.
-    let again = livepay::jobs::payouts::schedule(&env.app, &env.payouts)
-        .await
-        .unwrap();
+    let again = payout_run::schedule(&env.app, &env.payouts).await.unwrap();
     assert_eq!(
         (
             again.payees,
@@ -255,10 +254,75 @@ async fn the_weekly_run_requests_every_creator_over_the_minimum_once() {
         100_000
     );
     // Only "capped" still has money available.
-    let third = livepay::jobs::payouts::schedule(&env.app, &env.payouts)
+    let third = payout_run::schedule(&env.app, &env.payouts).await.unwrap();
+    assert_eq!((third.payees, third.skipped), (1, 1), "{third:?}");
+    env.assert_conserved().await;
+}
+
+#[tokio::test]
+async fn the_weekly_run_fans_out_in_pieces_that_each_request_their_payees_once() {
+    let env = payout_env().await;
+    let creators: Vec<String> = (0..20).map(|i| format!("fan-{i:02}")).collect();
+    for c in &creators {
+        env.fund_creator(c, 100).await;
+    }
+    let runs = RunQueue::new(env.sqs.clone(), env.env["PAYOUT_RUN_QUEUE_URL"].clone());
+    let run_queue = || env.receive(&env.env["PAYOUT_RUN_QUEUE_URL"], true);
+    let started = payout_run::start(&env.app, &runs).await.unwrap();
+    let mut pieces: Vec<RunPiece> = run_queue()
+        .await
+        .iter()
+        .map(|m| RunPiece::parse(m.body().unwrap()).unwrap())
+        .collect();
+    assert_eq!((started, pieces.len()), (SWEEP_SHARDS as usize, started));
+    // Pieces of one payee each: every shard's list is followed to its end, page after page.
+    let (mut done, mut requested) = (0, 0);
+    while let Some(piece) = pieces.pop() {
+        let (report, next) = payout_run::run_piece(&env.app, &env.payouts, &piece, 1)
+            .await
+            .unwrap();
+        assert!(report.payees <= 1, "{report:?}");
+        (done, requested) = (done + 1, requested + report.requested);
+        pieces.extend(next);
+    }
+    assert_eq!(requested, creators.len());
+    assert!(done > creators.len(), "{done} pieces");
+    assert_eq!(env.drain_payout_queue().await.len(), creators.len());
+
+    // The same week's run again, as its queue delivers it, with a message it cannot read: the
+    // pieces request nothing twice, send their successors, and only the unreadable one fails.
+    payout_run::start(&env.app, &runs).await.unwrap();
+    env.sqs
+        .send_message()
+        .queue_url(&env.env["PAYOUT_RUN_QUEUE_URL"])
+        .message_body(r#"{"type":"payout_run.piece","version":7}"#)
+        .send()
         .await
         .unwrap();
-    assert_eq!((third.payees, third.skipped), (1, 1), "{third:?}");
+    let (mut delivered, mut failed) = (0, Vec::new());
+    loop {
+        let batch: Vec<PayoutMessage> = run_queue().await.iter().map(PayoutMessage::from).collect();
+        if batch.is_empty() {
+            break;
+        }
+        delivered += batch.len();
+        let response = payout_run::run_pieces(&env.app, &env.payouts, &runs, sqs_event(&batch))
+            .await
+            .unwrap();
+        failed.extend(
+            response
+                .batch_item_failures
+                .into_iter()
+                .map(|f| f.item_identifier),
+        );
+    }
+    assert_eq!(failed.len(), 1, "{failed:?}");
+    assert_eq!(delivered, SWEEP_SHARDS as usize + 1);
+    assert!(env.drain_payout_queue().await.is_empty());
+    for c in &creators {
+        assert_eq!(env.payouts_of(c).await.len(), 1, "{c}");
+        assert_eq!(env.creator_balance(c).await["payable_cents"], 0, "{c}");
+    }
     env.assert_conserved().await;
 }
 
@@ -542,9 +606,7 @@ async fn a_seller_with_three_completed_orders_is_paid_by_the_weekly_run() {
         "{balance}"
     );
 
-    let report = livepay::jobs::payouts::schedule(&env.app, &env.payouts)
-        .await
-        .unwrap();
+    let report = payout_run::schedule(&env.app, &env.payouts).await.unwrap();
     assert_eq!(
         (report.requested, report.requested_cents),
         (1, 7_050),
@@ -911,9 +973,7 @@ async fn a_sellers_payout_pays_off_their_clawback_first() {
         (402, "insufficient_available_balance"),
         "{all:?}"
     );
-    let report = livepay::jobs::payouts::schedule(&env.app, &env.payouts)
-        .await
-        .unwrap();
+    let report = payout_run::schedule(&env.app, &env.payouts).await.unwrap();
     assert_eq!(
         (report.requested, report.requested_cents),
         (1, 9_100),

@@ -27,7 +27,10 @@ class QueueTriggerTest(unittest.TestCase):
         self.assertTrue(self.trigger.report_failures)
         tpl = template.load(os.environ["LIVEPAY_TEMPLATE"])
         triggers_by_binary = {t.binary: t for t in tpl.queue_triggers}
-        self.assertEqual(sorted(triggers_by_binary), ["execute-payouts", "settle-payouts"])
+        self.assertEqual(sorted(triggers_by_binary), ["execute-payouts", "schedule-payouts", "settle-payouts"])
+        # The weekly payout run's pieces: one per invocation, its own queue.
+        run = triggers_by_binary["schedule-payouts"]
+        self.assertEqual((run.batch_size, run.report_failures), (1, True))
         payouts = triggers_by_binary["execute-payouts"]
         self.assertTrue(payouts.report_failures)
         self.assertEqual(payouts.batch_size, 10)

@@ -1,5 +1,5 @@
-//! Payouts: requesting one (the API and the weekly run share [`request`]), executing them from
-//! the FIFO payouts queue (`execute-payouts`), and the weekly run itself (`schedule-payouts`).
+//! Payouts: requesting one (the API and the weekly run, [`super::payout_run`], share
+//! [`request`]), and executing them from the FIFO payouts queue (`execute-payouts`).
 //!
 //! A request reads the creator's available balances, decides the draw (domain), and commits the
 //! payout record, the day's total and the money moving into payout in one transaction. The
@@ -13,14 +13,12 @@ use std::time::{Duration, Instant};
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use futures::StreamExt;
-use serde::Serialize;
 use time::OffsetDateTime;
 
-use crate::domain::ids::derived_id;
 use crate::domain::ledger::{AccountKind, LedgerError, Unit};
-use crate::domain::payouts::{draw, payable, Available, Payee, Payout, PayoutError, PayoutStatus};
+use crate::domain::payouts::{draw, Available, Payee, Payout, PayoutError, PayoutStatus};
 use crate::domain::refunds::Refund;
-use crate::domain::time::{sortable, week_key};
+use crate::domain::time::sortable;
 use crate::jobs::money_out::{execute, ExecuteError};
 use crate::provider::MoneyOutProvider;
 use crate::queue::payouts::{PayoutEvent, PayoutQueue, Work};
@@ -34,8 +32,6 @@ use crate::App;
 const MAX_REQUEST_ATTEMPTS: u32 = 8;
 /// Payouts executed at once per batch (one creator's stay in order: see [`handle`]).
 const GROUP_CONCURRENCY: usize = 8;
-/// Creators the weekly run requests for at once.
-const SCHEDULE_CONCURRENCY: usize = 8;
 /// Time kept back from the Lambda deadline to record the provider's answer.
 const COMMIT_MARGIN: Duration = Duration::from_secs(3);
 
@@ -58,7 +54,7 @@ pub enum RequestError {
 /// A payee's available balances — cents, and diamonds (none for a payee who earns none) — and
 /// what they owe, with the version of their debt account the payout is pinned to (so a refund
 /// booked meanwhile makes it decide again).
-async fn available(app: &App, payee: &Payee) -> Result<(Available, u64), StoreError> {
+pub(super) async fn available(app: &App, payee: &Payee) -> Result<(Available, u64), StoreError> {
     let state = |kind: Option<AccountKind>| async move {
         let Some(kind) = kind else { return Ok(None) };
         app.store
@@ -267,93 +263,4 @@ async fn execute_group(
         }
     }
     failed
-}
-
-#[derive(Debug, Default, Serialize)]
-pub struct ScheduleReport {
-    /// Payees (creators and sellers) listed with an available balance.
-    pub payees: usize,
-    pub requested: usize,
-    pub requested_cents: u64,
-    pub below_minimum: usize,
-    /// Already requested this week, or today's cap already used.
-    pub skipped: usize,
-    pub failed: usize,
-}
-
-/// `schedule-payouts`: requests a payout of everything payable (up to the daily cap) for every
-/// payee with at least the minimum, through the same [`request`] as the API. The payout id is
-/// derived from the payee and the ISO week, so a repeated run requests nothing twice.
-pub async fn schedule(app: &App, queue: &PayoutQueue) -> Result<ScheduleReport, StoreError> {
-    let now = app.clock.now();
-    let payees = app.store.payable_payees().await?;
-    let mut report = ScheduleReport {
-        payees: payees.len(),
-        ..ScheduleReport::default()
-    };
-    let results: Vec<_> = futures::stream::iter(payees)
-        .map(|payee| async move {
-            let result = schedule_one(app, queue, &payee, now).await;
-            (payee, result)
-        })
-        .buffer_unordered(SCHEDULE_CONCURRENCY)
-        .collect()
-        .await;
-    for (payee, result) in results {
-        match result {
-            Ok(Some(cents)) => {
-                report.requested += 1;
-                report.requested_cents += cents;
-            }
-            Ok(None) => report.below_minimum += 1,
-            Err(RequestError::Exists(_) | RequestError::Refused(PayoutError::DailyCap { .. })) => {
-                report.skipped += 1
-            }
-            Err(e) => {
-                report.failed += 1;
-                tracing::warn!(payee = %payee.key(), error = %e, "scheduled payout not requested");
-            }
-        }
-    }
-    tracing::info!(?report, "scheduled payouts");
-    Ok(report)
-}
-
-async fn schedule_one(
-    app: &App,
-    queue: &PayoutQueue,
-    payee: &Payee,
-    now: OffsetDateTime,
-) -> Result<Option<u64>, RequestError> {
-    let (balances, _) = available(app, payee).await?;
-    let payable = payable(
-        balances.drawable_cents(),
-        balances.drawable_diamonds(),
-        app.config.diamond_value_millicents,
-    );
-    if payable < app.config.payouts.minimum_cents {
-        for kind in [
-            Some(payee.kind.cents_source()),
-            payee.kind.diamonds_source(),
-        ]
-        .into_iter()
-        .flatten()
-        {
-            app.store.unlist_if_empty(&payee.account(kind)).await?;
-        }
-        return Ok(None);
-    }
-    let amount = payable.min(app.config.payouts.daily_cap_cents);
-    let payout_id = derived_id("po", &[&payee.key(), &week_key(now)]);
-    request(
-        app,
-        queue,
-        payee,
-        amount,
-        &payout_id,
-        now,
-        |tx, _| async move { Ok::<_, RequestError>(tx.commit(app.store.client()).await) },
-    )
-    .await?;
-    Ok(Some(amount))
 }

@@ -1,5 +1,6 @@
 //! SQS adapters: the only code that sends or parses queue messages.
 
+pub mod payout_run;
 pub mod payouts;
 pub mod settlement;
 

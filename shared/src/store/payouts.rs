@@ -32,6 +32,11 @@ use crate::domain::payouts::{Draw, Payee, PayeeKind, Payout, PayoutStatus, Provi
 /// the old attempt's answer over the new one.
 pub(crate) const SAME_ATTEMPT: &str = "#status = :from AND releases = :releases";
 
+/// Where a page of the payout run's list starts: DynamoDB's key of the last item read, whose
+/// attributes are all strings. Opaque outside the store; serialized into the run's messages.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct PageKey(std::collections::BTreeMap<String, String>);
+
 /// Payouts listed at most (newest first): a year of weekly payouts and then some.
 pub const MAX_PAYOUTS_LISTED: i32 = 200;
 
@@ -526,32 +531,54 @@ impl Store {
         Ok((entries, more))
     }
 
-    /// Every payee listed as having money in an available balance (see `ledger`), each once.
-    pub async fn payable_payees(&self) -> Result<Vec<Payee>, StoreError> {
-        let mut payees = std::collections::BTreeSet::new();
-        for shard in 0..super::sweep::SWEEP_SHARDS {
-            let mut pages = self
-                .client
-                .query()
-                .table_name(&self.tables.ledger)
-                .index_name(&self.tables.ledger_sweep_index)
-                .key_condition_expression("#shard = :shard")
-                .expression_attribute_names("#shard", SWEEP_SHARD)
-                .expression_attribute_values(":shard", s(format!("payable#{shard:02}")))
-                .into_paginator()
-                .items()
-                .send();
-            while let Some(item) = pages.next().await {
-                let item = item.map_err(|e| sdk_error("Query", e))?;
-                let id = get_s(&item, "account_id")?;
-                let account = AccountId::parse(id)
-                    .ok_or_else(|| StoreError::Corrupt(format!("payable account {id}")))?;
-                let kind = PayeeKind::drawing_from(account.kind)
-                    .ok_or_else(|| StoreError::Corrupt(format!("payable account {id}")))?;
-                payees.insert(Payee::new(kind, account.owner));
-            }
-        }
-        Ok(payees.into_iter().collect())
+    /// Up to `limit` payees listed in `shard` as having money in an available balance (see
+    /// `ledger`), after `after`, and where the next page starts if there is one. A payee with
+    /// two listed balances may be on two shards: a payout run requests each payout once anyway.
+    pub async fn payable_page(
+        &self,
+        shard: u8,
+        after: Option<&PageKey>,
+        limit: i32,
+    ) -> Result<(Vec<Payee>, Option<PageKey>), StoreError> {
+        let out = self
+            .client
+            .query()
+            .table_name(&self.tables.ledger)
+            .index_name(&self.tables.ledger_sweep_index)
+            .key_condition_expression("#shard = :shard")
+            .expression_attribute_names("#shard", SWEEP_SHARD)
+            .expression_attribute_values(":shard", s(format!("payable#{shard:02}")))
+            .set_exclusive_start_key(
+                after.map(|k| k.0.iter().map(|(k, v)| (k.clone(), s(v))).collect()),
+            )
+            .limit(limit)
+            .send()
+            .await
+            .map_err(|e| sdk_error("Query", e))?;
+        let payees = out
+            .items()
+            .iter()
+            .map(|item| {
+                let id = get_s(item, "account_id")?;
+                let corrupt = || StoreError::Corrupt(format!("payable account {id}"));
+                let account = AccountId::parse(id).ok_or_else(corrupt)?;
+                let kind = PayeeKind::drawing_from(account.kind).ok_or_else(corrupt)?;
+                Ok(Payee::new(kind, account.owner))
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        let next = out
+            .last_evaluated_key
+            .map(|key| {
+                key.iter()
+                    .map(|(name, v)| match v {
+                        AttributeValue::S(v) => Ok((name.clone(), v.clone())),
+                        _ => Err(StoreError::Corrupt(format!("sweep index key {name}"))),
+                    })
+                    .collect::<Result<_, _>>()
+                    .map(PageKey)
+            })
+            .transpose()?;
+        Ok((payees, next))
     }
 
     /// Takes an available balance off the payout run's list if it is empty (a credit meanwhile
