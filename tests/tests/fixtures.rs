@@ -3,6 +3,8 @@
 
 use aws_lambda_events::event::eventbridge::EventBridgeEvent;
 use aws_lambda_events::event::sqs::SqsEvent;
+use livepay::jobs::payout_run::{self, Trigger};
+use livepay::queue::payout_run::RunQueue;
 use livepay_tests::TestEnv;
 
 fn fixture(path: &str) -> String {
@@ -61,4 +63,25 @@ fn the_scheduled_event_fixture_is_an_eventbridge_event() {
         let event: EventBridgeEvent = serde_json::from_str(&fixture(path)).unwrap();
         assert_eq!(event.detail_type, "Scheduled Event", "{path}");
     }
+    let trigger = serde_json::from_str(&fixture("schedule-payouts/events/scheduled.json"));
+    assert!(matches!(trigger.unwrap(), Trigger::Weekly(_)));
+}
+
+#[tokio::test]
+async fn the_run_pieces_fixture_runs_its_piece_and_reports_the_unreadable_one_failed() {
+    let env = TestEnv::new().await;
+    let runs = RunQueue::new(env.sqs.clone(), env.env["PAYOUT_RUN_QUEUE_URL"].clone());
+    let trigger = serde_json::from_str(&fixture("schedule-payouts/events/run-pieces.json"));
+    let Trigger::Pieces(event) = trigger.unwrap() else {
+        panic!("a batch of pieces")
+    };
+    let response = payout_run::run_pieces(&env.app, &env.payouts, &runs, event)
+        .await
+        .unwrap();
+    let ids: Vec<_> = response
+        .batch_item_failures
+        .iter()
+        .map(|f| f.item_identifier.as_str())
+        .collect();
+    assert_eq!(ids, ["5e6f7a8b-not-a-piece"]);
 }
