@@ -14,6 +14,7 @@ import {
 import { Construct } from 'constructs';
 import { addObservability } from './observability';
 import { FUNCTIONS, FunctionSpec } from './functions';
+import { acceptSignedWebhookRoute, acknowledgeAccepted } from './nag';
 
 export interface LivepayStackProps extends StackProps {
   /**
@@ -555,12 +556,14 @@ export class LivepayStack extends Stack {
       const integration = new integrations.HttpLambdaIntegration(`${logicalName(fnSpec.binary)}Integration`, byBinary[fnSpec.binary]);
       for (const route of fnSpec.routes) {
         const [method, routePath] = route.routeKey.split(' ');
-        routes.push(...api.addRoutes({
+        const added = api.addRoutes({
           path: routePath,
           methods: [method as apigw.HttpMethod],
           integration,
           authorizer: route.access === 'jwt' ? jwtAuthorizer : new apigw.HttpNoneAuthorizer(),
-        }));
+        });
+        if (route.access === 'signed-webhook') added.forEach(acceptSignedWebhookRoute);
+        routes.push(...added);
       }
     }
 
@@ -574,6 +577,8 @@ export class LivepayStack extends Stack {
       },
       api, settlementQueue, settlementDlq, payoutQueue, payoutDlq, alarm,
     });
+
+    acknowledgeAccepted(this, sweepSettlements, scheduleDlq);
 
     new CfnOutput(this, 'ApiUrl', { value: api.apiEndpoint });
     new CfnOutput(this, 'AlarmTopicArn', { value: alarmTopic.topicArn });
