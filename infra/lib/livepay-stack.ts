@@ -217,7 +217,7 @@ export class LivepayStack extends Stack {
       return a;
     };
 
-    // A queue and its DLQ (FIFO both, or neither), kept 14 days; the queue's visibility is 6x its
+    // A queue and its DLQ (FIFO both, or neither), kept 14 days, encrypted at rest (SSE-SQS); the queue's visibility is 6x its
     // consumer's timeout (AWS guidance for SQS event sources).
     const queueWithDlq = (name: string, consumerTimeout: Duration, maxReceiveCount: number, fifo = false) => {
       // Kept when the stack is replaced or deleted (they may hold payouts in flight), but not
@@ -226,6 +226,7 @@ export class LivepayStack extends Stack {
         fifo: fifo || undefined,
         retentionPeriod: Duration.days(14),
         enforceSSL: true,
+        encryption: sqs.QueueEncryption.SQS_MANAGED,
         removalPolicy: KEPT,
       });
       const queue = new sqs.Queue(this, `${name}Queue`, {
@@ -234,6 +235,7 @@ export class LivepayStack extends Stack {
         retentionPeriod: Duration.days(14),
         deadLetterQueue: { queue: dlq, maxReceiveCount },
         enforceSSL: true,
+        encryption: sqs.QueueEncryption.SQS_MANAGED,
         removalPolicy: KEPT,
       });
       return [queue, dlq];
@@ -428,6 +430,7 @@ export class LivepayStack extends Stack {
     const scheduleDlq = new sqs.Queue(this, 'ScheduleDlq', {
       retentionPeriod: Duration.days(14),
       enforceSSL: true,
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
       removalPolicy: KEPT,
     });
     alarm('ScheduledRunsUndelivered', 'A scheduled run (sweep or weekly payouts) could not be delivered and waits on the DLQ',
