@@ -344,7 +344,7 @@ export class LivepayStack extends Stack {
     const makeFunction = (spec: FunctionSpec, environment: Record<string, string>, timeout = HTTP_FUNCTION_TIMEOUT) => {
       // Opening the AWS connections in init spares the first request that work, and costs init the
       // same work: worth it where a person waits on the first request (HTTP), not for queue and
-      // schedule functions (README, "Measuring cold starts").
+      // schedule functions (docs/performance.md, "Measuring cold starts").
       const warmUp = spec.routes.length > 0;
       const fn = new lambda.Function(this, logicalName(spec.binary), {
         description: spec.description,

@@ -22,7 +22,7 @@ pub struct Config {
     pub settlement: SettlementPolicy,
     /// What one diamond pays out, in thousandths of a cent (DOMAIN.md: $0.005 = 500).
     pub diamond_value_millicents: u64,
-    /// How old an unfinished gift must be before the sweeper re-drives it (see README).
+    /// How old an unfinished gift must be before the sweeper re-drives it (docs/design.md, "Settlement").
     pub sweep_grace_seconds: u64,
     pub shop: ShopPolicy,
     pub payouts: PayoutPolicy,
@@ -30,7 +30,7 @@ pub struct Config {
     /// (`STREAM_CACHE_SECONDS`, `STREAM_END_GRACE_SECONDS`; see `domain::streams`).
     pub streams: StreamPolicy,
     /// Whether init opens the AWS connections (`App::warm_up`). On by default; off trades a
-    /// first request that opens them for a shorter init (README, "Measuring cold starts").
+    /// first request that opens them for a shorter init (docs/performance.md, "Measuring cold starts").
     pub warm_up_connections: bool,
 }
 

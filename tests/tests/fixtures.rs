@@ -1,5 +1,5 @@
 //! The event fixtures under functions/*/events/ (for `cargo lambda invoke --data-file`) are what
-//! the functions accept, and do what the README says.
+//! the functions accept, and do what docs/operations.md and docs/events.md say.
 
 use aws_lambda_events::event::eventbridge::EventBridgeEvent;
 use aws_lambda_events::event::sqs::SqsEvent;

@@ -410,7 +410,7 @@ async fn a_hot_creator_is_written_once_per_settlement_batch() {
     );
     // The creator's balance is written once per 98-gift transaction, and no shared partition
     // (a leaderboard shard included) is written more often than once per 20 gifts: the 10,000
-    // gifts/s target (README, "Measuring the hot creator").
+    // gifts/s target (docs/performance.md, "Measuring the hot creator").
     assert!(
         gifts / balance_writes >= 90,
         "{balance_writes} balance writes: {shared:?}"

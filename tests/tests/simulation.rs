@@ -1,6 +1,6 @@
 #![recursion_limit = "256"]
 //! The fault-injecting simulation (`livepay_tests::sim`), short enough for every test run. The
-//! long run is `scripts/simulate` (README: "Proof under faults and hostile input").
+//! long run is `scripts/simulate` (docs/testing.md).
 
 use livepay_tests::sim::{Sim, SimConfig, SIM_SETTINGS};
 use livepay_tests::TestEnv;
