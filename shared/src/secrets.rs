@@ -84,7 +84,9 @@ impl SecretValues {
 
     /// What a signature may have been made with at `now`.
     pub fn accepted(&self, now: OffsetDateTime, overlap: time::Duration) -> Vec<&[u8]> {
-        let previous = (now < self.current_since + overlap).then_some(&self.previous);
+        // No overlap means none, even when the store's clock is ahead of ours.
+        let previous =
+            (overlap.is_positive() && now < self.current_since + overlap).then_some(&self.previous);
         self.current
             .iter()
             .chain(previous.into_iter().flatten())
@@ -271,6 +273,12 @@ mod tests {
             vec![&b"new"[..], b"connect", b"old"]
         );
         assert_eq!(v.accepted(put + hour, hour), vec![&b"new"[..], b"connect"]);
+        // No overlap is none, even read a moment before the store says the new one was put.
+        let zero = time::Duration::ZERO;
+        assert_eq!(
+            v.accepted(put - time::Duration::SECOND, zero),
+            vec![&b"new"[..], b"connect"]
+        );
         let never_rotated = SecretValues::new("only", None, put);
         assert_eq!(never_rotated.accepted(put, hour), vec![&b"only"[..]]);
         assert!(!format!("{v:?}").contains("new"), "Debug prints no value");
