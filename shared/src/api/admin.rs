@@ -24,9 +24,9 @@ use crate::store::{Role as TxRole, Tx};
 use crate::App;
 
 /// Largest single correction: $100,000 or 10,000,000 coins.
-const MAX_CORRECTION: u64 = 10_000_000;
+pub(super) const MAX_CORRECTION: u64 = 10_000_000;
 /// Longest account id or payout id accepted: far below DynamoDB's 2,048-byte key limit.
-const MAX_ID_BYTES: usize = 255;
+pub(super) const MAX_ID_BYTES: usize = 255;
 
 /// A payout as its payee sees it, with whose it is and what admins did to it.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -63,9 +63,22 @@ struct AdminPayoutsView<'a> {
     more: bool,
 }
 
+/// What `GET /v1/admin/payouts` lists: payouts held for an admin, the only listing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, utoipa::ToSchema)]
+#[schema(rename_all = "lowercase")]
+enum Listing {
+    Held,
+}
+
+impl Listing {
+    fn parse(status: Option<&str>) -> Option<Self> {
+        (status == Some(PayoutStatus::Held.as_str())).then_some(Listing::Held)
+    }
+}
+
 /// `GET /v1/admin/payouts?status=held`: oldest hold first.
 #[utoipa::path(get, path = "/v1/admin/payouts", tag = "admin", security(("jwt" = [])),
-    params(("status" = String, Query, description = "held (the only listing)")),
+    params(("status" = inline(Listing), Query, description = "held (the only listing)")),
     responses(
         (status = 200, body = AdminPayoutsView),
         (status = 400, body = crate::http::ErrorBody),
@@ -74,7 +87,7 @@ struct AdminPayoutsView<'a> {
         (status = 403, description = "not an admin", body = crate::http::ErrorBody)))]
 pub async fn list_held(app: &App, req: ApiRequest) -> Result<ApiResponse, ApiError> {
     req.caller()?.require(Role::Admin)?;
-    if req.query_param("status") != Some(PayoutStatus::Held.as_str()) {
+    if Listing::parse(req.query_param("status")) != Some(Listing::Held) {
         return Err(
             InvalidInput::new("status", "only held payouts are listed: status=held").into(),
         );
@@ -87,12 +100,16 @@ pub async fn list_held(app: &App, req: ApiRequest) -> Result<ApiResponse, ApiErr
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct ReleaseBody {
+    /// Why: not blank, at most 500 bytes (`domain::admin::MAX_NOTE_BYTES`).
+    #[schema(min_length = 1, max_length = 500, pattern = "\\S")]
     note: String,
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct ReturnBody {
+    /// Why: not blank, at most 500 bytes (`domain::admin::MAX_NOTE_BYTES`).
+    #[schema(min_length = 1, max_length = 500, pattern = "\\S")]
     reason: String,
 }
 
@@ -106,7 +123,8 @@ enum Exit {
 /// payout's id (looked up first, so nothing is paid twice).
 #[utoipa::path(post, path = "/v1/admin/payouts/{payout_id}/release", tag = "admin",
     security(("jwt" = [])),
-    params(("payout_id" = String, Path),
+    params(("payout_id" = String, Path, min_length = 1, max_length = 255, pattern = "\\S",
+            description = "not blank, at most 255 bytes"),
         ("Idempotency-Key" = String, Header, description = "1-255 characters")),
     request_body = ReleaseBody,
     responses(
@@ -116,8 +134,9 @@ enum Exit {
             body = crate::http::Unauthorized),
         (status = 403, description = "not an admin", body = crate::http::ErrorBody),
         (status = 404, description = "payout_not_found", body = crate::http::ErrorBody),
-        (status = 409, description = "invalid_transition: the payout is not held",
-            body = crate::http::ErrorBody),
+        (status = 409, description = "invalid_transition: the payout is not held, or \
+            idempotency_in_progress", body = crate::http::ErrorBody),
+        (status = 422, description = "idempotency_key_reused", body = crate::http::ErrorBody),
         (status = 503, body = crate::http::ErrorBody)))]
 pub async fn release(
     app: &App,
@@ -133,7 +152,8 @@ pub async fn release(
 /// day's cap share go back to the payee.
 #[utoipa::path(post, path = "/v1/admin/payouts/{payout_id}/return", tag = "admin",
     security(("jwt" = [])),
-    params(("payout_id" = String, Path),
+    params(("payout_id" = String, Path, min_length = 1, max_length = 255, pattern = "\\S",
+            description = "not blank, at most 255 bytes"),
         ("Idempotency-Key" = String, Header, description = "1-255 characters")),
     request_body = ReturnBody,
     responses(
@@ -143,8 +163,9 @@ pub async fn release(
             body = crate::http::Unauthorized),
         (status = 403, description = "not an admin", body = crate::http::ErrorBody),
         (status = 404, description = "payout_not_found", body = crate::http::ErrorBody),
-        (status = 409, description = "invalid_transition: the payout is not held",
-            body = crate::http::ErrorBody),
+        (status = 409, description = "invalid_transition: the payout is not held, or \
+            idempotency_in_progress", body = crate::http::ErrorBody),
+        (status = 422, description = "idempotency_key_reused", body = crate::http::ErrorBody),
         (status = 503, body = crate::http::ErrorBody)))]
 pub async fn return_held(
     app: &App,
@@ -256,7 +277,8 @@ fn exit_tx(
 /// under a new key (`Refund::attempt_key`); its money was owed all along.
 #[utoipa::path(post, path = "/v1/admin/refunds/{refund_id}/retry", tag = "admin",
     security(("jwt" = [])),
-    params(("refund_id" = String, Path),
+    params(("refund_id" = String, Path, min_length = 1, max_length = 255, pattern = "\\S",
+            description = "not blank, at most 255 bytes"),
         ("Idempotency-Key" = String, Header, description = "1-255 characters")),
     request_body = ReleaseBody,
     responses(
@@ -266,8 +288,9 @@ fn exit_tx(
             body = crate::http::Unauthorized),
         (status = 403, description = "not an admin", body = crate::http::ErrorBody),
         (status = 404, description = "refund_not_found", body = crate::http::ErrorBody),
-        (status = 409, description = "invalid_transition: the refund has not failed",
-            body = crate::http::ErrorBody),
+        (status = 409, description = "invalid_transition: the refund has not failed, or \
+            idempotency_in_progress", body = crate::http::ErrorBody),
+        (status = 422, description = "idempotency_key_reused", body = crate::http::ErrorBody),
         (status = 503, body = crate::http::ErrorBody)))]
 pub async fn retry_refund(
     app: &App,
@@ -330,9 +353,10 @@ struct PayoutAccountBody {
         example = "acct_1Nv0FGQ9RKHgCVdK"
     )]
     stripe_account: String,
-    /// Why (recorded with the admin's id); optional.
+    /// Why (recorded with the admin's id); optional, and when given not blank, at most 500
+    /// bytes.
     #[serde(default)]
-    #[schema(max_length = 500)]
+    #[schema(min_length = 1, max_length = 500, pattern = "\\S")]
     note: Option<String>,
 }
 
@@ -357,7 +381,8 @@ fn is_stripe_account(account: &str) -> bool {
 /// (creator, seller, or both) is paid to. Payouts through Stripe wait `held` until one is set.
 #[utoipa::path(put, path = "/v1/admin/payees/{payee_id}/payout-account", tag = "admin",
     security(("jwt" = [])),
-    params(("payee_id" = String, Path),
+    params(("payee_id" = String, Path, min_length = 1, max_length = 255, pattern = "\\S",
+            description = "a user id: not blank, at most 255 bytes"),
         ("Idempotency-Key" = String, Header, description = "1-255 characters")),
     request_body = PayoutAccountBody,
     responses(
@@ -366,8 +391,9 @@ fn is_stripe_account(account: &str) -> bool {
         (status = 401, description = "no token, a bad one, or unusable claims",
             body = crate::http::Unauthorized),
         (status = 403, description = "not an admin", body = crate::http::ErrorBody),
-        (status = 409, description = "payout_account_in_use: another payee is paid to it",
-            body = crate::http::ErrorBody),
+        (status = 409, description = "payout_account_in_use: another payee is paid to it, or \
+            idempotency_in_progress", body = crate::http::ErrorBody),
+        (status = 422, description = "idempotency_key_reused", body = crate::http::ErrorBody),
         (status = 503, body = crate::http::ErrorBody)))]
 pub async fn set_payout_account(app: &App, req: ApiRequest) -> Result<ApiResponse, ApiError> {
     let caller = req.caller()?;
@@ -429,13 +455,30 @@ pub async fn set_payout_account(app: &App, req: ApiRequest) -> Result<ApiRespons
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct CorrectionBody {
-    /// An account id as statements and the audit name it (`kind:owner`, e.g. `seller:s1`).
+    /// An account id as statements and the audit name it (`kind:owner`, e.g. `seller:s1`), of
+    /// a kind a correction may touch (`domain::admin::correctable`) and holding `unit`: the
+    /// document's pattern and pairing come from those rules (`api::openapi`).
     debit: String,
+    /// As `debit`, and another account.
     credit: String,
+    /// 1 to 10,000,000 (`MAX_CORRECTION`).
+    #[schema(minimum = 1, maximum = 10_000_000)]
     amount: u64,
-    /// `coins` or `cents`: the unit of both accounts.
+    /// The unit of both accounts: `coins` (wallet, chargeback-loss) or `cents` (the others).
+    #[schema(value_type = CorrectionUnit)]
     unit: String,
+    /// Why: not blank, at most 500 bytes.
+    #[schema(min_length = 1, max_length = 500, pattern = "\\S")]
     reason: String,
+}
+
+/// A correction's unit (`domain::ledger::Unit`).
+#[derive(utoipa::ToSchema)]
+#[schema(rename_all = "lowercase")]
+#[allow(dead_code)] // the schema of `CorrectionBody::unit`, parsed by `Unit::parse`
+enum CorrectionUnit {
+    Coins,
+    Cents,
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -461,8 +504,9 @@ struct CorrectionView<'a> {
         (status = 401, description = "no token, a bad one, or unusable claims",
             body = crate::http::Unauthorized),
         (status = 403, description = "not an admin", body = crate::http::ErrorBody),
-        (status = 422, description = "would_overdraw, unit_mismatch, account_not_correctable",
-            body = crate::http::ErrorBody),
+        (status = 409, description = "idempotency_in_progress", body = crate::http::ErrorBody),
+        (status = 422, description = "would_overdraw, unit_mismatch, account_not_correctable, \
+            idempotency_key_reused", body = crate::http::ErrorBody),
         (status = 503, body = crate::http::ErrorBody)))]
 pub async fn correct(app: &App, req: ApiRequest) -> Result<ApiResponse, ApiError> {
     let caller = req.caller()?;

@@ -13,8 +13,10 @@ use crate::store::boards::BoardEntry;
 use crate::App;
 
 /// API.md: 1 ≤ N ≤ 100, default 10.
-const MAX_LIMIT: u64 = 100;
+pub(super) const MAX_LIMIT: u64 = 100;
 const DEFAULT_LIMIT: u64 = 10;
+/// Longest creator id a weekly board is read for.
+pub(super) const MAX_CREATOR_ID_BYTES: usize = 256;
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 struct EntryView<'a> {
@@ -38,9 +40,16 @@ struct StreamBoardView<'a> {
     top: Vec<EntryView<'a>>,
 }
 
-#[utoipa::path(get, path = "/v1/streams/{stream_id}/leaderboard", tag = "streams", security(("jwt" = [])),
-    params(("stream_id" = String, Path), ("limit" = Option<u32>, Query, minimum = 1, maximum = 100)),
-    responses((status = 200, body = StreamBoardView), (status = 400, body = crate::http::ErrorBody), (status = 401, description = "no token, a bad one, or unusable claims", body = crate::http::Unauthorized), (status = 404, body = crate::http::ErrorBody)))]
+#[utoipa::path(get, path = "/v1/streams/{stream_id}/leaderboard", tag = "streams",
+    security(("jwt" = [])),
+    params(("stream_id" = String, Path),
+        ("limit" = Option<u32>, Query, minimum = 1, maximum = 100)),
+    responses(
+        (status = 200, body = StreamBoardView),
+        (status = 400, body = crate::http::ErrorBody),
+        (status = 401, description = "no token, a bad one, or unusable claims",
+            body = crate::http::Unauthorized),
+        (status = 404, body = crate::http::ErrorBody)))]
 pub async fn stream(app: &App, req: ApiRequest) -> Result<ApiResponse, ApiError> {
     req.caller()?;
     let limit = req.limit(DEFAULT_LIMIT, MAX_LIMIT)?;
@@ -70,15 +79,23 @@ struct WeeklyBoardView<'a> {
     top: Vec<EntryView<'a>>,
 }
 
-#[utoipa::path(get, path = "/v1/creators/{creator_id}/leaderboard/weekly", tag = "creators", security(("jwt" = [])),
-    params(("creator_id" = String, Path), ("limit" = Option<u32>, Query, minimum = 1, maximum = 100),
-        ("week" = Option<String>, Query, description = "ISO week, e.g. 2026-W47; the current one if absent")),
-    responses((status = 200, body = WeeklyBoardView), (status = 400, body = crate::http::ErrorBody), (status = 401, description = "no token, a bad one, or unusable claims", body = crate::http::Unauthorized)))]
+#[utoipa::path(get, path = "/v1/creators/{creator_id}/leaderboard/weekly", tag = "creators",
+    security(("jwt" = [])),
+    params(("creator_id" = String, Path, min_length = 1, max_length = 256, pattern = "\\S",
+            description = "a user id: not blank, at most 256 bytes"),
+        ("limit" = Option<u32>, Query, minimum = 1, maximum = 100),
+        ("week" = Option<String>, Query, pattern = r"^[0-9]{4}-W(0[1-9]|[1-4][0-9]|5[0-3])$",
+            description = "ISO week, e.g. 2026-W47; the current one if absent")),
+    responses(
+        (status = 200, body = WeeklyBoardView),
+        (status = 400, body = crate::http::ErrorBody),
+        (status = 401, description = "no token, a bad one, or unusable claims",
+            body = crate::http::Unauthorized)))]
 pub async fn creator_week(app: &App, req: ApiRequest) -> Result<ApiResponse, ApiError> {
     req.caller()?;
     let limit = req.limit(DEFAULT_LIMIT, MAX_LIMIT)?;
     let creator_id = req.path_param("creator_id")?.to_owned();
-    crate::input::bounded_str("creator_id", &creator_id, 256)?;
+    crate::input::bounded_str("creator_id", &creator_id, MAX_CREATOR_ID_BYTES)?;
     let week = match req.query_param("week") {
         Some(w) if is_iso_week(w) => w.to_owned(),
         Some(_) => {

@@ -76,10 +76,16 @@ pub async fn handle(
 }
 
 #[utoipa::path(post, path = "/v1/webhooks/payments", tag = "webhooks",
-    params(("Livepay-Signature" = String, Header, description = "t=<unix seconds>,v1=<hex HMAC-SHA256(secret, \"<t>.<raw body>\")>")),
+    operation_id = "payments_webhook",
+    params(("Livepay-Signature" = String, Header,
+        description = "t=<unix seconds>,v1=<hex HMAC-SHA256(secret, \"<t>.<raw body>\")>")),
     request_body = crate::domain::payments::WebhookEnvelope,
-    responses((status = 200, body = Ack), (status = 400, body = crate::http::ErrorBody),
-        (status = 401, description = "invalid_signature, stale_signature", body = crate::http::ErrorBody), (status = 503, body = crate::http::ErrorBody)))]
+    responses(
+        (status = 200, body = Ack),
+        (status = 400, body = crate::http::ErrorBody),
+        (status = 401, description = "invalid_signature, stale_signature",
+            body = crate::http::ErrorBody),
+        (status = 503, body = crate::http::ErrorBody)))]
 async fn webhook(
     app: &App,
     secret: &Secret,

@@ -30,7 +30,7 @@ pub(crate) fn payee(req: &ApiRequest, kind: PayeeKind) -> Result<Payee, ApiError
 }
 
 /// Statement entries per page: 1 to 200, 50 unless `?limit=` says.
-const MAX_STATEMENT_PAGE: u64 = 200;
+pub(super) const MAX_STATEMENT_PAGE: u64 = 200;
 const DEFAULT_STATEMENT_PAGE: u64 = 50;
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -48,7 +48,11 @@ struct BalanceView<'a> {
 }
 
 #[utoipa::path(get, path = "/v1/creators/me/balance", tag = "creators", security(("jwt" = [])),
-    responses((status = 200, body = BalanceView), (status = 401, description = "no token, a bad one, or unusable claims", body = crate::http::Unauthorized), (status = 403, description = "not a creator", body = crate::http::ErrorBody)))]
+    responses(
+        (status = 200, body = BalanceView),
+        (status = 401, description = "no token, a bad one, or unusable claims",
+            body = crate::http::Unauthorized),
+        (status = 403, description = "not a creator", body = crate::http::ErrorBody)))]
 pub async fn balance(app: &App, req: ApiRequest) -> Result<ApiResponse, ApiError> {
     let caller = req.caller()?;
     caller.require(Role::Creator)?;
@@ -96,7 +100,10 @@ pub async fn balance(app: &App, req: ApiRequest) -> Result<ApiResponse, ApiError
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct PayoutBody {
+pub(super) struct PayoutBody {
+    /// At least 1; the payout minimum and the daily cap are settings (`422 below_minimum`,
+    /// `422 daily_payout_cap`).
+    #[schema(minimum = 1)]
     amount_cents: u64,
 }
 
@@ -133,9 +140,24 @@ impl<'a> From<&'a Payout> for PayoutView<'a> {
 /// `POST /v1/creators/me/payouts`: `202` once the payout is committed; it is paid
 /// asynchronously.
 #[utoipa::path(post, path = "/v1/creators/me/payouts", tag = "creators", security(("jwt" = [])),
-    params(("Idempotency-Key" = String, Header, description = "1-255 characters; same key and body replay the first answer")), request_body = PayoutBody,
-    responses((status = 202, body = PayoutView), (status = 401, description = "no token, a bad one, or unusable claims", body = crate::http::Unauthorized), (status = 402, description = "insufficient_available_balance", body = crate::http::ErrorBody),
-        (status = 403, description = "not a creator", body = crate::http::ErrorBody), (status = 503, description = "busy; retry with the same key", body = crate::http::ErrorBody), (status = 400, description = "malformed body or Idempotency-Key missing", body = crate::http::ErrorBody), (status = 409, description = "idempotency_in_progress, or the state forbids it", body = crate::http::ErrorBody), (status = 422, description = "idempotency_key_reused, or a business limit", body = crate::http::ErrorBody)))]
+    params(("Idempotency-Key" = String, Header,
+        description = "1-255 characters; same key and body replay the first answer")),
+    request_body = PayoutBody,
+    responses(
+        (status = 202, body = PayoutView),
+        (status = 401, description = "no token, a bad one, or unusable claims",
+            body = crate::http::Unauthorized),
+        (status = 402, description = "insufficient_available_balance",
+            body = crate::http::ErrorBody),
+        (status = 403, description = "not a creator", body = crate::http::ErrorBody),
+        (status = 503, description = "busy; retry with the same key",
+            body = crate::http::ErrorBody),
+        (status = 400, description = "malformed body or Idempotency-Key missing",
+            body = crate::http::ErrorBody),
+        (status = 409, description = "idempotency_in_progress, or the state forbids it",
+            body = crate::http::ErrorBody),
+        (status = 422, description = "idempotency_key_reused, or a business limit",
+            body = crate::http::ErrorBody)))]
 pub async fn request_payout(
     app: &App,
     queue: &PayoutQueue,
@@ -196,7 +218,12 @@ struct PayoutsView<'a> {
 }
 
 #[utoipa::path(get, path = "/v1/creators/me/payouts", tag = "creators", security(("jwt" = [])),
-    responses((status = 200, body = PayoutsView), (status = 401, description = "no token, a bad one, or unusable claims", body = crate::http::Unauthorized), (status = 403, description = "not a creator", body = crate::http::ErrorBody)))]
+    operation_id = "creator_payouts",
+    responses(
+        (status = 200, body = PayoutsView),
+        (status = 401, description = "no token, a bad one, or unusable claims",
+            body = crate::http::Unauthorized),
+        (status = 403, description = "not a creator", body = crate::http::ErrorBody)))]
 pub async fn list(app: &App, req: ApiRequest) -> Result<ApiResponse, ApiError> {
     list_for(app, req, PayeeKind::Creator).await
 }
@@ -283,10 +310,17 @@ struct StatementView<'a> {
     next_cursor: Option<String>,
 }
 
-#[utoipa::path(get, path = "/v1/creators/me/statement", tag = "creators", security(("jwt" = [])),
-    params(("cursor" = Option<String>, Query, description = "next_cursor of the previous page"),
+#[utoipa::path(get, path = "/v1/creators/me/statement", tag = "creators",
+    security(("jwt" = [])),
+    params(("cursor" = Option<String>, Query,
+            description = "next_cursor of the previous page; absent or empty for the first"),
         ("limit" = Option<u32>, Query, minimum = 1, maximum = 200)),
-    responses((status = 200, body = StatementView), (status = 400, body = crate::http::ErrorBody), (status = 401, description = "no token, a bad one, or unusable claims", body = crate::http::Unauthorized), (status = 403, description = "not a creator", body = crate::http::ErrorBody)))]
+    responses(
+        (status = 200, body = StatementView),
+        (status = 400, body = crate::http::ErrorBody),
+        (status = 401, description = "no token, a bad one, or unusable claims",
+            body = crate::http::Unauthorized),
+        (status = 403, description = "not a creator", body = crate::http::ErrorBody)))]
 pub async fn statement(
     app: &App,
     cursor_key: &Secret,

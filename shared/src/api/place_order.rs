@@ -29,14 +29,22 @@ use crate::App;
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct PlaceOrderBody {
+    /// 1 to 50 lines (`MAX_ORDER_LINES`), each product on one line only.
+    #[schema(min_items = 1, max_items = 50)]
     lines: Vec<LineBody>,
+    /// The stream the order is placed through, if any (`404 stream_not_found` for one that is
+    /// not live or not a stream id).
     stream_id: Option<String>,
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct LineBody {
+    /// Not blank, at most 128 bytes (`MAX_ID_BYTES`); `404 product_not_found` for an unknown one.
+    #[schema(min_length = 1, max_length = 128, pattern = "\\S")]
     product_id: String,
+    /// 1 to 1,000 (`MAX_LINE_QUANTITY`).
+    #[schema(minimum = 1, maximum = 1_000)]
     quantity: u64,
 }
 
@@ -45,8 +53,22 @@ pub async fn handle(app: &App, req: Request) -> Result<Response<Body>, std::conv
 }
 
 #[utoipa::path(post, path = "/v1/orders", tag = "shop", security(("jwt" = [])),
-    params(("Idempotency-Key" = String, Header, description = "1-255 characters; same key and body replay the first answer")), request_body = PlaceOrderBody,
-    responses((status = 201, body = super::shop::OrderView), (status = 401, description = "no token, a bad one, or unusable claims", body = crate::http::Unauthorized), (status = 404, body = crate::http::ErrorBody), (status = 503, description = "busy; retry with the same key", body = crate::http::ErrorBody), (status = 400, description = "malformed body or Idempotency-Key missing", body = crate::http::ErrorBody), (status = 409, description = "idempotency_in_progress, or the state forbids it", body = crate::http::ErrorBody), (status = 422, description = "idempotency_key_reused, or a business limit", body = crate::http::ErrorBody)))]
+    params(("Idempotency-Key" = String, Header,
+            description = "1-255 characters; same key and body replay the first answer")),
+    request_body = PlaceOrderBody,
+    responses(
+        (status = 201, body = super::shop::OrderView),
+        (status = 401, description = "no token, a bad one, or unusable claims",
+            body = crate::http::Unauthorized),
+        (status = 404, body = crate::http::ErrorBody),
+        (status = 503, description = "busy; retry with the same key",
+            body = crate::http::ErrorBody),
+        (status = 400, description = "malformed body or Idempotency-Key missing",
+            body = crate::http::ErrorBody),
+        (status = 409, description = "idempotency_in_progress, or the state forbids it",
+            body = crate::http::ErrorBody),
+        (status = 422, description = "idempotency_key_reused, or a business limit",
+            body = crate::http::ErrorBody)))]
 async fn place_order(app: &App, req: ApiRequest) -> Result<ApiResponse, ApiError> {
     let caller = req.caller()?;
     let idem = Idempotency::from_request(&req, &caller)?;

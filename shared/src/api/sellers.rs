@@ -27,6 +27,7 @@ struct SellerBalanceView<'a> {
 }
 
 #[utoipa::path(get, path = "/v1/sellers/me/balance", tag = "sellers", security(("jwt" = [])),
+    operation_id = "seller_balance",
     responses(
         (status = 200, body = SellerBalanceView),
         (status = 401, description = "no token, a bad one, or unusable claims",
@@ -67,7 +68,9 @@ pub async fn balance(app: &App, req: ApiRequest) -> Result<ApiResponse, ApiError
 
 /// `GET /v1/sellers/me/statement`: as the creator's, over the seller's balances.
 #[utoipa::path(get, path = "/v1/sellers/me/statement", tag = "sellers", security(("jwt" = [])),
-    params(("cursor" = Option<String>, Query, description = "next_cursor of the previous page"),
+    operation_id = "seller_statement",
+    params(("cursor" = Option<String>, Query,
+            description = "next_cursor of the previous page; absent or empty for the first"),
         ("limit" = Option<u32>, Query, minimum = 1, maximum = 200)),
     responses(
         (status = 200, description = "as GET /v1/creators/me/statement"),
@@ -85,9 +88,10 @@ pub async fn statement(
 
 /// `POST /v1/sellers/me/payouts`: drawn from `cents_available`, with the creators' limits.
 #[utoipa::path(post, path = "/v1/sellers/me/payouts", tag = "sellers", security(("jwt" = [])),
+    operation_id = "seller_request_payout",
     params(("Idempotency-Key" = String, Header,
         description = "1-255 characters; same key and body replay the first answer")),
-    request_body(content = serde_json::Value, description = r#"{"amount_cents"}"#),
+    request_body = super::payouts::PayoutBody,
     responses(
         (status = 202, description = "as POST /v1/creators/me/payouts"),
         (status = 400, description = "malformed body or Idempotency-Key missing",
@@ -109,6 +113,7 @@ pub async fn request_payout(
 }
 
 #[utoipa::path(get, path = "/v1/sellers/me/payouts", tag = "sellers", security(("jwt" = [])),
+    operation_id = "seller_payouts",
     responses(
         (status = 200, description = "as GET /v1/creators/me/payouts"),
         (status = 401, description = "no token, a bad one, or unusable claims",

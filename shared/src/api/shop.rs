@@ -53,29 +53,51 @@ pub async fn handle(
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct CreateProductBody {
+    /// Not blank, at most 200 bytes (`MAX_PRODUCT_TITLE_BYTES`).
+    #[schema(min_length = 1, max_length = 200, pattern = "\\S")]
     title: String,
+    /// 1 to `MAX_PRICE_CENTS`.
+    #[schema(minimum = 1, maximum = 10_000_000)]
     price_cents: u64,
+    /// 0 to `MAX_STOCK`.
+    #[schema(maximum = 1_000_000_000)]
     stock: u64,
+    /// Units one buyer may hold, 1 to `MAX_STOCK`; no limit if absent.
+    #[schema(minimum = 1, maximum = 1_000_000_000)]
     per_buyer_limit: Option<u64>,
+    /// The commission of a creator whose stream sells it: 0 to `MAX_AFFILIATE_RATE_BPS`.
     #[serde(default)]
+    #[schema(maximum = 8_000)]
     affiliate_rate_bps: u64,
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct StockBody {
+    /// Units to add (or, negative, remove): not 0, at most `MAX_STOCK` either way.
+    #[schema(minimum = -1_000_000_000, maximum = 1_000_000_000)]
     delta: i64,
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct FulfillmentBody {
-    status: String,
+    status: FulfillmentStatus,
+}
+
+/// The states a seller moves an order to.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+enum FulfillmentStatus {
+    Shipped,
+    Delivered,
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct RefundBody {
+    /// Not blank, at most 500 bytes (`MAX_REFUND_REASON_BYTES`).
+    #[schema(min_length = 1, max_length = 500, pattern = "\\S")]
     reason: String,
 }
 
@@ -231,8 +253,22 @@ pub fn order_view<'a>(o: &'a Order, refund: Option<&'a Refund>) -> OrderView<'a>
 }
 
 #[utoipa::path(post, path = "/v1/products", tag = "shop", security(("jwt" = [])),
-    params(("Idempotency-Key" = String, Header, description = "1-255 characters; same key and body replay the first answer")), request_body = CreateProductBody,
-    responses((status = 201, body = ProductView), (status = 401, description = "no token, a bad one, or unusable claims", body = crate::http::Unauthorized), (status = 403, description = "a role or ownership missing", body = crate::http::ErrorBody), (status = 400, description = "malformed body or Idempotency-Key missing", body = crate::http::ErrorBody), (status = 409, description = "idempotency_in_progress, or the state forbids it", body = crate::http::ErrorBody), (status = 422, description = "idempotency_key_reused, or a business limit", body = crate::http::ErrorBody)))]
+    params(("Idempotency-Key" = String, Header,
+            description = "1-255 characters; same key and body replay the first answer")),
+    request_body = CreateProductBody,
+    responses(
+        (status = 201, body = ProductView),
+        (status = 401, description = "no token, a bad one, or unusable claims",
+            body = crate::http::Unauthorized),
+        (status = 403, description = "a role or ownership missing", body = crate::http::ErrorBody),
+        (status = 400, description = "malformed body or Idempotency-Key missing",
+            body = crate::http::ErrorBody),
+        (status = 409, description = "idempotency_in_progress, or the state forbids it",
+            body = crate::http::ErrorBody),
+        (status = 422, description = "idempotency_key_reused, or a business limit",
+            body = crate::http::ErrorBody),
+        (status = 503, description = "busy; retry with the same key",
+            body = crate::http::ErrorBody)))]
 async fn create_product(app: &App, req: ApiRequest) -> Result<ApiResponse, ApiError> {
     let caller = req.caller()?;
     caller.require(Role::Seller)?;
@@ -289,8 +325,13 @@ fn product_id(req: &ApiRequest) -> Result<&str, ApiError> {
 }
 
 #[utoipa::path(get, path = "/v1/products/{product_id}", tag = "shop", security(("jwt" = [])),
-    params(("product_id" = String, Path)),
-    responses((status = 200, body = ProductView), (status = 401, description = "no token, a bad one, or unusable claims", body = crate::http::Unauthorized), (status = 404, body = crate::http::ErrorBody)))]
+    params(("product_id" = String, Path, min_length = 1, max_length = 128, pattern = "\\S",
+            description = "a product id (`404 product_not_found` for any other)")),
+    responses(
+        (status = 200, body = ProductView),
+        (status = 401, description = "no token, a bad one, or unusable claims",
+            body = crate::http::Unauthorized),
+        (status = 404, body = crate::http::ErrorBody)))]
 async fn get_product(app: &App, req: ApiRequest) -> Result<ApiResponse, ApiError> {
     req.caller()?;
     let id = product_id(&req)?;
@@ -303,9 +344,27 @@ async fn get_product(app: &App, req: ApiRequest) -> Result<ApiResponse, ApiError
     Ok(ApiResponse::json(200, &ProductView::new(&product, stock)))
 }
 
-#[utoipa::path(post, path = "/v1/products/{product_id}/stock", tag = "shop", security(("jwt" = [])),
-    params(("product_id" = String, Path), ("Idempotency-Key" = String, Header, description = "1-255 characters; same key and body replay the first answer")), request_body = StockBody,
-    responses((status = 200, body = ProductView), (status = 401, description = "no token, a bad one, or unusable claims", body = crate::http::Unauthorized), (status = 403, description = "a role or ownership missing", body = crate::http::ErrorBody), (status = 404, body = crate::http::ErrorBody), (status = 503, description = "busy; retry with the same key", body = crate::http::ErrorBody), (status = 400, description = "malformed body or Idempotency-Key missing", body = crate::http::ErrorBody), (status = 409, description = "idempotency_in_progress, or the state forbids it", body = crate::http::ErrorBody), (status = 422, description = "idempotency_key_reused, or a business limit", body = crate::http::ErrorBody)))]
+#[utoipa::path(post, path = "/v1/products/{product_id}/stock", tag = "shop",
+    security(("jwt" = [])),
+    params(("product_id" = String, Path, min_length = 1, max_length = 128, pattern = "\\S",
+            description = "a product id (`404 product_not_found` for any other)"),
+        ("Idempotency-Key" = String, Header,
+            description = "1-255 characters; same key and body replay the first answer")),
+    request_body = StockBody,
+    responses(
+        (status = 200, body = ProductView),
+        (status = 401, description = "no token, a bad one, or unusable claims",
+            body = crate::http::Unauthorized),
+        (status = 403, description = "a role or ownership missing", body = crate::http::ErrorBody),
+        (status = 404, body = crate::http::ErrorBody),
+        (status = 503, description = "busy; retry with the same key",
+            body = crate::http::ErrorBody),
+        (status = 400, description = "malformed body or Idempotency-Key missing",
+            body = crate::http::ErrorBody),
+        (status = 409, description = "idempotency_in_progress, or the state forbids it",
+            body = crate::http::ErrorBody),
+        (status = 422, description = "idempotency_key_reused, or a business limit",
+            body = crate::http::ErrorBody)))]
 async fn adjust_stock(app: &App, req: ApiRequest) -> Result<ApiResponse, ApiError> {
     let caller = req.caller()?;
     // Owning the product is not enough: a seller whose role was withdrawn may not sell on.
@@ -388,8 +447,13 @@ fn order_id(req: &ApiRequest) -> Result<&str, ApiError> {
 }
 
 #[utoipa::path(get, path = "/v1/orders/{order_id}", tag = "shop", security(("jwt" = [])),
-    params(("order_id" = String, Path)),
-    responses((status = 200, body = OrderView), (status = 401, description = "no token, a bad one, or unusable claims", body = crate::http::Unauthorized), (status = 404, body = crate::http::ErrorBody)))]
+    params(("order_id" = String, Path, min_length = 1, max_length = 128, pattern = "\\S",
+            description = "an order id (`404 order_not_found` for any other)")),
+    responses(
+        (status = 200, body = OrderView),
+        (status = 401, description = "no token, a bad one, or unusable claims",
+            body = crate::http::Unauthorized),
+        (status = 404, body = crate::http::ErrorBody)))]
 async fn get_order(app: &App, req: ApiRequest) -> Result<ApiResponse, ApiError> {
     let caller = req.caller()?;
     let order = app
@@ -492,9 +556,27 @@ fn moved(order: &Order, to: OrderStatus, at: &str) -> Order {
     after
 }
 
-#[utoipa::path(post, path = "/v1/orders/{order_id}/cancel", tag = "shop", security(("jwt" = [])),
-    params(("order_id" = String, Path), ("Idempotency-Key" = String, Header, description = "1-255 characters; same key and body replay the first answer")), request_body(content = Option<CancelBody>, description = "empty, or {}"),
-    responses((status = 200, body = OrderView), (status = 401, description = "no token, a bad one, or unusable claims", body = crate::http::Unauthorized), (status = 403, description = "a role or ownership missing", body = crate::http::ErrorBody), (status = 404, body = crate::http::ErrorBody), (status = 400, description = "malformed body or Idempotency-Key missing", body = crate::http::ErrorBody), (status = 409, description = "idempotency_in_progress, or the state forbids it", body = crate::http::ErrorBody), (status = 422, description = "idempotency_key_reused, or a business limit", body = crate::http::ErrorBody)))]
+#[utoipa::path(post, path = "/v1/orders/{order_id}/cancel", tag = "shop",
+    security(("jwt" = [])),
+    params(("order_id" = String, Path, min_length = 1, max_length = 128, pattern = "\\S",
+            description = "an order id (`404 order_not_found` for any other)"),
+        ("Idempotency-Key" = String, Header,
+            description = "1-255 characters; same key and body replay the first answer")),
+    request_body(content = Option<CancelBody>, description = "empty, or {}"),
+    responses(
+        (status = 200, body = OrderView),
+        (status = 401, description = "no token, a bad one, or unusable claims",
+            body = crate::http::Unauthorized),
+        (status = 403, description = "a role or ownership missing", body = crate::http::ErrorBody),
+        (status = 404, body = crate::http::ErrorBody),
+        (status = 400, description = "malformed body or Idempotency-Key missing",
+            body = crate::http::ErrorBody),
+        (status = 409, description = "idempotency_in_progress, or the state forbids it",
+            body = crate::http::ErrorBody),
+        (status = 422, description = "idempotency_key_reused, or a business limit",
+            body = crate::http::ErrorBody),
+        (status = 503, description = "busy; retry with the same key",
+            body = crate::http::ErrorBody)))]
 async fn cancel(app: &App, queue: &PayoutQueue, req: ApiRequest) -> Result<ApiResponse, ApiError> {
     req.caller()?;
     if !req.body.iter().all(u8::is_ascii_whitespace) {
@@ -528,17 +610,33 @@ async fn cancel(app: &App, queue: &PayoutQueue, req: ApiRequest) -> Result<ApiRe
     .await
 }
 
-#[utoipa::path(post, path = "/v1/orders/{order_id}/fulfillment", tag = "shop", security(("jwt" = [])),
-    params(("order_id" = String, Path), ("Idempotency-Key" = String, Header, description = "1-255 characters; same key and body replay the first answer")), request_body = FulfillmentBody,
-    responses((status = 200, body = OrderView), (status = 401, description = "no token, a bad one, or unusable claims", body = crate::http::Unauthorized), (status = 403, description = "a role or ownership missing", body = crate::http::ErrorBody), (status = 404, body = crate::http::ErrorBody), (status = 400, description = "malformed body or Idempotency-Key missing", body = crate::http::ErrorBody), (status = 409, description = "idempotency_in_progress, or the state forbids it", body = crate::http::ErrorBody), (status = 422, description = "idempotency_key_reused, or a business limit", body = crate::http::ErrorBody)))]
+#[utoipa::path(post, path = "/v1/orders/{order_id}/fulfillment", tag = "shop",
+    security(("jwt" = [])),
+    params(("order_id" = String, Path, min_length = 1, max_length = 128, pattern = "\\S",
+            description = "an order id (`404 order_not_found` for any other)"),
+        ("Idempotency-Key" = String, Header,
+            description = "1-255 characters; same key and body replay the first answer")),
+    request_body = FulfillmentBody,
+    responses(
+        (status = 200, body = OrderView),
+        (status = 401, description = "no token, a bad one, or unusable claims",
+            body = crate::http::Unauthorized),
+        (status = 403, description = "a role or ownership missing", body = crate::http::ErrorBody),
+        (status = 404, body = crate::http::ErrorBody),
+        (status = 400, description = "malformed body or Idempotency-Key missing",
+            body = crate::http::ErrorBody),
+        (status = 409, description = "idempotency_in_progress, or the state forbids it",
+            body = crate::http::ErrorBody),
+        (status = 422, description = "idempotency_key_reused, or a business limit",
+            body = crate::http::ErrorBody),
+        (status = 503, description = "busy; retry with the same key",
+            body = crate::http::ErrorBody)))]
 async fn fulfill(app: &App, queue: &PayoutQueue, req: ApiRequest) -> Result<ApiResponse, ApiError> {
     req.caller()?;
     let body: FulfillmentBody = req.json()?;
-    let to = match OrderStatus::parse(&body.status) {
-        Some(s @ (OrderStatus::Shipped | OrderStatus::Delivered)) => s,
-        _ => {
-            return Err(InvalidInput::new("status", "must be \"shipped\" or \"delivered\"").into())
-        }
+    let to = match body.status {
+        FulfillmentStatus::Shipped => OrderStatus::Shipped,
+        FulfillmentStatus::Delivered => OrderStatus::Delivered,
     };
     let policy = app.config.shop;
     let now = app.clock.now();
@@ -572,9 +670,27 @@ async fn fulfill(app: &App, queue: &PayoutQueue, req: ApiRequest) -> Result<ApiR
     .await
 }
 
-#[utoipa::path(post, path = "/v1/orders/{order_id}/refund", tag = "shop", security(("jwt" = [])),
-    params(("order_id" = String, Path), ("Idempotency-Key" = String, Header, description = "1-255 characters; same key and body replay the first answer")), request_body = RefundBody,
-    responses((status = 200, body = OrderView), (status = 401, description = "no token, a bad one, or unusable claims", body = crate::http::Unauthorized), (status = 403, description = "a role or ownership missing", body = crate::http::ErrorBody), (status = 404, body = crate::http::ErrorBody), (status = 400, description = "malformed body or Idempotency-Key missing", body = crate::http::ErrorBody), (status = 409, description = "idempotency_in_progress, or the state forbids it", body = crate::http::ErrorBody), (status = 422, description = "idempotency_key_reused, or a business limit", body = crate::http::ErrorBody)))]
+#[utoipa::path(post, path = "/v1/orders/{order_id}/refund", tag = "shop",
+    security(("jwt" = [])),
+    params(("order_id" = String, Path, min_length = 1, max_length = 128, pattern = "\\S",
+            description = "an order id (`404 order_not_found` for any other)"),
+        ("Idempotency-Key" = String, Header,
+            description = "1-255 characters; same key and body replay the first answer")),
+    request_body = RefundBody,
+    responses(
+        (status = 200, body = OrderView),
+        (status = 401, description = "no token, a bad one, or unusable claims",
+            body = crate::http::Unauthorized),
+        (status = 403, description = "a role or ownership missing", body = crate::http::ErrorBody),
+        (status = 404, body = crate::http::ErrorBody),
+        (status = 400, description = "malformed body or Idempotency-Key missing",
+            body = crate::http::ErrorBody),
+        (status = 409, description = "idempotency_in_progress, or the state forbids it",
+            body = crate::http::ErrorBody),
+        (status = 422, description = "idempotency_key_reused, or a business limit",
+            body = crate::http::ErrorBody),
+        (status = 503, description = "busy; retry with the same key",
+            body = crate::http::ErrorBody)))]
 async fn refund(app: &App, queue: &PayoutQueue, req: ApiRequest) -> Result<ApiResponse, ApiError> {
     req.caller()?;
     let body: RefundBody = req.json()?;

@@ -27,6 +27,7 @@ use crate::store::{Role, Tx};
 use crate::App;
 
 #[utoipa::path(post, path = "/v1/webhooks/stripe", tag = "webhooks",
+    operation_id = "stripe_webhook",
     params(("Stripe-Signature" = String, Header,
         description = "t=<unix seconds>,v1=<hex HMAC-SHA256(endpoint secret, \"<t>.<raw body>\")>[,v1=…]")),
     request_body(content = serde_json::Value,
