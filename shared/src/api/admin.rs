@@ -82,8 +82,6 @@ impl Listing {
     responses(
         (status = 200, body = AdminPayoutsView),
         (status = 400, body = crate::http::ErrorBody),
-        (status = 401, description = "no token, a bad one, or unusable claims",
-            body = crate::http::Unauthorized),
         (status = 403, description = "not an admin", body = crate::http::ErrorBody)))]
 pub async fn list_held(app: &App, req: ApiRequest) -> Result<ApiResponse, ApiError> {
     req.caller()?.require(Role::Admin)?;
@@ -124,14 +122,11 @@ enum Exit {
 #[utoipa::path(post, path = "/v1/admin/payouts/{payout_id}/release", tag = "admin",
     security(("jwt" = [])),
     params(("payout_id" = String, Path, min_length = 1, max_length = 255, pattern = "\\S",
-            description = "not blank, at most 255 bytes"),
-        ("Idempotency-Key" = String, Header, description = "1-255 characters")),
+            description = "not blank, at most 255 bytes")),
     request_body = ReleaseBody,
     responses(
         (status = 200, body = AdminPayoutView),
         (status = 400, body = crate::http::ErrorBody),
-        (status = 401, description = "no token, a bad one, or unusable claims",
-            body = crate::http::Unauthorized),
         (status = 403, description = "not an admin", body = crate::http::ErrorBody),
         (status = 404, description = "payout_not_found", body = crate::http::ErrorBody),
         (status = 409, description = "invalid_transition: the payout is not held, or \
@@ -153,14 +148,11 @@ pub async fn release(
 #[utoipa::path(post, path = "/v1/admin/payouts/{payout_id}/return", tag = "admin",
     security(("jwt" = [])),
     params(("payout_id" = String, Path, min_length = 1, max_length = 255, pattern = "\\S",
-            description = "not blank, at most 255 bytes"),
-        ("Idempotency-Key" = String, Header, description = "1-255 characters")),
+            description = "not blank, at most 255 bytes")),
     request_body = ReturnBody,
     responses(
         (status = 200, body = AdminPayoutView),
         (status = 400, body = crate::http::ErrorBody),
-        (status = 401, description = "no token, a bad one, or unusable claims",
-            body = crate::http::Unauthorized),
         (status = 403, description = "not an admin", body = crate::http::ErrorBody),
         (status = 404, description = "payout_not_found", body = crate::http::ErrorBody),
         (status = 409, description = "invalid_transition: the payout is not held, or \
@@ -278,14 +270,11 @@ fn exit_tx(
 #[utoipa::path(post, path = "/v1/admin/refunds/{refund_id}/retry", tag = "admin",
     security(("jwt" = [])),
     params(("refund_id" = String, Path, min_length = 1, max_length = 255, pattern = "\\S",
-            description = "not blank, at most 255 bytes"),
-        ("Idempotency-Key" = String, Header, description = "1-255 characters")),
+            description = "not blank, at most 255 bytes")),
     request_body = ReleaseBody,
     responses(
         (status = 200, body = crate::api::shop::RefundView),
         (status = 400, body = crate::http::ErrorBody),
-        (status = 401, description = "no token, a bad one, or unusable claims",
-            body = crate::http::Unauthorized),
         (status = 403, description = "not an admin", body = crate::http::ErrorBody),
         (status = 404, description = "refund_not_found", body = crate::http::ErrorBody),
         (status = 409, description = "invalid_transition: the refund has not failed, or \
@@ -382,14 +371,11 @@ fn is_stripe_account(account: &str) -> bool {
 #[utoipa::path(put, path = "/v1/admin/payees/{payee_id}/payout-account", tag = "admin",
     security(("jwt" = [])),
     params(("payee_id" = String, Path, min_length = 1, max_length = 255, pattern = "\\S",
-            description = "a user id: not blank, at most 255 bytes"),
-        ("Idempotency-Key" = String, Header, description = "1-255 characters")),
+            description = "a user id: not blank, at most 255 bytes")),
     request_body = PayoutAccountBody,
     responses(
         (status = 200, body = PayoutAccountView),
         (status = 400, body = crate::http::ErrorBody),
-        (status = 401, description = "no token, a bad one, or unusable claims",
-            body = crate::http::Unauthorized),
         (status = 403, description = "not an admin", body = crate::http::ErrorBody),
         (status = 409, description = "payout_account_in_use: another payee is paid to it, or \
             idempotency_in_progress", body = crate::http::ErrorBody),
@@ -496,13 +482,10 @@ struct CorrectionView<'a> {
 /// `POST /v1/admin/corrections`: one transfer between two plain balances
 /// (`domain::admin::correctable`), in the statements of both.
 #[utoipa::path(post, path = "/v1/admin/corrections", tag = "admin", security(("jwt" = [])),
-    params(("Idempotency-Key" = String, Header, description = "1-255 characters")),
     request_body = CorrectionBody,
     responses(
         (status = 201, body = CorrectionView),
         (status = 400, body = crate::http::ErrorBody),
-        (status = 401, description = "no token, a bad one, or unusable claims",
-            body = crate::http::Unauthorized),
         (status = 403, description = "not an admin", body = crate::http::ErrorBody),
         (status = 409, description = "idempotency_in_progress", body = crate::http::ErrorBody),
         (status = 422, description = "would_overdraw, unit_mismatch, account_not_correctable, \

@@ -47,8 +47,6 @@ struct StreamBoardView<'a> {
     responses(
         (status = 200, body = StreamBoardView),
         (status = 400, body = crate::http::ErrorBody),
-        (status = 401, description = "no token, a bad one, or unusable claims",
-            body = crate::http::Unauthorized),
         (status = 404, body = crate::http::ErrorBody)))]
 pub async fn stream(app: &App, req: ApiRequest) -> Result<ApiResponse, ApiError> {
     req.caller()?;
@@ -88,9 +86,7 @@ struct WeeklyBoardView<'a> {
             description = "ISO week, e.g. 2026-W47; the current one if absent")),
     responses(
         (status = 200, body = WeeklyBoardView),
-        (status = 400, body = crate::http::ErrorBody),
-        (status = 401, description = "no token, a bad one, or unusable claims",
-            body = crate::http::Unauthorized)))]
+        (status = 400, body = crate::http::ErrorBody)))]
 pub async fn creator_week(app: &App, req: ApiRequest) -> Result<ApiResponse, ApiError> {
     req.caller()?;
     let limit = req.limit(DEFAULT_LIMIT, MAX_LIMIT)?;

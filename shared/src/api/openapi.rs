@@ -7,10 +7,10 @@ use std::collections::BTreeMap;
 
 use serde_json::json;
 use utoipa::openapi::extensions::Extensions;
-use utoipa::openapi::path::ParameterIn;
+use utoipa::openapi::path::{Operation, ParameterBuilder, ParameterIn, PathItem};
 use utoipa::openapi::schema::{ArrayItems, Object, ObjectBuilder, Schema, SchemaType, Type};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::openapi::{RefOr, Required};
+use utoipa::openapi::{ContentBuilder, Ref, RefOr, Required, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
 use crate::domain::payments::MAX_EVENT_ID_BYTES;
@@ -58,7 +58,8 @@ use crate::http::idempotency::MAX_KEY_CHARS;
         super::payments::webhook,
         super::stripe::webhook,
     ),
-    modifiers(&JwtAuthorizer, &Constraints)
+    components(schemas(crate::http::Unauthorized)),
+    modifiers(&JwtAuthorizer, &Conventions, &Constraints)
 )]
 struct ApiDoc;
 
@@ -78,6 +79,79 @@ impl Modify for JwtAuthorizer {
             ),
         );
     }
+}
+
+/// What every operation of a kind has, stated once rather than on each handler: a route behind
+/// the JWT authorizer may answer `401`; a write other than a provider's webhook takes an
+/// `Idempotency-Key` (`Idempotency::from_request`) and may answer the idempotency layer's and
+/// the contention retry's refusals. An annotation that names one of these statuses keeps its
+/// own, more specific, description.
+struct Conventions;
+
+const IDEMPOTENCY_KEY_DESCRIPTION: &str =
+    "1-255 characters; same key and body replay the first answer";
+
+/// The answers of the idempotency layer and the contention retry, on every keyed write.
+const WRITE_RESPONSES: [(&str, &str); 4] = [
+    ("400", "malformed body or Idempotency-Key missing"),
+    ("409", "idempotency_in_progress, or the state forbids it"),
+    ("422", "idempotency_key_reused, or a business limit"),
+    ("503", "busy; retry with the same key"),
+];
+
+impl Modify for Conventions {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        for (path, item) in doc.paths.paths.iter_mut() {
+            let keyed = !path.starts_with("/v1/webhooks/");
+            for (writes, op) in operations(item) {
+                if writes && keyed {
+                    op.parameters.get_or_insert_with(Vec::new).push(
+                        ParameterBuilder::new()
+                            .name("Idempotency-Key")
+                            .parameter_in(ParameterIn::Header)
+                            .required(Required::True)
+                            .description(Some(IDEMPOTENCY_KEY_DESCRIPTION))
+                            .build(),
+                    );
+                    for (status, description) in WRITE_RESPONSES {
+                        add_response(op, status, description, "ErrorBody");
+                    }
+                }
+                if op.security.as_ref().is_some_and(|s| !s.is_empty()) {
+                    let description = "no token, a bad one, or unusable claims";
+                    add_response(op, "401", description, "Unauthorized");
+                }
+            }
+        }
+    }
+}
+
+/// Each operation of a path, and whether it writes (any method but GET).
+fn operations(item: &mut PathItem) -> impl Iterator<Item = (bool, &mut Operation)> {
+    let ops = [
+        (false, item.get.as_mut()),
+        (true, item.put.as_mut()),
+        (true, item.post.as_mut()),
+        (true, item.delete.as_mut()),
+        (true, item.patch.as_mut()),
+    ];
+    ops.into_iter()
+        .filter_map(|(writes, op)| op.map(|op| (writes, op)))
+}
+
+/// A JSON response of the named component, unless the operation states that status itself.
+fn add_response(op: &mut Operation, status: &str, description: &str, schema: &str) {
+    let content = ContentBuilder::new()
+        .schema(Some(Ref::from_schema_name(schema)))
+        .build();
+    let response = ResponseBuilder::new()
+        .description(description)
+        .content("application/json", content)
+        .build();
+    op.responses
+        .responses
+        .entry(status.to_owned())
+        .or_insert(RefOr::T(response));
 }
 
 /// What the handlers enforce that the route and type annotations cannot say, added to the
@@ -137,14 +211,7 @@ impl Modify for Constraints {
     fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
         let not_blank = not_blank_pattern();
         for item in doc.paths.paths.values_mut() {
-            let operations = [
-                &mut item.get,
-                &mut item.put,
-                &mut item.post,
-                &mut item.delete,
-                &mut item.patch,
-            ];
-            for op in operations.into_iter().flatten() {
+            for (_, op) in operations(item) {
                 for p in op.parameters.iter_mut().flatten() {
                     match (p.name.as_str(), &p.parameter_in) {
                         ("Idempotency-Key", ParameterIn::Header) => {

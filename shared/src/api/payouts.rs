@@ -50,8 +50,6 @@ struct BalanceView<'a> {
 #[utoipa::path(get, path = "/v1/creators/me/balance", tag = "creators", security(("jwt" = [])),
     responses(
         (status = 200, body = BalanceView),
-        (status = 401, description = "no token, a bad one, or unusable claims",
-            body = crate::http::Unauthorized),
         (status = 403, description = "not a creator", body = crate::http::ErrorBody)))]
 pub async fn balance(app: &App, req: ApiRequest) -> Result<ApiResponse, ApiError> {
     let caller = req.caller()?;
@@ -140,24 +138,12 @@ impl<'a> From<&'a Payout> for PayoutView<'a> {
 /// `POST /v1/creators/me/payouts`: `202` once the payout is committed; it is paid
 /// asynchronously.
 #[utoipa::path(post, path = "/v1/creators/me/payouts", tag = "creators", security(("jwt" = [])),
-    params(("Idempotency-Key" = String, Header,
-        description = "1-255 characters; same key and body replay the first answer")),
     request_body = PayoutBody,
     responses(
         (status = 202, body = PayoutView),
-        (status = 401, description = "no token, a bad one, or unusable claims",
-            body = crate::http::Unauthorized),
         (status = 402, description = "insufficient_available_balance",
             body = crate::http::ErrorBody),
-        (status = 403, description = "not a creator", body = crate::http::ErrorBody),
-        (status = 503, description = "busy; retry with the same key",
-            body = crate::http::ErrorBody),
-        (status = 400, description = "malformed body or Idempotency-Key missing",
-            body = crate::http::ErrorBody),
-        (status = 409, description = "idempotency_in_progress, or the state forbids it",
-            body = crate::http::ErrorBody),
-        (status = 422, description = "idempotency_key_reused, or a business limit",
-            body = crate::http::ErrorBody)))]
+        (status = 403, description = "not a creator", body = crate::http::ErrorBody)))]
 pub async fn request_payout(
     app: &App,
     queue: &PayoutQueue,
@@ -221,8 +207,6 @@ struct PayoutsView<'a> {
     operation_id = "creator_payouts",
     responses(
         (status = 200, body = PayoutsView),
-        (status = 401, description = "no token, a bad one, or unusable claims",
-            body = crate::http::Unauthorized),
         (status = 403, description = "not a creator", body = crate::http::ErrorBody)))]
 pub async fn list(app: &App, req: ApiRequest) -> Result<ApiResponse, ApiError> {
     list_for(app, req, PayeeKind::Creator).await
@@ -318,8 +302,6 @@ struct StatementView<'a> {
     responses(
         (status = 200, body = StatementView),
         (status = 400, body = crate::http::ErrorBody),
-        (status = 401, description = "no token, a bad one, or unusable claims",
-            body = crate::http::Unauthorized),
         (status = 403, description = "not a creator", body = crate::http::ErrorBody)))]
 pub async fn statement(
     app: &App,

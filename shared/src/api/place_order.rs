@@ -53,22 +53,10 @@ pub async fn handle(app: &App, req: Request) -> Result<Response<Body>, std::conv
 }
 
 #[utoipa::path(post, path = "/v1/orders", tag = "shop", security(("jwt" = [])),
-    params(("Idempotency-Key" = String, Header,
-            description = "1-255 characters; same key and body replay the first answer")),
     request_body = PlaceOrderBody,
     responses(
         (status = 201, body = super::shop::OrderView),
-        (status = 401, description = "no token, a bad one, or unusable claims",
-            body = crate::http::Unauthorized),
-        (status = 404, body = crate::http::ErrorBody),
-        (status = 503, description = "busy; retry with the same key",
-            body = crate::http::ErrorBody),
-        (status = 400, description = "malformed body or Idempotency-Key missing",
-            body = crate::http::ErrorBody),
-        (status = 409, description = "idempotency_in_progress, or the state forbids it",
-            body = crate::http::ErrorBody),
-        (status = 422, description = "idempotency_key_reused, or a business limit",
-            body = crate::http::ErrorBody)))]
+        (status = 404, body = crate::http::ErrorBody)))]
 async fn place_order(app: &App, req: ApiRequest) -> Result<ApiResponse, ApiError> {
     let caller = req.caller()?;
     let idem = Idempotency::from_request(&req, &caller)?;

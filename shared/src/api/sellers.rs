@@ -30,8 +30,6 @@ struct SellerBalanceView<'a> {
     operation_id = "seller_balance",
     responses(
         (status = 200, body = SellerBalanceView),
-        (status = 401, description = "no token, a bad one, or unusable claims",
-            body = crate::http::Unauthorized),
         (status = 403, description = "not a seller", body = crate::http::ErrorBody)))]
 pub async fn balance(app: &App, req: ApiRequest) -> Result<ApiResponse, ApiError> {
     let seller = payee(&req, PayeeKind::Seller)?;
@@ -75,8 +73,6 @@ pub async fn balance(app: &App, req: ApiRequest) -> Result<ApiResponse, ApiError
     responses(
         (status = 200, description = "as GET /v1/creators/me/statement"),
         (status = 400, body = crate::http::ErrorBody),
-        (status = 401, description = "no token, a bad one, or unusable claims",
-            body = crate::http::Unauthorized),
         (status = 403, description = "not a seller", body = crate::http::ErrorBody)))]
 pub async fn statement(
     app: &App,
@@ -89,21 +85,14 @@ pub async fn statement(
 /// `POST /v1/sellers/me/payouts`: drawn from `cents_available`, with the creators' limits.
 #[utoipa::path(post, path = "/v1/sellers/me/payouts", tag = "sellers", security(("jwt" = [])),
     operation_id = "seller_request_payout",
-    params(("Idempotency-Key" = String, Header,
-        description = "1-255 characters; same key and body replay the first answer")),
     request_body = super::payouts::PayoutBody,
     responses(
         (status = 202, description = "as POST /v1/creators/me/payouts"),
-        (status = 400, description = "malformed body or Idempotency-Key missing",
-            body = crate::http::ErrorBody),
-        (status = 401, description = "no token, a bad one, or unusable claims",
-            body = crate::http::Unauthorized),
         (status = 402, description = "insufficient_available_balance", body = crate::http::ErrorBody),
         (status = 403, description = "not a seller", body = crate::http::ErrorBody),
         (status = 409, description = "idempotency_in_progress", body = crate::http::ErrorBody),
         (status = 422, description = "below_minimum, daily_payout_cap, idempotency_key_reused",
-            body = crate::http::ErrorBody),
-        (status = 503, description = "busy; retry with the same key", body = crate::http::ErrorBody)))]
+            body = crate::http::ErrorBody)))]
 pub async fn request_payout(
     app: &App,
     queue: &PayoutQueue,
@@ -116,8 +105,6 @@ pub async fn request_payout(
     operation_id = "seller_payouts",
     responses(
         (status = 200, description = "as GET /v1/creators/me/payouts"),
-        (status = 401, description = "no token, a bad one, or unusable claims",
-            body = crate::http::Unauthorized),
         (status = 403, description = "not a seller", body = crate::http::ErrorBody)))]
 pub async fn list(app: &App, req: ApiRequest) -> Result<ApiResponse, ApiError> {
     list_for(app, req, PayeeKind::Seller).await

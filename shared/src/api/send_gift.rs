@@ -53,26 +53,16 @@ pub async fn handle(
 
 #[utoipa::path(post, path = "/v1/streams/{stream_id}/gifts", tag = "gifts",
     security(("jwt" = [])),
-    params(("stream_id" = String, Path),
-        ("Idempotency-Key" = String, Header,
-            description = "1-255 characters; same key and body replay the first answer")),
+    params(("stream_id" = String, Path)),
     request_body = SendGiftBody,
     responses(
         (status = 201, body = SentGiftView),
-        (status = 401, description = "no token, a bad one, or unusable claims",
-            body = crate::http::Unauthorized),
         (status = 402, description = "insufficient_coins", body = crate::http::ErrorBody),
         (status = 403, description = "age_restricted, cannot_gift_self",
             body = crate::http::ErrorBody),
         (status = 404, description = "stream_not_found, gift_not_found",
             body = crate::http::ErrorBody),
         (status = 503, description = "busy: the wallet kept changing; retry with the same key",
-            body = crate::http::ErrorBody),
-        (status = 400, description = "malformed body or Idempotency-Key missing",
-            body = crate::http::ErrorBody),
-        (status = 409, description = "idempotency_in_progress, or the state forbids it",
-            body = crate::http::ErrorBody),
-        (status = 422, description = "idempotency_key_reused, or a business limit",
             body = crate::http::ErrorBody)))]
 async fn send_gift(
     app: &App,

@@ -253,22 +253,10 @@ pub fn order_view<'a>(o: &'a Order, refund: Option<&'a Refund>) -> OrderView<'a>
 }
 
 #[utoipa::path(post, path = "/v1/products", tag = "shop", security(("jwt" = [])),
-    params(("Idempotency-Key" = String, Header,
-            description = "1-255 characters; same key and body replay the first answer")),
     request_body = CreateProductBody,
     responses(
         (status = 201, body = ProductView),
-        (status = 401, description = "no token, a bad one, or unusable claims",
-            body = crate::http::Unauthorized),
-        (status = 403, description = "a role or ownership missing", body = crate::http::ErrorBody),
-        (status = 400, description = "malformed body or Idempotency-Key missing",
-            body = crate::http::ErrorBody),
-        (status = 409, description = "idempotency_in_progress, or the state forbids it",
-            body = crate::http::ErrorBody),
-        (status = 422, description = "idempotency_key_reused, or a business limit",
-            body = crate::http::ErrorBody),
-        (status = 503, description = "busy; retry with the same key",
-            body = crate::http::ErrorBody)))]
+        (status = 403, description = "a role or ownership missing", body = crate::http::ErrorBody)))]
 async fn create_product(app: &App, req: ApiRequest) -> Result<ApiResponse, ApiError> {
     let caller = req.caller()?;
     caller.require(Role::Seller)?;
@@ -329,8 +317,6 @@ fn product_id(req: &ApiRequest) -> Result<&str, ApiError> {
             description = "a product id (`404 product_not_found` for any other)")),
     responses(
         (status = 200, body = ProductView),
-        (status = 401, description = "no token, a bad one, or unusable claims",
-            body = crate::http::Unauthorized),
         (status = 404, body = crate::http::ErrorBody)))]
 async fn get_product(app: &App, req: ApiRequest) -> Result<ApiResponse, ApiError> {
     req.caller()?;
@@ -347,24 +333,12 @@ async fn get_product(app: &App, req: ApiRequest) -> Result<ApiResponse, ApiError
 #[utoipa::path(post, path = "/v1/products/{product_id}/stock", tag = "shop",
     security(("jwt" = [])),
     params(("product_id" = String, Path, min_length = 1, max_length = 128, pattern = "\\S",
-            description = "a product id (`404 product_not_found` for any other)"),
-        ("Idempotency-Key" = String, Header,
-            description = "1-255 characters; same key and body replay the first answer")),
+            description = "a product id (`404 product_not_found` for any other)")),
     request_body = StockBody,
     responses(
         (status = 200, body = ProductView),
-        (status = 401, description = "no token, a bad one, or unusable claims",
-            body = crate::http::Unauthorized),
         (status = 403, description = "a role or ownership missing", body = crate::http::ErrorBody),
-        (status = 404, body = crate::http::ErrorBody),
-        (status = 503, description = "busy; retry with the same key",
-            body = crate::http::ErrorBody),
-        (status = 400, description = "malformed body or Idempotency-Key missing",
-            body = crate::http::ErrorBody),
-        (status = 409, description = "idempotency_in_progress, or the state forbids it",
-            body = crate::http::ErrorBody),
-        (status = 422, description = "idempotency_key_reused, or a business limit",
-            body = crate::http::ErrorBody)))]
+        (status = 404, body = crate::http::ErrorBody)))]
 async fn adjust_stock(app: &App, req: ApiRequest) -> Result<ApiResponse, ApiError> {
     let caller = req.caller()?;
     // Owning the product is not enough: a seller whose role was withdrawn may not sell on.
@@ -451,8 +425,6 @@ fn order_id(req: &ApiRequest) -> Result<&str, ApiError> {
             description = "an order id (`404 order_not_found` for any other)")),
     responses(
         (status = 200, body = OrderView),
-        (status = 401, description = "no token, a bad one, or unusable claims",
-            body = crate::http::Unauthorized),
         (status = 404, body = crate::http::ErrorBody)))]
 async fn get_order(app: &App, req: ApiRequest) -> Result<ApiResponse, ApiError> {
     let caller = req.caller()?;
@@ -487,9 +459,7 @@ struct RefundsView<'a> {
 /// `GET /v1/me/refunds`: the caller's refunds as a buyer, newest first.
 #[utoipa::path(get, path = "/v1/me/refunds", tag = "shop", security(("jwt" = [])),
     responses(
-        (status = 200, body = RefundsView),
-        (status = 401, description = "no token, a bad one, or unusable claims",
-            body = crate::http::Unauthorized)))]
+        (status = 200, body = RefundsView)))]
 async fn list_refunds(app: &App, req: ApiRequest) -> Result<ApiResponse, ApiError> {
     let caller = req.caller()?;
     let refunds = app.store.refunds_of(&caller.user_id).await?;
@@ -559,24 +529,12 @@ fn moved(order: &Order, to: OrderStatus, at: &str) -> Order {
 #[utoipa::path(post, path = "/v1/orders/{order_id}/cancel", tag = "shop",
     security(("jwt" = [])),
     params(("order_id" = String, Path, min_length = 1, max_length = 128, pattern = "\\S",
-            description = "an order id (`404 order_not_found` for any other)"),
-        ("Idempotency-Key" = String, Header,
-            description = "1-255 characters; same key and body replay the first answer")),
+            description = "an order id (`404 order_not_found` for any other)")),
     request_body(content = Option<CancelBody>, description = "empty, or {}"),
     responses(
         (status = 200, body = OrderView),
-        (status = 401, description = "no token, a bad one, or unusable claims",
-            body = crate::http::Unauthorized),
         (status = 403, description = "a role or ownership missing", body = crate::http::ErrorBody),
-        (status = 404, body = crate::http::ErrorBody),
-        (status = 400, description = "malformed body or Idempotency-Key missing",
-            body = crate::http::ErrorBody),
-        (status = 409, description = "idempotency_in_progress, or the state forbids it",
-            body = crate::http::ErrorBody),
-        (status = 422, description = "idempotency_key_reused, or a business limit",
-            body = crate::http::ErrorBody),
-        (status = 503, description = "busy; retry with the same key",
-            body = crate::http::ErrorBody)))]
+        (status = 404, body = crate::http::ErrorBody)))]
 async fn cancel(app: &App, queue: &PayoutQueue, req: ApiRequest) -> Result<ApiResponse, ApiError> {
     req.caller()?;
     if !req.body.iter().all(u8::is_ascii_whitespace) {
@@ -613,24 +571,12 @@ async fn cancel(app: &App, queue: &PayoutQueue, req: ApiRequest) -> Result<ApiRe
 #[utoipa::path(post, path = "/v1/orders/{order_id}/fulfillment", tag = "shop",
     security(("jwt" = [])),
     params(("order_id" = String, Path, min_length = 1, max_length = 128, pattern = "\\S",
-            description = "an order id (`404 order_not_found` for any other)"),
-        ("Idempotency-Key" = String, Header,
-            description = "1-255 characters; same key and body replay the first answer")),
+            description = "an order id (`404 order_not_found` for any other)")),
     request_body = FulfillmentBody,
     responses(
         (status = 200, body = OrderView),
-        (status = 401, description = "no token, a bad one, or unusable claims",
-            body = crate::http::Unauthorized),
         (status = 403, description = "a role or ownership missing", body = crate::http::ErrorBody),
-        (status = 404, body = crate::http::ErrorBody),
-        (status = 400, description = "malformed body or Idempotency-Key missing",
-            body = crate::http::ErrorBody),
-        (status = 409, description = "idempotency_in_progress, or the state forbids it",
-            body = crate::http::ErrorBody),
-        (status = 422, description = "idempotency_key_reused, or a business limit",
-            body = crate::http::ErrorBody),
-        (status = 503, description = "busy; retry with the same key",
-            body = crate::http::ErrorBody)))]
+        (status = 404, body = crate::http::ErrorBody)))]
 async fn fulfill(app: &App, queue: &PayoutQueue, req: ApiRequest) -> Result<ApiResponse, ApiError> {
     req.caller()?;
     let body: FulfillmentBody = req.json()?;
@@ -673,24 +619,12 @@ async fn fulfill(app: &App, queue: &PayoutQueue, req: ApiRequest) -> Result<ApiR
 #[utoipa::path(post, path = "/v1/orders/{order_id}/refund", tag = "shop",
     security(("jwt" = [])),
     params(("order_id" = String, Path, min_length = 1, max_length = 128, pattern = "\\S",
-            description = "an order id (`404 order_not_found` for any other)"),
-        ("Idempotency-Key" = String, Header,
-            description = "1-255 characters; same key and body replay the first answer")),
+            description = "an order id (`404 order_not_found` for any other)")),
     request_body = RefundBody,
     responses(
         (status = 200, body = OrderView),
-        (status = 401, description = "no token, a bad one, or unusable claims",
-            body = crate::http::Unauthorized),
         (status = 403, description = "a role or ownership missing", body = crate::http::ErrorBody),
-        (status = 404, body = crate::http::ErrorBody),
-        (status = 400, description = "malformed body or Idempotency-Key missing",
-            body = crate::http::ErrorBody),
-        (status = 409, description = "idempotency_in_progress, or the state forbids it",
-            body = crate::http::ErrorBody),
-        (status = 422, description = "idempotency_key_reused, or a business limit",
-            body = crate::http::ErrorBody),
-        (status = 503, description = "busy; retry with the same key",
-            body = crate::http::ErrorBody)))]
+        (status = 404, body = crate::http::ErrorBody)))]
 async fn refund(app: &App, queue: &PayoutQueue, req: ApiRequest) -> Result<ApiResponse, ApiError> {
     req.caller()?;
     let body: RefundBody = req.json()?;

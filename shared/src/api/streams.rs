@@ -61,22 +61,10 @@ pub async fn handle(app: &App, req: Request) -> Result<Response<Body>, std::conv
 }
 
 #[utoipa::path(post, path = "/v1/streams", tag = "streams", security(("jwt" = [])),
-    params(("Idempotency-Key" = String, Header,
-        description = "1-255 characters; same key and body replay the first answer")),
     request_body = CreateStreamBody,
     responses(
         (status = 201, body = StreamView),
-        (status = 401, description = "no token, a bad one, or unusable claims",
-            body = crate::http::Unauthorized),
-        (status = 403, description = "not a creator", body = crate::http::ErrorBody),
-        (status = 400, description = "malformed body or Idempotency-Key missing",
-            body = crate::http::ErrorBody),
-        (status = 409, description = "idempotency_in_progress, or the state forbids it",
-            body = crate::http::ErrorBody),
-        (status = 422, description = "idempotency_key_reused, or a business limit",
-            body = crate::http::ErrorBody),
-        (status = 503, description = "busy; retry with the same key",
-            body = crate::http::ErrorBody)))]
+        (status = 403, description = "not a creator", body = crate::http::ErrorBody)))]
 async fn create(app: &App, req: ApiRequest) -> Result<ApiResponse, ApiError> {
     let caller = req.caller()?;
     caller.require(Role::Creator)?;
@@ -102,24 +90,12 @@ async fn create(app: &App, req: ApiRequest) -> Result<ApiResponse, ApiError> {
 
 #[utoipa::path(post, path = "/v1/streams/{stream_id}/end", tag = "streams",
     security(("jwt" = [])),
-    params(("stream_id" = String, Path),
-        ("Idempotency-Key" = String, Header,
-            description = "1-255 characters; same key and body replay the first answer")),
+    params(("stream_id" = String, Path)),
     request_body(content = Option<EndStreamBody>, description = "empty, or {}"),
     responses(
         (status = 200, body = StreamView),
-        (status = 401, description = "no token, a bad one, or unusable claims",
-            body = crate::http::Unauthorized),
         (status = 403, description = "not the stream's creator", body = crate::http::ErrorBody),
-        (status = 404, body = crate::http::ErrorBody),
-        (status = 400, description = "malformed body or Idempotency-Key missing",
-            body = crate::http::ErrorBody),
-        (status = 409, description = "idempotency_in_progress, or the state forbids it",
-            body = crate::http::ErrorBody),
-        (status = 422, description = "idempotency_key_reused, or a business limit",
-            body = crate::http::ErrorBody),
-        (status = 503, description = "busy; retry with the same key",
-            body = crate::http::ErrorBody)))]
+        (status = 404, body = crate::http::ErrorBody)))]
 async fn end(app: &App, req: ApiRequest) -> Result<ApiResponse, ApiError> {
     let caller = req.caller()?;
     let idem = Idempotency::from_request(&req, &caller)?;
