@@ -14,6 +14,7 @@ use utoipa::openapi::{ContentBuilder, Ref, RefOr, Required, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
 use crate::domain::payments::MAX_EVENT_ID_BYTES;
+use crate::domain::shop::MAX_ID_BYTES;
 use crate::http::idempotency::MAX_KEY_CHARS;
 
 #[derive(OpenApi)]
@@ -160,7 +161,8 @@ fn add_response(op: &mut Operation, status: &str, description: &str, schema: &st
 ///   ([`Idempotency::from_request`](crate::http::idempotency::Idempotency::from_request): 1 to
 ///   255 characters; a value that is not visible ASCII counts as absent, and HTTP drops leading
 ///   spaces), a statement's `cursor` (a sealed token, `<payload>.<tag>` in base64url,
-///   `domain::sealed`; empty means absent) and a `stream_id` (`domain::streams::StreamId`);
+///   `domain::sealed`; empty means absent), a `stream_id` (`domain::streams::StreamId`) and
+///   an `order_id` or `product_id` (`domain::shop::MAX_ID_BYTES`, not blank);
 /// - "not blank": an annotation says `pattern = "\\S"`, and the document spells out the
 ///   characters Rust's `str::trim` keeps, since regex dialects disagree on what `\s` is;
 /// - an optional request body is the body's schema (an absent body is the option), not also
@@ -226,6 +228,9 @@ impl Modify for Constraints {
                         }
                         ("stream_id", ParameterIn::Path) => {
                             p.schema = Some(string(None, None, STREAM_ID_PATTERN))
+                        }
+                        ("order_id" | "product_id", ParameterIn::Path) => {
+                            p.schema = Some(string(Some(1), Some(MAX_ID_BYTES), NOT_BLANK_MARK))
                         }
                         _ => {}
                     }

@@ -313,8 +313,7 @@ fn product_id(req: &ApiRequest) -> Result<&str, ApiError> {
 }
 
 #[utoipa::path(get, path = "/v1/products/{product_id}", tag = "shop", security(("jwt" = [])),
-    params(("product_id" = String, Path, min_length = 1, max_length = 128, pattern = "\\S",
-            description = "a product id (`404 product_not_found` for any other)")),
+    params(("product_id" = String, Path, description = "a product id (`404 product_not_found` for any other)")),
     responses(
         (status = 200, body = ProductView),
         (status = 404, body = crate::http::ErrorBody)))]
@@ -332,8 +331,7 @@ async fn get_product(app: &App, req: ApiRequest) -> Result<ApiResponse, ApiError
 
 #[utoipa::path(post, path = "/v1/products/{product_id}/stock", tag = "shop",
     security(("jwt" = [])),
-    params(("product_id" = String, Path, min_length = 1, max_length = 128, pattern = "\\S",
-            description = "a product id (`404 product_not_found` for any other)")),
+    params(("product_id" = String, Path, description = "a product id (`404 product_not_found` for any other)")),
     request_body = StockBody,
     responses(
         (status = 200, body = ProductView),
@@ -421,8 +419,7 @@ fn order_id(req: &ApiRequest) -> Result<&str, ApiError> {
 }
 
 #[utoipa::path(get, path = "/v1/orders/{order_id}", tag = "shop", security(("jwt" = [])),
-    params(("order_id" = String, Path, min_length = 1, max_length = 128, pattern = "\\S",
-            description = "an order id (`404 order_not_found` for any other)")),
+    params(("order_id" = String, Path, description = "an order id (`404 order_not_found` for any other)")),
     responses(
         (status = 200, body = OrderView),
         (status = 404, body = crate::http::ErrorBody)))]
@@ -528,8 +525,7 @@ fn moved(order: &Order, to: OrderStatus, at: &str) -> Order {
 
 #[utoipa::path(post, path = "/v1/orders/{order_id}/cancel", tag = "shop",
     security(("jwt" = [])),
-    params(("order_id" = String, Path, min_length = 1, max_length = 128, pattern = "\\S",
-            description = "an order id (`404 order_not_found` for any other)")),
+    params(("order_id" = String, Path, description = "an order id (`404 order_not_found` for any other)")),
     request_body(content = Option<CancelBody>, description = "empty, or {}"),
     responses(
         (status = 200, body = OrderView),
@@ -570,8 +566,7 @@ async fn cancel(app: &App, queue: &PayoutQueue, req: ApiRequest) -> Result<ApiRe
 
 #[utoipa::path(post, path = "/v1/orders/{order_id}/fulfillment", tag = "shop",
     security(("jwt" = [])),
-    params(("order_id" = String, Path, min_length = 1, max_length = 128, pattern = "\\S",
-            description = "an order id (`404 order_not_found` for any other)")),
+    params(("order_id" = String, Path, description = "an order id (`404 order_not_found` for any other)")),
     request_body = FulfillmentBody,
     responses(
         (status = 200, body = OrderView),
@@ -618,8 +613,7 @@ async fn fulfill(app: &App, queue: &PayoutQueue, req: ApiRequest) -> Result<ApiR
 
 #[utoipa::path(post, path = "/v1/orders/{order_id}/refund", tag = "shop",
     security(("jwt" = [])),
-    params(("order_id" = String, Path, min_length = 1, max_length = 128, pattern = "\\S",
-            description = "an order id (`404 order_not_found` for any other)")),
+    params(("order_id" = String, Path, description = "an order id (`404 order_not_found` for any other)")),
     request_body = RefundBody,
     responses(
         (status = 200, body = OrderView),
