@@ -47,7 +47,7 @@ const ELF_MACHINE = { x86_64: 62, arm64: 183 } as const;
  * functions when a backlog drains.
  */
 export const SETTLEMENT_MAX_CONCURRENCY = 10;
-/** Most payout executors running at once: at most 50 provider calls in flight (10 per batch). */
+/** Most payout executors running at once: at most 40 provider calls in flight (8 per executor). */
 export const PAYOUT_MAX_CONCURRENCY = 5;
 /** A scheduled run EventBridge could not hand to Lambda is tried again, then parked on a DLQ. */
 export const SCHEDULE_RETRY_ATTEMPTS = 3;
@@ -89,7 +89,11 @@ export const PAYOUT_CONSUMER_TIMEOUT = Duration.seconds(30);
 export const PAYOUT_MAX_RECEIVE_COUNT = 20;
 /** SQS hands a FIFO consumer at most 10 messages. */
 export const PAYOUT_BATCH_SIZE = 10;
-/** Scheduled payouts: every creator with the minimum available, weekly (DOMAIN.md). */
+/**
+ * Scheduled payouts: every payee (creator or seller) with the minimum available, weekly
+ * (DOMAIN.md). The run's week is the event's own time, so Lambda's retries and a late delivery
+ * stay in the week the event was scheduled in (`jobs::payout_run::start`).
+ */
 export const PAYOUT_SCHEDULE = Duration.days(7);
 /** Alarm when a payout message is older than this: payouts are stuck in `processing`. */
 export const PAYOUT_MAX_AGE = Duration.minutes(15);
@@ -497,7 +501,7 @@ export class LivepayStack extends Stack {
       maxConcurrency: PAYOUT_RUN_MAX_CONCURRENCY,
     }));
     new events.Rule(this, 'PayoutSchedule', {
-      description: 'Runs schedule-payouts: a payout for every creator with the minimum available',
+      description: 'Runs schedule-payouts: a payout for every creator and seller with the minimum available',
       schedule: events.Schedule.rate(PAYOUT_SCHEDULE),
       targets: [scheduled(schedulePayouts, Duration.hours(6))],
     });

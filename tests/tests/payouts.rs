@@ -1,6 +1,7 @@
 //! Payouts against the emulator: requests under concurrency, the executor over an unreliable
 //! provider, failures with reasons, limits, scheduled and stranded payouts, and the statement.
 
+use aws_sdk_dynamodb::types::AttributeValue;
 use futures::future::join_all;
 use livepay::domain::ledger::AccountKind;
 use livepay::domain::payouts::Payee;
@@ -268,7 +269,7 @@ async fn the_weekly_run_fans_out_in_pieces_that_each_request_their_payees_once()
     }
     let runs = RunQueue::new(env.sqs.clone(), env.env["PAYOUT_RUN_QUEUE_URL"].clone());
     let run_queue = || env.receive(&env.env["PAYOUT_RUN_QUEUE_URL"], true);
-    let started = payout_run::start(&env.app, &runs).await.unwrap();
+    let started = payout_run::start(&env.app, &runs, None).await.unwrap();
     let mut pieces: Vec<RunPiece> = run_queue()
         .await
         .iter()
@@ -291,7 +292,7 @@ async fn the_weekly_run_fans_out_in_pieces_that_each_request_their_payees_once()
 
     // The same week's run again, as its queue delivers it, with a message it cannot read: the
     // pieces request nothing twice, send their successors, and only the unreadable one fails.
-    payout_run::start(&env.app, &runs).await.unwrap();
+    payout_run::start(&env.app, &runs, None).await.unwrap();
     env.sqs
         .send_message()
         .queue_url(&env.env["PAYOUT_RUN_QUEUE_URL"])
@@ -324,6 +325,51 @@ async fn the_weekly_run_fans_out_in_pieces_that_each_request_their_payees_once()
         assert_eq!(env.creator_balance(c).await["payable_cents"], 0, "{c}");
     }
     env.assert_conserved().await;
+}
+
+#[tokio::test]
+async fn a_piece_with_a_payee_it_could_not_pay_comes_back_and_holds_its_successor() {
+    let env = payout_env().await;
+    let creators = ["stuck-creator", "fine-creator"];
+    for c in creators {
+        env.fund_creator(c, 100).await;
+    }
+    let runs = RunQueue::new(env.sqs.clone(), env.env["PAYOUT_RUN_QUEUE_URL"].clone());
+    let run_queue = || env.receive(&env.env["PAYOUT_RUN_QUEUE_URL"], true);
+    // Scheduled on a Monday, delivered (retried) the next Monday: still the first week's run.
+    let monday = time::macros::datetime!(2026-12-07 06:00 UTC);
+    env.set_now(monday + Duration::days(7));
+    payout_run::start(&env.app, &runs, Some(monday.unix_timestamp()))
+        .await
+        .unwrap();
+    let batch: Vec<PayoutMessage> = run_queue().await.iter().map(PayoutMessage::from).collect();
+    let weeks: std::collections::BTreeSet<String> = batch
+        .iter()
+        .map(|m| RunPiece::parse(&m.body).unwrap().week)
+        .collect();
+    assert_eq!(weeks, ["2026-W50".to_owned()].into());
+    // One payee's balance cannot be read (an item a bug or an operator garbled).
+    let stuck = livepay::domain::ledger::AccountId::earnings("stuck-creator");
+    env.app
+        .store
+        .client()
+        .update_item()
+        .table_name(&env.env["LEDGER_TABLE"])
+        .key("pk", AttributeValue::S(format!("ACCT#{stuck}")))
+        .key("sk", AttributeValue::S("A".into()))
+        .update_expression("SET balance = :garbled")
+        .expression_attribute_values(":garbled", AttributeValue::S("garbled".into()))
+        .send()
+        .await
+        .unwrap();
+    let response = payout_run::run_pieces(&env.app, &env.payouts, &runs, sqs_event(&batch))
+        .await
+        .unwrap();
+    // Its piece comes back to be retried (and, failing on, to rest on the alarmed DLQ), so
+    // the payee is not skipped for a week; the other payees are paid.
+    assert_eq!(response.batch_item_failures.len(), 1, "{response:?}");
+    assert!(env.payouts_of("stuck-creator").await.is_empty());
+    assert_eq!(env.payouts_of("fine-creator").await.len(), 1);
 }
 
 #[tokio::test]

@@ -24,7 +24,7 @@ async fn main() -> Result<(), Error> {
                 .map_err(Error::from),
             Trigger::Weekly(scheduled) => {
                 tracing::info!(scheduled_at = ?scheduled.time, "weekly payout run");
-                payout_run::start(app, runs)
+                payout_run::start(app, runs, scheduled.time.map(|t| t.timestamp()))
                     .await
                     .map(|pieces| serde_json::json!({ "pieces": pieces }))
                     .map_err(Error::from)

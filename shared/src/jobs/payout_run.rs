@@ -78,8 +78,17 @@ pub fn first_pieces(now: OffsetDateTime) -> Vec<RunPiece> {
 
 /// `schedule-payouts` on the weekly event: the run's first pieces onto its queue. A send that
 /// fails fails the invocation, which Lambda retries: pieces sent twice request nothing twice.
-pub async fn start(app: &App, runs: &RunQueue) -> Result<usize, QueueError> {
-    let pieces = first_pieces(app.clock.now());
+/// The run's week is the one the event was scheduled in (`scheduled_at`, unix seconds), not
+/// the one a retried or late delivery lands in, so no retry takes the next week's payout ids.
+pub async fn start(
+    app: &App,
+    runs: &RunQueue,
+    scheduled_at: Option<i64>,
+) -> Result<usize, QueueError> {
+    let at = scheduled_at
+        .and_then(|t| OffsetDateTime::from_unix_timestamp(t).ok())
+        .unwrap_or_else(|| app.clock.now());
+    let pieces = first_pieces(at);
     for piece in &pieces {
         runs.send(piece).await?;
     }
@@ -88,8 +97,8 @@ pub async fn start(app: &App, runs: &RunQueue) -> Result<usize, QueueError> {
 }
 
 /// `schedule-payouts` on the run's queue: each piece's payouts requested, then the piece after
-/// it sent. A piece whose page cannot be read or whose successor cannot be sent is reported
-/// failed, so SQS delivers it again.
+/// it sent. A piece whose page cannot be read, one of whose payees' payouts could not be
+/// requested, or whose successor cannot be sent is reported failed, so SQS delivers it again.
 pub async fn run_pieces(
     app: &App,
     payouts: &PayoutQueue,
@@ -108,6 +117,13 @@ pub async fn run_pieces(
             }
         };
         let done = match run_piece(app, payouts, &piece, PIECE_PAYEES).await {
+            // A payee whose payout could not be requested is not skipped for a week: the whole
+            // piece comes back (what it requested already is found requested), and the rest of
+            // the shard waits for it, parked with it on the alarmed DLQ if it keeps failing.
+            Ok((report, _)) if report.failed > 0 => Err(format!(
+                "{} of {} payees' payouts not requested",
+                report.failed, report.payees
+            )),
             Ok((report, next)) => {
                 tracing::info!(shard = piece.shard, week = %piece.week, ?report, "payout run piece");
                 match next {
