@@ -333,6 +333,14 @@ export class LivepayStack extends Stack {
       allowedValues: ['true', 'false'],
       description: 'Whether the Stripe account is live (events of the other mode are refused)',
     });
+    // A test stage pays nobody for real, so it must take no real money either.
+    new CfnRule(this, 'TestStagesTakeNoLiveMoney', {
+      ruleCondition: Fn.conditionEquals(testStage.valueAsString, 'true'),
+      assertions: [{
+        assert: Fn.conditionEquals(stripeLivemode.valueAsString, 'false'),
+        assertDescription: 'A test stage (TestStage=true) may pay out through the sandbox: it must not take live Stripe payments (StripeLivemode=false)',
+      }],
+    });
 
     const architecture = props.architecture === 'x86_64' ? lambda.Architecture.X86_64 : lambda.Architecture.ARM_64;
     const tables = {

@@ -38,6 +38,8 @@ export interface ObservabilityProps {
 }
 
 const minute = Duration.minutes(1);
+/** Metrics one alarm's math expression may use (CloudWatch's limit). */
+const ALARM_MATH_METRICS = 10;
 
 /** A livepay metric of one function (the EMF documents carry a `function` dimension). */
 export const livepayMetric = (name: string, fn: string, statistic = 'Sum', period = minute) =>
@@ -57,8 +59,19 @@ export function addObservability(scope: Construct, props: ObservabilityProps): c
     api.metricServerError({ period: Duration.minutes(5) }), 5);
   alarm('SweepItemsUnreadable', 'The sweeper skipped items it cannot read: each one\'s key is in its log; a person must look',
     livepayMetric(METRICS.sweepItemsSkipped, 'sweep-settlements', 'Sum', Duration.hours(1)), 1);
-  alarm('FunctionsThrottled', 'Lambda throttled livepay\'s functions: raise reserved or account concurrency',
-    lambda.Function.metricAllThrottles({ period: Duration.minutes(5) }), 1);
+  // This stack's functions only (Lambda's all-functions metric would page every stage for any
+  // function in the account), less the sweeper, which is throttled on purpose: its reserved
+  // concurrency of 1 keeps a run from overlapping the next. An alarm's math takes at most 10
+  // metrics, so more functions than that are watched by a second alarm, and so on.
+  const throttled = Object.entries(functions).filter(([binary]) => binary !== 'sweep-settlements');
+  for (let i = 0; i < throttled.length; i += ALARM_MATH_METRICS) {
+    const group = throttled.slice(i, i + ALARM_MATH_METRICS);
+    const usingMetrics = Object.fromEntries(group.map(([, fn], j) =>
+      [`t${j}`, fn.metricThrottles({ period: Duration.minutes(5), statistic: 'Sum' })]));
+    alarm(i === 0 ? 'FunctionsThrottled' : `FunctionsThrottled${i / ALARM_MATH_METRICS + 1}`,
+      `Lambda throttled ${group.map(([binary]) => binary).join(', ')}: raise reserved or account concurrency`,
+      new cloudwatch.MathExpression({ expression: Object.keys(usingMetrics).join(' + '), usingMetrics, period: Duration.minutes(5) }), 1);
+  }
 
   const dashboard = new cloudwatch.Dashboard(scope, 'Dashboard', {
     // One per stage: a fixed name would keep a second stage out of the account.

@@ -311,7 +311,19 @@ test('operations: a dashboard of the EMF metrics, and alarms on settlement lag, 
     Dimensions: [{ Name: 'function', Value: 'sweep-settlements' }],
   });
   t.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: '5xx', Namespace: 'AWS/ApiGateway' });
-  t.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'Throttles', Namespace: 'AWS/Lambda' });
+  // Throttles of this stack's functions, each by its own dimension, the sweeper (throttled on
+  // purpose) not among them.
+  const throttled = Object.values(t.findResources('AWS::CloudWatch::Alarm'))
+    .flatMap((a: any) => (a.Properties.Metrics ?? []).filter((m: any) => m.MetricStat?.Metric.MetricName === 'Throttles'))
+    .map((m: any) => m.MetricStat.Metric);
+  assert.equal(throttled.length, FUNCTIONS.length - 1);
+  for (const m of throttled) {
+    assert.equal(m.Namespace, 'AWS/Lambda');
+    assert.equal(m.Dimensions[0].Name, 'FunctionName');
+  }
+  const sweep = Object.entries(t.findResources('AWS::Lambda::Function'))
+    .find(([, f]: [string, any]) => f.Properties.Description?.startsWith('Scheduled: re-drives'))![0];
+  assert.ok(throttled.every((m: any) => m.Dimensions[0].Value.Ref !== sweep));
   t.allResourcesProperties('AWS::CloudWatch::Alarm', { AlarmDescription: Match.stringLikeRegexp('docs/runbook.md') });
 });
 
@@ -521,4 +533,7 @@ test('sandbox moves no money: CloudFormation refuses it before creating anything
   const rule = t.Rules.SandboxOnlyOnTestStages;
   assert.deepEqual(rule.RuleCondition, { 'Fn::Equals': [{ Ref: 'TestStage' }, 'false'] });
   assert.deepEqual(rule.Assertions[0].Assert, { 'Fn::Not': [{ 'Fn::Equals': [{ Ref: 'PayoutProvider' }, 'sandbox'] }] });
+  const noLiveMoney = t.Rules.TestStagesTakeNoLiveMoney;
+  assert.deepEqual(noLiveMoney.RuleCondition, { 'Fn::Equals': [{ Ref: 'TestStage' }, 'true'] });
+  assert.deepEqual(noLiveMoney.Assertions[0].Assert, { 'Fn::Equals': [{ Ref: 'StripeLivemode' }, 'false'] });
 });
