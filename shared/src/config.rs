@@ -27,7 +27,8 @@ pub struct Config {
     pub shop: ShopPolicy,
     pub payouts: PayoutPolicy,
     /// How long send-gift trusts a stream it read, and how long after the end a gift counts
-    /// (`STREAM_CACHE_SECONDS`, `STREAM_END_GRACE_SECONDS`; see `domain::streams`).
+    /// (`STREAM_CACHE_SECONDS`, `STREAM_END_GRACE_SECONDS`, `ROOM_MAX_GUESTS`; see
+    /// `domain::streams` and `domain::rooms`).
     pub streams: StreamPolicy,
     /// Whether init opens the AWS connections (`App::warm_up`). On by default; off trades a
     /// first request that opens them for a shorter init (docs/performance.md, "Measuring cold starts").
@@ -169,6 +170,7 @@ impl Config {
                 "STREAM_END_GRACE_SECONDS",
                 stream_defaults.end_grace_seconds,
             )?,
+            max_guests: number("ROOM_MAX_GUESTS", stream_defaults.max_guests)?,
         };
         if streams.end_grace_seconds < streams.cache_seconds {
             return Err(ConfigError::Invalid {
@@ -232,11 +234,19 @@ pub async fn secret(
             })
         })
     };
+    let cache_seconds = seconds(
+        "SECRET_CACHE_SECONDS",
+        crate::secrets::DEFAULT_CACHE_SECONDS,
+    )?;
+    if cache_seconds == 0 {
+        // 0 would read Secrets Manager on every request.
+        return Err(ConfigError::Invalid {
+            name: "SECRET_CACHE_SECONDS",
+            reason: "at least 1".into(),
+        });
+    }
     let policy = SecretPolicy {
-        cache: std::time::Duration::from_secs(seconds(
-            "SECRET_CACHE_SECONDS",
-            crate::secrets::DEFAULT_CACHE_SECONDS,
-        )?),
+        cache: std::time::Duration::from_secs(cache_seconds),
         rotation_overlap: crate::domain::time::seconds(seconds(
             "SECRET_ROTATION_OVERLAP_SECONDS",
             crate::secrets::DEFAULT_ROTATION_OVERLAP_SECONDS,
@@ -326,6 +336,19 @@ mod tests {
         let mut cold = TABLES.to_vec();
         cold.push(("WARM_UP_CONNECTIONS", "false"));
         assert!(!Config::from_lookup(env(&cold)).unwrap().warm_up_connections);
+    }
+
+    #[tokio::test]
+    async fn a_secret_cache_of_zero_seconds_is_refused_before_any_read() {
+        let sdk = aws_config::SdkConfig::builder().build();
+        let get = |k: &str| (k == "SECRET_CACHE_SECONDS").then(|| "0".to_owned());
+        assert!(matches!(
+            secret(&sdk, &get, "ANY_SECRET_ARN").await,
+            Err(ConfigError::Invalid {
+                name: "SECRET_CACHE_SECONDS",
+                ..
+            })
+        ));
     }
 
     #[test]

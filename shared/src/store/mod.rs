@@ -124,14 +124,16 @@ pub enum StoreError {
     Corrupt(String),
 }
 
-pub(crate) fn sdk_error<E: ProvideErrorMetadata + std::fmt::Debug>(
+pub(crate) fn sdk_error<E: ProvideErrorMetadata + std::error::Error + 'static>(
     op: &'static str,
     err: SdkError<E>,
 ) -> StoreError {
     let code = err.code().unwrap_or_default().to_owned();
+    // The error chain's messages, never its `Debug`: that carries the raw response, and a
+    // failed condition's response carries the stored item (no stored contents in logs).
     let message = match err.message() {
         Some(m) => format!("{code}: {m}"),
-        None => format!("{err:?}"),
+        None => aws_sdk_dynamodb::error::DisplayErrorContext(&err).to_string(),
     };
     if matches!(
         code.as_str(),
