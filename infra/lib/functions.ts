@@ -32,9 +32,10 @@ export const FUNCTIONS: readonly FunctionSpec[] = [
   },
   {
     binary: 'streams-api',
-    description: 'Creators open and end live streams',
+    description: 'Creators open and end live streams and bring guests into their rooms; stream leaderboards',
     routes: [
       jwt('POST /v1/streams'), jwt('POST /v1/streams/{stream_id}/end'),
+      jwt('POST /v1/streams/{stream_id}/guests'), jwt('DELETE /v1/streams/{stream_id}/guests/{user_id}'),
       jwt('GET /v1/streams/{stream_id}/leaderboard'),
     ],
   },

@@ -18,6 +18,7 @@ use std::process::Command;
 use std::sync::{Arc, Mutex};
 
 use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
+use futures::StreamExt;
 use livepay::config::WebhookSecrets;
 use livepay::domain::payments::sign;
 use livepay::provider::sandbox::{SandboxBehavior, SandboxProvider};
@@ -266,6 +267,34 @@ impl TestEnv {
         assert_eq!(a.status, 200, "{a:?}");
     }
 
+    /// Each of `users` buys `coins`, many at once.
+    pub async fn fund_all(&self, users: &[String], coins: u64) {
+        futures::stream::iter(users.iter().map(|u| self.buy_coins(u, coins)))
+            .buffer_unordered(32)
+            .collect::<Vec<_>>()
+            .await;
+    }
+
+    /// Settles every gift message on the queue in the event source's batches; what a batch
+    /// reports failed is delivered again, as SQS would.
+    pub async fn settle_everything(&self) {
+        let records = self.drain_settlement_queue().await;
+        for batch in records.chunks(490) {
+            let mut batch = batch.to_vec();
+            for _ in 0..10 {
+                let failed = self.settle(&batch).await;
+                if failed.is_empty() {
+                    break;
+                }
+                batch.retain(|(id, _)| failed.contains(id));
+            }
+            assert!(
+                self.settle(&batch).await.is_empty(),
+                "settlement keeps failing"
+            );
+        }
+    }
+
     pub async fn coins(&self, user: &str) -> u64 {
         self.app.store.wallet(user).await.unwrap().balance
     }
@@ -482,6 +511,27 @@ pub fn end_req(stream_id: &str) -> Req {
         "POST /v1/streams/{stream_id}/end",
     )
     .path_param("stream_id", stream_id)
+}
+
+/// `POST /v1/streams/{stream_id}/guests` bringing `user_id` into the room.
+pub fn add_guest_req(stream_id: &str, user_id: &str) -> Req {
+    Req::post(
+        &format!("/v1/streams/{stream_id}/guests"),
+        "POST /v1/streams/{stream_id}/guests",
+    )
+    .path_param("stream_id", stream_id)
+    .json(serde_json::json!({ "user_id": user_id }))
+}
+
+/// `DELETE /v1/streams/{stream_id}/guests/{user_id}`.
+pub fn remove_guest_req(stream_id: &str, user_id: &str) -> Req {
+    Req::new(
+        "DELETE",
+        &format!("/v1/streams/{stream_id}/guests/{user_id}"),
+        "DELETE /v1/streams/{stream_id}/guests/{user_id}",
+    )
+    .path_param("stream_id", stream_id)
+    .path_param("user_id", user_id)
 }
 
 pub fn gift_req(stream_id: &str) -> Req {

@@ -10,7 +10,9 @@ use std::collections::BTreeSet;
 
 use livepay_tests::payouts::PAYOUT_SETTINGS;
 use livepay_tests::shop::order_req;
-use livepay_tests::{end_req, gift_req, Func, Identity, Req, TestEnv};
+use livepay_tests::{
+    add_guest_req, end_req, gift_req, remove_guest_req, Func, Identity, Req, TestEnv,
+};
 use serde_json::json;
 
 /// The objects the routes act on, each owned by someone.
@@ -29,6 +31,8 @@ const CREATOR: &str = "owner-creator";
 const SELLER: &str = "owner-seller";
 const BUYER: &str = "owner-buyer";
 const VIEWER: &str = "owner-viewer";
+/// Brought into `CREATOR`'s room, then removed.
+const GUEST: &str = "guest-creator";
 
 /// Who calls, in the order the columns run: refusals first, so the right user's effect (an
 /// ended stream, a cancelled order) cannot change another column's answer.
@@ -126,6 +130,24 @@ fn rows() -> Vec<Row> {
             },
             200,
         ),
+        Row {
+            route: "POST /v1/streams/{stream_id}/guests",
+            func: Func::StreamsApi,
+            request: Box::new(|f| add_guest_req(&f.stream, GUEST)),
+            right: Identity::creator(CREATOR),
+            right_status: 201,
+            other: (Identity::creator("another-creator"), 403),
+            missing_role: (Identity::adult("a-viewer"), 403),
+        },
+        Row {
+            route: "DELETE /v1/streams/{stream_id}/guests/{user_id}",
+            func: Func::StreamsApi,
+            request: Box::new(|f| remove_guest_req(&f.stream, GUEST)),
+            right: Identity::creator(CREATOR),
+            right_status: 200,
+            other: (Identity::creator("another-creator"), 403),
+            missing_role: (Identity::adult("a-viewer"), 403),
+        },
         Row {
             route: "POST /v1/streams/{stream_id}/end",
             func: Func::StreamsApi,

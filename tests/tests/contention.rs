@@ -23,10 +23,8 @@ fn viewer(i: usize) -> String {
 
 /// Viewers `0..n` buy `coins` each, many at once.
 async fn fund(env: &TestEnv, n: usize, coins: u64) {
-    futures::stream::iter((0..n).map(|i| async move { env.buy_coins(&viewer(i), coins).await }))
-        .buffer_unordered(IN_FLIGHT)
-        .collect::<Vec<_>>()
-        .await;
+    let viewers: Vec<String> = (0..n).map(viewer).collect();
+    env.fund_all(&viewers, coins).await;
 }
 
 /// One request of a storm: its answer, how long it took, and the transactions it sent.
@@ -93,26 +91,6 @@ async fn conflicts_by_kind(env: &TestEnv) -> Option<(BTreeMap<String, u64>, Vec<
     Some((by_kind, all))
 }
 
-/// Settles every gift message on the queue in the event source's batches; what a batch reports
-/// failed is delivered again, as SQS would.
-async fn settle_everything(env: &TestEnv) {
-    let records = env.drain_settlement_queue().await;
-    for batch in records.chunks(490) {
-        let mut batch = batch.to_vec();
-        for _ in 0..10 {
-            let failed = env.settle(&batch).await;
-            if failed.is_empty() {
-                break;
-            }
-            batch.retain(|(id, _)| failed.contains(id));
-        }
-        assert!(
-            env.settle(&batch).await.is_empty(),
-            "settlement keeps failing"
-        );
-    }
-}
-
 #[tokio::test]
 async fn a_gift_storm_to_one_stream_conflicts_on_nothing_but_each_senders_wallet() {
     const VIEWERS: usize = 300;
@@ -155,7 +133,7 @@ async fn a_gift_storm_to_one_stream_conflicts_on_nothing_but_each_senders_wallet
         assert_eq!(env.coins(&viewer(i)).await, 0);
     }
 
-    settle_everything(&env).await;
+    env.settle_everything().await;
     let balance = env.creator_balance("creator-hot").await;
     let creator_share = livepay::domain::settlement::split(5, 5_000).creator as u64;
     assert_eq!(
@@ -277,7 +255,7 @@ async fn the_creator_ends_the_stream_mid_storm_and_no_gift_counts_after_the_end_
     }
     println!("stream ended mid-storm: answers {statuses:?}; 20 gifts admitted by a clock past the end + grace");
 
-    settle_everything(&env).await;
+    env.settle_everything().await;
     // What counted: exactly the gifts sent no later than the end plus the grace.
     let ended_at = time::OffsetDateTime::parse(
         end.1.body["ended_at"].as_str().unwrap(),
@@ -466,7 +444,7 @@ async fn a_due_hold_is_released_on_time_while_its_creator_keeps_earning() {
         .collect::<Vec<_>>()
     };
     send(0, 100).await;
-    settle_everything(&env).await;
+    env.settle_everything().await;
     let held = env.creator_balance("creator-busy").await["diamonds_pending"]
         .as_u64()
         .unwrap();

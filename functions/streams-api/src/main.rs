@@ -1,4 +1,5 @@
-//! `streams-api`: `POST /v1/streams`, `POST /v1/streams/{stream_id}/end`.
+//! `streams-api`: `POST /v1/streams`, `POST /v1/streams/{stream_id}/end`, a room's guests and the
+//! stream's leaderboard.
 
 use lambda_http::Error;
 

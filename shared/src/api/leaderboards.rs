@@ -1,14 +1,14 @@
 //! Leaderboards from settled gifts (they outlive the stream):
-//! `GET /v1/streams/{stream_id}/leaderboard?limit=N` (API.md) and
+//! `GET /v1/streams/{stream_id}/leaderboard?limit=N&recipient_id=` (API.md) and
 //! `GET /v1/creators/{creator_id}/leaderboard/weekly?week=YYYY-Www&limit=N` (docs/api-additions.md).
 
 use serde::Serialize;
 
 use crate::domain::settlement::Board;
-use crate::domain::streams::StreamId;
+use crate::domain::streams::{StreamId, MAX_USER_ID_BYTES};
 use crate::domain::time::week_key;
 use crate::http::{ApiError, ApiRequest, ApiResponse};
-use crate::input::InvalidInput;
+use crate::input::{bounded_str, InvalidInput};
 use crate::store::boards::BoardEntry;
 use crate::App;
 
@@ -43,7 +43,10 @@ struct StreamBoardView<'a> {
 #[utoipa::path(get, path = "/v1/streams/{stream_id}/leaderboard", tag = "streams",
     security(("jwt" = [])),
     params(("stream_id" = String, Path),
-        ("limit" = Option<u32>, Query, minimum = 1, maximum = 100)),
+        ("limit" = Option<u32>, Query, minimum = 1, maximum = 100),
+        ("recipient_id" = Option<String>, Query, min_length = 1, max_length = 128,
+            pattern = "\\S",
+            description = "only the gifts to this recipient, the host or a guest")),
     responses(
         (status = 200, body = StreamBoardView),
         (status = 400, body = crate::http::ErrorBody),
@@ -57,10 +60,17 @@ pub async fn stream(app: &App, req: ApiRequest) -> Result<ApiResponse, ApiError>
         .stream(stream_id.as_str())
         .await?
         .ok_or(ApiError::StreamNotFound)?;
-    let entries = app
-        .store
-        .board_top(&Board::Stream(stream_id.as_str().to_owned()), limit)
-        .await?;
+    let board = match req.query_param("recipient_id") {
+        Some(recipient_id) => {
+            bounded_str("recipient_id", recipient_id, MAX_USER_ID_BYTES)?;
+            Board::Recipient {
+                stream_id: stream_id.as_str().to_owned(),
+                recipient_id: recipient_id.to_owned(),
+            }
+        }
+        None => Board::Stream(stream_id.as_str().to_owned()),
+    };
+    let entries = app.store.board_top(&board, limit).await?;
     Ok(ApiResponse::json(
         200,
         &StreamBoardView {

@@ -30,6 +30,8 @@ use crate::http::idempotency::MAX_KEY_CHARS;
         super::wallet::set_limits,
         super::streams::create,
         super::streams::end,
+        super::streams::add_guest,
+        super::streams::remove_guest,
         super::send_gift::send_gift,
         super::leaderboards::stream,
         super::payouts::balance,

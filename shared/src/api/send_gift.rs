@@ -10,11 +10,13 @@ use serde::{Deserialize, Serialize};
 use super::MAX_PINNED_ATTEMPTS;
 use crate::domain::gifts::{check_sender, price, SentGift};
 use crate::domain::ledger::AccountId;
-use crate::domain::streams::{admit_gift, GiftAdmission, StreamId};
+use crate::domain::rooms::RoomError;
+use crate::domain::streams::{admit_gift, GiftAdmission, StreamId, MAX_USER_ID_BYTES};
 use crate::domain::time::{day_key, seconds, sortable, week_key};
 use crate::domain::wallet::{SpendWindow, WalletState};
 use crate::http::idempotency::Idempotency;
 use crate::http::{record_business_id, serve, ApiError, ApiRequest, ApiResponse};
+use crate::input::bounded_str;
 use crate::queue::settlement::{SettlementEvent, SettlementQueue};
 use crate::store::transaction::attempts;
 use crate::store::wallets::wallet_from_failure;
@@ -30,13 +32,20 @@ struct SendGiftBody {
     /// 1 to 999 (`domain::gifts::MAX_COMBO`); more than 1 only for a streakable gift.
     #[schema(minimum = 1, maximum = 999)]
     count: u64,
+    /// Whom the gift is for: the host (the default) or a guest in the room (`409
+    /// recipient_not_in_stream` for anyone else).
+    #[schema(min_length = 1, max_length = 128, pattern = "\\S")]
+    recipient_id: Option<String>,
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 struct SentGiftView<'a> {
     gift_txn_id: &'a str,
     stream_id: &'a str,
+    /// The stream's host.
     creator_id: &'a str,
+    /// Whom the gift is for, and whose earnings it becomes: the host or a guest.
+    recipient_id: &'a str,
     gift_id: &'a str,
     count: u64,
     coins_spent: u64,
@@ -62,6 +71,8 @@ pub async fn handle(
             body = crate::http::ErrorBody),
         (status = 404, description = "stream_not_found, gift_not_found",
             body = crate::http::ErrorBody),
+        (status = 409, description = "stream_not_live, recipient_not_in_stream",
+            body = crate::http::ErrorBody),
         (status = 503, description = "busy: the wallet kept changing; retry with the same key",
             body = crate::http::ErrorBody)))]
 async fn send_gift(
@@ -75,7 +86,11 @@ async fn send_gift(
     let stream_id =
         StreamId::parse(req.path_param("stream_id")?).ok_or(ApiError::StreamNotFound)?;
     let creator_id = stream_id.creator_id();
-    check_sender(&caller.user_id, caller.adult, &creator_id)?;
+    let recipient_id = match body.recipient_id {
+        Some(r) => bounded_str("recipient_id", &r, MAX_USER_ID_BYTES).map(|_| r)?,
+        None => creator_id.clone(),
+    };
+    check_sender(&caller.user_id, caller.adult, &recipient_id)?;
     let priced = price(&app.config.gifts, &body.gift_id, body.count)?;
 
     let now = app.clock.now();
@@ -84,19 +99,23 @@ async fn send_gift(
         .store
         .recent_stream(stream_id.as_str(), now, max_age)
         .await?;
-    let refusal = match admit_gift(stream.as_ref(), &creator_id) {
+    let refusal = match admit_gift(stream.as_ref(), &creator_id, &recipient_id) {
         GiftAdmission::Open => None,
         GiftAdmission::NotFound => Some(ApiError::StreamNotFound),
         GiftAdmission::NotLive => Some(ApiError::StreamNotLive),
+        GiftAdmission::RecipientNotInStream => {
+            Some(RoomError::RecipientNotInStream(recipient_id.clone()).into())
+        }
     };
     if let Some(refusal) = refusal {
         // A retry of a gift that was sent before the stream ended gets its first answer.
         return idem.replay_or(&app.store, now, refusal).await;
     }
+    // The gift's earner is its recipient: settlement, leaderboards and chargebacks follow it.
     let gift = SentGift {
         gift_txn_id: idem.derived_id("gift"),
         stream_id: stream_id.as_str().to_owned(),
-        creator_id,
+        creator_id: recipient_id,
         sender_id: caller.user_id.clone(),
         gift_id: priced.gift.gift_id.clone(),
         count: priced.count,
@@ -131,7 +150,8 @@ async fn send_gift(
             &SentGiftView {
                 gift_txn_id: &gift.gift_txn_id,
                 stream_id: &gift.stream_id,
-                creator_id: &gift.creator_id,
+                creator_id: &creator_id,
+                recipient_id: &gift.creator_id,
                 gift_id: &gift.gift_id,
                 count: gift.count,
                 coins_spent: gift.coins,

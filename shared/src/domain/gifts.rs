@@ -93,7 +93,7 @@ impl Default for GiftCatalog {
 pub enum GiftRuleError {
     #[error("sending gifts requires a verified adult account")]
     AgeRestricted,
-    #[error("creators cannot send gifts to their own stream")]
+    #[error("nobody can send a gift to themself")]
     CannotGiftSelf,
     #[error("no gift with id {0}")]
     GiftNotFound(String),
@@ -113,12 +113,12 @@ pub struct PricedGift {
     pub coins: u64,
 }
 
-/// Who may send: adults, never to themselves.
-pub fn check_sender(sender_id: &str, adult: bool, creator_id: &str) -> Result<(), GiftRuleError> {
+/// Who may send: adults, never to themselves (`recipient_id`: the host or a guest).
+pub fn check_sender(sender_id: &str, adult: bool, recipient_id: &str) -> Result<(), GiftRuleError> {
     if !adult {
         return Err(GiftRuleError::AgeRestricted);
     }
-    if sender_id == creator_id {
+    if sender_id == recipient_id {
         return Err(GiftRuleError::CannotGiftSelf);
     }
     Ok(())
@@ -155,6 +155,7 @@ pub fn price(
 pub struct SentGift {
     pub gift_txn_id: String,
     pub stream_id: String,
+    /// Whom the gift is for and who earns it: the stream's host or one of its guests.
     pub creator_id: String,
     pub sender_id: String,
     pub gift_id: String,

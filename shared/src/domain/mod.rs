@@ -11,6 +11,7 @@ pub mod payments;
 pub mod payouts;
 pub mod refunds;
 pub mod reinstatement;
+pub mod rooms;
 pub mod sealed;
 pub mod settlement;
 pub mod shop;

@@ -213,14 +213,22 @@ pub fn release(holds: &[Hold], now: OffsetDateTime) -> Release {
     }
 }
 
-/// A ranking: the gifters of one stream, or of one creator in one ISO week.
+/// A ranking: the gifters of one stream, of one recipient (host or guest) in one stream, or of
+/// one creator in one ISO week.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Board {
     Stream(String),
-    CreatorWeek { creator_id: String, week: String },
+    Recipient {
+        stream_id: String,
+        recipient_id: String,
+    },
+    CreatorWeek {
+        creator_id: String,
+        week: String,
+    },
 }
 
-/// Partitions each board is spread over. Every gift writes its sender's entry on two boards, so
+/// Partitions each board is spread over. Every gift writes its sender's entry on three boards, so
 /// an unsharded board takes a write per gift and DynamoDB's 1,000 WCU/s per partition caps one
 /// creator at ~500 gifts/s (2 WCU per transactional write). Sharded by gifter, a board's writes
 /// spread over this many partitions; reading the top N queries each shard for its top N and
@@ -228,10 +236,16 @@ pub enum Board {
 pub const BOARD_SHARDS: u32 = 32;
 
 impl Board {
-    /// The board's name: `stream#<stream_id>` or `week#<week>#<creator_id>`.
+    /// The board's name: `stream#<stream_id>`, `room#<stream_id>#<recipient_id>` or
+    /// `week#<week>#<creator_id>` (a stream id has no `#`, and the shard suffix is fixed-width,
+    /// so no two boards share a key).
     pub fn key(&self) -> String {
         match self {
             Board::Stream(stream_id) => format!("stream#{stream_id}"),
+            Board::Recipient {
+                stream_id,
+                recipient_id,
+            } => format!("room#{stream_id}#{recipient_id}"),
             Board::CreatorWeek { creator_id, week } => format!("week#{week}#{creator_id}"),
         }
     }
@@ -269,7 +283,11 @@ pub fn board_increments(
             creator_id: g.creator_id.clone(),
             week: week_key(sent_at),
         };
-        for board in [Board::Stream(g.stream_id.clone()), week] {
+        let recipient = Board::Recipient {
+            stream_id: g.stream_id.clone(),
+            recipient_id: g.creator_id.clone(),
+        };
+        for board in [Board::Stream(g.stream_id.clone()), recipient, week] {
             *increments.entry((board, g.sender_id.clone())).or_default() += g.coins;
         }
     }
@@ -398,10 +416,13 @@ mod tests {
 
     #[test]
     fn board_increments_sum_per_sender_per_board() {
+        let mut to_guest = gift("g4", "b", "u1", 7);
+        to_guest.stream_id = "st_a".into();
         let gifts = [
             gift("g1", "a", "u1", 5),
             gift("g2", "a", "u1", 30),
             gift("g3", "a", "u2", 1),
+            to_guest,
         ];
         let refs: Vec<_> = gifts.iter().collect();
         let inc = board_increments(&refs).unwrap();
@@ -410,11 +431,20 @@ mod tests {
             creator_id: "a".into(),
             week: "2026-W47".into(),
         };
-        assert_eq!(inc[&(stream.clone(), "u1".into())], 35);
+        let room = |recipient: &str| Board::Recipient {
+            stream_id: "st_a".into(),
+            recipient_id: recipient.into(),
+        };
+        // The stream's board has every gift; each recipient's, only theirs.
+        assert_eq!(inc[&(stream.clone(), "u1".into())], 42);
+        assert_eq!(inc[&(room("a"), "u1".into())], 35);
+        assert_eq!(inc[&(room("b"), "u1".into())], 7);
         assert_eq!(inc[&(week.clone(), "u1".into())], 35);
         assert_eq!(inc[&(stream, "u2".into())], 1);
-        assert_eq!(inc.len(), 4);
+        // stream ×2, room a ×2, room b, week a ×2, week b.
+        assert_eq!(inc.len(), 8);
         assert_eq!(week.key(), "week#2026-W47#a");
+        assert_eq!(room("b").key(), "room#st_a#b");
     }
 
     #[test]

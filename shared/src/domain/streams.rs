@@ -17,6 +17,8 @@
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 
+use super::rooms::{Room, DEFAULT_MAX_GUESTS};
+
 /// Longest stream title, in characters.
 pub const MAX_TITLE_CHARS: usize = 200;
 /// Longest user id we accept from the identity provider, in bytes (Cognito subs are 36).
@@ -86,6 +88,8 @@ pub struct Stream {
     pub status: StreamStatus,
     pub started_at: String,
     pub ended_at: Option<String>,
+    /// The host's guests (`domain::rooms`); the host is `creator_id`.
+    pub room: Room,
 }
 
 /// How long a container may admit gifts on a stream it read earlier, and how long after the end
@@ -93,8 +97,11 @@ pub struct Stream {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct StreamPolicy {
     pub cache_seconds: u64,
-    /// At least `cache_seconds`: a gift admitted on a stale read still counts.
+    /// At least `cache_seconds`: a gift admitted on a stale read still counts. Also the grace
+    /// after a guest leaves the room.
     pub end_grace_seconds: u64,
+    /// Guests a room holds beside its host (`ROOM_MAX_GUESTS`).
+    pub max_guests: u64,
 }
 
 impl Default for StreamPolicy {
@@ -102,6 +109,7 @@ impl Default for StreamPolicy {
         Self {
             cache_seconds: 5,
             end_grace_seconds: 30,
+            max_guests: DEFAULT_MAX_GUESTS,
         }
     }
 }
@@ -112,33 +120,49 @@ pub enum GiftAdmission {
     Open,
     NotFound,
     NotLive,
+    RecipientNotInStream,
 }
 
-/// Whether `stream` takes a gift for `creator_id` (the creator the stream id names).
-pub fn admit_gift(stream: Option<&Stream>, creator_id: &str) -> GiftAdmission {
+/// Whether `stream` takes a gift for `recipient`, the host (`creator_id`, whom the stream id
+/// names) or one of its guests.
+pub fn admit_gift(stream: Option<&Stream>, creator_id: &str, recipient: &str) -> GiftAdmission {
     match stream {
         Some(s) if s.creator_id != creator_id => GiftAdmission::NotFound,
-        Some(s) if s.status == StreamStatus::Live => GiftAdmission::Open,
-        Some(_) => GiftAdmission::NotLive,
+        Some(s) if s.status != StreamStatus::Live => GiftAdmission::NotLive,
+        Some(s) if s.room.admits(creator_id, recipient).is_err() => {
+            GiftAdmission::RecipientNotInStream
+        }
+        Some(_) => GiftAdmission::Open,
         None => GiftAdmission::NotFound,
     }
 }
 
-/// Whether a gift sent at `sent_at` (RFC 3339) counts for `stream`: always while it is live, and
-/// up to the grace after its end. An unreadable time counts (the refund is for clear cases only;
-/// both times are written by this code).
-pub fn gift_counts(stream: &Stream, sent_at: &str, policy: &StreamPolicy) -> bool {
+/// Whether a gift to `recipient` sent at `sent_at` (RFC 3339) counts for `stream`: while the
+/// stream is live and the recipient in its room, and up to the grace after either ends. An
+/// unreadable stored time counts (the refund is for clear cases only; both times are written
+/// by this code).
+pub fn gift_counts(stream: &Stream, recipient: &str, sent_at: &str, policy: &StreamPolicy) -> bool {
+    let left_at = stream.room.recipient_left_at(&stream.creator_id, recipient);
+    [stream.ended_at.as_deref(), left_at]
+        .into_iter()
+        .flatten()
+        .all(|until| sent_within_grace(sent_at, until, policy))
+}
+
+/// `sent_at` is at most the grace after `until`; a recipient never in the room has `until` ""
+/// (before any time), and nothing sent to them counts.
+fn sent_within_grace(sent_at: &str, until: &str, policy: &StreamPolicy) -> bool {
     use time::format_description::well_known::Rfc3339;
-    let Some(ended_at) = stream.ended_at.as_deref() else {
-        return true;
-    };
-    let (Ok(ended), Ok(sent)) = (
-        time::OffsetDateTime::parse(ended_at, &Rfc3339),
+    if until.is_empty() {
+        return false;
+    }
+    let (Ok(until), Ok(sent)) = (
+        time::OffsetDateTime::parse(until, &Rfc3339),
         time::OffsetDateTime::parse(sent_at, &Rfc3339),
     ) else {
         return true;
     };
-    sent <= ended.saturating_add(super::time::seconds(policy.end_grace_seconds))
+    sent <= until.saturating_add(super::time::seconds(policy.end_grace_seconds))
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -172,6 +196,7 @@ mod tests {
             status,
             started_at: "2026-12-01T10:00:00Z".into(),
             ended_at: ended_at.map(Into::into),
+            room: Room::default(),
         }
     }
 
@@ -179,24 +204,47 @@ mod tests {
     fn a_gift_is_admitted_only_on_a_live_stream_of_its_creator() {
         let live = stream(StreamStatus::Live, None);
         let ended = stream(StreamStatus::Ended, Some("2026-12-01T11:00:00Z"));
-        assert_eq!(admit_gift(Some(&live), "c"), GiftAdmission::Open);
-        assert_eq!(admit_gift(Some(&live), "other"), GiftAdmission::NotFound);
-        assert_eq!(admit_gift(Some(&ended), "c"), GiftAdmission::NotLive);
-        assert_eq!(admit_gift(None, "c"), GiftAdmission::NotFound);
+        assert_eq!(admit_gift(Some(&live), "c", "c"), GiftAdmission::Open);
+        assert_eq!(
+            admit_gift(Some(&live), "other", "other"),
+            GiftAdmission::NotFound
+        );
+        assert_eq!(admit_gift(Some(&ended), "c", "c"), GiftAdmission::NotLive);
+        assert_eq!(admit_gift(None, "c", "c"), GiftAdmission::NotFound);
+        assert_eq!(
+            admit_gift(Some(&live), "c", "g"),
+            GiftAdmission::RecipientNotInStream
+        );
+    }
+
+    #[test]
+    fn a_gift_to_a_guest_counts_until_the_grace_after_they_left() {
+        let policy = StreamPolicy::default();
+        let mut live = stream(StreamStatus::Live, None);
+        live.room.add("c", "g", "2026-12-01T10:00:00Z", 8).unwrap();
+        assert_eq!(admit_gift(Some(&live), "c", "g"), GiftAdmission::Open);
+        assert!(gift_counts(&live, "g", "2026-12-01T10:20:00Z", &policy));
+        live.room.remove("g", "2026-12-01T11:00:00Z").unwrap();
+        assert!(gift_counts(&live, "g", "2026-12-01T11:00:30Z", &policy));
+        assert!(!gift_counts(&live, "g", "2026-12-01T11:00:31Z", &policy));
+        assert!(gift_counts(&live, "c", "2026-12-01T11:00:31Z", &policy));
+        assert!(!gift_counts(
+            &live,
+            "never-a-guest",
+            "2026-12-01T10:20:00Z",
+            &policy
+        ));
     }
 
     #[test]
     fn a_gift_counts_until_the_grace_after_the_end_and_not_a_second_later() {
-        let policy = StreamPolicy {
-            cache_seconds: 5,
-            end_grace_seconds: 30,
-        };
+        let policy = StreamPolicy::default();
         let live = stream(StreamStatus::Live, None);
-        assert!(gift_counts(&live, "2030-01-01T00:00:00Z", &policy));
+        assert!(gift_counts(&live, "c", "2030-01-01T00:00:00Z", &policy));
         let ended = stream(StreamStatus::Ended, Some("2026-12-01T11:00:00Z"));
-        assert!(gift_counts(&ended, "2026-12-01T10:59:59Z", &policy));
-        assert!(gift_counts(&ended, "2026-12-01T11:00:30Z", &policy));
-        assert!(!gift_counts(&ended, "2026-12-01T11:00:31Z", &policy));
+        assert!(gift_counts(&ended, "c", "2026-12-01T10:59:59Z", &policy));
+        assert!(gift_counts(&ended, "c", "2026-12-01T11:00:30Z", &policy));
+        assert!(!gift_counts(&ended, "c", "2026-12-01T11:00:31Z", &policy));
     }
 
     #[test]

@@ -7,6 +7,7 @@ use crate::domain::ledger::LedgerError;
 use crate::domain::payments::{EventError, SignatureError};
 use crate::domain::payouts::{PayoutError, PayoutStatus};
 use crate::domain::refunds::RefundStatus;
+use crate::domain::rooms::RoomError;
 use crate::domain::shop::ShopError;
 use crate::domain::wallet::{AbovePlatformCap, SpendError};
 use crate::input::InvalidInput;
@@ -35,6 +36,8 @@ pub enum ApiError {
     StreamNotLive,
     #[error("no route {0}")]
     RouteNotFound(String),
+    #[error(transparent)]
+    Room(#[from] RoomError),
     #[error(transparent)]
     Spend(#[from] SpendError),
     #[error(transparent)]
@@ -93,6 +96,12 @@ impl ApiError {
             ApiError::StreamNotFound => (404, "stream_not_found"),
             ApiError::StreamNotLive => (409, "stream_not_live"),
             ApiError::RouteNotFound(_) => (404, "not_found"),
+            ApiError::Room(e) => match e {
+                RoomError::RoomFull { .. } => (409, "room_full"),
+                RoomError::RecipientNotInStream(_) => (409, "recipient_not_in_stream"),
+                RoomError::GuestNotFound(_) => (404, "guest_not_found"),
+                RoomError::HostIsNotAGuest => (409, "host_is_not_a_guest"),
+            },
             ApiError::Spend(SpendError::InsufficientCoins { .. }) => (402, "insufficient_coins"),
             ApiError::Spend(_) => (422, "spend_cap_exceeded"),
             ApiError::AbovePlatformCap(_) => (422, "above_platform_cap"),

@@ -33,7 +33,8 @@ pub struct SettleReport {
     pub settled: usize,
     /// Gifts found settled (or refunded) already.
     pub already_settled: usize,
-    /// Gifts sent after their stream's end plus the grace, refunded to their senders now.
+    /// Gifts sent after their stream's end (or their recipient's leaving) plus the grace,
+    /// refunded to their senders now.
     pub refunded: usize,
     /// Gifts credited to the leaderboards now.
     pub boarded: usize,
@@ -90,8 +91,8 @@ pub async fn settle(app: &App, gifts: &[GiftToSettle]) -> SettleReport {
     report
 }
 
-/// The gifts that count for their streams; those sent after their stream's end plus the grace
-/// are refunded here instead (`domain::streams`). Each stream of the batch is read once, with a
+/// The gifts that count for their streams; those sent after their stream's end, or their
+/// recipient's leaving the room, plus the grace are refunded here instead (`domain::streams`). Each stream of the batch is read once, with a
 /// plain read (it never conflicts with the stream's writers); a stream that cannot be read fails
 /// its gifts, so they come back.
 async fn enforce_stream_ends(
@@ -128,7 +129,7 @@ async fn enforce_stream_ends(
         }
         let counts = streams
             .get(gift.stream_id.as_str())
-            .is_none_or(|s| gift_counts(s, &gift.sent_at, &app.config.streams));
+            .is_none_or(|s| gift_counts(s, &gift.creator_id, &gift.sent_at, &app.config.streams));
         if counts || !refund_late_gift(app, gift, at, report).await {
             counting.push(gift.clone());
         }
@@ -152,7 +153,7 @@ async fn refund_late_gift(
     }
     let err = match tx.commit(app.store.client()).await {
         Ok(()) => {
-            tracing::info!(gift_txn_id = %gift.gift_txn_id, stream_id = %gift.stream_id, "gift sent after its stream's end refunded to its sender");
+            tracing::info!(gift_txn_id = %gift.gift_txn_id, stream_id = %gift.stream_id, "gift sent after its stream's end or its recipient's leaving refunded to its sender");
             report.refunded += 1;
             return true;
         }
@@ -345,7 +346,8 @@ async fn apply_boards(app: &App, gifts: Vec<GiftToSettle>, at: &str, report: &mu
 }
 
 /// Packs gifts so that each transaction's gift marks plus distinct board entries fit in one
-/// transaction (each gift brings at most two entries: its stream's and its creator's week).
+/// transaction (each gift brings at most three entries: its stream's, its recipient's in the
+/// stream and its recipient's week).
 /// Gifts of one sender to one stream sit side by side, so a fan's gifts in a batch share one
 /// write of each of their entries.
 fn board_chunks(mut gifts: Vec<GiftToSettle>) -> Vec<Vec<GiftToSettle>> {

@@ -7,9 +7,12 @@ use aws_sdk_dynamodb::types::{
 };
 use time::{Duration, OffsetDateTime};
 
-use super::attrs::{get_s, key, opt_s, s, Item};
+use aws_sdk_dynamodb::types::AttributeValue;
+
+use super::attrs::{get_s, key, n, opt_n, opt_s, s, Item};
 use super::transaction::{put_new, Role, Tx};
 use super::{Store, StoreError};
+use crate::domain::rooms::Room;
 use crate::domain::streams::{Stream, StreamStatus};
 
 const STREAM_SK: &str = "S";
@@ -64,6 +67,52 @@ impl Store {
         );
     }
 
+    /// Writes `stream`'s room as changed from `from_version`; fails (with the old item) if the
+    /// room changed since, or the stream is not `creator_id`'s, or (`live_only`) has ended.
+    pub fn add_room_change(
+        &self,
+        tx: &mut Tx,
+        stream: &Stream,
+        from_version: u64,
+        live_only: bool,
+    ) {
+        // A stream from before rooms has no version: its room is version 0.
+        let mut condition = match from_version {
+            0 => "creator_id = :creator AND attribute_not_exists(room_version)",
+            _ => "creator_id = :creator AND room_version = :from",
+        }
+        .to_owned();
+        let mut values = HashMap::from([
+            (":creator".to_owned(), s(&stream.creator_id)),
+            (":version".to_owned(), n(stream.room.version)),
+            (":guests".to_owned(), times(&stream.room.guests)),
+            (":left".to_owned(), times(&stream.room.left)),
+        ]);
+        if live_only {
+            condition.push_str(" AND #status = :live");
+            values.insert(":live".to_owned(), s(StreamStatus::Live.as_str()));
+        }
+        if from_version > 0 {
+            values.insert(":from".to_owned(), n(from_version));
+        }
+        let update = Update::builder()
+            .table_name(&self.tables.commerce)
+            .set_key(Some(stream_key(&stream.stream_id)))
+            .update_expression("SET guests = :guests, left_guests = :left, room_version = :version")
+            .condition_expression(condition)
+            .set_expression_attribute_names(
+                live_only.then(|| HashMap::from([("#status".to_owned(), "status".to_owned())])),
+            )
+            .set_expression_attribute_values(Some(values))
+            .return_values_on_condition_check_failure(OnFail::AllOld)
+            .build()
+            .expect("table, key and expression are set");
+        tx.push(
+            Role::Stream,
+            TransactWriteItem::builder().update(update).build(),
+        );
+    }
+
     /// The stream as this container read it at most `max_age` ago, else as stored now (a plain
     /// read: reads never conflict with the transactions writing the stream). A stream that does
     /// not exist is not remembered: it may be created the next moment.
@@ -96,5 +145,32 @@ pub fn stream_from_item(item: &Item) -> Result<Stream, StoreError> {
             .ok_or_else(|| StoreError::Corrupt(format!("stream status {status}")))?,
         started_at: get_s(item, "started_at")?.to_owned(),
         ended_at: opt_s(item, "ended_at"),
+        room: Room {
+            guests: times_from(item, "guests")?,
+            left: times_from(item, "left_guests")?,
+            version: opt_n(item, "room_version")?.unwrap_or(0),
+        },
     })
+}
+
+/// A user → time map as a DynamoDB map.
+fn times(m: &std::collections::BTreeMap<String, String>) -> AttributeValue {
+    AttributeValue::M(m.iter().map(|(k, v)| (k.clone(), s(v))).collect())
+}
+
+/// A user → time map written by [`times`]; absent on streams from before rooms.
+fn times_from(
+    item: &Item,
+    name: &str,
+) -> Result<std::collections::BTreeMap<String, String>, StoreError> {
+    let Some(value) = item.get(name) else {
+        return Ok(Default::default());
+    };
+    let corrupt = || StoreError::Corrupt(format!("attribute {name} is not a map of times"));
+    value
+        .as_m()
+        .map_err(|_| corrupt())?
+        .iter()
+        .map(|(k, v)| Ok((k.clone(), v.as_s().map_err(|_| corrupt())?.clone())))
+        .collect()
 }

@@ -1,0 +1,295 @@
+//! The LIVE formats on the gift path (API.md "LIVE formats"), under the conflict layer and with
+//! several instances per function: multi-guest rooms.
+
+use std::collections::BTreeMap;
+
+use futures::StreamExt;
+use livepay::domain::settlement::{split, Board};
+use livepay_tests::conflicts::conflicts;
+use livepay_tests::{add_guest_req, remove_guest_req, Answer, Func, Identity, TestEnv};
+use serde_json::json;
+use time::Duration;
+
+const HOST: &str = "room-host";
+const INSTANCES: usize = 4;
+const IN_FLIGHT: usize = 32;
+
+async fn add_guest(env: &TestEnv, stream: &str, guest: &str) -> Answer {
+    env.call(
+        Func::StreamsApi,
+        add_guest_req(stream, guest)
+            .identity(Identity::creator(HOST))
+            .key(&format!("add-{guest}-{}", ulid::Ulid::new())),
+    )
+    .await
+}
+
+async fn remove_guest(env: &TestEnv, stream: &str, guest: &str) -> Answer {
+    env.call(
+        Func::StreamsApi,
+        remove_guest_req(stream, guest).identity(Identity::creator(HOST)),
+    )
+    .await
+}
+
+/// Every gifter's coins on one board, however many gifters it has (the API lists 100).
+async fn whole_board(env: &TestEnv, board: &Board) -> u64 {
+    let entries = env.app.store.board_top(board, 10_000).await.unwrap();
+    entries.iter().map(|e| e.coins).sum()
+}
+
+#[tokio::test]
+async fn a_room_of_four_takes_a_storm_and_each_recipient_earns_exactly_their_gifts() {
+    const VIEWERS: usize = 200;
+    const GIFTS: usize = 2_000;
+    // Odd prices, so each gift's split rounds (rose: 0 diamonds of 1 coin).
+    const PRICES: [(&str, u64); 3] = [("rose", 1), ("finger_heart", 5), ("doughnut", 30)];
+    let env = TestEnv::new().await;
+    let instances: Vec<TestEnv> = (0..INSTANCES).map(|_| env.instance()).collect();
+    let stream = env.open_stream(HOST).await;
+    let guests = ["guest-a", "guest-b", "guest-c"];
+    for g in guests {
+        let a = add_guest(&env, &stream, g).await;
+        assert_eq!(a.status, 201, "{a:?}");
+    }
+    let a = add_guest(&env, &stream, "guest-a").await;
+    assert_eq!(
+        a.body["guests"].as_array().unwrap().len(),
+        3,
+        "joining twice: {a:?}"
+    );
+    let recipients = [HOST, guests[0], guests[1], guests[2]];
+    let viewers: Vec<String> = (0..VIEWERS)
+        .map(|i| format!("room-viewer-{i:03}"))
+        .collect();
+    env.fund_all(&viewers, 400).await;
+
+    let answers: Vec<Answer> = futures::stream::iter((0..GIFTS).map(|i| {
+        let (instance, stream, viewer) =
+            (&instances[i % INSTANCES], &stream, &viewers[i % VIEWERS]);
+        let (gift_id, _) = PRICES[i % PRICES.len()];
+        let recipient = recipients[(i / VIEWERS) % recipients.len()];
+        async move {
+            instance
+                .gift(
+                    Identity::adult(viewer),
+                    stream,
+                    &format!("room-{i}"),
+                    json!({"gift_id": gift_id, "count": 1, "recipient_id": recipient}),
+                )
+                .await
+        }
+    }))
+    .buffer_unordered(IN_FLIGHT)
+    .collect()
+    .await;
+    // Recipient → (coins sent them, diamonds owed them: each gift's share rounded down).
+    let mut sent: BTreeMap<String, (u64, u64)> = BTreeMap::new();
+    for a in &answers {
+        assert_eq!(a.status, 201, "{a:?}");
+        assert_eq!(a.body["creator_id"], HOST);
+        let recipient = a.body["recipient_id"].as_str().unwrap().to_owned();
+        let coins = a.body["coins_spent"].as_u64().unwrap();
+        let entry = sent.entry(recipient).or_default();
+        entry.0 += coins;
+        entry.1 += split(coins, 5_000).creator;
+    }
+    assert_eq!(sent.len(), 4, "every recipient was gifted: {sent:?}");
+
+    env.settle_everything().await;
+    let mut stream_total = 0;
+    for (recipient, (coins, diamonds)) in &sent {
+        let balance = env.creator_balance(recipient).await;
+        assert_eq!(
+            balance["diamonds_available"].as_u64(),
+            Some(*diamonds),
+            "{recipient} earns exactly their gifts' shares: {balance}"
+        );
+        let board = Board::Recipient {
+            stream_id: stream.clone(),
+            recipient_id: recipient.clone(),
+        };
+        assert_eq!(
+            whole_board(&env, &board).await,
+            *coins,
+            "{recipient}'s board"
+        );
+        stream_total += coins;
+    }
+    assert_eq!(
+        whole_board(&env, &Board::Stream(stream.clone())).await,
+        stream_total
+    );
+    // The API's filtered board is that recipient's board.
+    let top = env
+        .call(
+            Func::StreamsApi,
+            livepay_tests::Req::get(
+                &format!("/v1/streams/{stream}/leaderboard"),
+                "GET /v1/streams/{stream_id}/leaderboard",
+            )
+            .path_param("stream_id", &stream)
+            .query("recipient_id", "guest-b")
+            .query("limit", "100")
+            .identity(Identity::user("anyone")),
+        )
+        .await;
+    assert_eq!(top.status, 200, "{top:?}");
+    let listed = livepay_tests::board_entries(&top.body["top"]);
+    assert_eq!(listed.len(), 100);
+    let best = env
+        .app
+        .store
+        .board_top(
+            &Board::Recipient {
+                stream_id: stream.clone(),
+                recipient_id: "guest-b".into(),
+            },
+            100,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        listed,
+        best.iter().map(|e| (e.user_id.clone(), e.coins)).collect()
+    );
+
+    // A removed guest is refused once the room is read again (at most STREAM_CACHE_SECONDS).
+    let a = remove_guest(&env, &stream, "guest-c").await;
+    assert_eq!(a.status, 200, "{a:?}");
+    env.set_now(env.now() + Duration::seconds(6));
+    let refused = env
+        .gift(
+            Identity::adult(&viewers[0]),
+            &stream,
+            "to-removed",
+            json!({"gift_id": "rose", "count": 1, "recipient_id": "guest-c"}),
+        )
+        .await;
+    assert_eq!(refused.status, 409, "{refused:?}");
+    assert_eq!(refused.code(), "recipient_not_in_stream");
+    env.assert_audited().await;
+
+    if let Some(all) = conflicts(&env.table_prefix()).await {
+        let shared: Vec<_> = all
+            .iter()
+            .filter(|c| !c.pk.starts_with("ACCT#wallet:"))
+            .collect();
+        assert!(
+            shared.is_empty(),
+            "conflicts beyond senders' wallets: {shared:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_host_alone_runs_the_room_within_its_limit() {
+    let env = TestEnv::with_settings(&[("ROOM_MAX_GUESTS", "2")]).await;
+    let stream = env.open_stream(HOST).await;
+    assert_eq!(add_guest(&env, &stream, "g1").await.status, 201);
+    assert_eq!(add_guest(&env, &stream, "g2").await.status, 201);
+    let full = add_guest(&env, &stream, "g3").await;
+    assert_eq!((full.status, full.code()), (409, "room_full"), "{full:?}");
+    let host = add_guest(&env, &stream, HOST).await;
+    assert_eq!((host.status, host.code()), (409, "host_is_not_a_guest"));
+    let stranger = env
+        .call(
+            Func::StreamsApi,
+            add_guest_req(&stream, "g4")
+                .identity(Identity::creator("not-the-host"))
+                .key("k"),
+        )
+        .await;
+    assert_eq!(stranger.status, 403, "{stranger:?}");
+    let gone = remove_guest(&env, &stream, "nobody").await;
+    assert_eq!((gone.status, gone.code()), (404, "guest_not_found"));
+    let left = remove_guest(&env, &stream, "g1").await;
+    assert_eq!(
+        left.body["guests"],
+        json!([{"user_id": "g2", "joined_at": left.body["guests"][0]["joined_at"]}])
+    );
+    // A seat freed is a seat taken.
+    assert_eq!(add_guest(&env, &stream, "g3").await.status, 201);
+
+    env.buy_coins("fan", 100).await;
+    let stranger_gift = env
+        .gift(
+            Identity::adult("fan"),
+            &stream,
+            "to-stranger",
+            json!({"gift_id": "rose", "count": 1, "recipient_id": "g1"}),
+        )
+        .await;
+    assert_eq!(stranger_gift.code(), "recipient_not_in_stream");
+    // A guest may gift the host, never themself.
+    env.buy_coins("g2", 100).await;
+    let own = env
+        .gift(
+            Identity::adult("g2"),
+            &stream,
+            "to-self",
+            json!({"gift_id": "rose", "count": 1, "recipient_id": "g2"}),
+        )
+        .await;
+    assert_eq!((own.status, own.code()), (403, "cannot_gift_self"));
+    let to_host = env
+        .gift(
+            Identity::adult("g2"),
+            &stream,
+            "to-host",
+            json!({"gift_id": "rose", "count": 1}),
+        )
+        .await;
+    assert_eq!(
+        (to_host.status, &to_host.body["recipient_id"]),
+        (201, &json!(HOST))
+    );
+    assert_eq!(env.coins("fan").await, 100, "refusals change nothing");
+
+    let ended = env.end_stream(HOST, &stream, "end").await;
+    assert_eq!(ended.status, 200);
+    let late = add_guest(&env, &stream, "g5").await;
+    assert_eq!((late.status, late.code()), (409, "stream_not_live"));
+}
+
+#[tokio::test]
+async fn a_gift_admitted_on_a_stale_room_after_the_grace_is_refunded_at_settlement() {
+    let env = TestEnv::new().await;
+    let stream = env.open_stream(HOST).await;
+    assert_eq!(add_guest(&env, &stream, "guest").await.status, 201);
+    env.buy_coins("fan", 100).await;
+    // An instance whose clock runs 28 s ahead remembers the room with its guest (a gift stamped
+    // within the grace of the removal to come, which counts)...
+    let ahead = env.instance();
+    ahead.set_now(env.now() + Duration::seconds(28));
+    let gift = |key: &'static str| {
+        let ahead = &ahead;
+        let stream = &stream;
+        async move {
+            ahead
+                .gift(
+                    Identity::adult("fan"),
+                    stream,
+                    key,
+                    json!({"gift_id": "doughnut", "count": 1, "recipient_id": "guest"}),
+                )
+                .await
+        }
+    };
+    assert_eq!(gift("before").await.status, 201);
+    // ...and, the guest removed now, still admits a gift to them from memory 4 s later, stamped
+    // 32 s after the removal: past the 30 s grace.
+    assert_eq!(remove_guest(&env, &stream, "guest").await.status, 200);
+    ahead.set_now(ahead.now() + Duration::seconds(4));
+    assert_eq!(gift("after").await.status, 201);
+    assert_eq!(env.coins("fan").await, 40);
+
+    env.settle_everything().await;
+    // The gift before the removal counts; the one after is refunded in full, exactly once.
+    assert_eq!(env.coins("fan").await, 70);
+    let balance = env.creator_balance("guest").await;
+    assert_eq!(balance["diamonds_available"], json!(15), "{balance}");
+    env.settle_everything().await;
+    assert_eq!(env.coins("fan").await, 70);
+    env.assert_audited().await;
+}
