@@ -32,10 +32,11 @@ export const FUNCTIONS: readonly FunctionSpec[] = [
   },
   {
     binary: 'streams-api',
-    description: 'Creators open and end live streams and bring guests into their rooms; stream leaderboards',
+    description: 'Creators open and end live streams, bring guests into their rooms and match their streams; stream leaderboards and match scores',
     routes: [
       jwt('POST /v1/streams'), jwt('POST /v1/streams/{stream_id}/end'),
       jwt('POST /v1/streams/{stream_id}/guests'), jwt('DELETE /v1/streams/{stream_id}/guests/{user_id}'),
+      jwt('POST /v1/matches'), jwt('POST /v1/matches/{match_id}/accept'), jwt('GET /v1/matches/{match_id}'),
       jwt('GET /v1/streams/{stream_id}/leaderboard'),
     ],
   },

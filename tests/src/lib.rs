@@ -534,6 +534,30 @@ pub fn remove_guest_req(stream_id: &str, user_id: &str) -> Req {
     .path_param("user_id", user_id)
 }
 
+/// `POST /v1/matches`: `stream_id`'s host invites `opponent`'s.
+pub fn invite_req(stream_id: &str, opponent: &str) -> Req {
+    Req::post("/v1/matches", "POST /v1/matches")
+        .json(serde_json::json!({ "stream_id": stream_id, "opponent_stream_id": opponent }))
+}
+
+/// `POST /v1/matches/{match_id}/accept`.
+pub fn accept_req(match_id: &str) -> Req {
+    Req::post(
+        &format!("/v1/matches/{match_id}/accept"),
+        "POST /v1/matches/{match_id}/accept",
+    )
+    .path_param("match_id", match_id)
+}
+
+/// `GET /v1/matches/{match_id}`.
+pub fn match_req(match_id: &str) -> Req {
+    Req::get(
+        &format!("/v1/matches/{match_id}"),
+        "GET /v1/matches/{match_id}",
+    )
+    .path_param("match_id", match_id)
+}
+
 pub fn gift_req(stream_id: &str) -> Req {
     Req::post(
         &format!("/v1/streams/{stream_id}/gifts"),

@@ -11,13 +11,18 @@ use std::collections::BTreeSet;
 use livepay_tests::payouts::PAYOUT_SETTINGS;
 use livepay_tests::shop::order_req;
 use livepay_tests::{
-    add_guest_req, end_req, gift_req, remove_guest_req, Func, Identity, Req, TestEnv,
+    accept_req, add_guest_req, end_req, gift_req, invite_req, match_req, remove_guest_req, Func,
+    Identity, Req, TestEnv,
 };
 use serde_json::json;
 
 /// The objects the routes act on, each owned by someone.
 struct Fixtures {
     stream: String,
+    /// Another host's live stream, for `stream` to invite.
+    opponent: String,
+    /// An invitation of `OPPONENT`'s stream, for them to accept.
+    invitation: String,
     product: String,
     /// Pending payment: read and cancelled.
     pending_order: String,
@@ -31,6 +36,8 @@ const CREATOR: &str = "owner-creator";
 const SELLER: &str = "owner-seller";
 const BUYER: &str = "owner-buyer";
 const VIEWER: &str = "owner-viewer";
+/// Hosts the streams `CREATOR`'s invite.
+const OPPONENT: &str = "owner-opponent";
 /// Brought into `CREATOR`'s room, then removed.
 const GUEST: &str = "guest-creator";
 
@@ -148,6 +155,30 @@ fn rows() -> Vec<Row> {
             other: (Identity::creator("another-creator"), 403),
             missing_role: (Identity::adult("a-viewer"), 403),
         },
+        Row {
+            route: "POST /v1/matches",
+            func: Func::StreamsApi,
+            request: Box::new(|f| invite_req(&f.stream, &f.opponent)),
+            right: Identity::creator(CREATOR),
+            right_status: 201,
+            other: (Identity::creator("another-creator"), 403),
+            missing_role: (Identity::adult("a-viewer"), 403),
+        },
+        Row {
+            route: "POST /v1/matches/{match_id}/accept",
+            func: Func::StreamsApi,
+            request: Box::new(|f| accept_req(&f.invitation)),
+            right: Identity::creator(OPPONENT),
+            right_status: 200,
+            other: (Identity::creator(CREATOR), 403),
+            missing_role: (Identity::adult("a-viewer"), 403),
+        },
+        anyone(
+            "GET /v1/matches/{match_id}",
+            Func::StreamsApi,
+            |f| match_req(&f.invitation),
+            200,
+        ),
         Row {
             route: "POST /v1/streams/{stream_id}/end",
             func: Func::StreamsApi,
@@ -402,6 +433,21 @@ async fn fixtures(env: &TestEnv) -> Fixtures {
     env.fund_creator(CREATOR, 50).await;
     env.buy_coins(VIEWER, 20_000).await;
     let stream = env.open_stream(CREATOR).await;
+    let opponent = env.open_stream(OPPONENT).await;
+    let (inviting, invited) = (
+        env.open_stream(CREATOR).await,
+        env.open_stream(OPPONENT).await,
+    );
+    let invitation = env
+        .call(
+            Func::StreamsApi,
+            invite_req(&inviting, &invited)
+                .identity(Identity::creator(CREATOR))
+                .key("invitation"),
+        )
+        .await;
+    assert_eq!(invitation.status, 201, "{invitation:?}");
+    let invitation = invitation.body["match_id"].as_str().unwrap().to_owned();
     let product = env
         .create_product(
             SELLER,
@@ -419,6 +465,8 @@ async fn fixtures(env: &TestEnv) -> Fixtures {
     let [shipped_order, refunded_order] = <[String; 2]>::try_from(paid).unwrap();
     Fixtures {
         stream,
+        opponent,
+        invitation,
         product,
         pending_order,
         shipped_order,

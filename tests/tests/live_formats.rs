@@ -1,12 +1,15 @@
 //! The LIVE formats on the gift path (API.md "LIVE formats"), under the conflict layer and with
-//! several instances per function: multi-guest rooms.
+//! several instances per function: multi-guest rooms and LIVE matches.
 
 use std::collections::BTreeMap;
 
 use futures::StreamExt;
 use livepay::domain::settlement::{split, Board};
 use livepay_tests::conflicts::conflicts;
-use livepay_tests::{add_guest_req, remove_guest_req, Answer, Func, Identity, TestEnv};
+use livepay_tests::{
+    accept_req, add_guest_req, invite_req, match_req, remove_guest_req, Answer, Func, Identity,
+    TestEnv,
+};
 use serde_json::json;
 use time::Duration;
 
@@ -292,4 +295,187 @@ async fn a_gift_admitted_on_a_stale_room_after_the_grace_is_refunded_at_settleme
     env.settle_everything().await;
     assert_eq!(env.coins("fan").await, 70);
     env.assert_audited().await;
+}
+
+async fn call_as(env: &TestEnv, who: &str, req: livepay_tests::Req, key: &str) -> Answer {
+    env.call(
+        Func::StreamsApi,
+        req.identity(Identity::creator(who)).key(key),
+    )
+    .await
+}
+
+async fn score(env: &TestEnv, match_id: &str) -> serde_json::Value {
+    let a = env
+        .call(
+            Func::StreamsApi,
+            match_req(match_id).identity(Identity::user("anyone")),
+        )
+        .await;
+    assert_eq!(a.status, 200, "{a:?}");
+    a.body
+}
+
+fn points(score: &serde_json::Value) -> [u64; 2] {
+    [0, 1].map(|i| score["sides"][i]["points"].as_u64().unwrap())
+}
+
+#[tokio::test]
+async fn a_match_scores_the_coins_sent_inside_its_window_once_and_ends_final_when_they_settle() {
+    const VIEWERS: usize = 200;
+    let env = TestEnv::new().await;
+    let instances: Vec<TestEnv> = (0..INSTANCES).map(|_| env.instance()).collect();
+    let (a, b) = (
+        env.open_stream("host-a").await,
+        env.open_stream("host-b").await,
+    );
+    assert_eq!(
+        add_guest_req_as(&env, &b, "host-b", "guest-b").await.status,
+        201
+    );
+    let viewers: Vec<String> = (0..VIEWERS)
+        .map(|i| format!("match-viewer-{i:02}"))
+        .collect();
+    env.fund_all(&viewers, 1_000).await;
+
+    let invited = call_as(&env, "host-a", invite_req(&a, &b), "invite").await;
+    assert_eq!(
+        (invited.status, &invited.body["status"]),
+        (201, &json!("invited"))
+    );
+    let match_id = invited.body["match_id"].as_str().unwrap().to_owned();
+    // Each stream is in one match at a time.
+    let again = call_as(&env, "host-b", invite_req(&b, &a), "invite-back").await;
+    assert_eq!((again.status, again.code()), (409, "already_in_match"));
+    let c = env.open_stream("host-c").await;
+    let third = call_as(&env, "host-c", invite_req(&c, &a), "invite-third").await;
+    assert_eq!(third.code(), "already_in_match");
+    let stranger = call_as(&env, "host-c", accept_req(&match_id), "accept-c").await;
+    assert_eq!(stranger.status, 403);
+
+    // (side, recipient, gift): b's side scores its guest's gifts too.
+    let plan = |i: usize| match i % 3 {
+        0 => (&a, "host-a", "finger_heart"),
+        1 => (&b, "host-b", "doughnut"),
+        _ => (&b, "guest-b", "finger_heart"),
+    };
+    let storm = |tag: &'static str, n: usize| {
+        let (instances, viewers) = (&instances, &viewers);
+        futures::stream::iter((0..n).map(move |i| {
+            let (stream, recipient, gift_id) = plan(i);
+            async move {
+                instances[i % INSTANCES]
+                    .gift(
+                        Identity::adult(&viewers[i % VIEWERS]),
+                        stream,
+                        &format!("{tag}-{i}"),
+                        json!({"gift_id": gift_id, "count": 1, "recipient_id": recipient}),
+                    )
+                    .await
+            }
+        }))
+        .buffer_unordered(IN_FLIGHT)
+        .collect::<Vec<Answer>>()
+    };
+    let coins_by_side = |answers: &[Answer]| {
+        let mut sides = [0, 0];
+        for ans in answers {
+            assert_eq!(ans.status, 201, "{ans:?}");
+            sides[usize::from(ans.body["stream_id"] != json!(a))] +=
+                ans.body["coins_spent"].as_u64().unwrap();
+        }
+        sides
+    };
+    let set_all = |at: time::OffsetDateTime| {
+        env.set_now(at);
+        instances.iter().for_each(|i| i.set_now(at));
+    };
+    let t0 = env.now();
+    // Just before the window: sent while invited.
+    let before = storm("before", 30).await;
+    coins_by_side(&before);
+    set_all(t0 + Duration::seconds(2));
+    let accepted = call_as(&env, "host-b", accept_req(&match_id), "accept").await;
+    assert_eq!(
+        (accepted.status, &accepted.body["status"]),
+        (200, &json!("live")),
+        "{accepted:?}"
+    );
+    let ends_at = time::OffsetDateTime::parse(
+        accepted.body["ends_at"].as_str().unwrap(),
+        &time::format_description::well_known::Rfc3339,
+    )
+    .unwrap();
+    let twice = call_as(&env, "host-b", accept_req(&match_id), "accept-again").await;
+    assert_eq!((twice.status, twice.code()), (409, "invalid_transition"));
+
+    // Inside: from the window's first second to its last.
+    set_all(t0 + Duration::seconds(3));
+    let mut inside = storm("inside", 300).await;
+    set_all(ends_at - Duration::seconds(1));
+    inside.extend(storm("last-second", 30).await);
+    // Just after: the window is closed from its end on.
+    set_all(ends_at);
+    let after = storm("after", 30).await;
+    let expected = coins_by_side(&inside);
+    coins_by_side(&after);
+
+    let live = score(&env, &match_id).await;
+    assert_eq!(
+        (points(&live), &live["final"]),
+        ([0, 0], &json!(false)),
+        "nothing settled yet"
+    );
+    // One gift of the window stays unsettled for a while: the result is not final without it.
+    let records = env.drain_settlement_queue().await;
+    let held_back = inside.last().unwrap().body["gift_txn_id"].as_str().unwrap();
+    let (held, rest): (Vec<_>, Vec<_>) = records
+        .into_iter()
+        .partition(|(_, body)| body.contains(held_back));
+    for batch in rest.chunks(100) {
+        assert!(env.settle(batch).await.is_empty());
+    }
+    // Redelivered messages change nothing.
+    for batch in rest.chunks(100) {
+        assert!(env.settle(batch).await.is_empty());
+    }
+    set_all(ends_at + Duration::seconds(31));
+    let pending = score(&env, &match_id).await;
+    assert_eq!(pending["final"], json!(false), "{pending}");
+    let held_coins = inside.last().unwrap().body["coins_spent"].as_u64().unwrap();
+    let side = usize::from(inside.last().unwrap().body["stream_id"] != json!(a));
+    let mut without = expected;
+    without[side] -= held_coins;
+    assert_eq!(points(&pending), without);
+
+    assert!(env.settle(&held).await.is_empty());
+    let ended = score(&env, &match_id).await;
+    assert_eq!(
+        (&ended["status"], &ended["final"]),
+        (&json!("ended"), &json!(true)),
+        "{ended}"
+    );
+    assert_eq!(points(&ended), expected);
+    let winner = if expected[0] > expected[1] { &a } else { &b };
+    assert_eq!(ended["winner_stream_id"], json!(winner));
+    // Top contributors are the side's gifters, by the coins they sent inside the window.
+    let top = ended["sides"][1]["top"].as_array().unwrap();
+    assert!(!top.is_empty() && top.len() <= 10);
+    assert!(top
+        .windows(2)
+        .all(|w| w[0]["points"].as_u64() >= w[1]["points"].as_u64()));
+    // Once final, the result is fixed: a redelivery afterwards changes nothing.
+    assert!(env.settle(&held).await.is_empty());
+    assert_eq!(points(&score(&env, &match_id).await), expected);
+    env.assert_audited().await;
+}
+
+async fn add_guest_req_as(env: &TestEnv, stream: &str, host: &str, guest: &str) -> Answer {
+    call_as(
+        env,
+        host,
+        add_guest_req(stream, guest),
+        &format!("add-{guest}"),
+    )
+    .await
 }

@@ -1,5 +1,5 @@
-//! `streams-api`: `POST /v1/streams`, `POST /v1/streams/{stream_id}/end`, a room's guests and the
-//! stream's leaderboard.
+//! `streams-api`: `POST /v1/streams`, `POST /v1/streams/{stream_id}/end`, a room's guests, LIVE
+//! matches and the stream's leaderboard.
 
 use lambda_http::Error;
 

@@ -4,6 +4,7 @@
 pub mod admin;
 pub mod creators;
 pub mod leaderboards;
+pub mod matches;
 pub mod openapi;
 pub mod payments;
 pub mod payouts;

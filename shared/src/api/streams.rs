@@ -6,13 +6,14 @@ use lambda_http::{Body, Request, Response};
 use serde::{Deserialize, Serialize};
 
 use super::MAX_PINNED_ATTEMPTS;
+use crate::domain::matches::StreamMatches;
 use crate::domain::rooms::{Room, RoomError};
 use crate::domain::streams::{validate_title, Stream, StreamId, StreamStatus, MAX_USER_ID_BYTES};
 use crate::domain::time::rfc3339;
 use crate::http::idempotency::Idempotency;
 use crate::http::{record_business_id, serve, ApiError, ApiRequest, ApiResponse, Role};
 use crate::input::{bounded_str, InvalidInput};
-use crate::store::streams::stream_from_item;
+use crate::store::streams::{stream_from_item, StreamPart};
 use crate::store::transaction::attempts;
 use crate::store::Tx;
 use crate::App;
@@ -90,6 +91,9 @@ pub async fn handle(app: &App, req: Request) -> Result<Response<Body>, std::conv
             "POST /v1/streams/{stream_id}/end" => end(app, r).await,
             "POST /v1/streams/{stream_id}/guests" => add_guest(app, r).await,
             "DELETE /v1/streams/{stream_id}/guests/{user_id}" => remove_guest(app, r).await,
+            "POST /v1/matches" => super::matches::invite(app, r).await,
+            "POST /v1/matches/{match_id}/accept" => super::matches::accept(app, r).await,
+            "GET /v1/matches/{match_id}" => super::matches::score(app, r).await,
             "GET /v1/streams/{stream_id}/leaderboard" => super::leaderboards::stream(app, r).await,
             _ => Err(ApiError::RouteNotFound(r.route_key)),
         }
@@ -118,6 +122,7 @@ async fn create(app: &App, req: ApiRequest) -> Result<ApiResponse, ApiError> {
         started_at: rfc3339(now),
         ended_at: None,
         room: Room::default(),
+        matches: StreamMatches::default(),
     };
     record_business_id(&stream.stream_id);
     let mut tx = Tx::new();
@@ -258,7 +263,8 @@ async fn change_room(
             return Ok(response);
         }
         let mut tx = Tx::new();
-        app.store.add_room_change(&mut tx, &stream, from, live_only);
+        app.store
+            .add_stream_change(&mut tx, &stream, StreamPart::Room, from, live_only);
         let committed = match &idem {
             Some(idem) => idem.commit(app, tx, response, app.clock.now()).await?,
             None => tx.commit(app.store.client()).await.map(|()| response),
@@ -267,7 +273,7 @@ async fn change_room(
             Ok(response) => return Ok(response),
             Err(err) => err,
         };
-        match err.failure(&crate::store::Role::Stream) {
+        match err.failure(&crate::store::Role::Stream(stream.stream_id.clone())) {
             Some(f) if f.condition_failed() => {
                 let old = f.old.as_ref().ok_or(ApiError::StreamNotFound)?;
                 stream = stream_from_item(old)?;

@@ -7,6 +7,7 @@ pub mod chargebacks;
 pub mod gifts;
 pub mod ids;
 pub mod ledger;
+pub mod matches;
 pub mod payments;
 pub mod payouts;
 pub mod refunds;

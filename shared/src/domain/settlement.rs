@@ -226,6 +226,12 @@ pub enum Board {
         creator_id: String,
         week: String,
     },
+    /// One side of a LIVE match: the gifters of the stream's room inside the match's window.
+    /// Its shards also keep totals (the side's points, `board_totals`).
+    MatchSide {
+        match_id: String,
+        stream_id: String,
+    },
 }
 
 /// Partitions each board is spread over. Every gift writes its sender's entry on three boards, so
@@ -247,6 +253,10 @@ impl Board {
                 recipient_id,
             } => format!("room#{stream_id}#{recipient_id}"),
             Board::CreatorWeek { creator_id, week } => format!("week#{week}#{creator_id}"),
+            Board::MatchSide {
+                match_id,
+                stream_id,
+            } => format!("match#{match_id}#{stream_id}"),
         }
     }
 
@@ -271,9 +281,11 @@ pub fn board_shard(user_id: &str) -> u32 {
 }
 
 /// Coins each sender adds to each board: one increment per (board, sender) however many gifts
-/// they sent, so a gift storm writes each gifter's entry once per batch.
-pub fn board_increments(
+/// they sent, so a gift storm writes each gifter's entry once per batch. `scoring` gives the
+/// match a gift scores for, if it was sent inside one's window.
+pub fn board_increments<'a>(
     gifts: &[&GiftToSettle],
+    scoring: impl Fn(&GiftToSettle) -> Option<&'a str>,
 ) -> Result<BTreeMap<(Board, String), u64>, time::error::Parse> {
     let mut increments: BTreeMap<(Board, String), u64> = BTreeMap::new();
     for g in gifts {
@@ -287,11 +299,30 @@ pub fn board_increments(
             stream_id: g.stream_id.clone(),
             recipient_id: g.creator_id.clone(),
         };
-        for board in [Board::Stream(g.stream_id.clone()), recipient, week] {
+        let side = scoring(g).map(|match_id| Board::MatchSide {
+            match_id: match_id.to_owned(),
+            stream_id: g.stream_id.clone(),
+        });
+        let boards = [Board::Stream(g.stream_id.clone()), recipient, week];
+        for board in boards.into_iter().chain(side) {
             *increments.entry((board, g.sender_id.clone())).or_default() += g.coins;
         }
     }
     Ok(increments)
+}
+
+/// What the increments add to the totals of the boards that keep them (a match side's points),
+/// per shard: in the shard of each gifter's entry, so a side's points spread like its entries.
+pub fn board_totals(increments: &BTreeMap<(Board, String), u64>) -> BTreeMap<(Board, u32), u64> {
+    let mut totals = BTreeMap::new();
+    for ((board, user_id), coins) in increments {
+        if matches!(board, Board::MatchSide { .. }) {
+            *totals
+                .entry((board.clone(), board_shard(user_id)))
+                .or_default() += coins;
+        }
+    }
+    totals
 }
 
 #[cfg(test)]
@@ -425,7 +456,7 @@ mod tests {
             to_guest,
         ];
         let refs: Vec<_> = gifts.iter().collect();
-        let inc = board_increments(&refs).unwrap();
+        let inc = board_increments(&refs, |g| (g.gift_txn_id == "g2").then_some("m1")).unwrap();
         let stream = Board::Stream("st_a".into());
         let week = Board::CreatorWeek {
             creator_id: "a".into(),
@@ -441,8 +472,17 @@ mod tests {
         assert_eq!(inc[&(room("b"), "u1".into())], 7);
         assert_eq!(inc[&(week.clone(), "u1".into())], 35);
         assert_eq!(inc[&(stream, "u2".into())], 1);
-        // stream ×2, room a ×2, room b, week a ×2, week b.
-        assert_eq!(inc.len(), 8);
+        // stream ×2, room a ×2, room b, week a ×2, week b, and g2's match side.
+        assert_eq!(inc.len(), 9);
+        let side = Board::MatchSide {
+            match_id: "m1".into(),
+            stream_id: "st_a".into(),
+        };
+        assert_eq!(inc[&(side.clone(), "u1".into())], 30);
+        assert_eq!(
+            board_totals(&inc),
+            BTreeMap::from([((side, board_shard("u1")), 30)])
+        );
         assert_eq!(week.key(), "week#2026-W47#a");
         assert_eq!(room("b").key(), "room#st_a#b");
     }

@@ -17,6 +17,7 @@
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 
+use super::matches::StreamMatches;
 use super::rooms::{Room, DEFAULT_MAX_GUESTS};
 
 /// Longest stream title, in characters.
@@ -90,6 +91,8 @@ pub struct Stream {
     pub ended_at: Option<String>,
     /// The host's guests (`domain::rooms`); the host is `creator_id`.
     pub room: Room,
+    /// The stream's recent LIVE matches (`domain::matches`).
+    pub matches: StreamMatches,
 }
 
 /// How long a container may admit gifts on a stream it read earlier, and how long after the end
@@ -197,6 +200,7 @@ mod tests {
             started_at: "2026-12-01T10:00:00Z".into(),
             ended_at: ended_at.map(Into::into),
             room: Room::default(),
+            matches: StreamMatches::default(),
         }
     }
 

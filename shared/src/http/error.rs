@@ -4,6 +4,7 @@ use crate::domain::admin::CorrectionError;
 use crate::domain::chargebacks::ChargebackError;
 use crate::domain::gifts::GiftRuleError;
 use crate::domain::ledger::LedgerError;
+use crate::domain::matches::MatchError;
 use crate::domain::payments::{EventError, SignatureError};
 use crate::domain::payouts::{PayoutError, PayoutStatus};
 use crate::domain::refunds::RefundStatus;
@@ -38,6 +39,8 @@ pub enum ApiError {
     RouteNotFound(String),
     #[error(transparent)]
     Room(#[from] RoomError),
+    #[error(transparent)]
+    Match(#[from] MatchError),
     #[error(transparent)]
     Spend(#[from] SpendError),
     #[error(transparent)]
@@ -101,6 +104,12 @@ impl ApiError {
                 RoomError::RecipientNotInStream(_) => (409, "recipient_not_in_stream"),
                 RoomError::GuestNotFound(_) => (404, "guest_not_found"),
                 RoomError::HostIsNotAGuest => (409, "host_is_not_a_guest"),
+            },
+            ApiError::Match(e) => match e {
+                MatchError::AlreadyInMatch(_) => (409, "already_in_match"),
+                MatchError::SameStream | MatchError::DurationOutOfRange => (400, "invalid_request"),
+                MatchError::NotInvited(_) => (409, "invalid_transition"),
+                MatchError::NotFound => (404, "match_not_found"),
             },
             ApiError::Spend(SpendError::InsufficientCoins { .. }) => (402, "insufficient_coins"),
             ApiError::Spend(_) => (422, "spend_cap_exceeded"),

@@ -11,7 +11,9 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use futures::StreamExt;
 
 use crate::domain::ledger::AccountKind;
-use crate::domain::settlement::{board_increments, plan, Board, GiftToSettle, SettlementChunk};
+use crate::domain::settlement::{
+    board_increments, board_totals, plan, Board, GiftToSettle, SettlementChunk,
+};
 use crate::domain::streams::gift_counts;
 use crate::domain::time::rfc3339;
 use crate::store::settlement::{stored_gift, StoredGift};
@@ -73,7 +75,7 @@ pub async fn settle(app: &App, gifts: &[GiftToSettle]) -> SettleReport {
     let at = rfc3339(now);
     let mut report = SettleReport::default();
     let mut owe_boards = Vec::new();
-    let gifts = enforce_stream_ends(app, gifts, &at, &mut report).await;
+    let (gifts, scoring) = enforce_stream_ends(app, gifts, &at, &mut report).await;
     let gifts = &gifts[..];
     let chunks = match plan(gifts, &app.config.settlement, now) {
         Ok(chunks) => chunks,
@@ -86,13 +88,17 @@ pub async fn settle(app: &App, gifts: &[GiftToSettle]) -> SettleReport {
     for chunk in chunks {
         settle_chunk(app, chunk, &at, &mut report, &mut owe_boards).await;
     }
-    apply_boards(app, owe_boards, &at, &mut report).await;
+    apply_boards(app, owe_boards, &scoring, &at, &mut report).await;
     record_metrics(&report, now);
     report
 }
 
-/// The gifts that count for their streams; those sent after their stream's end, or their
-/// recipient's leaving the room, plus the grace are refunded here instead (`domain::streams`). Each stream of the batch is read once, with a
+/// Gift id → the LIVE match it scores for (`domain::matches`).
+type Scoring = HashMap<String, String>;
+
+/// The gifts that count for their streams, and the matches they score for; those sent after
+/// their stream's end, or their recipient's leaving the room, plus the grace are refunded here
+/// instead (`domain::streams`). Each stream of the batch is read once, with a
 /// plain read (it never conflicts with the stream's writers); a stream that cannot be read fails
 /// its gifts, so they come back.
 async fn enforce_stream_ends(
@@ -100,7 +106,7 @@ async fn enforce_stream_ends(
     gifts: &[GiftToSettle],
     at: &str,
     report: &mut SettleReport,
-) -> Vec<GiftToSettle> {
+) -> (Vec<GiftToSettle>, Scoring) {
     let ids: BTreeSet<&str> = gifts.iter().map(|g| g.stream_id.as_str()).collect();
     let reads: Vec<_> = futures::stream::iter(ids.iter().map(|id| app.store.stream(id)))
         .buffered(STREAM_READS_AT_ONCE)
@@ -122,19 +128,23 @@ async fn enforce_stream_ends(
         }
     }
     let mut counting = Vec::with_capacity(gifts.len());
+    let mut scoring = Scoring::new();
     for gift in gifts {
         if unreadable.contains(gift.stream_id.as_str()) {
             report.fail([gift]);
             continue;
         }
-        let counts = streams
-            .get(gift.stream_id.as_str())
+        let stream = streams.get(gift.stream_id.as_str());
+        let counts = stream
             .is_none_or(|s| gift_counts(s, &gift.creator_id, &gift.sent_at, &app.config.streams));
         if counts || !refund_late_gift(app, gift, at, report).await {
+            if let Some(match_id) = stream.and_then(|s| s.matches.scoring(&gift.sent_at)) {
+                scoring.insert(gift.gift_txn_id.clone(), match_id.to_owned());
+            }
             counting.push(gift.clone());
         }
     }
-    counting
+    (counting, scoring)
 }
 
 /// Refunds a gift sent too late; `false` if it turns out to be settled already, so the normal
@@ -288,17 +298,24 @@ async fn settle_chunk(
 
 /// Credits the leaderboards for settled gifts, once: each gift's "boards applied" mark and the
 /// board increments commit together.
-async fn apply_boards(app: &App, gifts: Vec<GiftToSettle>, at: &str, report: &mut SettleReport) {
+async fn apply_boards(
+    app: &App,
+    gifts: Vec<GiftToSettle>,
+    scoring: &Scoring,
+    at: &str,
+    report: &mut SettleReport,
+) {
+    let scores = |g: &GiftToSettle| scoring.get(&g.gift_txn_id).map(String::as_str);
     let mut seen = HashSet::new();
     let gifts: Vec<GiftToSettle> = gifts
         .into_iter()
         .filter(|g| seen.insert(g.gift_txn_id.clone()))
         .collect();
-    for mut part in board_chunks(gifts) {
+    for mut part in board_chunks(gifts, &scores) {
         let mut attempts = 0;
         while !part.is_empty() {
             let refs: Vec<&GiftToSettle> = part.iter().collect();
-            let increments = match board_increments(&refs) {
+            let increments = match board_increments(&refs, scores) {
                 Ok(increments) => increments,
                 Err(e) => {
                     tracing::error!(error = %e, "a settled gift has an unreadable sent_at");
@@ -313,6 +330,9 @@ async fn apply_boards(app: &App, gifts: Vec<GiftToSettle>, at: &str, report: &mu
             for ((board, user_id), coins) in &increments {
                 app.store
                     .add_board_increment(&mut tx, board, user_id, *coins);
+            }
+            for ((board, shard), coins) in board_totals(&increments) {
+                app.store.add_board_total(&mut tx, &board, shard, coins);
             }
             let applied_already: HashSet<String> = match tx.commit(app.store.client()).await {
                 Ok(()) => {
@@ -346,11 +366,14 @@ async fn apply_boards(app: &App, gifts: Vec<GiftToSettle>, at: &str, report: &mu
 }
 
 /// Packs gifts so that each transaction's gift marks plus distinct board entries fit in one
-/// transaction (each gift brings at most three entries: its stream's, its recipient's in the
-/// stream and its recipient's week).
+/// transaction (each gift brings at most five: its stream's entry, its recipient's in the
+/// stream, its recipient's week, and in a match its side's entry and shard total).
 /// Gifts of one sender to one stream sit side by side, so a fan's gifts in a batch share one
 /// write of each of their entries.
-fn board_chunks(mut gifts: Vec<GiftToSettle>) -> Vec<Vec<GiftToSettle>> {
+fn board_chunks<'a>(
+    mut gifts: Vec<GiftToSettle>,
+    scores: &impl Fn(&GiftToSettle) -> Option<&'a str>,
+) -> Vec<Vec<GiftToSettle>> {
     gifts.sort_by(|a, b| {
         (&a.creator_id, &a.stream_id, &a.sender_id).cmp(&(
             &b.creator_id,
@@ -363,8 +386,14 @@ fn board_chunks(mut gifts: Vec<GiftToSettle>) -> Vec<Vec<GiftToSettle>> {
     let mut entries: HashSet<(Board, String)> = HashSet::new();
     for g in gifts {
         // A gift with an unreadable time fails in apply_boards; here it just takes no entry.
-        let keys: Vec<(Board, String)> = board_increments(&[&g])
-            .map(|inc| inc.into_keys().collect())
+        // A match side's shard total is an item too, named apart from any gifter's entry.
+        let keys: Vec<(Board, String)> = board_increments(&[&g], scores)
+            .map(|inc| {
+                let totals = board_totals(&inc)
+                    .into_keys()
+                    .map(|(board, shard)| (board, format!("TOTAL#{shard:02}")));
+                inc.into_keys().chain(totals).collect()
+            })
             .unwrap_or_default();
         let new = keys.iter().filter(|k| !entries.contains(*k)).count();
         if current.len() + 1 + entries.len() + new > MAX_TRANSACTION_ITEMS {

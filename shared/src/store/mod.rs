@@ -19,6 +19,7 @@ pub mod gifts;
 pub mod holds;
 pub mod idempotency;
 pub mod ledger;
+pub mod matches;
 pub mod orders;
 pub mod payments;
 pub mod payout_accounts;

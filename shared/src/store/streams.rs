@@ -12,10 +12,18 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use super::attrs::{get_s, key, n, opt_n, opt_s, s, Item};
 use super::transaction::{put_new, Role, Tx};
 use super::{Store, StoreError};
+use crate::domain::matches::{StreamMatch, StreamMatches};
 use crate::domain::rooms::Room;
 use crate::domain::streams::{Stream, StreamStatus};
 
 const STREAM_SK: &str = "S";
+
+/// What a host's change writes of a stream, each part over its own version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StreamPart {
+    Room,
+    Matches,
+}
 
 /// Streams remembered per warm container, with when they were read (`Store::recent_stream`).
 pub(crate) type Snapshots = super::snapshots::Snapshots<(Stream, OffsetDateTime)>;
@@ -41,7 +49,10 @@ impl Store {
             ("status".to_owned(), s(stream.status.as_str())),
             ("started_at".to_owned(), s(&stream.started_at)),
         ]);
-        tx.push(Role::Stream, put_new(&self.tables.commerce, item));
+        tx.push(
+            Role::Stream(stream.stream_id.clone()),
+            put_new(&self.tables.commerce, item),
+        );
     }
 
     /// Ends a live stream of `creator_id`; fails (with the old item) otherwise.
@@ -62,32 +73,50 @@ impl Store {
             .build()
             .expect("table, key and expression are set");
         tx.push(
-            Role::Stream,
+            Role::Stream(stream_id.to_owned()),
             TransactWriteItem::builder().update(update).build(),
         );
     }
 
-    /// Writes `stream`'s room as changed from `from_version`; fails (with the old item) if the
-    /// room changed since, or the stream is not `creator_id`'s, or (`live_only`) has ended.
-    pub fn add_room_change(
+    /// Writes `part` of `stream` as changed from `from_version`; fails (with the old item) if
+    /// that part changed since, or the stream is not `creator_id`'s, or (`live_only`) has ended.
+    pub fn add_stream_change(
         &self,
         tx: &mut Tx,
         stream: &Stream,
+        part: StreamPart,
         from_version: u64,
         live_only: bool,
     ) {
-        // A stream from before rooms has no version: its room is version 0.
+        let (version_name, version, set) = match part {
+            StreamPart::Room => (
+                "room_version",
+                stream.room.version,
+                vec![
+                    ("guests", times(&stream.room.guests)),
+                    ("left_guests", times(&stream.room.left)),
+                ],
+            ),
+            StreamPart::Matches => (
+                "match_version",
+                stream.matches.version,
+                vec![("matches", matches_value(&stream.matches))],
+            ),
+        };
+        // A stream from before rooms and matches has no versions: each part is at version 0.
         let mut condition = match from_version {
-            0 => "creator_id = :creator AND attribute_not_exists(room_version)",
-            _ => "creator_id = :creator AND room_version = :from",
-        }
-        .to_owned();
+            0 => format!("creator_id = :creator AND attribute_not_exists({version_name})"),
+            _ => format!("creator_id = :creator AND {version_name} = :from"),
+        };
         let mut values = HashMap::from([
             (":creator".to_owned(), s(&stream.creator_id)),
-            (":version".to_owned(), n(stream.room.version)),
-            (":guests".to_owned(), times(&stream.room.guests)),
-            (":left".to_owned(), times(&stream.room.left)),
+            (":version".to_owned(), n(version)),
         ]);
+        let mut assignments = vec![format!("{version_name} = :version")];
+        for (name, value) in set {
+            assignments.push(format!("{name} = :{name}"));
+            values.insert(format!(":{name}"), value);
+        }
         if live_only {
             condition.push_str(" AND #status = :live");
             values.insert(":live".to_owned(), s(StreamStatus::Live.as_str()));
@@ -98,7 +127,7 @@ impl Store {
         let update = Update::builder()
             .table_name(&self.tables.commerce)
             .set_key(Some(stream_key(&stream.stream_id)))
-            .update_expression("SET guests = :guests, left_guests = :left, room_version = :version")
+            .update_expression(format!("SET {}", assignments.join(", ")))
             .condition_expression(condition)
             .set_expression_attribute_names(
                 live_only.then(|| HashMap::from([("#status".to_owned(), "status".to_owned())])),
@@ -108,7 +137,7 @@ impl Store {
             .build()
             .expect("table, key and expression are set");
         tx.push(
-            Role::Stream,
+            Role::Stream(stream.stream_id.clone()),
             TransactWriteItem::builder().update(update).build(),
         );
     }
@@ -150,7 +179,53 @@ pub fn stream_from_item(item: &Item) -> Result<Stream, StoreError> {
             left: times_from(item, "left_guests")?,
             version: opt_n(item, "room_version")?.unwrap_or(0),
         },
+        matches: StreamMatches {
+            recent: matches_from(item)?,
+            version: opt_n(item, "match_version")?.unwrap_or(0),
+        },
     })
+}
+
+/// A stream's recent matches as a list of maps.
+fn matches_value(m: &StreamMatches) -> AttributeValue {
+    AttributeValue::L(
+        m.recent
+            .iter()
+            .map(|e| {
+                let mut item: Item = HashMap::from([
+                    ("match_id".to_owned(), s(&e.match_id)),
+                    ("until".to_owned(), s(&e.until)),
+                ]);
+                for (name, at) in [("starts_at", &e.starts_at), ("ends_at", &e.ends_at)] {
+                    if let Some(at) = at {
+                        item.insert(name.to_owned(), s(at));
+                    }
+                }
+                AttributeValue::M(item)
+            })
+            .collect(),
+    )
+}
+
+fn matches_from(item: &Item) -> Result<Vec<StreamMatch>, StoreError> {
+    let Some(value) = item.get("matches") else {
+        return Ok(Vec::new());
+    };
+    let corrupt = || StoreError::Corrupt("attribute matches is not a list of matches".into());
+    value
+        .as_l()
+        .map_err(|_| corrupt())?
+        .iter()
+        .map(|e| {
+            let e = e.as_m().map_err(|_| corrupt())?;
+            Ok(StreamMatch {
+                match_id: get_s(e, "match_id")?.to_owned(),
+                until: get_s(e, "until")?.to_owned(),
+                starts_at: opt_s(e, "starts_at"),
+                ends_at: opt_s(e, "ends_at"),
+            })
+        })
+        .collect()
 }
 
 /// A user → time map as a DynamoDB map.

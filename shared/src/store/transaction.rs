@@ -23,7 +23,10 @@ pub enum Role {
     Account(AccountId),
     Transfer(String),
     Idempotency,
-    Stream,
+    /// A stream (its record), by id.
+    Stream(String),
+    /// A match (its record).
+    Match(String),
     WebhookEvent,
     /// A leaderboard entry: the board's key and the user.
     Board(String, String),
