@@ -2,7 +2,7 @@
 //! TigerBeetle's simulator are the models): thousands of random operations — top-ups,
 //! chargebacks of purchases whose coins were spent (inside the gift hold and after it), gifts,
 //! orders, payments, cancels, expiries, deliveries, refunds, order disputes, payouts, admins
-//! releasing, returning and retrying —
+//! releasing, returning and retrying, guests joining and leaving rooms, LIVE matches —
 //! through the real handlers against the emulator, with the queues' event sources, the sweeper,
 //! the payout provider and the clock played by the simulation, and faults injected:
 //!
@@ -23,7 +23,7 @@ use std::time::Instant;
 
 use aws_lambda_events::event::sqs::SqsEvent;
 use aws_sdk_sqs::types::{Message, MessageSystemAttributeName};
-use livepay::domain::audit::{after_weekly_run, violations, Moment, Policies};
+use livepay::domain::audit::{after_weekly_run, violations, GiftState, Moment, Policies};
 use livepay::domain::payouts::PayoutStatus;
 use livepay::domain::refunds::RefundStatus;
 use livepay::provider::sandbox::SandboxBehavior;
@@ -135,6 +135,10 @@ pub struct Sim<'e> {
     rng: StdRng,
     config: SimConfig,
     streams: BTreeMap<&'static str, (String, bool)>,
+    /// The guests the simulation last saw in each host's room.
+    guests: BTreeMap<&'static str, std::collections::BTreeSet<&'static str>>,
+    /// Matches invited (accepted or not).
+    matches: Vec<String>,
     products: Vec<(String, &'static str)>,
     orders: Vec<Order>,
     webhooks: Vec<Value>,
@@ -158,6 +162,8 @@ impl<'e> Sim<'e> {
             rng: StdRng::seed_from_u64(config.seed),
             config,
             streams: BTreeMap::new(),
+            guests: BTreeMap::new(),
+            matches: Vec::new(),
             products: Vec::new(),
             orders: Vec::new(),
             webhooks: Vec::new(),
@@ -241,6 +247,8 @@ impl<'e> Sim<'e> {
             ("gift", 22),
             ("same_key_race", 3),
             ("stream", 1),
+            ("room", 3),
+            ("match", 2),
             ("stock", 2),
             ("order", 8),
             ("pay", 8),
@@ -324,6 +332,8 @@ impl<'e> Sim<'e> {
             }
             "same_key_race" => self.same_key_race().await,
             "stream" => self.toggle_stream().await,
+            "room" => self.change_room().await,
+            "match" => self.start_match().await,
             "stock" => {
                 let (product, seller) = self.products.choose(&mut self.rng).unwrap().clone();
                 let delta = self.rng.random_range(-3..=6i64);
@@ -459,11 +469,26 @@ impl<'e> Sim<'e> {
         let viewer = self.viewer();
         let creator = *CREATORS.choose(&mut self.rng).unwrap();
         let stream = self.streams[creator].0.clone();
-        let body = if self.rng.random_bool(0.6) {
+        let mut body = if self.rng.random_bool(0.6) {
             json!({"gift_id": "rose", "count": self.rng.random_range(1..=50)})
         } else {
             json!({"gift_id": "galaxy", "count": 1})
         };
+        // Now and then to a guest of the room (one removed a moment ago, too: refused, or
+        // counted inside the grace).
+        let guests: Vec<&str> = self
+            .guests
+            .get(creator)
+            .into_iter()
+            .flatten()
+            .copied()
+            .collect();
+        if let Some(guest) = guests
+            .choose(&mut self.rng)
+            .filter(|_| self.rng.random_bool(0.4))
+        {
+            body["recipient_id"] = (*guest).into();
+        }
         let req = gift_req(&stream)
             .identity(Identity::adult(viewer))
             .key(&self.key("gift"))
@@ -535,8 +560,61 @@ impl<'e> Sim<'e> {
                 if a.status == 201 {
                     let id = a.body["stream_id"].as_str().unwrap().to_owned();
                     self.streams.insert(creator, (id, true));
+                    self.guests.remove(creator);
                 }
             }
+        }
+    }
+
+    /// A host brings another creator into their room, or sends one back.
+    async fn change_room(&mut self) {
+        let host = *CREATORS.choose(&mut self.rng).unwrap();
+        let guest = *CREATORS
+            .iter()
+            .filter(|c| **c != host)
+            .collect::<Vec<_>>()
+            .choose(&mut self.rng)
+            .unwrap();
+        let stream = self.streams[host].0.clone();
+        let present = self.guests.get(host).is_some_and(|g| g.contains(guest));
+        let req = if present {
+            crate::remove_guest_req(&stream, guest)
+        } else {
+            crate::add_guest_req(&stream, guest).key(&self.key("guest"))
+        };
+        let req = req.identity(Identity::creator(host));
+        if let Some(a) = self.call(Func::StreamsApi, req).await {
+            if a.status == 200 || a.status == 201 {
+                let room = self.guests.entry(host).or_default();
+                if present {
+                    room.remove(guest);
+                } else {
+                    room.insert(guest);
+                }
+            }
+        }
+    }
+
+    /// One host invites another's stream to a LIVE match, which mostly accepts at once.
+    async fn start_match(&mut self) {
+        let mut hosts = CREATORS.to_vec();
+        hosts.shuffle(&mut self.rng);
+        let (host, opponent) = (hosts[0], hosts[1]);
+        let req = crate::invite_req(&self.streams[host].0, &self.streams[opponent].0)
+            .identity(Identity::creator(host))
+            .key(&self.key("match"));
+        let Some(a) = self.call(Func::StreamsApi, req).await else {
+            return;
+        };
+        let Some(match_id) = a.body["match_id"].as_str().map(str::to_owned) else {
+            return;
+        };
+        self.matches.push(match_id.clone());
+        if self.rng.random_bool(0.8) {
+            let req = crate::accept_req(&match_id)
+                .identity(Identity::creator(opponent))
+                .key(&self.key("accept"));
+            self.call(Func::StreamsApi, req).await;
         }
     }
 
@@ -950,6 +1028,66 @@ impl<'e> Sim<'e> {
 
     /// DESIGN.md's invariants over everything stored, plus what the clients and the payout
     /// provider saw.
+    /// Every recipient's board in every stream holds exactly the coins of the gifts to them
+    /// that counted, and every match side's points exactly those of its window's gifts.
+    async fn room_and_match_sums(
+        &self,
+        gifts: &[(livepay::domain::settlement::GiftToSettle, GiftState)],
+    ) -> Vec<String> {
+        use livepay::domain::settlement::Board;
+        let store = &self.env.app.store;
+        let counted: Vec<_> = gifts
+            .iter()
+            .filter(|(_, state)| matches!(state, GiftState::Settled { .. }))
+            .map(|(g, _)| g)
+            .collect();
+        let mut found = Vec::new();
+        let mut boards: BTreeMap<Board, u64> = BTreeMap::new();
+        for g in &counted {
+            let board = Board::Recipient {
+                stream_id: g.stream_id.clone(),
+                recipient_id: g.creator_id.clone(),
+            };
+            *boards.entry(board).or_default() += g.coins;
+        }
+        for (board, coins) in boards {
+            let entries = store.board_top(&board, 10_000).await.unwrap();
+            let on_board: u64 = entries.iter().map(|e| e.coins).sum();
+            if on_board != coins {
+                found.push(format!(
+                    "{} holds {on_board} coins, its gifts {coins}",
+                    board.key()
+                ));
+            }
+        }
+        for match_id in &self.matches {
+            let Some(m) = store.find_match(match_id).await.unwrap() else {
+                continue;
+            };
+            for (stream_id, _) in &m.sides {
+                let window = m.starts_at.as_deref().zip(m.ends_at.as_deref());
+                let expected: u64 = counted
+                    .iter()
+                    .filter(|g| &g.stream_id == stream_id)
+                    .filter(|g| {
+                        window
+                            .is_some_and(|(s, e)| s <= g.sent_at.as_str() && g.sent_at.as_str() < e)
+                    })
+                    .map(|g| g.coins)
+                    .sum();
+                let side = Board::MatchSide {
+                    match_id: match_id.clone(),
+                    stream_id: stream_id.clone(),
+                };
+                let points = store.board_total(&side).await.unwrap();
+                if points != expected {
+                    found.push(format!("match {match_id} side {stream_id} has {points} points, its window's gifts {expected}"));
+                }
+            }
+        }
+        found
+    }
+
     async fn audit(&mut self) -> Vec<String> {
         let app = &self.env.app;
         let snapshot = app
@@ -967,6 +1105,7 @@ impl<'e> Sim<'e> {
             app.config.payouts.minimum_cents,
         ));
         found.append(&mut self.bad_answers);
+        found.extend(self.room_and_match_sums(&snapshot.gifts).await);
         // Every gift a client was told about exists (and, by the audit, was settled once).
         for id in &self.sent_gifts {
             if !snapshot.gifts.iter().any(|(g, _)| &g.gift_txn_id == id) {
