@@ -479,3 +479,97 @@ async fn add_guest_req_as(env: &TestEnv, stream: &str, host: &str, guest: &str) 
     )
     .await
 }
+
+/// Item writes by kind (`ACCT#wallet`, `BOARD#room`, `STREAM`, `idempotency`, ...) since the
+/// last take.
+fn writes_by_kind(env: &TestEnv) -> BTreeMap<String, usize> {
+    let mut kinds = BTreeMap::new();
+    for w in env.calls.take_capacity().writes {
+        let (head, rest) = w.pk.split_once('#').unwrap_or((&w.pk, ""));
+        let kind = match head {
+            _ if w.table == env.env["IDEMPOTENCY_TABLE"] => "idempotency".to_owned(),
+            "ACCT" | "BOARD" => format!("{head}#{}", rest.split([':', '#']).next().unwrap_or("")),
+            _ => head.to_owned(),
+        };
+        *kinds.entry(kind).or_default() += 1;
+    }
+    kinds
+}
+
+#[tokio::test]
+async fn a_gift_to_a_guest_in_a_match_writes_what_a_gift_to_a_host_writes() {
+    const GIFTS: usize = 98;
+    let env = TestEnv::new().await;
+    let (plain, room) = (
+        env.open_stream("plain-host").await,
+        env.open_stream(HOST).await,
+    );
+    let opponent = env.open_stream("opponent-host").await;
+    assert_eq!(add_guest(&env, &room, "guest").await.status, 201);
+    let invited = call_as(&env, HOST, invite_req(&room, &opponent), "invite").await;
+    let match_id = invited.body["match_id"].as_str().unwrap().to_owned();
+    let accepted = call_as(&env, "opponent-host", accept_req(&match_id), "accept").await;
+    assert_eq!(accepted.status, 200, "{accepted:?}");
+    let viewers: Vec<String> = (0..GIFTS).map(|i| format!("w-viewer-{i:02}")).collect();
+    env.fund_all(&viewers, 100).await;
+    // Warm: each sender's wallet and each stream read once, as in a warm container.
+    for (i, v) in viewers.iter().enumerate() {
+        for (stream, to) in [(&plain, "plain-host"), (&room, "guest")] {
+            let body = json!({"gift_id": "rose", "count": 1, "recipient_id": to});
+            let a = env
+                .gift(Identity::adult(v), stream, &format!("warm-{to}-{i}"), body)
+                .await;
+            assert_eq!(a.status, 201, "{a:?}");
+        }
+    }
+    env.settle_everything().await;
+
+    let mut report = Vec::new();
+    let mut per_gift = Vec::new();
+    for (stream, to) in [(&plain, "plain-host"), (&room, "guest")] {
+        writes_by_kind(&env);
+        for (i, v) in viewers.iter().enumerate() {
+            let body = json!({"gift_id": "rose", "count": 1, "recipient_id": to});
+            let a = env
+                .gift(Identity::adult(v), stream, &format!("{to}-{i}"), body)
+                .await;
+            assert_eq!(a.status, 201, "{a:?}");
+        }
+        let sent = writes_by_kind(&env);
+        env.settle_everything().await;
+        let settled = writes_by_kind(&env);
+        report.push(format!(
+            "{to}: send-gift {sent:?}; settlement of {GIFTS} gifts {settled:?}"
+        ));
+        per_gift.push((sent, settled));
+    }
+    println!(
+        "writes per {GIFTS} gifts, host of a plain stream vs guest of a room in a match:\n{}",
+        report.join("\n")
+    );
+    let (host, guest) = (&per_gift[0], &per_gift[1]);
+    // send-gift: the same items per gift, and none shared (no stream, match or board item).
+    assert_eq!(host.0, guest.0);
+    assert!(guest
+        .0
+        .keys()
+        .all(|k| !k.starts_with("STREAM") && !k.starts_with("MATCH") && !k.starts_with("BOARD")));
+    // Settlement: the gift accounts as for the host; the room's and the match's boards and
+    // totals are written once per gifter per batch (each of these gifters sent one gift).
+    assert_eq!(host.1["ACCT#gift"], guest.1["ACCT#gift"]);
+    assert!(guest
+        .1
+        .keys()
+        .all(|k| !k.starts_with("STREAM") && !k.starts_with("MATCH")));
+    let boards = |w: &BTreeMap<String, usize>| {
+        w.iter()
+            .filter(|(k, _)| k.starts_with("BOARD"))
+            .map(|(_, n)| n)
+            .sum::<usize>()
+    };
+    println!(
+        "board items per gift: host {:.2}, guest in a match {:.2}",
+        boards(&host.1) as f64 / GIFTS as f64,
+        boards(&guest.1) as f64 / GIFTS as f64
+    );
+}

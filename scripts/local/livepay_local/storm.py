@@ -5,7 +5,8 @@ ends the stream half way. Then a flash sale, and the payments of its orders all 
 what the in-process storm tests check, from outside: every gift answered 201 or a rule refusal
 (never 404, never 5xx), ending the stream succeeds, every accepted gift settles (through the queue
 trigger), the conflict layer saw conflicts on no item but a sender's own wallet, exactly the stock
-is sold and every payment applied. Exits non-zero otherwise."""
+is sold and every payment applied; then a LIVE match of two rooms whose score must reach exactly
+the coins sent each side, and how long it lags the gifts. Exits non-zero otherwise."""
 import argparse
 import json
 import os
@@ -81,9 +82,10 @@ def main():
     print(f"gateway storm conflicts by item kind: {dict(by_kind)}")
     allowed = {(201, ""), (409, "stream_not_live")}
     sale_ok = flash_sale(run, mint, args.clients)
+    match_ok = match_lag(run, mint, viewers, bearer, args.clients)
     ok = (all(f == 200 for f in funded) and end_status == 200 and set(statuses) <= allowed
           and balance and balance["diamonds_available"] == accepted * DIAMONDS
-          and set(by_kind) <= {"ACCT#wallet"} and sale_ok)
+          and set(by_kind) <= {"ACCT#wallet"} and sale_ok and match_ok)
     print("gateway storm: " + ("passed" if ok else "FAILED"))
     sys.exit(0 if ok else 1)
 
@@ -118,6 +120,58 @@ def flash_sale(run, mint, clients, buyers=200, units=50):
           f" stock left {after['stock_available']}")
     return (len(placed) == units and len(refused) == buyers - units and paid == [200] * units
             and after["stock_available"] == 0)
+
+
+def match_lag(run, mint, viewers, bearer, clients, gifts=200):
+    """A LIVE match between two rooms (one with a guest): `gifts` gifts to both sides at once,
+    then how long the score takes to show all of them (points come from settlement, so they lag
+    by the settlement window: the queue trigger's batching window plus a settlement batch).
+    The viewers' coins are topped up first."""
+    hosts = [f"storm-match-{run}-{side}" for side in "ab"]
+    tok = {h: mint(h, ["creator"]) for h in hosts}
+    guest = f"storm-guest-{run}"
+    sids = [call("POST", "/v1/streams", {"title": "Match"}, tok[h], key=f"m-open-{run}-{h}", quiet=True)[1]["stream_id"]
+            for h in hosts]
+    call("POST", f"/v1/streams/{sids[1]}/guests", {"user_id": guest}, tok[hosts[1]], key=f"m-guest-{run}", quiet=True)
+    for v in viewers:
+        webhook({"id": f"evt_m_{v}", "type": "coins.purchased",
+                 "data": {"user_id": v, "coins": gifts * COINS, "amount_cents": 99}}, quiet=True)
+    _, invited = call("POST", "/v1/matches", {"stream_id": sids[0], "opponent_stream_id": sids[1]},
+                      tok[hosts[0]], key=f"m-invite-{run}", quiet=True)
+    mid = invited["match_id"]
+    status, _ = call("POST", f"/v1/matches/{mid}/accept", None, tok[hosts[1]], key=f"m-accept-{run}", quiet=True)
+    recipients = [(sids[0], hosts[0]), (sids[1], hosts[1]), (sids[1], guest)]
+
+    def gift(i):
+        sid, recipient = recipients[i % 3]
+        v = viewers[i % len(viewers)]
+        status, _ = call("POST", f"/v1/streams/{sid}/gifts", {"gift_id": GIFT, "count": 1, "recipient_id": recipient},
+                         bearer[v], key=f"m-g-{run}-{i}", quiet=True)
+        return sid, status, time.monotonic()
+
+    with ThreadPoolExecutor(clients) as pool:
+        sent = list(pool.map(gift, range(gifts)))
+    expected = [COINS * sum(1 for sid, st, _ in sent if sid == side and st == 201) for side in sids]
+    last_answer = max(t for *_, t in sent)
+    first_seen = complete = None
+    deadline = last_answer + 120
+    while time.monotonic() < deadline:
+        _, score = call("GET", f"/v1/matches/{mid}", tok=tok[hosts[0]], quiet=True)
+        points = [side["points"] for side in score["sides"]]
+        now = time.monotonic()
+        if first_seen is None and any(points):
+            first_seen = now
+        if points == expected:
+            complete = now
+            break
+        time.sleep(0.1)
+    if complete is None:
+        print(f"gateway match: points {points} never reached {expected}")
+        return False
+    print(f"gateway match: accept {status}, {gifts} gifts to 2 sides (3 recipients), points {expected};"
+          f" score lag after the last gift's answer: first points {first_seen - last_answer:+.2f} s,"
+          f" all points {complete - last_answer:.2f} s")
+    return status == 200 and all(st == 201 for _, st, _ in sent)
 
 
 def reset_conflicts():
