@@ -400,7 +400,10 @@ export class LivepayStack extends Stack {
     idempotency.grant(walletApi, 'dynamodb:GetItem', 'dynamodb:PutItem');
 
     const streamsApi = makeFunction(spec('streams-api'), tables);
-    commerce.grant(streamsApi, 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:Query');
+    // BatchGetItem: a match side's shard totals; the ledger's sweep index: whether every gift of
+    // a match's window has settled (its final result).
+    commerce.grant(streamsApi, 'dynamodb:BatchGetItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:Query');
+    ledger.grant(streamsApi, 'dynamodb:Query');
     idempotency.grant(streamsApi, 'dynamodb:GetItem', 'dynamodb:PutItem');
 
     const creatorsApi = makeFunction(spec('creators-api'), {

@@ -47,6 +47,8 @@ test('each function may read the commerce items its code reads, and no gift or o
   const t = synth();
   const reads: Record<string, string[]> = {
     'send-gift': ['dynamodb:GetItem'],
+    // Streams, rooms, matches and boards; a match side's totals in one BatchGetItem.
+    'streams-api': ['dynamodb:BatchGetItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem'],
     'place-order': ['dynamodb:BatchGetItem', 'dynamodb:GetItem', 'dynamodb:UpdateItem'],
     'shop-api': ['dynamodb:BatchGetItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
     'settle-payouts': ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
@@ -57,6 +59,10 @@ test('each function may read the commerce items its code reads, and no gift or o
   for (const [binary, actions] of Object.entries(reads)) {
     assert.deepEqual(tableActionsOf(t, binary, 'CommerceTable'), actions.sort(), binary);
   }
+});
+
+test('streams-api may query the ledger (a match is final once the sweep index holds none of its gifts) and nothing more', () => {
+  assert.deepEqual(tableActionsOf(synth(), 'streams-api', 'LedgerTable'), ['dynamodb:Query']);
 });
 
 test('the payments webhook may check, query and batch-read the ledger: purchases and chargebacks do', () => {

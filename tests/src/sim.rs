@@ -1026,8 +1026,6 @@ impl<'e> Sim<'e> {
             .push("the drain did not come to rest in 16 rounds".into());
     }
 
-    /// DESIGN.md's invariants over everything stored, plus what the clients and the payout
-    /// provider saw.
     /// Every recipient's board in every stream holds exactly the coins of the gifts to them
     /// that counted, and every match side's points exactly those of its window's gifts.
     async fn room_and_match_sums(
@@ -1088,6 +1086,8 @@ impl<'e> Sim<'e> {
         found
     }
 
+    /// DESIGN.md's invariants over everything stored, plus what the clients and the payout
+    /// provider saw.
     async fn audit(&mut self) -> Vec<String> {
         let app = &self.env.app;
         let snapshot = app

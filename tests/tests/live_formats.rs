@@ -352,6 +352,13 @@ async fn a_match_scores_the_coins_sent_inside_its_window_once_and_ends_final_whe
     assert_eq!(third.code(), "already_in_match");
     let stranger = call_as(&env, "host-c", accept_req(&match_id), "accept-c").await;
     assert_eq!(stranger.status, 403);
+    let own = env.open_stream("host-c").await;
+    let alone = call_as(&env, "host-c", invite_req(&c, &own), "invite-own").await;
+    assert_eq!(
+        (alone.status, alone.code()),
+        (400, "invalid_request"),
+        "{alone:?}"
+    );
 
     // (side, recipient, gift): b's side scores its guest's gifts too.
     let plan = |i: usize| match i % 3 {
@@ -401,16 +408,29 @@ async fn a_match_scores_the_coins_sent_inside_its_window_once_and_ends_final_whe
         (200, &json!("live")),
         "{accepted:?}"
     );
-    let ends_at = time::OffsetDateTime::parse(
-        accepted.body["ends_at"].as_str().unwrap(),
-        &time::format_description::well_known::Rfc3339,
-    )
-    .unwrap();
+    let at = |field: &str| {
+        time::OffsetDateTime::parse(
+            accepted.body[field].as_str().unwrap(),
+            &time::format_description::well_known::Rfc3339,
+        )
+        .unwrap()
+    };
+    let (starts_at, ends_at) = (at("starts_at"), at("ends_at"));
+    let whole = |t: time::OffsetDateTime| t.replace_nanosecond(0).unwrap();
+    assert_eq!(
+        starts_at,
+        whole(t0 + Duration::seconds(12)),
+        "a 10 s countdown"
+    );
     let twice = call_as(&env, "host-b", accept_req(&match_id), "accept-again").await;
     assert_eq!((twice.status, twice.code()), (409, "invalid_transition"));
 
-    // Inside: from the window's first second to its last.
+    // During the countdown: accepted, not yet scoring.
     set_all(t0 + Duration::seconds(3));
+    let countdown = storm("countdown", 30).await;
+    coins_by_side(&countdown);
+    // Inside: from the window's first second to its last.
+    set_all(starts_at);
     let mut inside = storm("inside", 300).await;
     set_all(ends_at - Duration::seconds(1));
     inside.extend(storm("last-second", 30).await);
@@ -510,6 +530,14 @@ async fn a_gift_to_a_guest_in_a_match_writes_what_a_gift_to_a_host_writes() {
     let match_id = invited.body["match_id"].as_str().unwrap().to_owned();
     let accepted = call_as(&env, "opponent-host", accept_req(&match_id), "accept").await;
     assert_eq!(accepted.status, 200, "{accepted:?}");
+    // Past the countdown: the gifts below score.
+    env.set_now(
+        time::OffsetDateTime::parse(
+            accepted.body["starts_at"].as_str().unwrap(),
+            &time::format_description::well_known::Rfc3339,
+        )
+        .unwrap(),
+    );
     let viewers: Vec<String> = (0..GIFTS).map(|i| format!("w-viewer-{i:02}")).collect();
     env.fund_all(&viewers, 100).await;
     // Warm: each sender's wallet and each stream read once, as in a warm container.
@@ -561,6 +589,12 @@ async fn a_gift_to_a_guest_in_a_match_writes_what_a_gift_to_a_host_writes() {
         .1
         .keys()
         .all(|k| !k.starts_with("STREAM") && !k.starts_with("MATCH")));
+    // A match side: one entry per gifter, and one total per board transaction.
+    let side = guest.1["BOARD#match"];
+    assert!(
+        (GIFTS + 1..=GIFTS + GIFTS.div_ceil(15)).contains(&side),
+        "{side} match items for {GIFTS} gifters"
+    );
     let boards = |w: &BTreeMap<String, usize>| {
         w.iter()
             .filter(|(k, _)| k.starts_with("BOARD"))

@@ -8,6 +8,7 @@ trigger), the conflict layer saw conflicts on no item but a sender's own wallet,
 is sold and every payment applied; then a LIVE match of two rooms whose score must reach exactly
 the coins sent each side, and how long it lags the gifts. Exits non-zero otherwise."""
 import argparse
+import datetime
 import json
 import os
 import sys
@@ -139,7 +140,11 @@ def match_lag(run, mint, viewers, bearer, clients, gifts=200):
     _, invited = call("POST", "/v1/matches", {"stream_id": sids[0], "opponent_stream_id": sids[1]},
                       tok[hosts[0]], key=f"m-invite-{run}", quiet=True)
     mid = invited["match_id"]
-    status, _ = call("POST", f"/v1/matches/{mid}/accept", None, tok[hosts[1]], key=f"m-accept-{run}", quiet=True)
+    status, accepted = call("POST", f"/v1/matches/{mid}/accept", None, tok[hosts[1]], key=f"m-accept-{run}",
+                            quiet=True)
+    # The window opens after the countdown (START_LEAD_SECONDS); gifts before it do not score.
+    starts = datetime.datetime.fromisoformat(accepted["starts_at"].replace("Z", "+00:00"))
+    time.sleep(max(0.0, (starts - datetime.datetime.now(datetime.timezone.utc)).total_seconds()) + 1)
     recipients = [(sids[0], hosts[0]), (sids[1], hosts[1]), (sids[1], guest)]
 
     def gift(i):

@@ -88,16 +88,18 @@ fn stream_id(raw: &str) -> Result<StreamId, ApiError> {
     StreamId::parse(raw).ok_or(ApiError::StreamNotFound)
 }
 
-async fn live_stream(app: &App, id: &StreamId) -> Result<Stream, ApiError> {
-    let stream = app
-        .store
+async fn stream(app: &App, id: &StreamId) -> Result<Stream, ApiError> {
+    app.store
         .stream(id.as_str())
         .await?
-        .ok_or(ApiError::StreamNotFound)?;
-    if stream.status != StreamStatus::Live {
-        return Err(ApiError::StreamNotLive);
+        .ok_or(ApiError::StreamNotFound)
+}
+
+fn live(stream: Stream) -> Result<Stream, ApiError> {
+    match stream.status {
+        StreamStatus::Live => Ok(stream),
+        StreamStatus::Ended => Err(ApiError::StreamNotLive),
     }
-    Ok(stream)
 }
 
 #[utoipa::path(post, path = "/v1/matches", tag = "streams", security(("jwt" = [])),
@@ -120,14 +122,15 @@ pub(super) async fn invite(app: &App, req: ApiRequest) -> Result<ApiResponse, Ap
         return Err(MatchError::SameStream.into());
     }
     let duration_seconds = duration(body.duration_seconds)?;
-    let mut streams = [
-        live_stream(app, &own).await?,
-        live_stream(app, &other).await?,
-    ];
-    if streams[0].creator_id != caller.user_id {
+    let own_stream = stream(app, &own).await?;
+    if own_stream.creator_id != caller.user_id {
         return Err(ApiError::Forbidden(
             "only the stream's creator can invite to a match".into(),
         ));
+    }
+    let mut streams = [live(own_stream)?, live(stream(app, &other).await?)?];
+    if streams[1].creator_id == caller.user_id {
+        return Err(MatchError::SameHost.into());
     }
     let now = app.clock.now();
     let m = Match {
@@ -186,19 +189,24 @@ pub(super) async fn accept(app: &App, req: ApiRequest) -> Result<ApiResponse, Ap
         return idem.replay_or(&app.store, now, refusal.into()).await;
     }
     let mut streams = [
-        live_stream(app, &stream_id(&m.sides[0].0)?).await?,
-        live_stream(app, &stream_id(&m.sides[1].0)?).await?,
+        live(stream(app, &stream_id(&m.sides[0].0)?).await?)?,
+        live(stream(app, &stream_id(&m.sides[1].0)?).await?)?,
     ];
     let response = ApiResponse::json(200, &MatchView::new(&m, MatchStatus::Live));
     let commit = |streams: &mut [Stream; 2]| {
+        let now = app.clock.now();
+        if !m.accept_writable(now) {
+            // Too late to be written before the window opens: nothing was; retry to accept anew.
+            return Err(ApiError::Busy(format!(
+                "the accept of {} took too long",
+                m.match_id
+            )));
+        }
         let mut tx = Tx::new();
         app.store.add_match_accepted(&mut tx, &m);
         for s in streams.iter_mut() {
             let from = s.matches.version;
-            // A stream that no longer remembers the invitation was freed by its expiry.
-            s.matches
-                .accept(&m)
-                .map_err(|_| MatchError::NotInvited(MatchStatus::Ended.as_str()))?;
+            s.matches.accept(&m, now)?;
             app.store
                 .add_stream_change(&mut tx, s, StreamPart::Matches, from, true);
         }
@@ -290,6 +298,9 @@ pub(super) async fn score(app: &App, req: ApiRequest) -> Result<ApiResponse, Api
         match_id: m.match_id.clone(),
         stream_id: stream_id.clone(),
     });
+    // Settled first, totals after: a gift's points commit with its leaving the sweep index, so
+    // totals read after the index showed none of the window's gifts hold all of them.
+    let settled = m.final_points.is_none() && window_settled(app, &m, now).await?;
     let points = match m.final_points {
         Some(points) => points,
         None => [
@@ -297,10 +308,12 @@ pub(super) async fn score(app: &App, req: ApiRequest) -> Result<ApiResponse, Api
             app.store.board_total(&boards[1]).await?,
         ],
     };
-    let is_final = m.final_points.is_some() || window_settled(app, &m, now).await?;
-    if is_final && m.final_points.is_none() {
-        app.store.record_final(&m.match_id, points).await?;
-    }
+    let (is_final, points) = match (m.final_points, settled) {
+        (Some(points), _) => (true, points),
+        // Whoever records the result first, every reader answers the recorded one.
+        (None, true) => (true, app.store.record_final(&m.match_id, points).await?),
+        (None, false) => (false, points),
+    };
     let mut sides = Vec::with_capacity(2);
     for ((board, (stream_id, creator_id)), points) in boards.iter().zip(&m.sides).zip(points) {
         let top = app.store.board_top(board, TOP_CONTRIBUTORS).await?;
@@ -331,7 +344,8 @@ pub(super) async fn score(app: &App, req: ApiRequest) -> Result<ApiResponse, Api
 /// Whether every gift of either side stamped inside the window has settled and reached the
 /// boards: the window closed more than the stream grace ago (no such gift can still be
 /// committing), and none is left in the sweep index, which lists every gift until then. A
-/// sweep index too full to read to the window's end is no proof: not final yet.
+/// sweep index too full to read across the window, or holding an item it cannot read, is no
+/// proof: not final yet.
 async fn window_settled(app: &App, m: &Match, now: time::OffsetDateTime) -> Result<bool, ApiError> {
     let (Some(starts_at), Some(ends_at)) = (m.starts_at.as_deref(), m.ends_at.as_deref()) else {
         return Ok(false);
@@ -339,11 +353,16 @@ async fn window_settled(app: &App, m: &Match, now: time::OffsetDateTime) -> Resu
     if !m.may_be_final(now, app.config.streams.end_grace_seconds) {
         return Ok(false);
     }
-    let unfinished = app.store.unfinished_gifts(ends_at).await?;
-    let pending = unfinished.items.iter().any(|g| {
-        m.sides.iter().any(|(s, _)| *s == g.stream_id)
-            && g.sent_at.as_str() >= starts_at
-            && g.sent_at.as_str() < ends_at
-    });
-    Ok(!unfinished.more && !pending)
+    let unfinished = app
+        .store
+        .unfinished_gifts_between(starts_at, ends_at)
+        .await?;
+    let pending = unfinished
+        .items
+        .iter()
+        .any(|g| m.sides.iter().any(|(s, _)| *s == g.stream_id) && g.sent_at.as_str() < ends_at);
+    if unfinished.more || unfinished.skipped > 0 {
+        tracing::warn!(match_id = %m.match_id, "the sweep index holds too much of the match's window to read, or items it cannot read: not final yet");
+    }
+    Ok(!unfinished.more && unfinished.skipped == 0 && !pending)
 }

@@ -95,11 +95,18 @@ async fn send_gift(
 
     let now = app.clock.now();
     let max_age = seconds(app.config.streams.cache_seconds);
-    let stream = app
+    let mut stream = app
         .store
         .recent_stream(stream_id.as_str(), now, max_age)
         .await?;
-    let refusal = match admit_gift(stream.as_ref(), &creator_id, &recipient_id) {
+    let mut admission = admit_gift(stream.as_ref(), &creator_id, &recipient_id);
+    if admission == GiftAdmission::RecipientNotInStream {
+        // A guest added a moment ago is not in the room this container remembers: a refusal
+        // is decided on the room as stored (a read on the refusal path only).
+        stream = app.store.stream(stream_id.as_str()).await?;
+        admission = admit_gift(stream.as_ref(), &creator_id, &recipient_id);
+    }
+    let refusal = match admission {
         GiftAdmission::Open => None,
         GiftAdmission::NotFound => Some(ApiError::StreamNotFound),
         GiftAdmission::NotLive => Some(ApiError::StreamNotLive),

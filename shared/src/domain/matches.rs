@@ -21,8 +21,13 @@ pub const MAX_DURATION_SECONDS: u64 = 3_600;
 /// How long an invitation waits for the opponent; after it, both streams are free again.
 pub const INVITE_SECONDS: u64 = 60;
 /// Matches a stream remembers: enough for any gift still on its way to settlement to find its
-/// window (a stream is in one match at a time, each at least `MIN_DURATION_SECONDS` long).
+/// window (a stream is in one match at a time, each at least `MIN_DURATION_SECONDS` long, so 16
+/// accepted matches span at least 8 minutes; invitations never accepted are forgotten first).
 pub const REMEMBERED_MATCHES: usize = 16;
+/// From an accept to the window's start: longer than an accept takes to write both streams
+/// (its handler gives up before), so no settler can read a stream without the window and then
+/// settle a gift stamped inside it. Hosts see it as the countdown.
+pub const START_LEAD_SECONDS: u64 = 10;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum MatchError {
@@ -30,6 +35,8 @@ pub enum MatchError {
     AlreadyInMatch(String),
     #[error("a stream cannot be matched with itself")]
     SameStream,
+    #[error("a match is between two hosts: both streams are the caller's")]
+    SameHost,
     #[error("duration_seconds must be {MIN_DURATION_SECONDS} to {MAX_DURATION_SECONDS}")]
     DurationOutOfRange,
     #[error("the match is {0}: only an invitation can be accepted")]
@@ -81,15 +88,24 @@ impl Match {
         }
     }
 
-    /// The opponent accepts at `now`: the window opens.
+    /// The opponent accepts at `now`: the window opens [`START_LEAD_SECONDS`] later.
     pub fn accept(&mut self, now: OffsetDateTime) -> Result<(), MatchError> {
         let status = self.status(now);
         if status != MatchStatus::Invited {
             return Err(MatchError::NotInvited(status.as_str()));
         }
-        self.starts_at = Some(sortable(now));
-        self.ends_at = Some(sortable(now + seconds(self.duration_seconds)));
+        let starts = now + seconds(START_LEAD_SECONDS);
+        self.starts_at = Some(sortable(starts));
+        self.ends_at = Some(sortable(starts + seconds(self.duration_seconds)));
         Ok(())
+    }
+
+    /// Whether an accept may still be written at `now`: comfortably before the window opens.
+    pub fn accept_writable(&self, now: OffsetDateTime) -> bool {
+        self.starts_at
+            .as_deref()
+            .and_then(parse)
+            .is_some_and(|starts| now + seconds(START_LEAD_SECONDS / 2) < starts)
     }
 
     /// Whether the final result may be taken: the window closed more than `grace_seconds` ago
@@ -151,6 +167,8 @@ impl StreamMatches {
         if self.recent.iter().any(|m| m.until > at) {
             return Err(MatchError::AlreadyInMatch(stream_id.to_owned()));
         }
+        // Invitations never accepted hold no window: forgotten first.
+        self.recent.retain(|m| m.starts_at.is_some());
         self.recent.push(StreamMatch {
             match_id: match_id.to_owned(),
             until: invite_expiry(&at),
@@ -163,13 +181,15 @@ impl StreamMatches {
         Ok(())
     }
 
-    /// The accepted match's window, held until it ends.
-    pub fn accept(&mut self, m: &Match) -> Result<(), MatchError> {
+    /// The accepted match's window, held until it ends. Only the stream's own open invitation
+    /// can be accepted: one that expired may have been followed by another's.
+    pub fn accept(&mut self, m: &Match, now: OffsetDateTime) -> Result<(), MatchError> {
+        let at = sortable(now);
         let entry = self
             .recent
-            .iter_mut()
-            .find(|e| e.match_id == m.match_id)
-            .ok_or(MatchError::NotFound)?;
+            .last_mut()
+            .filter(|e| e.match_id == m.match_id && e.starts_at.is_none() && e.until > at)
+            .ok_or(MatchError::NotInvited(MatchStatus::Ended.as_str()))?;
         entry.starts_at.clone_from(&m.starts_at);
         entry.ends_at.clone_from(&m.ends_at);
         entry.until = m.ends_at.clone().unwrap_or_default();
@@ -218,15 +238,19 @@ mod tests {
         let mut m = invited(t);
         assert_eq!(m.status(t), MatchStatus::Invited);
         m.accept(t + seconds(10)).unwrap();
-        assert_eq!(m.ends_at.as_deref(), Some("2026-12-01T10:05:10Z"));
-        assert_eq!(m.status(t + seconds(309)), MatchStatus::Live);
-        assert_eq!(m.status(t + seconds(310)), MatchStatus::Ended);
+        // A 10 s countdown, then 300 s.
+        assert_eq!(m.starts_at.as_deref(), Some("2026-12-01T10:00:20Z"));
+        assert_eq!(m.ends_at.as_deref(), Some("2026-12-01T10:05:20Z"));
+        assert!(m.accept_writable(t + seconds(14)));
+        assert!(!m.accept_writable(t + seconds(15)));
+        assert_eq!(m.status(t + seconds(319)), MatchStatus::Live);
+        assert_eq!(m.status(t + seconds(320)), MatchStatus::Ended);
         assert_eq!(
             m.accept(t + seconds(20)),
             Err(MatchError::NotInvited("live"))
         );
-        assert!(!m.may_be_final(t + seconds(340), 30));
-        assert!(m.may_be_final(t + seconds(341), 30));
+        assert!(!m.may_be_final(t + seconds(350), 30));
+        assert!(m.may_be_final(t + seconds(351), 30));
         let late = invited(t);
         assert_eq!(
             late.clone().accept(t + seconds(60)),
@@ -249,19 +273,38 @@ mod tests {
         let mut m = invited(t);
         m.match_id = "m1".into();
         m.accept(t + seconds(5)).unwrap();
-        s.accept(&m).unwrap();
-        assert!(s.invite("sa", "m2", t + seconds(304)).is_err());
-        assert_eq!(s.scoring("2026-12-01T10:00:04Z"), None);
-        assert_eq!(s.scoring("2026-12-01T10:00:05Z"), Some("m1"));
-        assert_eq!(s.scoring("2026-12-01T10:05:04Z"), Some("m1"));
-        assert_eq!(s.scoring("2026-12-01T10:05:05Z"), None);
-        s.invite("sa", "m2", t + seconds(305)).unwrap();
+        s.accept(&m, t + seconds(5)).unwrap();
+        assert!(s.invite("sa", "m2", t + seconds(314)).is_err());
+        assert_eq!(s.scoring("2026-12-01T10:00:14Z"), None);
+        assert_eq!(s.scoring("2026-12-01T10:00:15Z"), Some("m1"));
+        assert_eq!(s.scoring("2026-12-01T10:05:14Z"), Some("m1"));
+        assert_eq!(s.scoring("2026-12-01T10:05:15Z"), None);
+        s.invite("sa", "m2", t + seconds(315)).unwrap();
         assert_eq!(s.version, 3);
+        // An invitation that expired and was followed by another cannot be accepted.
+        let mut stale = invited(t + seconds(315));
+        stale.match_id = "m2".into();
+        stale.accept(t + seconds(316)).unwrap();
+        assert!(s.accept(&stale, t + seconds(376)).is_err());
+        s.invite("sa", "m3", t + seconds(376)).unwrap();
+        assert!(s.accept(&stale, t + seconds(377)).is_err());
+        assert_eq!(
+            s.recent.len(),
+            2,
+            "the unaccepted m2 is forgotten: {:?}",
+            s.recent
+        );
         for i in 0..REMEMBERED_MATCHES {
-            s.invite("sa", &format!("x{i}"), t + seconds(1_000 + 100 * i as u64))
-                .unwrap();
+            let at = t + seconds(1_000 + 400 * i as u64);
+            let mut x = invited(at);
+            x.match_id = format!("x{i}");
+            s.invite("sa", &x.match_id, at).unwrap();
+            x.accept(at).unwrap();
+            s.accept(&x, at).unwrap();
         }
+        // The newest accepted matches, the oldest (m1) forgotten.
         assert_eq!(s.recent.len(), REMEMBERED_MATCHES);
+        assert_eq!(s.recent[0].match_id, "x0");
         assert_eq!(duration(Some(29)), Err(MatchError::DurationOutOfRange));
         assert_eq!(duration(None), Ok(300));
     }

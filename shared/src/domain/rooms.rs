@@ -50,6 +50,8 @@ impl Room {
             return Err(RoomError::RoomFull { max });
         }
         self.guests.insert(guest.to_owned(), at.to_owned());
+        // Back in the room: what settlement needs is their current seat, not their last exit.
+        self.left.remove(guest);
         self.version += 1;
         Ok(())
     }

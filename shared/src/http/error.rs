@@ -107,7 +107,9 @@ impl ApiError {
             },
             ApiError::Match(e) => match e {
                 MatchError::AlreadyInMatch(_) => (409, "already_in_match"),
-                MatchError::SameStream | MatchError::DurationOutOfRange => (400, "invalid_request"),
+                MatchError::SameStream | MatchError::SameHost | MatchError::DurationOutOfRange => {
+                    (400, "invalid_request")
+                }
                 MatchError::NotInvited(_) => (409, "invalid_transition"),
                 MatchError::NotFound => (404, "match_not_found"),
             },

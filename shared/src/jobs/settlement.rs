@@ -12,7 +12,7 @@ use futures::StreamExt;
 
 use crate::domain::ledger::AccountKind;
 use crate::domain::settlement::{
-    board_increments, board_totals, plan, Board, GiftToSettle, SettlementChunk,
+    board_increments, board_shard, board_totals, plan, Board, GiftToSettle, SettlementChunk,
 };
 use crate::domain::streams::gift_counts;
 use crate::domain::time::rfc3339;
@@ -331,7 +331,8 @@ async fn apply_boards(
                 app.store
                     .add_board_increment(&mut tx, board, user_id, *coins);
             }
-            for ((board, shard), coins) in board_totals(&increments) {
+            let shard = board_shard(&part[0].gift_txn_id);
+            for (board, coins) in board_totals(&increments) {
                 app.store.add_board_total(&mut tx, &board, shard, coins);
             }
             let applied_already: HashSet<String> = match tx.commit(app.store.client()).await {
@@ -367,7 +368,7 @@ async fn apply_boards(
 
 /// Packs gifts so that each transaction's gift marks plus distinct board entries fit in one
 /// transaction (each gift brings at most five: its stream's entry, its recipient's in the
-/// stream, its recipient's week, and in a match its side's entry and shard total).
+/// stream, its recipient's week, and in a match its side's entry and its side's total).
 /// Gifts of one sender to one stream sit side by side, so a fan's gifts in a batch share one
 /// write of each of their entries.
 fn board_chunks<'a>(
@@ -391,7 +392,7 @@ fn board_chunks<'a>(
             .map(|inc| {
                 let totals = board_totals(&inc)
                     .into_keys()
-                    .map(|(board, shard)| (board, format!("TOTAL#{shard:02}")));
+                    .map(|board| (board, "TOTAL".to_owned()));
                 inc.into_keys().chain(totals).collect()
             })
             .unwrap_or_default();

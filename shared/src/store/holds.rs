@@ -57,7 +57,7 @@ impl Store {
     /// Pending accounts with a hold due by `now`, as the (eventually consistent) index lists
     /// them: read each one again with [`Store::pending_earnings`] before releasing.
     pub async fn due_holds(&self, now: &str) -> Result<Due<PendingEarnings>, StoreError> {
-        self.sweep_due("hold", now, pending_earnings_from_item)
+        self.sweep_due("hold", None, now, pending_earnings_from_item)
             .await
     }
 

@@ -12,6 +12,7 @@ use super::transaction::{put_new, Role, Tx};
 use super::{sdk_error, Store, StoreError};
 use crate::domain::matches::Match;
 use crate::domain::settlement::Board;
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 
 const MATCH_SK: &str = "M";
 const TOTAL_SK: &str = "TOTAL";
@@ -64,8 +65,13 @@ impl Store {
         item.as_ref().map(match_from_item).transpose()
     }
 
-    /// Records the final points, once: a second writer finds them there and changes nothing.
-    pub async fn record_final(&self, match_id: &str, points: [u64; 2]) -> Result<(), StoreError> {
+    /// Records the final points, once, and answers the recorded ones: a second writer finds
+    /// the first's there and changes nothing.
+    pub async fn record_final(
+        &self,
+        match_id: &str,
+        points: [u64; 2],
+    ) -> Result<[u64; 2], StoreError> {
         let result = self
             .client
             .update_item()
@@ -75,18 +81,24 @@ impl Store {
             .condition_expression("attribute_exists(pk) AND attribute_not_exists(final_a)")
             .expression_attribute_values(":a", n(points[0]))
             .expression_attribute_values(":b", n(points[1]))
+            .return_values_on_condition_check_failure(OnFail::AllOld)
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(())
-            }
-            Err(e) => Err(sdk_error("UpdateItem", e)),
-        }
+        let recorded = match result {
+            Ok(_) => return Ok(points),
+            Err(e) => match e.as_service_error() {
+                Some(UpdateItemError::ConditionalCheckFailedException(failed)) => {
+                    failed.item.clone()
+                }
+                _ => return Err(sdk_error("UpdateItem", e)),
+            },
+        };
+        recorded
+            .as_ref()
+            .map(match_from_item)
+            .transpose()?
+            .and_then(|m| m.final_points)
+            .ok_or_else(|| StoreError::Corrupt(format!("match {match_id} has no final points")))
     }
 
     /// Adds `coins` to one shard's total of `board`.

@@ -162,7 +162,7 @@ impl Store {
 
     /// Orders whose payment window or hold after delivery ended by `now`.
     pub async fn due_orders(&self, now: &str) -> Result<Due<Order>, StoreError> {
-        self.sweep_due("order", now, order_from_item).await
+        self.sweep_due("order", None, now, order_from_item).await
     }
 
     /// Moves a delivered order's next turn in the sweep to `next` once its completion was sent

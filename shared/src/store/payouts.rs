@@ -471,7 +471,7 @@ impl Store {
     /// Requested or processing payouts due for re-sending by `now` (their message may have been
     /// lost, or run out of deliveries).
     pub async fn stranded_payouts(&self, now: &str) -> Result<Due<Payout>, StoreError> {
-        self.sweep_due("payout", now, payout_from_item).await
+        self.sweep_due("payout", None, now, payout_from_item).await
     }
 
     /// Moves a still-unsettled payout's next re-send to `next`; false if it has moved on.

@@ -206,7 +206,7 @@ impl Store {
     /// Requested or processing refunds due for re-sending by `now` (their message may have been
     /// lost, or the provider not have settled them yet).
     pub async fn stranded_refunds(&self, now: &str) -> Result<Due<Refund>, StoreError> {
-        self.sweep_due("refund", now, refund_from_item).await
+        self.sweep_due("refund", None, now, refund_from_item).await
     }
 
     /// Moves a still-unsettled refund's next re-send to `next`; false if it has moved on.

@@ -159,7 +159,17 @@ impl Store {
 impl Store {
     /// Gifts that entered the sweep index before `before` and still owe settlement or boards.
     pub async fn unfinished_gifts(&self, before: &str) -> Result<Due<GiftToSettle>, StoreError> {
-        self.sweep_due("gift", before, gift_from_item).await
+        self.sweep_due("gift", None, before, gift_from_item).await
+    }
+
+    /// Gifts sent from `from` to `until` (both included) that still owe settlement or boards.
+    pub async fn unfinished_gifts_between(
+        &self,
+        from: &str,
+        until: &str,
+    ) -> Result<Due<GiftToSettle>, StoreError> {
+        self.sweep_due("gift", Some(from), until, gift_from_item)
+            .await
     }
 }
 

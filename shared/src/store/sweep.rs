@@ -80,11 +80,12 @@ pub struct Due<T> {
 }
 
 impl Store {
-    /// Items of `kind` due by `until`, oldest first per shard, at most
-    /// [`SWEEP_BUDGET_PER_SHARD`] from each, each read by `from_item`.
+    /// Items of `kind` due by `until` (and from `from`, if given), oldest first per shard, at
+    /// most [`SWEEP_BUDGET_PER_SHARD`] from each, each read by `from_item`.
     pub(crate) async fn sweep_due<T>(
         &self,
         kind: &str,
+        from: Option<&str>,
         until: &str,
         from_item: fn(&Item) -> Result<T, StoreError>,
     ) -> Result<Due<T>, StoreError> {
@@ -95,7 +96,7 @@ impl Store {
         };
         for shard in 0..SWEEP_SHARDS {
             let (items, more) = self
-                .sweep_shard(&format!("{kind}#{shard:02}"), until)
+                .sweep_shard(&format!("{kind}#{shard:02}"), from, until)
                 .await?;
             due.more |= more;
             for item in items {
@@ -114,7 +115,23 @@ impl Store {
     }
 
     /// One shard's due items, following its pages up to the budget; whether more are due.
-    async fn sweep_shard(&self, shard: &str, until: &str) -> Result<(Vec<Item>, bool), StoreError> {
+    async fn sweep_shard(
+        &self,
+        shard: &str,
+        from: Option<&str>,
+        until: &str,
+    ) -> Result<(Vec<Item>, bool), StoreError> {
+        let mut values = HashMap::from([
+            (":shard".to_owned(), s(shard)),
+            (":until".to_owned(), s(until)),
+        ]);
+        let condition = match from {
+            Some(from) => {
+                values.insert(":from".to_owned(), s(from));
+                "#shard = :shard AND #at BETWEEN :from AND :until"
+            }
+            None => "#shard = :shard AND #at <= :until",
+        };
         let mut items = Vec::new();
         let mut start: Option<HashMap<String, AttributeValue>> = None;
         loop {
@@ -124,11 +141,10 @@ impl Store {
                 .query()
                 .table_name(&self.tables.ledger)
                 .index_name(&self.tables.ledger_sweep_index)
-                .key_condition_expression("#shard = :shard AND #at <= :until")
+                .key_condition_expression(condition)
                 .expression_attribute_names("#shard", SWEEP_SHARD)
                 .expression_attribute_names("#at", SWEEP_AT)
-                .expression_attribute_values(":shard", s(shard))
-                .expression_attribute_values(":until", s(until))
+                .set_expression_attribute_values(Some(values.clone()))
                 .set_exclusive_start_key(start)
                 .limit(i32::try_from(left).unwrap_or(i32::MAX))
                 .send()
