@@ -145,19 +145,8 @@ async fn end(app: &App, req: ApiRequest) -> Result<ApiResponse, ApiError> {
     if !req.body.iter().all(u8::is_ascii_whitespace) {
         let _: EndStreamBody = req.json()?;
     }
-    let stream_id =
-        StreamId::parse(req.path_param("stream_id")?).ok_or(ApiError::StreamNotFound)?;
-    record_business_id(stream_id.as_str());
-    let mut stream = app
-        .store
-        .stream(stream_id.as_str())
-        .await?
-        .ok_or(ApiError::StreamNotFound)?;
-    if stream.creator_id != caller.user_id {
-        return Err(ApiError::Forbidden(
-            "only the stream's creator can end it".into(),
-        ));
-    }
+    let mut stream = own_stream(app, &req, &caller.user_id, "end it").await?;
+    let stream_id = stream.stream_id.clone();
     if stream.status == StreamStatus::Ended {
         return Ok(ApiResponse::json(200, &StreamView::from(&stream)));
     }
@@ -175,7 +164,7 @@ async fn end(app: &App, req: ApiRequest) -> Result<ApiResponse, ApiError> {
     match idem.commit(app, tx, response, now).await? {
         Ok(response) => Ok(response),
         // Ended concurrently by another request: answer with the stream as it now is.
-        Err(err) => match app.store.stream(stream_id.as_str()).await? {
+        Err(err) => match app.store.stream(&stream_id).await? {
             Some(now_stored) if now_stored.status == StreamStatus::Ended => {
                 Ok(ApiResponse::json(200, &StreamView::from(&now_stored)))
             }
@@ -235,19 +224,7 @@ async fn change_room(
     change: impl Fn(&mut Room, &str) -> Result<(), RoomError>,
 ) -> Result<ApiResponse, ApiError> {
     let caller = req.caller()?;
-    let stream_id =
-        StreamId::parse(req.path_param("stream_id")?).ok_or(ApiError::StreamNotFound)?;
-    record_business_id(stream_id.as_str());
-    let mut stream = app
-        .store
-        .stream(stream_id.as_str())
-        .await?
-        .ok_or(ApiError::StreamNotFound)?;
-    if stream.creator_id != caller.user_id {
-        return Err(ApiError::Forbidden(
-            "only the stream's creator can change its room".into(),
-        ));
-    }
+    let mut stream = own_stream(app, req, &caller.user_id, "change its room").await?;
     for _ in attempts(MAX_PINNED_ATTEMPTS) {
         if live_only && stream.status != StreamStatus::Live {
             return Err(ApiError::StreamNotLive);
@@ -285,4 +262,28 @@ async fn change_room(
         "the room of {stream_id} kept changing",
         stream_id = stream.stream_id
     )))
+}
+
+/// The stream the path names, as stored, if `user_id` is its creator (`403` otherwise, naming
+/// what only the creator may do).
+async fn own_stream(
+    app: &App,
+    req: &ApiRequest,
+    user_id: &str,
+    action: &str,
+) -> Result<Stream, ApiError> {
+    let stream_id =
+        StreamId::parse(req.path_param("stream_id")?).ok_or(ApiError::StreamNotFound)?;
+    record_business_id(stream_id.as_str());
+    let stream = app
+        .store
+        .stream(stream_id.as_str())
+        .await?
+        .ok_or(ApiError::StreamNotFound)?;
+    if stream.creator_id != user_id {
+        return Err(ApiError::Forbidden(format!(
+            "only the stream's creator can {action}"
+        )));
+    }
+    Ok(stream)
 }
