@@ -42,13 +42,17 @@ export const FUNCTIONS: readonly FunctionSpec[] = [
   },
   {
     binary: 'creators-api',
-    description: 'Payees\' money: creators\' and sellers\' balances, statements and payout requests; admin payout exits and corrections; weekly top-gifter rankings per creator',
+    description: 'Payees\' money: creators\', sellers\' and agencies\' balances, statements and payout requests; agencies and creators\' attachments; admin payout exits and corrections; weekly top-gifter rankings per creator',
     routes: [
       jwt('GET /v1/creators/me/balance'), jwt('GET /v1/creators/me/statement'),
       jwt('POST /v1/creators/me/payouts'), jwt('GET /v1/creators/me/payouts'),
       jwt('GET /v1/creators/{creator_id}/leaderboard/weekly'),
       jwt('GET /v1/sellers/me/balance'), jwt('GET /v1/sellers/me/statement'),
       jwt('POST /v1/sellers/me/payouts'), jwt('GET /v1/sellers/me/payouts'),
+      jwt('GET /v1/agencies/me/balance'), jwt('GET /v1/agencies/me/statement'),
+      jwt('POST /v1/agencies/me/payouts'), jwt('GET /v1/agencies/me/payouts'),
+      jwt('POST /v1/admin/agencies'), jwt('PUT /v1/admin/creators/{creator_id}/agency'),
+      jwt('DELETE /v1/admin/creators/{creator_id}/agency'),
       jwt('GET /v1/admin/payouts'), jwt('POST /v1/admin/payouts/{payout_id}/release'),
       jwt('POST /v1/admin/payouts/{payout_id}/return'), jwt('POST /v1/admin/refunds/{refund_id}/retry'),
       jwt('POST /v1/admin/corrections'), jwt('PUT /v1/admin/payees/{payee_id}/payout-account'),

@@ -424,6 +424,55 @@ impl TestEnv {
         board_entries(&a.body["top"])
     }
 
+    /// A new agency owned by `owner`, created by an admin: its id.
+    pub async fn create_agency(&self, owner: &str) -> String {
+        let a = self
+            .call(
+                Func::CreatorsApi,
+                create_agency_req(&format!("Agency of {owner}"), owner)
+                    .identity(Identity::admin("agency-admin"))
+                    .key(&format!("agency-{owner}")),
+            )
+            .await;
+        assert_eq!(a.status, 201, "{a:?}");
+        a.body["agency_id"].as_str().unwrap().to_owned()
+    }
+
+    /// An admin attaches `creator` to `agency` (from 10 s after this instance's time).
+    pub async fn attach(&self, creator: &str, agency: &str, bps: u64, funded_by: &str) -> Answer {
+        self.call(
+            Func::CreatorsApi,
+            attach_req(creator, agency, bps, funded_by)
+                .identity(Identity::admin("agency-admin"))
+                .key(&format!("attach-{}", ulid::Ulid::new())),
+        )
+        .await
+    }
+
+    /// An admin detaches `creator` from their agency (from 10 s after this instance's time).
+    pub async fn detach(&self, creator: &str) -> Answer {
+        self.call(
+            Func::CreatorsApi,
+            detach_req(creator)
+                .identity(Identity::admin("agency-admin"))
+                .key(&format!("detach-{}", ulid::Ulid::new())),
+        )
+        .await
+    }
+
+    /// `GET /v1/agencies/me/<what>` as `owner`, asserting a 200.
+    pub async fn agency_get(&self, owner: &str, what: &str) -> Value {
+        let path = format!("/v1/agencies/me/{what}");
+        let a = self
+            .call(
+                Func::CreatorsApi,
+                Req::get(&path, &format!("GET {path}")).identity(Identity::user(owner)),
+            )
+            .await;
+        assert_eq!(a.status, 200, "{a:?}");
+        a.body
+    }
+
     /// A creator's `GET /v1/creators/me/balance`.
     pub async fn creator_balance(&self, creator: &str) -> Value {
         let a = self
@@ -556,6 +605,34 @@ pub fn match_req(match_id: &str) -> Req {
         "GET /v1/matches/{match_id}",
     )
     .path_param("match_id", match_id)
+}
+
+/// `POST /v1/admin/agencies`: an agency owned by `owner_id`.
+pub fn create_agency_req(name: &str, owner_id: &str) -> Req {
+    Req::post("/v1/admin/agencies", "POST /v1/admin/agencies")
+        .json(serde_json::json!({ "name": name, "owner_id": owner_id }))
+}
+
+/// `PUT /v1/admin/creators/{creator_id}/agency`.
+pub fn attach_req(creator_id: &str, agency_id: &str, share_bps: u64, funded_by: &str) -> Req {
+    Req::new(
+        "PUT",
+        &format!("/v1/admin/creators/{creator_id}/agency"),
+        "PUT /v1/admin/creators/{creator_id}/agency",
+    )
+    .path_param("creator_id", creator_id)
+    .json(serde_json::json!({
+        "agency_id": agency_id, "share_bps": share_bps, "funded_by": funded_by }))
+}
+
+/// `DELETE /v1/admin/creators/{creator_id}/agency`.
+pub fn detach_req(creator_id: &str) -> Req {
+    Req::new(
+        "DELETE",
+        &format!("/v1/admin/creators/{creator_id}/agency"),
+        "DELETE /v1/admin/creators/{creator_id}/agency",
+    )
+    .path_param("creator_id", creator_id)
 }
 
 pub fn gift_req(stream_id: &str) -> Req {

@@ -60,6 +60,7 @@ pub const SIM_SETTINGS: [(&str, &str); 11] = [
 const VIEWERS: [&str; 6] = ["v0", "v1", "v2", "v3", "v4", "v5"];
 const CREATORS: [&str; 3] = ["c0", "c1", "c2"];
 const SELLERS: [&str; 2] = ["s0", "s1"];
+const AGENCY_OWNERS: [&str; 2] = ["ag-owner-0", "ag-owner-1"];
 
 #[derive(Debug, Clone, Copy)]
 pub struct SimConfig {
@@ -121,6 +122,8 @@ pub struct SimReport {
     /// Creator diamonds chargebacks took back, and what creators still owe after the drain.
     pub clawed_back_diamonds: u64,
     pub creator_debt_diamonds: i64,
+    /// Diamonds agencies took of their creators' gifts (held, available or paid out).
+    pub agency_diamonds: i64,
 }
 
 struct Order {
@@ -139,6 +142,8 @@ pub struct Sim<'e> {
     guests: BTreeMap<&'static str, std::collections::BTreeSet<&'static str>>,
     /// Matches invited (accepted or not).
     matches: Vec<String>,
+    /// Agencies: (owner, agency id).
+    agencies: Vec<(String, String)>,
     products: Vec<(String, &'static str)>,
     orders: Vec<Order>,
     webhooks: Vec<Value>,
@@ -164,6 +169,7 @@ impl<'e> Sim<'e> {
             streams: BTreeMap::new(),
             guests: BTreeMap::new(),
             matches: Vec::new(),
+            agencies: Vec::new(),
             products: Vec::new(),
             orders: Vec::new(),
             webhooks: Vec::new(),
@@ -189,7 +195,7 @@ impl<'e> Sim<'e> {
         let found = self.audit().await;
         let faults = self.env.faults.counts();
         println!(
-            "simulation seed={} ops={} in {:.1} s: {:?}; answers {:?}; faults: {} requests dropped, {} responses lost, {} processes killed; {} requests retried, {} messages redelivered, {} same-key races, clock moved {} h; {} provider calls; {} gifts, {} orders, payouts {:?}, refunds {:?}; provider events {:?}; chargebacks took back {} diamonds, creators owe {} after the drain",
+            "simulation seed={} ops={} in {:.1} s: {:?}; answers {:?}; faults: {} requests dropped, {} responses lost, {} processes killed; {} requests retried, {} messages redelivered, {} same-key races, clock moved {} h; {} provider calls; {} gifts, {} orders, payouts {:?}, refunds {:?}; provider events {:?}; chargebacks took back {} diamonds, creators owe {} after the drain; agencies took {} diamonds",
             self.config.seed,
             self.config.ops,
             started.elapsed().as_secs_f64(),
@@ -210,6 +216,7 @@ impl<'e> Sim<'e> {
             self.report.webhook_outcomes,
             self.report.clawed_back_diamonds,
             self.report.creator_debt_diamonds,
+            self.report.agency_diamonds,
         );
         assert!(
             found.is_empty(),
@@ -227,6 +234,10 @@ impl<'e> Sim<'e> {
     }
 
     async fn setup(&mut self) {
+        for owner in AGENCY_OWNERS {
+            let agency = self.env.create_agency(owner).await;
+            self.agencies.push((owner.to_owned(), agency));
+        }
         for creator in CREATORS {
             let stream = self.env.open_stream(creator).await;
             self.streams.insert(creator, (stream, true));
@@ -249,6 +260,7 @@ impl<'e> Sim<'e> {
             ("stream", 1),
             ("room", 3),
             ("match", 2),
+            ("agency", 2),
             ("stock", 2),
             ("order", 8),
             ("pay", 8),
@@ -334,6 +346,7 @@ impl<'e> Sim<'e> {
             "stream" => self.toggle_stream().await,
             "room" => self.change_room().await,
             "match" => self.start_match().await,
+            "agency" => self.change_agency().await,
             "stock" => {
                 let (product, seller) = self.products.choose(&mut self.rng).unwrap().clone();
                 let delta = self.rng.random_range(-3..=6i64);
@@ -496,13 +509,21 @@ impl<'e> Sim<'e> {
         (Func::SendGift, req)
     }
 
+    /// A creator's payout request, or now and then an agency owner's.
     fn payout_request(&mut self) -> (Func, Req) {
         let creator = *CREATORS.choose(&mut self.rng).unwrap();
         let amount = *[100u64, 150, 250, 600, 1_500]
             .choose(&mut self.rng)
             .unwrap();
-        let req = Req::post("/v1/creators/me/payouts", "POST /v1/creators/me/payouts")
-            .identity(Identity::creator(creator))
+        let req = if self.rng.random_bool(0.25) {
+            let owner = *AGENCY_OWNERS.choose(&mut self.rng).unwrap();
+            Req::post("/v1/agencies/me/payouts", "POST /v1/agencies/me/payouts")
+                .identity(Identity::user(owner))
+        } else {
+            Req::post("/v1/creators/me/payouts", "POST /v1/creators/me/payouts")
+                .identity(Identity::creator(creator))
+        };
+        let req = req
             .key(&self.key("payout"))
             .json(json!({ "amount_cents": amount }));
         (Func::CreatorsApi, req)
@@ -593,6 +614,22 @@ impl<'e> Sim<'e> {
                 }
             }
         }
+    }
+
+    /// An admin attaches a creator to an agency (another share, the other funding, another
+    /// agency), or detaches them; either applies 10 s later.
+    async fn change_agency(&mut self) {
+        let creator = *CREATORS.choose(&mut self.rng).unwrap();
+        let req = if self.rng.random_bool(0.3) {
+            crate::detach_req(creator)
+        } else {
+            let (_, agency) = self.agencies.choose(&mut self.rng).unwrap().clone();
+            let bps = *[1u64, 2_000, 3_333, 5_000].choose(&mut self.rng).unwrap();
+            let funded_by = *["platform", "creator"].choose(&mut self.rng).unwrap();
+            crate::attach_req(creator, &agency, bps, funded_by)
+        };
+        let req = req.identity(Identity::admin("a0")).key(&self.key("agency"));
+        self.call(Func::CreatorsApi, req).await;
     }
 
     /// One host invites another's stream to a LIVE match, which mostly accepts at once.
@@ -1185,6 +1222,22 @@ impl<'e> Sim<'e> {
                 snapshot.refunds.len()
             ));
         }
+        use livepay::domain::ledger::AccountKind::{
+            AgencyDiamondsRedeemed, AgencyEarnings, AgencyEarningsPending,
+        };
+        self.report.agency_diamonds = snapshot
+            .accounts
+            .iter()
+            .filter(|(a, _, _)| {
+                [
+                    AgencyEarnings,
+                    AgencyEarningsPending,
+                    AgencyDiamondsRedeemed,
+                ]
+                .contains(&a.kind)
+            })
+            .map(|(_, _, b)| b)
+            .sum();
         self.report.creator_debt_diamonds = snapshot
             .accounts
             .iter()

@@ -11,8 +11,8 @@ use std::collections::BTreeSet;
 use livepay_tests::payouts::PAYOUT_SETTINGS;
 use livepay_tests::shop::order_req;
 use livepay_tests::{
-    accept_req, add_guest_req, end_req, gift_req, invite_req, match_req, remove_guest_req, Func,
-    Identity, Req, TestEnv,
+    accept_req, add_guest_req, attach_req, create_agency_req, detach_req, end_req, gift_req,
+    invite_req, match_req, remove_guest_req, Func, Identity, Req, TestEnv,
 };
 use serde_json::json;
 
@@ -30,6 +30,8 @@ struct Fixtures {
     shipped_order: String,
     /// Paid: refunded.
     refunded_order: String,
+    /// Owned by `AGENCY_OWNER`.
+    agency: String,
 }
 
 const CREATOR: &str = "owner-creator";
@@ -40,6 +42,9 @@ const VIEWER: &str = "owner-viewer";
 const OPPONENT: &str = "owner-opponent";
 /// Brought into `CREATOR`'s room, then removed.
 const GUEST: &str = "guest-creator";
+/// Owns an agency; `OTHER_OWNER` owns another.
+const AGENCY_OWNER: &str = "owner-agency";
+const OTHER_OWNER: &str = "owner-other-agency";
 
 /// Who calls, in the order the columns run: refusals first, so the right user's effect (an
 /// ended stream, a cancelled order) cannot change another column's answer.
@@ -198,6 +203,32 @@ fn rows() -> Vec<Row> {
         seller_row("GET /v1/sellers/me/payouts", 200),
         // Neither seller has completed orders: nothing available to pay out.
         seller_row("POST /v1/sellers/me/payouts", 402),
+        agency_row("GET /v1/agencies/me/balance", 200),
+        agency_row("GET /v1/agencies/me/statement", 200),
+        agency_row("GET /v1/agencies/me/payouts", 200),
+        // Neither agency has earned anything yet.
+        agency_row("POST /v1/agencies/me/payouts", 402),
+        // Each call names a new owner (an owner owns one agency).
+        admin_row(
+            "POST /v1/admin/agencies",
+            |_| create_agency_req("Matrix", &format!("owner-{}", ulid::Ulid::new())),
+            201,
+        ),
+        admin_row(
+            "PUT /v1/admin/creators/{creator_id}/agency",
+            |f| attach_req(CREATOR, &f.agency, 2_000, "platform"),
+            200,
+        ),
+        // The other admin detaches first; the right one then finds nothing attached.
+        Row {
+            route: "DELETE /v1/admin/creators/{creator_id}/agency",
+            func: Func::CreatorsApi,
+            request: Box::new(|_| detach_req(CREATOR)),
+            right: Identity::admin("an-admin"),
+            right_status: 404,
+            other: (Identity::admin("another-admin"), 200),
+            missing_role: (Identity::creator(CREATOR), 403),
+        },
         anyone(
             "GET /v1/creators/{creator_id}/leaderboard/weekly",
             Func::CreatorsApi,
@@ -418,6 +449,20 @@ fn seller_row(route: &'static str, status: u16) -> Row {
     }
 }
 
+/// A `/v1/agencies/me/...` row: the agency's money, for its owner only (a creator owning none
+/// is refused).
+fn agency_row(route: &'static str, status: u16) -> Row {
+    Row {
+        route,
+        func: Func::CreatorsApi,
+        request: Box::new(move |_| creators_me_request(route)),
+        right: Identity::user(AGENCY_OWNER),
+        right_status: status,
+        other: (Identity::user(OTHER_OWNER), status),
+        missing_role: (Identity::creator(CREATOR), 403),
+    }
+}
+
 /// The request for a `/v1/<payees>/me/...` row, from its route key.
 fn creators_me_request(route: &str) -> Req {
     let (method, path) = route.split_once(' ').expect("METHOD /path");
@@ -463,7 +508,10 @@ async fn fixtures(env: &TestEnv) -> Fixtures {
         paid.push(id);
     }
     let [shipped_order, refunded_order] = <[String; 2]>::try_from(paid).unwrap();
+    let agency = env.create_agency(AGENCY_OWNER).await;
+    env.create_agency(OTHER_OWNER).await;
     Fixtures {
+        agency,
         stream,
         opponent,
         invitation,

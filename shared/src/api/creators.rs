@@ -1,4 +1,5 @@
-//! `creators-api`: a creator's balance, statement and payouts (API.md, see [`super::payouts`])
+//! `creators-api`: a creator's, seller's or agency's balance, statement and payouts (API.md,
+//! see [`super::payouts`]), agencies and creators' attachments to them ([`super::agencies`]),
 //! and the weekly top-gifters board `GET /v1/creators/{creator_id}/leaderboard/weekly`.
 
 use lambda_http::{Body, Request, Response};
@@ -25,6 +26,17 @@ pub async fn handle(
             "GET /v1/sellers/me/statement" => super::sellers::statement(app, cursor_key, r).await,
             "POST /v1/sellers/me/payouts" => super::sellers::request_payout(app, payouts, r).await,
             "GET /v1/sellers/me/payouts" => super::sellers::list(app, r).await,
+            "GET /v1/agencies/me/balance" => super::agencies::balance(app, r).await,
+            "GET /v1/agencies/me/statement" => super::agencies::statement(app, cursor_key, r).await,
+            "POST /v1/agencies/me/payouts" => {
+                super::agencies::request_payout(app, payouts, r).await
+            }
+            "GET /v1/agencies/me/payouts" => super::agencies::list(app, r).await,
+            "POST /v1/admin/agencies" => super::agencies::create(app, r).await,
+            "PUT /v1/admin/creators/{creator_id}/agency" => super::agencies::attach(app, r).await,
+            "DELETE /v1/admin/creators/{creator_id}/agency" => {
+                super::agencies::detach(app, r).await
+            }
             "GET /v1/admin/payouts" => super::admin::list_held(app, r).await,
             "POST /v1/admin/payouts/{payout_id}/release" => {
                 super::admin::release(app, payouts, r).await

@@ -2,6 +2,7 @@
 //! decide, commit through the store, answer. Route dispatch is on API Gateway's route key.
 
 pub mod admin;
+pub mod agencies;
 pub mod creators;
 pub mod leaderboards;
 pub mod matches;

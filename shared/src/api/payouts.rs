@@ -6,7 +6,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::domain::ledger::{AccountId, AccountKind};
+use crate::domain::agencies::AgencyError;
+use crate::domain::ledger::AccountKind;
 use crate::domain::payouts::{payable, Payee, PayeeKind, Payout};
 use crate::domain::sealed::{self, Unsealed};
 use crate::http::idempotency::Idempotency;
@@ -19,13 +20,19 @@ use crate::store::payouts::StoredEntry;
 use crate::telemetry::metric;
 use crate::App;
 
-/// The caller as a payee of `kind`, if they hold that role.
-pub(crate) fn payee(req: &ApiRequest, kind: PayeeKind) -> Result<Payee, ApiError> {
+/// The caller as a payee of `kind`: a creator or seller by role, an agency by ownership.
+pub(crate) async fn payee(app: &App, req: &ApiRequest, kind: PayeeKind) -> Result<Payee, ApiError> {
     let caller = req.caller()?;
-    caller.require(match kind {
+    let role = match kind {
         PayeeKind::Creator => Role::Creator,
         PayeeKind::Seller => Role::Seller,
-    })?;
+        PayeeKind::Agency => {
+            let agency_id = app.store.agency_owned_by(&caller.user_id).await?;
+            let agency_id = agency_id.ok_or(AgencyError::NotAnOwner)?;
+            return Ok(Payee::new(kind, agency_id));
+        }
+    };
+    caller.require(role)?;
     Ok(Payee::new(kind, &caller.user_id))
 }
 
@@ -36,6 +43,13 @@ const DEFAULT_STATEMENT_PAGE: u64 = 50;
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 struct BalanceView<'a> {
     creator_id: &'a str,
+    #[serde(flatten)]
+    balances: Balances,
+}
+
+/// A creator's or an agency's balances: diamonds (gift earnings) and cents.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub(super) struct Balances {
     diamonds_pending: i64,
     diamonds_available: i64,
     /// Diamonds owed back for charged-back gifts: paid off before anything is paid out.
@@ -52,10 +66,30 @@ struct BalanceView<'a> {
         (status = 200, body = BalanceView),
         (status = 403, description = "not a creator", body = crate::http::ErrorBody)))]
 pub async fn balance(app: &App, req: ApiRequest) -> Result<ApiResponse, ApiError> {
-    let caller = req.caller()?;
-    caller.require(Role::Creator)?;
-    let me = &caller.user_id;
-    let balance = |kind| async move { app.store.account_balance(&AccountId::new(kind, me)).await };
+    let creator = payee(app, &req, PayeeKind::Creator).await?;
+    let view = BalanceView {
+        creator_id: &creator.id,
+        balances: balances(app, &creator).await?,
+    };
+    Ok(ApiResponse::json(200, &view))
+}
+
+/// The balances of a payee that earns diamonds (a creator, an agency).
+pub(super) async fn balances(app: &App, payee: &Payee) -> Result<Balances, ApiError> {
+    let kind = payee.kind;
+    let (pending_diamonds, pending_cents) = match kind {
+        PayeeKind::Agency => (AccountKind::AgencyEarningsPending, None),
+        _ => (
+            AccountKind::EarningsPending,
+            Some(AccountKind::CommissionPending),
+        ),
+    };
+    let balance = |kind: Option<AccountKind>| async move {
+        match kind {
+            Some(kind) => app.store.account_balance(&payee.account(kind)).await,
+            None => Ok(0),
+        }
+    };
     let (
         diamonds_pending,
         diamonds_available,
@@ -65,13 +99,13 @@ pub async fn balance(app: &App, req: ApiRequest) -> Result<ApiResponse, ApiError
         in_payout,
         paid,
     ) = futures::try_join!(
-        balance(AccountKind::EarningsPending),
-        balance(AccountKind::Earnings),
-        balance(AccountKind::EarningsClawback),
-        balance(AccountKind::CommissionPending),
-        balance(AccountKind::Commission),
-        balance(AccountKind::InPayout),
-        balance(AccountKind::PaidOut),
+        balance(Some(pending_diamonds)),
+        balance(kind.diamonds_source()),
+        balance(Some(kind.debt())),
+        balance(pending_cents),
+        balance(Some(kind.cents_source())),
+        balance(Some(kind.in_payout())),
+        balance(Some(kind.paid_out())),
     )?;
     let non_negative = |b: i64| u64::try_from(b).unwrap_or(0);
     let diamonds_owed = clawback.saturating_neg().max(0);
@@ -80,20 +114,16 @@ pub async fn balance(app: &App, req: ApiRequest) -> Result<ApiResponse, ApiError
         non_negative(diamonds_available.saturating_sub(diamonds_owed)),
         app.config.diamond_value_millicents,
     );
-    Ok(ApiResponse::json(
-        200,
-        &BalanceView {
-            creator_id: me,
-            diamonds_pending,
-            diamonds_available,
-            diamonds_owed,
-            cents_pending,
-            cents_available,
-            payable_cents: i64::try_from(payable).unwrap_or(i64::MAX),
-            cents_in_payout: in_payout,
-            cents_paid_out: paid,
-        },
-    ))
+    Ok(Balances {
+        diamonds_pending,
+        diamonds_available,
+        diamonds_owed,
+        cents_pending,
+        cents_available,
+        payable_cents: i64::try_from(payable).unwrap_or(i64::MAX),
+        cents_in_payout: in_payout,
+        cents_paid_out: paid,
+    })
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -158,7 +188,7 @@ pub(crate) async fn request_payout_for(
     req: ApiRequest,
     kind: PayeeKind,
 ) -> Result<ApiResponse, ApiError> {
-    let payee = payee(&req, kind)?;
+    let payee = payee(app, &req, kind).await?;
     let caller = req.caller()?;
     let idem = Idempotency::from_request(&req, &caller)?;
     let body: PayoutBody = req.json()?;
@@ -217,7 +247,7 @@ pub(crate) async fn list_for(
     req: ApiRequest,
     kind: PayeeKind,
 ) -> Result<ApiResponse, ApiError> {
-    let payee = payee(&req, kind)?;
+    let payee = payee(app, &req, kind).await?;
     let payouts = app.store.payouts_of(&payee).await?;
     let payouts = payouts.iter().map(PayoutView::from).collect();
     Ok(ApiResponse::json(200, &PayoutsView { payouts }))
@@ -282,6 +312,13 @@ struct EntryView<'a> {
     admin_id: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     admin_note: Option<&'a str>,
+    /// On a creator's settlement entry whose gifts gave their agency a cut: the agency, and the
+    /// diamonds it took of these gifts (out of the creator's share or the platform's, as the
+    /// attachment says; `amount` is what the creator kept).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    agency_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    agency_cut: Option<u64>,
 }
 
 /// `GET /v1/creators/me/statement?cursor=&limit=`: oldest first. Each entry is what one commit
@@ -317,7 +354,7 @@ pub(crate) async fn statement_for(
     req: ApiRequest,
     kind: PayeeKind,
 ) -> Result<ApiResponse, ApiError> {
-    let payee = payee(&req, kind)?;
+    let payee = payee(app, &req, kind).await?;
     let limit = req.limit(DEFAULT_STATEMENT_PAGE, MAX_STATEMENT_PAGE)?;
     let mut cursor = match req.query_param("cursor").filter(|c| !c.is_empty()) {
         Some(raw) => Cursor::open(app, cursor_key, &payee, raw).await?,
@@ -371,5 +408,7 @@ fn entry_view<'a>(
         refs: &e.refs,
         admin_id: e.admin.as_ref().map(|a| a.by.as_str()),
         admin_note: e.admin.as_ref().map(|a| a.note.as_str()),
+        agency_id: e.agency_cut.as_ref().map(|(id, _)| id.as_str()),
+        agency_cut: e.agency_cut.as_ref().map(|(_, cut)| *cut),
     })
 }

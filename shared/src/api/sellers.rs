@@ -32,7 +32,7 @@ struct SellerBalanceView<'a> {
         (status = 200, body = SellerBalanceView),
         (status = 403, description = "not a seller", body = crate::http::ErrorBody)))]
 pub async fn balance(app: &App, req: ApiRequest) -> Result<ApiResponse, ApiError> {
-    let seller = payee(&req, PayeeKind::Seller)?;
+    let seller = payee(app, &req, PayeeKind::Seller).await?;
     let balance = |kind| {
         let account = seller.account(kind);
         async move { app.store.account_balance(&account).await }

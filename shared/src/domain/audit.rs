@@ -4,10 +4,11 @@
 
 use std::collections::BTreeMap;
 
+use super::agencies::Attachments;
 use super::ledger::{AccountId, AccountKind};
 use super::payouts::{PayeeKind, Payout, PayoutStatus};
 use super::refunds::{Refund, RefundStatus};
-use super::settlement::{split, GiftToSettle, SettlementPolicy};
+use super::settlement::{split_with_agency, GiftToSettle, SettlementPolicy};
 use super::shop::{split_order, Order, OrderStatus, ShopPolicy};
 
 /// Everything the audit reads.
@@ -23,6 +24,8 @@ pub struct LedgerSnapshot {
     /// Every stock shard (`<product>#<shard>`), as stored (signed, so a negative one is seen,
     /// not a parse error).
     pub stock: Vec<(String, i64)>,
+    /// Every creator's agency stints, by creator.
+    pub attachments: BTreeMap<String, Attachments>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -93,11 +96,17 @@ pub fn violations(s: &LedgerSnapshot, policies: &Policies<'_>, moment: Moment) -
     }
 
     // 3. Every gift settled exactly once: its account keeps exactly the platform's share once
-    //    settled (nothing once refunded), and each creator's diamonds (debt included) are
-    //    exactly the creator shares of settled gifts less what chargebacks took back.
+    //    settled (nothing once refunded), each creator's diamonds (debt included) are exactly
+    //    the creator shares of settled gifts less what chargebacks took back, and each agency's
+    //    are exactly its cuts of the settled gifts stamped inside its creators' stints.
     let mut earned: BTreeMap<&str, i64> = BTreeMap::new();
+    let mut agency_earned: BTreeMap<&str, i64> = BTreeMap::new();
     for (gift, state) in &s.gifts {
-        let shares = split(gift.coins, policies.settlement.creator_share_bps);
+        let stint = s
+            .attachments
+            .get(&gift.creator_id)
+            .and_then(|a| a.at(&gift.sent_at));
+        let shares = split_with_agency(gift.coins, policies.settlement.creator_share_bps, stint);
         let kept = balance(&AccountId::pending_gift(&gift.gift_txn_id));
         let expected = match state {
             GiftState::Unsettled => gift.coins,
@@ -122,6 +131,9 @@ pub fn violations(s: &LedgerSnapshot, policies: &Policies<'_>, moment: Moment) -
                 }
                 *earned.entry(&gift.creator_id).or_default() +=
                     shares.creator as i64 - charged_back_diamonds as i64;
+                if let Some(stint) = stint {
+                    *agency_earned.entry(&stint.agency_id).or_default() += shares.agency as i64;
+                }
             }
             GiftState::Unsettled if moment == Moment::Drained => {
                 found.push(format!("gift {} never settled", gift.gift_txn_id));
@@ -129,29 +141,43 @@ pub fn violations(s: &LedgerSnapshot, policies: &Policies<'_>, moment: Moment) -
             GiftState::Unsettled | GiftState::Refunded => {}
         }
     }
-    let mut diamonds: BTreeMap<&str, i64> = BTreeMap::new();
-    for (account, _, b) in &s.accounts {
-        if matches!(
-            account.kind,
-            AccountKind::Earnings
-                | AccountKind::EarningsPending
-                | AccountKind::EarningsClawback
-                | AccountKind::DiamondsRedeemed
-        ) {
+    use AccountKind::*;
+    let creator_kinds = [
+        Earnings,
+        EarningsPending,
+        EarningsClawback,
+        DiamondsRedeemed,
+    ];
+    let agency_kinds = [
+        AgencyEarnings,
+        AgencyEarningsPending,
+        AgencyClawback,
+        AgencyDiamondsRedeemed,
+    ];
+    for (payee, kinds, earned) in [
+        ("creator", creator_kinds, &earned),
+        ("agency", agency_kinds, &agency_earned),
+    ] {
+        let mut diamonds: BTreeMap<&str, i64> = BTreeMap::new();
+        for (account, _, b) in s
+            .accounts
+            .iter()
+            .filter(|(a, _, _)| kinds.contains(&a.kind))
+        {
             *diamonds.entry(&account.owner).or_default() += b;
         }
-    }
-    let creators: std::collections::BTreeSet<&str> =
-        earned.keys().chain(diamonds.keys()).copied().collect();
-    for creator in creators {
-        let (got, due) = (
-            diamonds.get(creator).copied().unwrap_or(0),
-            earned.get(creator).copied().unwrap_or(0),
-        );
-        if got != due {
-            found.push(format!(
-                "creator {creator}: holds {got} diamonds in all, settled gifts earned {due}"
-            ));
+        let owners: std::collections::BTreeSet<&str> =
+            earned.keys().chain(diamonds.keys()).copied().collect();
+        for owner in owners {
+            let (got, due) = (
+                diamonds.get(owner).copied().unwrap_or(0),
+                earned.get(owner).copied().unwrap_or(0),
+            );
+            if got != due {
+                found.push(format!(
+                    "{payee} {owner}: holds {got} diamonds in all, settled gifts earned {due}"
+                ));
+            }
         }
     }
 

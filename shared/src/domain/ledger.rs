@@ -93,10 +93,25 @@ pub enum AccountKind {
     /// The cash the platform funds for a creator's redeemed diamonds (negative: money out).
     /// Per creator, so a payout run writes no shared platform account.
     RedemptionCash,
+    /// An agency's cut of its creators' gift earnings, still inside the gifts' hold.
+    AgencyEarningsPending,
+    /// An agency's cut of gift earnings that may be paid out.
+    AgencyEarnings,
+    /// What an agency owes back in diamonds: the payout machine's debt slot for agencies. Nothing
+    /// books a debt on it yet (a chargeback leaves the agency's cut with the agency).
+    AgencyClawback,
+    /// An agency's cents: what a reversed payout gave back, drawn first by its next payout.
+    AgencyCents,
+    /// An agency's payouts requested and not yet paid or failed.
+    AgencyInPayout,
+    /// What the payout provider paid out to an agency.
+    AgencyPaidOut,
+    /// An agency's diamonds turned into cash for a payout: retired, like a creator's.
+    AgencyDiamondsRedeemed,
 }
 
 impl AccountKind {
-    const ALL: [AccountKind; 22] = [
+    const ALL: [AccountKind; 29] = [
         AccountKind::Wallet,
         AccountKind::PendingGift,
         AccountKind::Earnings,
@@ -119,6 +134,13 @@ impl AccountKind {
         AccountKind::SellerPaidOut,
         AccountKind::DiamondsRedeemed,
         AccountKind::RedemptionCash,
+        AccountKind::AgencyEarningsPending,
+        AccountKind::AgencyEarnings,
+        AccountKind::AgencyClawback,
+        AccountKind::AgencyCents,
+        AccountKind::AgencyInPayout,
+        AccountKind::AgencyPaidOut,
+        AccountKind::AgencyDiamondsRedeemed,
     ];
 
     pub fn prefix(self) -> &'static str {
@@ -145,6 +167,13 @@ impl AccountKind {
             AccountKind::SellerPaidOut => "seller-paid-out",
             AccountKind::DiamondsRedeemed => "redeemed",
             AccountKind::RedemptionCash => "redemption-cash",
+            AccountKind::AgencyEarningsPending => "agency-pending",
+            AccountKind::AgencyEarnings => "agency-earnings",
+            AccountKind::AgencyClawback => "agency-clawback",
+            AccountKind::AgencyCents => "agency-cents",
+            AccountKind::AgencyInPayout => "agency-in-payout",
+            AccountKind::AgencyPaidOut => "agency-paid-out",
+            AccountKind::AgencyDiamondsRedeemed => "agency-redeemed",
         }
     }
 
@@ -157,7 +186,11 @@ impl AccountKind {
             | AccountKind::EarningsClawback
             | AccountKind::CoinIssuer
             | AccountKind::ChargebackLoss
-            | AccountKind::DiamondsRedeemed => Unit::Coins,
+            | AccountKind::DiamondsRedeemed
+            | AccountKind::AgencyEarningsPending
+            | AccountKind::AgencyEarnings
+            | AccountKind::AgencyClawback
+            | AccountKind::AgencyDiamondsRedeemed => Unit::Coins,
             AccountKind::PaymentProvider
             | AccountKind::PlatformCash
             | AccountKind::Order
@@ -171,7 +204,10 @@ impl AccountKind {
             | AccountKind::PlatformExpense
             | AccountKind::SellerInPayout
             | AccountKind::SellerPaidOut
-            | AccountKind::RedemptionCash => Unit::Cents,
+            | AccountKind::RedemptionCash
+            | AccountKind::AgencyCents
+            | AccountKind::AgencyInPayout
+            | AccountKind::AgencyPaidOut => Unit::Cents,
         }
     }
 
@@ -186,6 +222,7 @@ impl AccountKind {
                 | AccountKind::ChargebackLoss
                 | AccountKind::SellerClawback
                 | AccountKind::EarningsClawback
+                | AccountKind::AgencyClawback
                 | AccountKind::RedemptionCash
                 | AccountKind::PlatformExpense
         )
@@ -195,7 +232,7 @@ impl AccountKind {
     /// balance fields) it holds: exactly these accounts get statement entries, so every balance
     /// is explained entry by entry.
     pub fn statement_balance(self) -> Option<(PayeeKind, &'static str)> {
-        use PayeeKind::{Creator, Seller};
+        use PayeeKind::{Agency, Creator, Seller};
         Some(match self {
             AccountKind::EarningsPending => (Creator, "diamonds_pending"),
             AccountKind::Earnings => (Creator, "diamonds_available"),
@@ -208,6 +245,12 @@ impl AccountKind {
             AccountKind::SellerClawback => (Seller, "clawback_balance"),
             AccountKind::SellerInPayout => (Seller, "cents_in_payout"),
             AccountKind::SellerPaidOut => (Seller, "cents_paid_out"),
+            AccountKind::AgencyEarningsPending => (Agency, "diamonds_pending"),
+            AccountKind::AgencyEarnings => (Agency, "diamonds_available"),
+            AccountKind::AgencyClawback => (Agency, "diamonds_clawback_balance"),
+            AccountKind::AgencyCents => (Agency, "cents_available"),
+            AccountKind::AgencyInPayout => (Agency, "cents_in_payout"),
+            AccountKind::AgencyPaidOut => (Agency, "cents_paid_out"),
             _ => return None,
         })
     }
@@ -223,6 +266,7 @@ impl AccountKind {
         match self {
             AccountKind::EarningsPending => Some(AccountKind::Earnings),
             AccountKind::CommissionPending => Some(AccountKind::Commission),
+            AccountKind::AgencyEarningsPending => Some(AccountKind::AgencyEarnings),
             _ => None,
         }
     }
@@ -265,10 +309,22 @@ impl AccountKind {
             SellerClawback => WayOut::PaidOffFrom(SellerProceeds),
             SellerInPayout => WayOut::Provider(SellerPaidOut),
             RefundOwed => WayOut::Provider(PaymentProvider),
-            CoinIssuer | PaymentProvider | PaidOut | SellerPaidOut | PlatformCash
-            | ChargebackLoss | PlatformExpense | DiamondsRedeemed | RedemptionCash => {
-                WayOut::NotOwed
-            }
+            AgencyEarningsPending => WayOut::MovesTo(AgencyEarnings),
+            AgencyEarnings => WayOut::MovesTo(AgencyDiamondsRedeemed),
+            AgencyClawback => WayOut::PaidOffFrom(AgencyEarnings),
+            AgencyCents => WayOut::MovesTo(AgencyInPayout),
+            AgencyInPayout => WayOut::Provider(AgencyPaidOut),
+            CoinIssuer
+            | PaymentProvider
+            | PaidOut
+            | SellerPaidOut
+            | AgencyPaidOut
+            | PlatformCash
+            | ChargebackLoss
+            | PlatformExpense
+            | DiamondsRedeemed
+            | AgencyDiamondsRedeemed
+            | RedemptionCash => WayOut::NotOwed,
         }
     }
 
@@ -293,15 +349,18 @@ impl AccountKind {
 pub enum PayeeKind {
     Creator,
     Seller,
+    /// A creator agency, paid its cut of its creators' earnings (`domain::agencies`).
+    Agency,
 }
 
 impl PayeeKind {
-    pub const ALL: [PayeeKind; 2] = [PayeeKind::Creator, PayeeKind::Seller];
+    pub const ALL: [PayeeKind; 3] = [PayeeKind::Creator, PayeeKind::Seller, PayeeKind::Agency];
 
     pub fn as_str(self) -> &'static str {
         match self {
             PayeeKind::Creator => "creator",
             PayeeKind::Seller => "seller",
+            PayeeKind::Agency => "agency",
         }
     }
 
@@ -314,6 +373,7 @@ impl PayeeKind {
         match self {
             PayeeKind::Creator => AccountKind::Commission,
             PayeeKind::Seller => AccountKind::SellerProceeds,
+            PayeeKind::Agency => AccountKind::AgencyCents,
         }
     }
 
@@ -322,6 +382,16 @@ impl PayeeKind {
         match self {
             PayeeKind::Creator => Some(AccountKind::Earnings),
             PayeeKind::Seller => None,
+            PayeeKind::Agency => Some(AccountKind::AgencyEarnings),
+        }
+    }
+
+    /// Where the diamonds a payout converts are retired (per payee kind, so each kind's
+    /// diamonds are audited on their own).
+    pub fn diamonds_redeemed(self) -> AccountKind {
+        match self {
+            PayeeKind::Creator | PayeeKind::Seller => AccountKind::DiamondsRedeemed,
+            PayeeKind::Agency => AccountKind::AgencyDiamondsRedeemed,
         }
     }
 
@@ -329,6 +399,7 @@ impl PayeeKind {
         match self {
             PayeeKind::Creator => AccountKind::InPayout,
             PayeeKind::Seller => AccountKind::SellerInPayout,
+            PayeeKind::Agency => AccountKind::AgencyInPayout,
         }
     }
 
@@ -336,6 +407,7 @@ impl PayeeKind {
         match self {
             PayeeKind::Creator => AccountKind::PaidOut,
             PayeeKind::Seller => AccountKind::SellerPaidOut,
+            PayeeKind::Agency => AccountKind::AgencyPaidOut,
         }
     }
 
@@ -345,6 +417,7 @@ impl PayeeKind {
         match self {
             PayeeKind::Creator => AccountKind::EarningsClawback,
             PayeeKind::Seller => AccountKind::SellerClawback,
+            PayeeKind::Agency => AccountKind::AgencyClawback,
         }
     }
 
@@ -355,6 +428,7 @@ impl PayeeKind {
         match self {
             PayeeKind::Creator => AccountKind::Earnings,
             PayeeKind::Seller => AccountKind::SellerProceeds,
+            PayeeKind::Agency => AccountKind::AgencyEarnings,
         }
     }
 
@@ -474,6 +548,8 @@ pub enum TransferKind {
     RefundPaid,
     /// A dispute the platform won: what its chargeback took, given back.
     DisputeWon,
+    /// A settled gift's cut for the creator's agency.
+    AgencyCut,
 }
 
 impl TransferKind {
@@ -502,6 +578,7 @@ impl TransferKind {
             TransferKind::Correction => "correction",
             TransferKind::RefundPaid => "refund_paid",
             TransferKind::DisputeWon => "dispute_won",
+            TransferKind::AgencyCut => "agency_cut",
         }
     }
 }

@@ -2,6 +2,7 @@
 //! Every rule lives here once; handlers call it, adapters persist what it decides.
 
 pub mod admin;
+pub mod agencies;
 pub mod audit;
 pub mod chargebacks;
 pub mod gifts;

@@ -310,7 +310,7 @@ impl Payout {
             self.transfer(
                 "diamonds",
                 self.diamonds_source(),
-                self.account(DiamondsRedeemed),
+                self.account(self.payee.kind.diamonds_redeemed()),
                 d.diamonds,
                 kind,
             )?,
@@ -391,7 +391,7 @@ impl Payout {
             )?,
             self.transfer(
                 "diamonds-back",
-                self.account(DiamondsRedeemed),
+                self.account(self.payee.kind.diamonds_redeemed()),
                 self.diamonds_source(),
                 d.diamonds,
                 kind,

@@ -6,13 +6,17 @@ use std::collections::BTreeMap;
 
 use time::{Duration, OffsetDateTime};
 
-use super::ledger::{AccountId, LedgerError, Transfer, TransferKind};
+use super::agencies::{Attachments, Funding, Stint};
+use super::ledger::{AccountId, AccountKind, LedgerError, Transfer, TransferKind};
 use super::time::{sortable, week_key};
 
 /// Gifts settled in one transaction: DynamoDB's 100 items, less the creator's earnings account
 /// and its statement entry. So a creator's balance item is written once per 98 gifts, not once
 /// per gift.
 pub const MAX_GIFTS_PER_SETTLEMENT: usize = 98;
+/// The same, for gifts that give an agency its cut: its account and statement entry are two
+/// more items.
+pub const MAX_AGENCY_GIFTS_PER_SETTLEMENT: usize = MAX_GIFTS_PER_SETTLEMENT - 2;
 
 /// Basis points: 10,000 = 100 %.
 pub const BPS: u64 = 10_000;
@@ -41,23 +45,57 @@ impl Default for SettlementPolicy {
     }
 }
 
-/// A gift's coins split in two; the parts always add up to the whole.
+/// A gift's coins split between creator, agency and platform; the parts always add up to the
+/// whole.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Split {
-    /// Whole diamonds, rounded down.
+    /// Whole diamonds, rounded down; the agency's cut already taken out if the creator funds it.
     pub creator: u64,
-    /// Everything else, rounding remainder included: nothing is lost.
+    /// The creator's agency's cut, rounded down (0 without one).
+    pub agency: u64,
+    /// Everything else, rounding remainders included: nothing is lost.
     pub platform: u64,
 }
 
+/// `bps` of `amount`, rounded down.
+fn share(amount: u64, bps: u64) -> u64 {
+    u64::try_from(u128::from(amount) * u128::from(bps) / u128::from(BPS))
+        .expect("a share of a u64 fits a u64")
+}
+
 pub fn split(coins: u64, creator_share_bps: u64) -> Split {
+    split_with_agency(coins, creator_share_bps, None)
+}
+
+/// The split with the creator's agency at the gift's time: its cut is `share_bps` of the
+/// creator's share (the earning's value), out of whichever share funds it. Funded by the
+/// platform, it is at most what the platform has left.
+pub fn split_with_agency(coins: u64, creator_share_bps: u64, agency: Option<&Stint>) -> Split {
     assert!(creator_share_bps <= BPS, "a share is at most 100 %");
-    let creator =
-        u64::try_from(u128::from(coins) * u128::from(creator_share_bps) / u128::from(BPS))
-            .expect("a share of a u64 fits a u64");
-    Split {
-        creator,
-        platform: coins - creator,
+    let creator = share(coins, creator_share_bps);
+    let platform = coins - creator;
+    let Some(stint) = agency else {
+        return Split {
+            creator,
+            agency: 0,
+            platform,
+        };
+    };
+    let cut = share(creator, stint.share_bps.min(BPS));
+    match stint.funded_by {
+        Funding::Creator => Split {
+            creator: creator - cut,
+            agency: cut,
+            platform,
+        },
+        Funding::Platform => {
+            let cut = cut.min(platform);
+            Split {
+                creator,
+                agency: cut,
+                platform: platform - cut,
+            }
+        }
     }
 }
 
@@ -84,12 +122,16 @@ pub enum Landing {
     },
 }
 
-/// Gifts to one creator, settled together in one transaction.
+/// Gifts to one creator, settled together in one transaction: all with the same agency, or
+/// all with none.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SettlementChunk {
     pub creator_id: String,
+    /// The agency the gifts give a cut to, if they do.
+    pub agency_id: Option<String>,
     pub gifts: Vec<(GiftToSettle, Split)>,
-    /// One per gift with a non-zero creator share: `gift:<id>` → the creator's earnings.
+    /// Per gift with a non-zero share: `gift:<id>` → the creator's earnings, and `gift:<id>` →
+    /// the agency's.
     pub transfers: Vec<Transfer>,
     pub landing: Landing,
 }
@@ -98,6 +140,15 @@ impl SettlementChunk {
     pub fn creator_total(&self) -> u64 {
         self.gifts.iter().map(|(_, s)| s.creator).sum()
     }
+
+    pub fn agency_total(&self) -> u64 {
+        self.gifts.iter().map(|(_, s)| s.agency).sum()
+    }
+}
+
+/// The transfer id of a gift's agency cut.
+pub fn agency_transfer_id(gift_txn_id: &str) -> String {
+    format!("settle:{gift_txn_id}/agency")
 }
 
 /// The transfer id of a gift's settlement: derived from the gift, so it exists at most once.
@@ -105,20 +156,25 @@ pub fn settlement_transfer_id(gift_txn_id: &str) -> String {
     format!("settle:{gift_txn_id}")
 }
 
-/// Groups gifts by creator into chunks of at most [`MAX_GIFTS_PER_SETTLEMENT`]. Duplicate gift
-/// ids (one message delivered twice in a batch) are settled once.
-pub fn plan(
-    gifts: &[GiftToSettle],
+/// Groups gifts by creator (and by the agency their time gives a cut to, from `attachments`,
+/// each creator's stints) into chunks of at most [`MAX_GIFTS_PER_SETTLEMENT`], or
+/// [`MAX_AGENCY_GIFTS_PER_SETTLEMENT`] with an agency. Duplicate gift ids (one message delivered
+/// twice in a batch) are settled once.
+pub fn plan<'a>(
+    gifts: &'a [GiftToSettle],
     policy: &SettlementPolicy,
+    attachments: impl Fn(&str) -> Option<&'a Attachments>,
     now: OffsetDateTime,
 ) -> Result<Vec<SettlementChunk>, LedgerError> {
-    let mut by_creator: BTreeMap<&str, BTreeMap<&str, &GiftToSettle>> = BTreeMap::new();
+    type Group<'a> = BTreeMap<&'a str, (&'a GiftToSettle, Option<&'a Stint>)>;
+    let mut groups: BTreeMap<(&str, Option<&str>), Group<'a>> = BTreeMap::new();
     for g in gifts {
-        by_creator
-            .entry(&g.creator_id)
+        let stint = attachments(&g.creator_id).and_then(|a| a.at(&g.sent_at));
+        groups
+            .entry((&g.creator_id, stint.map(|s| s.agency_id.as_str())))
             .or_default()
             .entry(&g.gift_txn_id)
-            .or_insert(g);
+            .or_insert((g, stint));
     }
     let landing = if policy.hold.is_zero() {
         Landing::Available
@@ -128,10 +184,14 @@ pub fn plan(
         }
     };
     let mut chunks = Vec::new();
-    for (creator_id, gifts) in by_creator {
-        let gifts: Vec<&GiftToSettle> = gifts.into_values().collect();
-        for part in gifts.chunks(MAX_GIFTS_PER_SETTLEMENT) {
-            chunks.push(chunk(creator_id, part, policy, landing.clone())?);
+    for ((creator_id, agency_id), gifts) in groups {
+        let gifts: Vec<_> = gifts.into_values().collect();
+        let size = match agency_id {
+            Some(_) => MAX_AGENCY_GIFTS_PER_SETTLEMENT,
+            None => MAX_GIFTS_PER_SETTLEMENT,
+        };
+        for part in gifts.chunks(size) {
+            chunks.push(chunk(creator_id, agency_id, part, policy, landing.clone())?);
         }
     }
     Ok(chunks)
@@ -139,25 +199,41 @@ pub fn plan(
 
 fn chunk(
     creator_id: &str,
-    gifts: &[&GiftToSettle],
+    agency_id: Option<&str>,
+    gifts: &[(&GiftToSettle, Option<&Stint>)],
     policy: &SettlementPolicy,
     landing: Landing,
 ) -> Result<SettlementChunk, LedgerError> {
-    let credit = match landing {
-        Landing::Available => AccountId::earnings(creator_id),
-        Landing::Pending { .. } => AccountId::earnings_pending(creator_id),
+    let (creator_kind, agency_kind) = match landing {
+        Landing::Available => (AccountKind::Earnings, AccountKind::AgencyEarnings),
+        Landing::Pending { .. } => (
+            AccountKind::EarningsPending,
+            AccountKind::AgencyEarningsPending,
+        ),
     };
+    let credit = AccountId::new(creator_kind, creator_id);
     let mut transfers = Vec::new();
     let mut split_gifts = Vec::new();
-    for g in gifts {
-        let s = split(g.coins, policy.creator_share_bps);
+    for (g, stint) in gifts {
+        let s = split_with_agency(g.coins, policy.creator_share_bps, *stint);
+        let gift_account = AccountId::pending_gift(&g.gift_txn_id);
         if s.creator > 0 {
             transfers.push(Transfer::new(
                 settlement_transfer_id(&g.gift_txn_id),
-                AccountId::pending_gift(&g.gift_txn_id),
+                gift_account.clone(),
                 credit.clone(),
                 s.creator,
                 TransferKind::GiftEarnings,
+                &g.gift_txn_id,
+            )?);
+        }
+        if let (Some(agency_id), true) = (agency_id, s.agency > 0) {
+            transfers.push(Transfer::new(
+                agency_transfer_id(&g.gift_txn_id),
+                gift_account,
+                AccountId::new(agency_kind, agency_id),
+                s.agency,
+                TransferKind::AgencyCut,
                 &g.gift_txn_id,
             )?);
         }
@@ -165,6 +241,7 @@ fn chunk(
     }
     Ok(SettlementChunk {
         creator_id: creator_id.to_owned(),
+        agency_id: agency_id.map(str::to_owned),
         gifts: split_gifts,
         transfers,
         landing,
@@ -347,6 +424,7 @@ mod tests {
             split(1, 5_000),
             Split {
                 creator: 0,
+                agency: 0,
                 platform: 1
             }
         );
@@ -354,6 +432,7 @@ mod tests {
             split(5, 5_000),
             Split {
                 creator: 2,
+                agency: 0,
                 platform: 3
             }
         );
@@ -361,6 +440,7 @@ mod tests {
             split(34_999, 7_000),
             Split {
                 creator: 24_499,
+                agency: 0,
                 platform: 10_500
             }
         );
@@ -368,11 +448,82 @@ mod tests {
             split(100, BPS),
             Split {
                 creator: 100,
+                agency: 0,
                 platform: 0
             }
         );
         let big = split(u64::MAX, 6_000);
         assert_eq!(big.creator + big.platform, u64::MAX);
+    }
+
+    #[test]
+    fn an_agency_cut_comes_out_of_whoever_funds_it_and_the_parts_always_sum_to_the_gift() {
+        let stint = |funded_by| Stint {
+            agency_id: "ag".into(),
+            share_bps: 2_000,
+            funded_by,
+            since: "2026-11-22T00:00:00Z".into(),
+            until: None,
+        };
+        let (platform, creator) = (stint(Funding::Platform), stint(Funding::Creator));
+        // 999 coins at 50 %: 499 diamonds, of which 20 % is 99.8 → 99.
+        assert_eq!(
+            split_with_agency(999, 5_000, Some(&platform)),
+            Split {
+                creator: 499,
+                agency: 99,
+                platform: 401
+            }
+        );
+        assert_eq!(
+            split_with_agency(999, 5_000, Some(&creator)),
+            Split {
+                creator: 400,
+                agency: 99,
+                platform: 500
+            }
+        );
+        // The platform funds at most what it has left.
+        let all = split_with_agency(7, BPS, Some(&platform));
+        assert_eq!((all.creator, all.agency, all.platform), (7, 0, 0));
+        for coins in [1, 2, 3, 5, 7, 11, 99, 101, 9_999, 34_999, u64::MAX / 3] {
+            for bps in [5_000, 6_000, 7_000] {
+                for st in [&platform, &creator] {
+                    let s = split_with_agency(coins, bps, Some(st));
+                    assert_eq!(s.creator + s.agency + s.platform, coins, "{coins} {bps}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn gifts_to_a_creator_with_an_agency_settle_apart_in_chunks_of_96() {
+        let mut attached = Attachments::default();
+        attached
+            .attach("ag", 2_000, Funding::Creator, "2026-11-22T10:00:00Z".into())
+            .unwrap();
+        let mut gifts: Vec<_> = (0..100)
+            .map(|i| gift(&format!("g{i:03}"), "a", "u", 10))
+            .collect();
+        gifts[0].sent_at = "2026-11-22T09:59:59Z".into();
+        let no_hold = SettlementPolicy {
+            hold: Duration::ZERO,
+            ..SettlementPolicy::default()
+        };
+        let now = datetime!(2026-11-22 10:00 UTC);
+        let chunks = plan(&gifts, &no_hold, |_| Some(&attached), now).unwrap();
+        let sizes: Vec<_> = chunks
+            .iter()
+            .map(|c| (c.agency_id.as_deref(), c.gifts.len()))
+            .collect();
+        assert_eq!(sizes, [(None, 1), (Some("ag"), 96), (Some("ag"), 3)]);
+        let with = &chunks[1];
+        assert_eq!((with.creator_total(), with.agency_total()), (96 * 4, 96));
+        assert_eq!(with.transfers.len(), 96 * 2);
+        assert_eq!(
+            with.transfers[1].credit,
+            AccountId::new(AccountKind::AgencyEarnings, "ag")
+        );
     }
 
     #[test]
@@ -387,7 +538,7 @@ mod tests {
             hold: Duration::ZERO,
             ..SettlementPolicy::default()
         };
-        let chunks = plan(&gifts, &no_hold, now).unwrap();
+        let chunks = plan(&gifts, &no_hold, |_| None, now).unwrap();
         let sizes: Vec<_> = chunks
             .iter()
             .map(|c| (c.creator_id.as_str(), c.gifts.len()))
@@ -409,6 +560,7 @@ mod tests {
         let chunks = plan(
             &[gift("g", "a", "u", 10)],
             &policy,
+            |_| None,
             datetime!(2026-11-22 10:20 UTC),
         )
         .unwrap();

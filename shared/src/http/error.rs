@@ -1,6 +1,7 @@
 //! Every error a client can see, and the one place that maps each to a status and a code.
 
 use crate::domain::admin::CorrectionError;
+use crate::domain::agencies::AgencyError;
 use crate::domain::chargebacks::ChargebackError;
 use crate::domain::gifts::GiftRuleError;
 use crate::domain::ledger::LedgerError;
@@ -41,6 +42,8 @@ pub enum ApiError {
     Room(#[from] RoomError),
     #[error(transparent)]
     Match(#[from] MatchError),
+    #[error(transparent)]
+    Agency(#[from] AgencyError),
     #[error(transparent)]
     Spend(#[from] SpendError),
     #[error(transparent)]
@@ -113,6 +116,15 @@ impl ApiError {
                 MatchError::NotInvited(_) => (409, "invalid_transition"),
                 MatchError::NotFound => (404, "match_not_found"),
             },
+            ApiError::Agency(e) => match e {
+                AgencyError::ShareOutOfRange | AgencyError::SinceTooEarly => {
+                    (400, "invalid_request")
+                }
+                AgencyError::NotAttached => (404, "not_attached"),
+                AgencyError::AgencyNotFound => (404, "agency_not_found"),
+                AgencyError::OwnerHasAgency => (409, "owner_has_agency"),
+                AgencyError::NotAnOwner => (403, "forbidden"),
+            },
             ApiError::Spend(SpendError::InsufficientCoins { .. }) => (402, "insufficient_coins"),
             ApiError::Spend(_) => (422, "spend_cap_exceeded"),
             ApiError::AbovePlatformCap(_) => (422, "above_platform_cap"),
@@ -177,6 +189,8 @@ impl ApiError {
                 | GiftRuleError::CostOverflow,
             ) => Some("count"),
             ApiError::Shop(ShopError::TotalOverflow) => Some("lines"),
+            ApiError::Agency(AgencyError::ShareOutOfRange) => Some("share_bps"),
+            ApiError::Agency(AgencyError::SinceTooEarly) => Some("since"),
             _ => None,
         }
     }

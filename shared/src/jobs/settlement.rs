@@ -10,6 +10,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use futures::StreamExt;
 
+use crate::domain::agencies::Attachments;
 use crate::domain::ledger::AccountKind;
 use crate::domain::settlement::{
     board_increments, board_shard, board_totals, plan, Board, GiftToSettle, SettlementChunk,
@@ -76,8 +77,9 @@ pub async fn settle(app: &App, gifts: &[GiftToSettle]) -> SettleReport {
     let mut report = SettleReport::default();
     let mut owe_boards = Vec::new();
     let (gifts, scoring) = enforce_stream_ends(app, gifts, &at, &mut report).await;
+    let (gifts, attachments) = read_attachments(app, gifts, &mut report).await;
     let gifts = &gifts[..];
-    let chunks = match plan(gifts, &app.config.settlement, now) {
+    let chunks = match plan(gifts, &app.config.settlement, |c| attachments.get(c), now) {
         Ok(chunks) => chunks,
         Err(e) => {
             tracing::error!(error = %e, "cannot plan settlement");
@@ -86,7 +88,7 @@ pub async fn settle(app: &App, gifts: &[GiftToSettle]) -> SettleReport {
         }
     };
     for chunk in chunks {
-        settle_chunk(app, chunk, &at, &mut report, &mut owe_boards).await;
+        settle_chunk(app, chunk, &attachments, &at, &mut report, &mut owe_boards).await;
     }
     apply_boards(app, owe_boards, &scoring, &at, &mut report).await;
     record_metrics(&report, now);
@@ -95,6 +97,40 @@ pub async fn settle(app: &App, gifts: &[GiftToSettle]) -> SettleReport {
 
 /// Gift id → the LIVE match it scores for (`domain::matches`).
 type Scoring = HashMap<String, String>;
+
+/// Creator id → their agency stints (`domain::agencies`).
+type AttachmentsOf = HashMap<String, Attachments>;
+
+/// Each creator's agency stints, read once per batch (strongly, so a change committed before a
+/// gift was stamped is seen); a creator whose stints cannot be read fails their gifts, so they
+/// come back.
+async fn read_attachments(
+    app: &App,
+    gifts: Vec<GiftToSettle>,
+    report: &mut SettleReport,
+) -> (Vec<GiftToSettle>, AttachmentsOf) {
+    let ids: BTreeSet<&str> = gifts.iter().map(|g| g.creator_id.as_str()).collect();
+    let reads: Vec<_> = futures::stream::iter(ids.iter().map(|id| app.store.attachments(id)))
+        .buffered(STREAM_READS_AT_ONCE)
+        .collect()
+        .await;
+    let mut attachments = AttachmentsOf::new();
+    for (id, read) in ids.into_iter().zip(reads) {
+        match read {
+            Ok(a) => {
+                attachments.insert(id.to_owned(), a);
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, creator_id = id, "cannot read the creator's agency to settle their gifts");
+            }
+        }
+    }
+    let (readable, unreadable): (Vec<_>, Vec<_>) = gifts
+        .into_iter()
+        .partition(|g| attachments.contains_key(&g.creator_id));
+    report.fail(&unreadable);
+    (readable, attachments)
+}
 
 /// The gifts that count for their streams, and the matches they score for; those sent after
 /// their stream's end, or their recipient's leaving the room, plus the grace are refunded here
@@ -204,6 +240,7 @@ fn record_metrics(report: &SettleReport, now: time::OffsetDateTime) {
 async fn settle_chunk(
     app: &App,
     mut chunk: SettlementChunk,
+    attachments: &AttachmentsOf,
     at: &str,
     report: &mut SettleReport,
     owe_boards: &mut Vec<GiftToSettle>,
@@ -282,8 +319,9 @@ async fn settle_chunk(
             .map(|(g, _)| g)
             .filter(|g| !done.contains(&g.gift_txn_id))
             .collect();
-        // Fewer gifts of one creator than before: at most one chunk.
-        chunk = match plan(&rest, &app.config.settlement, app.clock.now())
+        // Fewer gifts of one creator and agency than before: at most one chunk.
+        let policy = &app.config.settlement;
+        chunk = match plan(&rest, policy, |c| attachments.get(c), app.clock.now())
             .map(|c| c.into_iter().next())
         {
             Ok(Some(next)) => next,

@@ -189,7 +189,7 @@ mod tests {
         );
         assert!(PayoutEvent::parse(&refund.replace("\"version\":1", "\"version\":2")).is_err());
         assert!(PayoutEvent::parse(&body.replace("\"version\":2", "\"version\":1")).is_err());
-        assert!(PayoutEvent::parse(&body.replace("seller", "agency")).is_err());
+        assert!(PayoutEvent::parse(&body.replace("seller", "guild")).is_err());
         let v1 = r#"{"type":"payout.requested","version":1,"payout_id":"po1","creator_id":"c","requested_at":"2026-11-22T10:00:00Z"}"#;
         assert!(PayoutEvent::parse(v1).is_err());
         assert!(PayoutEvent::parse(r#"{"type":"payout.requested"}"#).is_err());

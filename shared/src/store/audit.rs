@@ -4,6 +4,7 @@
 
 use aws_sdk_dynamodb::types::AttributeValue;
 
+use super::agencies::{attachments_from_item, ATTACHMENTS_PREFIX};
 use super::attrs::{get_n, get_s, opt_n, Item};
 use super::chargebacks::CHARGED_BACK_DIAMONDS;
 use super::ledger::ACCOUNT_SK;
@@ -26,6 +27,12 @@ impl Store {
             }
             if pk.starts_with("REFUNDS#") {
                 snapshot.refunds.push(refund_from_item(&item)?);
+                continue;
+            }
+            if let Some(creator_id) = pk.strip_prefix(ATTACHMENTS_PREFIX) {
+                snapshot
+                    .attachments
+                    .insert(creator_id.to_owned(), attachments_from_item(&item)?);
                 continue;
             }
             if get_s(&item, "sk")? != ACCOUNT_SK {

@@ -59,8 +59,9 @@ pub enum TransferRecords {
     #[default]
     Items,
     /// As attributes of the transfer's debit account, which must carry a version edit (so the
-    /// record is written once) and be debited by no other transfer of the commit. Settlement
-    /// uses it: the gift account is the record, and no item is spent on it.
+    /// record is written once): `xfer_*` for the first transfer from it, `xfer2_*`, `xfer3_*`, …
+    /// for the next ones of the commit. Settlement uses it: the gift account is the record (of
+    /// the creator's share and the agency's cut), and no item is spent on it.
     OnDebitAccount,
 }
 
@@ -77,6 +78,9 @@ pub struct LedgerWrite<'a> {
     pub records: TransferRecords,
     /// The admin behind this commit, if one is: on every statement entry it writes.
     pub admin: Option<&'a AdminAction>,
+    /// More attributes for the statement entry of an account (a settlement's agency cut on the
+    /// creator's entry).
+    pub entry_notes: HashMap<AccountId, Item>,
 }
 
 impl Store {
@@ -86,6 +90,7 @@ impl Store {
     pub fn add_ledger_write(&self, tx: &mut Tx, mut w: LedgerWrite<'_>) -> Result<(), LedgerError> {
         let table = &self.tables.ledger;
         if w.records == TransferRecords::OnDebitAccount {
+            let mut recorded: HashMap<&AccountId, usize> = HashMap::new();
             for t in w.transfers {
                 let edit = w.edits.get_mut(&t.debit).filter(|e| e.version.is_some());
                 let edit = edit.unwrap_or_else(|| {
@@ -94,17 +99,15 @@ impl Store {
                         t.id, t.debit
                     )
                 });
-                assert!(
-                    !edit
-                        .set
-                        .iter()
-                        .any(|(name, _)| name.starts_with(RECORD_PREFIX)),
-                    "{} is debited by two transfers recorded on it",
-                    t.debit
-                );
+                let nth = recorded.entry(&t.debit).or_default();
+                *nth += 1;
+                let prefix = match *nth {
+                    1 => RECORD_PREFIX.to_owned(),
+                    n => format!("xfer{n}_"),
+                };
                 let record = transfer_attributes(t, w.at).into_iter();
                 edit.set
-                    .extend(record.map(|(name, v)| (format!("{RECORD_PREFIX}{name}"), v)));
+                    .extend(record.map(|(name, v)| (format!("{prefix}{name}"), v)));
             }
         }
         let mut touched = std::collections::HashSet::new();
@@ -114,7 +117,10 @@ impl Store {
                 None => update_account(table, &p.account, p.delta, w.edits.get(&p.account), w.at),
             };
             if p.account.kind.statement_balance().is_some() {
-                let entry = statement_entry(&p.account, p.delta, w.transfers, w.at, w.admin);
+                let mut entry = statement_entry(&p.account, p.delta, w.transfers, w.at, w.admin);
+                if let Some(notes) = w.entry_notes.get(&p.account) {
+                    entry.extend(notes.clone());
+                }
                 tx.push(
                     Role::StatementEntry(p.account.clone()),
                     put_new(table, entry),

@@ -9,8 +9,10 @@
 //! - commerce table: `STREAM#<stream>` / `S` a stream; `BOARD#<board>#<shard>` / `U#<user>` a
 //!   gifter's coins on a leaderboard. GSI `boards` (`board` / `coins`): each shard's entries
 //!   ranked, see [`boards`].
+//!   Agencies and creators' attachments to them, see [`agencies`].
 //! - idempotency table: `<sha256(caller, route, key)>` / `K` a completed request, TTL `expires_at`.
 
+pub mod agencies;
 mod attrs;
 pub mod audit;
 pub mod boards;

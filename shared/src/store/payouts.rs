@@ -83,6 +83,8 @@ pub struct StoredEntry {
     pub at: String,
     /// The admin behind the entry, and why.
     pub admin: Option<AdminAction>,
+    /// On a creator's settlement entry: their agency and its cut of the entry's gifts.
+    pub agency_cut: Option<(String, u64)>,
 }
 
 /// What a new payout commits besides its own record and draw.
@@ -695,5 +697,9 @@ fn entry_from_item(item: &Item) -> Result<StoredEntry, StoreError> {
         refs,
         at: get_s(item, "at")?.to_owned(),
         admin: admin_from_item(item),
+        agency_cut: match opt_s(item, "agency_id") {
+            Some(agency_id) => Some((agency_id, get_n(item, "agency_cut")?)),
+            None => None,
+        },
     })
 }

@@ -18,7 +18,7 @@ use super::ledger::{account_pk, AccountEdit, LedgerWrite, TransferRecords, ACCOU
 use super::sweep::{Due, SWEEP_AT, SWEEP_SHARD};
 use super::transaction::{Role, Tx};
 use super::{Store, StoreError};
-use crate::domain::ledger::{AccountId, LedgerError, Transfer, TransferKind};
+use crate::domain::ledger::{AccountId, AccountKind, LedgerError, Transfer, TransferKind};
 use crate::domain::settlement::{GiftToSettle, Landing, SettlementChunk};
 use crate::domain::time::sortable;
 
@@ -33,6 +33,10 @@ pub(crate) const RELEASE_AT: &str = "release_at";
 const UNSETTLED_VERSION: u64 = 1;
 /// Prefix of the attributes on a creator's pending earnings that hold amounts by release time.
 pub(crate) const HOLD_PREFIX: &str = "hold:";
+/// On a settled gift, and on its creator's statement entry: the agency its time gave a cut to.
+pub(crate) const AGENCY_ID: &str = "agency_id";
+/// On a settled gift: the agency's cut of it.
+pub(crate) const AGENCY_SHARE: &str = "agency_share";
 
 /// What the stored gift says about a gift a message named, when settling it did not go through.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,6 +67,12 @@ impl Store {
                 ("creator_share".into(), n(split.creator)),
                 ("platform_share".into(), n(split.platform)),
             ];
+            if let Some(agency_id) = &chunk.agency_id {
+                set.extend([
+                    (AGENCY_ID.into(), s(agency_id)),
+                    (AGENCY_SHARE.into(), n(split.agency)),
+                ]);
+            }
             // Where its share waits, so a chargeback can take it back from that hold.
             if let Landing::Pending { release_at } = &chunk.landing {
                 set.push((RELEASE_AT.into(), s(sortable(*release_at))));
@@ -74,14 +84,37 @@ impl Store {
             };
             edits.insert(AccountId::pending_gift(&gift.gift_txn_id), edit);
         }
+        let (creator_kind, agency_kind) = match chunk.landing {
+            Landing::Available => (AccountKind::Earnings, AccountKind::AgencyEarnings),
+            Landing::Pending { .. } => (
+                AccountKind::EarningsPending,
+                AccountKind::AgencyEarningsPending,
+            ),
+        };
+        let creator = AccountId::new(creator_kind, &chunk.creator_id);
+        let agency = chunk
+            .agency_id
+            .as_deref()
+            .map(|id| (AccountId::new(agency_kind, id), chunk.agency_total()));
         if let Landing::Pending { release_at } = &chunk.landing {
-            let total = chunk.creator_total();
-            if total > 0 {
-                let account = AccountId::earnings_pending(&chunk.creator_id);
-                let edit = hold_edit(&account, &sortable(*release_at), total);
-                edits.insert(account, edit);
+            let shares = [(creator.clone(), chunk.creator_total())];
+            for (account, total) in shares.into_iter().chain(agency.clone()) {
+                if total > 0 {
+                    let edit = hold_edit(&account, &sortable(*release_at), total);
+                    edits.insert(account, edit);
+                }
             }
         }
+        // The creator's entry says what their agency took of the batch, funded either way.
+        let entry_notes = agency
+            .map(|(account, cut)| {
+                let notes = Item::from([
+                    (AGENCY_ID.to_owned(), s(&account.owner)),
+                    ("agency_cut".to_owned(), n(cut)),
+                ]);
+                HashMap::from([(creator, notes)])
+            })
+            .unwrap_or_default();
         self.add_ledger_write(
             tx,
             LedgerWrite {
@@ -89,6 +122,7 @@ impl Store {
                 at,
                 edits,
                 records: TransferRecords::OnDebitAccount,
+                entry_notes,
                 ..Default::default()
             },
         )

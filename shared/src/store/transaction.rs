@@ -47,6 +47,12 @@ pub enum Role {
     PayoutDay,
     /// A payee's connected account (the payee's id), or whose an account is (its `acct_…`).
     PayoutAccount(String),
+    /// An agency (its record), by id.
+    Agency(String),
+    /// The marker of the agency a user owns, by the owner's id.
+    AgencyOwner(String),
+    /// A creator's attachments to agencies, by the creator's id.
+    Attachments(String),
 }
 
 /// A Put that creates `item` and fails (returning what is there) if its key exists: how every

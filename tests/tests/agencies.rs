@@ -1,0 +1,407 @@
+//! Creator agencies (API.md "LIVE formats"), under the conflict layer and with several
+//! instances per function: the cut of each earning, funded by the platform or by the creator,
+//! exactly at the attachment's and the detachment's times; the agency's balance, statement and
+//! payout.
+
+use std::collections::BTreeMap;
+
+use futures::StreamExt;
+use livepay::domain::agencies::{Funding, Stint};
+use livepay::domain::settlement::split_with_agency;
+use livepay_tests::payouts::PAYOUT_SETTINGS;
+use livepay_tests::{attach_req, create_agency_req, detach_req, Func, Identity, Req, TestEnv};
+use serde_json::{json, Value};
+use time::format_description::well_known::Rfc3339;
+use time::{Duration, OffsetDateTime};
+
+const INSTANCES: usize = 4;
+const IN_FLIGHT: usize = 32;
+const CAPS: [(&str, &str); 2] = [
+    ("DAILY_CAP_COINS", "100000000"),
+    ("WEEKLY_CAP_COINS", "100000000"),
+];
+/// Counts of 1-coin roses and 5-coin finger hearts: odd amounts, so every share rounds.
+const COUNTS: [u64; 7] = [1, 3, 7, 13, 37, 99, 333];
+
+/// A gift as sent: its id, creator and coins.
+struct Sent {
+    gift_txn_id: String,
+    creator: String,
+    coins: u64,
+    sent_at: OffsetDateTime,
+}
+
+/// `n` gifts to each stream's creator at `at`, from `INSTANCES` instances whose clocks read
+/// `at`, `IN_FLIGHT` at a time.
+async fn send_at(
+    env: &TestEnv,
+    at: OffsetDateTime,
+    streams: &[(&str, &str)],
+    viewers: &[String],
+    n: usize,
+) -> Vec<Sent> {
+    let instances: Vec<TestEnv> = (0..INSTANCES)
+        .map(|_| {
+            let i = env.instance();
+            i.set_now(at);
+            i
+        })
+        .collect();
+    let answers: Vec<(String, Value)> = futures::stream::iter((0..n * streams.len()).map(|i| {
+        let (creator, stream) = streams[i % streams.len()];
+        let (instance, viewer) = (&instances[i % INSTANCES], &viewers[i % viewers.len()]);
+        let gift = if (i / streams.len()).is_multiple_of(2) {
+            "rose"
+        } else {
+            "finger_heart"
+        };
+        let count = COUNTS[(i / 2) % COUNTS.len()];
+        async move {
+            let a = instance
+                .gift(
+                    Identity::adult(viewer),
+                    stream,
+                    &format!("g-{}", ulid::Ulid::new()),
+                    json!({"gift_id": gift, "count": count}),
+                )
+                .await;
+            assert_eq!(a.status, 201, "{a:?}");
+            (creator.to_owned(), a.body)
+        }
+    }))
+    .buffer_unordered(IN_FLIGHT)
+    .collect()
+    .await;
+    answers
+        .into_iter()
+        .map(|(creator, body)| Sent {
+            gift_txn_id: body["gift_txn_id"].as_str().unwrap().to_owned(),
+            creator,
+            coins: body["coins_spent"].as_u64().unwrap(),
+            sent_at: at,
+        })
+        .collect()
+}
+
+fn time(at: &Value) -> OffsetDateTime {
+    OffsetDateTime::parse(at.as_str().unwrap(), &Rfc3339).unwrap()
+}
+
+/// Stored shares of every gift account: gift id → (creator share, agency share, what the
+/// account still holds: the platform's).
+async fn stored_shares(env: &TestEnv) -> BTreeMap<String, (u64, u64, u64)> {
+    let n = |item: &livepay_tests::capacity::Item, name: &str| {
+        item.get(name)
+            .map_or(0, |v| v.as_n().unwrap().parse::<u64>().unwrap())
+    };
+    env.all_items()
+        .await
+        .iter()
+        .filter_map(|(_, item)| {
+            let pk = item["pk"].as_s().ok()?;
+            let id = pk.strip_prefix("ACCT#gift:")?;
+            Some((
+                id.to_owned(),
+                (
+                    n(item, "creator_share"),
+                    n(item, "agency_share"),
+                    n(item, "balance"),
+                ),
+            ))
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn an_agency_at_2000_bps_takes_its_cut_funded_either_way_exactly_while_attached() {
+    let env = TestEnv::with_settings(&CAPS).await;
+    let viewers: Vec<String> = (0..60).map(|i| format!("agency-fan-{i:02}")).collect();
+    env.fund_all(&viewers, 20_000).await;
+    let by_platform = env.create_agency("owner-platform").await;
+    let by_creator = env.create_agency("owner-creator").await;
+    let creators = [
+        ("cp", &by_platform, "platform"),
+        ("cc", &by_creator, "creator"),
+    ];
+    let streams: Vec<(String, String)> = {
+        let mut s = Vec::new();
+        for (creator, _, _) in creators {
+            s.push((creator.to_owned(), env.open_stream(creator).await));
+        }
+        s
+    };
+    let streams: Vec<(&str, &str)> = streams
+        .iter()
+        .map(|(c, s)| (c.as_str(), s.as_str()))
+        .collect();
+    let t0 = env.now();
+    let mut since = Vec::new();
+    for (creator, agency, funded_by) in creators {
+        let a = env.attach(creator, agency, 2_000, funded_by).await;
+        assert_eq!(a.status, 200, "{a:?}");
+        assert_eq!(
+            (a.body["share_bps"].as_u64(), a.body["funded_by"].as_str()),
+            (Some(2_000), Some(funded_by))
+        );
+        since.push(time(&a.body["since"]));
+    }
+    assert_eq!(since[0], since[1]);
+    let since = since[0];
+    assert!(
+        since >= t0 + Duration::seconds(9),
+        "the lead: {since} after {t0}"
+    );
+
+    // Before the attachment applies, at its first instant, and well inside it.
+    let mut sent = send_at(
+        &env,
+        since - Duration::milliseconds(1),
+        &streams,
+        &viewers,
+        20,
+    )
+    .await;
+    sent.extend(send_at(&env, since, &streams, &viewers, 20).await);
+    sent.extend(send_at(&env, since + Duration::seconds(30), &streams, &viewers, 150).await);
+    // Detached a minute in: the cut stops exactly at the detachment's time.
+    let detaching = env.instance();
+    detaching.set_now(since + Duration::seconds(60));
+    let mut until = Vec::new();
+    for (creator, agency, _) in creators {
+        let a = detaching.detach(creator).await;
+        assert_eq!(a.status, 200, "{a:?}");
+        assert_eq!(a.body["agency_id"], agency.as_str());
+        until.push(time(&a.body["until"]));
+    }
+    let until = until[0];
+    assert_eq!(until, since + Duration::seconds(70));
+    assert_eq!(detaching.detach("cp").await.code(), "not_attached");
+    for at in [
+        until - Duration::milliseconds(1),
+        until,
+        until + Duration::seconds(5),
+    ] {
+        sent.extend(send_at(&env, at, &streams, &viewers, 20).await);
+    }
+
+    // Settled from every batch, then every message again: nothing moves twice.
+    let messages = env.drain_settlement_queue().await;
+    for batch in messages.chunks(97) {
+        assert!(env.settle(batch).await.is_empty());
+    }
+    let before = stored_shares(&env).await;
+    assert!(env.settle(&messages).await.is_empty());
+    assert_eq!(
+        stored_shares(&env).await,
+        before,
+        "a redelivery moves nothing"
+    );
+
+    // Each gift: creator + agency + platform = its coins to the unit, with the cut exactly
+    // inside [since, until).
+    let mut creator_due: BTreeMap<&str, u64> = BTreeMap::new();
+    let mut agency_due: BTreeMap<&str, u64> = BTreeMap::new();
+    let mut cut_gifts = 0;
+    for g in &sent {
+        let (_, agency, funded_by) = creators.iter().find(|c| c.0 == g.creator).unwrap();
+        let attached = since <= g.sent_at && g.sent_at < until;
+        let stint = attached.then(|| Stint {
+            agency_id: agency.to_string(),
+            share_bps: 2_000,
+            funded_by: Funding::parse(funded_by).unwrap(),
+            since: String::new(),
+            until: None,
+        });
+        let expected = split_with_agency(g.coins, 5_000, stint.as_ref());
+        let (creator, cut, platform) = before[&g.gift_txn_id];
+        assert_eq!(
+            (creator, cut, platform),
+            (expected.creator, expected.agency, expected.platform),
+            "gift of {} coins at {} to {}",
+            g.coins,
+            g.sent_at,
+            g.creator
+        );
+        assert_eq!(creator + cut + platform, g.coins);
+        cut_gifts += usize::from(cut > 0);
+        *creator_due.entry(&g.creator).or_default() += creator;
+        *agency_due.entry(agency).or_default() += cut;
+    }
+    assert!(cut_gifts > 100, "{cut_gifts} gifts gave a cut");
+    for (creator, agency, _) in creators {
+        let balance = env.creator_balance(creator).await;
+        assert_eq!(
+            balance["diamonds_available"], creator_due[creator],
+            "{creator}"
+        );
+        let owner = if agency == &by_platform {
+            "owner-platform"
+        } else {
+            "owner-creator"
+        };
+        let agency_balance = env.agency_get(owner, "balance").await;
+        assert_eq!(agency_balance["agency_id"], agency.as_str());
+        assert_eq!(
+            agency_balance["diamonds_available"],
+            agency_due[agency.as_str()],
+            "{agency_balance}"
+        );
+        // The creator's statement shows each entry's cut; they add up to the agency's.
+        let entries = env.statement(creator, 200).await;
+        let cuts: u64 = entries
+            .iter()
+            .filter(|e| e["agency_id"] == agency.as_str())
+            .map(|e| e["agency_cut"].as_u64().unwrap())
+            .sum();
+        assert_eq!(cuts, agency_due[agency.as_str()], "{creator}'s statement");
+        let agency_entries = env
+            .statement_of(Identity::user(owner), "agencies", 200)
+            .await;
+        assert!(agency_entries.iter().all(|e| e["kind"] == "agency_cut"));
+        let total: i64 = agency_entries
+            .iter()
+            .map(|e| e["amount"].as_i64().unwrap())
+            .sum();
+        assert_eq!(total as u64, agency_due[agency.as_str()]);
+    }
+    println!(
+        "agency split: {} gifts, {cut_gifts} with a cut; creators {creator_due:?}, agencies \
+         {agency_due:?}",
+        sent.len()
+    );
+    env.assert_audited().await;
+}
+
+#[tokio::test]
+async fn an_agency_is_paid_out_through_the_payout_machine_and_its_statement_explains_it() {
+    let env = TestEnv::with_settings(&PAYOUT_SETTINGS).await;
+    let admin = Identity::admin("agency-admin");
+    let agency = env.create_agency("guild-owner").await;
+    // Refusals, each changing nothing.
+    let again = env
+        .call(
+            Func::CreatorsApi,
+            create_agency_req("Second", "guild-owner")
+                .identity(admin.clone())
+                .key("second"),
+        )
+        .await;
+    assert_eq!((again.status, again.code()), (409, "owner_has_agency"));
+    for (req, status, code) in [
+        (
+            attach_req("guilded", "ag_none", 2_000, "creator"),
+            404,
+            "agency_not_found",
+        ),
+        (
+            attach_req("guilded", &agency, 0, "creator"),
+            400,
+            "invalid_request",
+        ),
+        (
+            attach_req("guilded", &agency, 5_001, "creator"),
+            400,
+            "invalid_request",
+        ),
+        (
+            attach_req("guilded", &agency, 2_000, "nobody"),
+            400,
+            "invalid_request",
+        ),
+        (detach_req("guilded"), 404, "not_attached"),
+    ] {
+        let a = env
+            .call(
+                Func::CreatorsApi,
+                req.identity(admin.clone())
+                    .key(&ulid::Ulid::new().to_string()),
+            )
+            .await;
+        assert_eq!((a.status, a.code()), (status, code), "{a:?}");
+    }
+    let early = attach_req("guilded", &agency, 2_000, "creator").json(json!({
+        "agency_id": agency, "share_bps": 2_000, "funded_by": "creator",
+        "since": livepay::domain::time::rfc3339(env.now())}));
+    let a = env
+        .call(
+            Func::CreatorsApi,
+            early.identity(admin.clone()).key("early"),
+        )
+        .await;
+    assert_eq!((a.status, a.code()), (400, "invalid_request"), "{a:?}");
+    let stranger = env
+        .call(
+            Func::CreatorsApi,
+            Req::get("/v1/agencies/me/balance", "GET /v1/agencies/me/balance")
+                .identity(Identity::creator("guilded")),
+        )
+        .await;
+    assert_eq!(stranger.status, 403);
+
+    // Half of each earning, out of the creator's share: a crown's 10,000 diamonds ($50) give
+    // the agency 5,000 ($25).
+    let a = env.attach("guilded", &agency, 5_000, "creator").await;
+    assert_eq!(a.status, 200, "{a:?}");
+    env.set_now(time(&a.body["since"]));
+    env.fund_creator("guilded", 100).await;
+    assert_eq!(env.creator_balance("guilded").await["payable_cents"], 5_000);
+    let balance = env.agency_get("guild-owner", "balance").await;
+    assert_eq!(
+        (
+            balance["diamonds_available"].as_u64(),
+            balance["payable_cents"].as_u64()
+        ),
+        (Some(10_000), Some(5_000)),
+        "{balance}"
+    );
+    let request = |amount: u64| {
+        Req::post("/v1/agencies/me/payouts", "POST /v1/agencies/me/payouts")
+            .identity(Identity::user("guild-owner"))
+            .key(&format!("agency-payout-{amount}"))
+            .json(json!({ "amount_cents": amount }))
+    };
+    let too_much = env.call(Func::CreatorsApi, request(5_001)).await;
+    assert_eq!(too_much.code(), "insufficient_available_balance");
+    let a = env.call(Func::CreatorsApi, request(5_000)).await;
+    assert_eq!(a.status, 202, "{a:?}");
+    assert!(env.run_payouts().await.is_empty());
+    let payouts = env.agency_get("guild-owner", "payouts").await;
+    assert_eq!(payouts["payouts"][0]["status"], "paid", "{payouts}");
+    let balance = env.agency_get("guild-owner", "balance").await;
+    assert_eq!(
+        (
+            balance["diamonds_available"].as_u64(),
+            balance["cents_paid_out"].as_u64()
+        ),
+        (Some(0), Some(5_000)),
+        "{balance}"
+    );
+    // Entry by entry: the cut in, redeemed into the payout, paid out.
+    let entries = env
+        .statement_of(Identity::user("guild-owner"), "agencies", 2)
+        .await;
+    let mut steps: Vec<(&str, &str, i64)> = entries
+        .iter()
+        .map(|e| {
+            (
+                e["balance"].as_str().unwrap(),
+                e["kind"].as_str().unwrap(),
+                e["amount"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    // One commit's entries (a request's, a payment's) carry no order among themselves.
+    steps.sort();
+    assert_eq!(
+        steps,
+        [
+            ("cents_in_payout", "payout_paid", -5_000),
+            ("cents_in_payout", "payout_request", 5_000),
+            ("cents_paid_out", "payout_paid", 5_000),
+            ("diamonds_available", "agency_cut", 10_000),
+            ("diamonds_available", "payout_request", -10_000),
+        ],
+        "{entries:#?}"
+    );
+    env.assert_audited().await;
+}
