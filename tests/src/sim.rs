@@ -124,6 +124,8 @@ pub struct SimReport {
     pub creator_debt_diamonds: i64,
     /// Diamonds agencies took of their creators' gifts (held, available or paid out).
     pub agency_diamonds: i64,
+    /// Cents agencies hold or were paid: their cuts of commissions and converted diamonds.
+    pub agency_cents: i64,
 }
 
 struct Order {
@@ -195,7 +197,7 @@ impl<'e> Sim<'e> {
         let found = self.audit().await;
         let faults = self.env.faults.counts();
         println!(
-            "simulation seed={} ops={} in {:.1} s: {:?}; answers {:?}; faults: {} requests dropped, {} responses lost, {} processes killed; {} requests retried, {} messages redelivered, {} same-key races, clock moved {} h; {} provider calls; {} gifts, {} orders, payouts {:?}, refunds {:?}; provider events {:?}; chargebacks took back {} diamonds, creators owe {} after the drain; agencies took {} diamonds",
+            "simulation seed={} ops={} in {:.1} s: {:?}; answers {:?}; faults: {} requests dropped, {} responses lost, {} processes killed; {} requests retried, {} messages redelivered, {} same-key races, clock moved {} h; {} provider calls; {} gifts, {} orders, payouts {:?}, refunds {:?}; provider events {:?}; chargebacks took back {} diamonds, creators owe {} after the drain; agencies took {} diamonds and hold or were paid {} cents",
             self.config.seed,
             self.config.ops,
             started.elapsed().as_secs_f64(),
@@ -217,6 +219,7 @@ impl<'e> Sim<'e> {
             self.report.clawed_back_diamonds,
             self.report.creator_debt_diamonds,
             self.report.agency_diamonds,
+            self.report.agency_cents,
         );
         assert!(
             found.is_empty(),
@@ -1222,22 +1225,26 @@ impl<'e> Sim<'e> {
                 snapshot.refunds.len()
             ));
         }
-        use livepay::domain::ledger::AccountKind::{
-            AgencyDiamondsRedeemed, AgencyEarnings, AgencyEarningsPending,
+        use livepay::domain::ledger::AccountKind::{self, *};
+        let held = |kinds: &[AccountKind]| -> i64 {
+            snapshot
+                .accounts
+                .iter()
+                .filter(|(a, _, _)| kinds.contains(&a.kind))
+                .map(|(_, _, b)| b)
+                .sum()
         };
-        self.report.agency_diamonds = snapshot
-            .accounts
-            .iter()
-            .filter(|(a, _, _)| {
-                [
-                    AgencyEarnings,
-                    AgencyEarningsPending,
-                    AgencyDiamondsRedeemed,
-                ]
-                .contains(&a.kind)
-            })
-            .map(|(_, _, b)| b)
-            .sum();
+        self.report.agency_diamonds = held(&[
+            AgencyEarnings,
+            AgencyEarningsPending,
+            AgencyDiamondsRedeemed,
+        ]);
+        self.report.agency_cents = held(&[
+            AgencyCentsPending,
+            AgencyCents,
+            AgencyInPayout,
+            AgencyPaidOut,
+        ]);
         self.report.creator_debt_diamonds = snapshot
             .accounts
             .iter()

@@ -405,3 +405,118 @@ async fn an_agency_is_paid_out_through_the_payout_machine_and_its_statement_expl
     );
     env.assert_audited().await;
 }
+
+/// `creator`'s stream sells 3 lamps of $19.99 at 15 % commission to `buyer`, delivered: the
+/// order's id.
+async fn delivered_sale(env: &TestEnv, creator: &str, buyer: &str) -> String {
+    let stream = env.open_stream(creator).await;
+    let product = env
+        .create_product(
+            "lamp-seller",
+            json!({"title": "Lamp", "price_cents": 1999, "stock": 10, "affiliate_rate_bps": 1500}),
+        )
+        .await;
+    let (order_id, total) = env
+        .placed(
+            buyer,
+            json!({"lines": [{"product_id": product, "quantity": 3}], "stream_id": stream}),
+        )
+        .await;
+    assert_eq!(
+        env.pay_order(&order_id, total).await.body["outcome"],
+        "order_paid"
+    );
+    env.ship_and_deliver("lamp-seller", &order_id).await;
+    order_id
+}
+
+#[tokio::test]
+async fn a_commission_gives_the_agency_of_its_sale_its_cut_and_a_late_refund_takes_both_back() {
+    use livepay::domain::ledger::AccountKind;
+    let env = TestEnv::new().await;
+    let agency = env.create_agency("shop-guild").await;
+    let mut since = Vec::new();
+    for (creator, funded_by) in [("seller-of-c", "creator"), ("seller-of-p", "platform")] {
+        let a = env.attach(creator, &agency, 2_000, funded_by).await;
+        assert_eq!(a.status, 200, "{a:?}");
+        since.push(time(&a.body["since"]));
+    }
+    // A sale before the attachment applies gives no cut, however late it completes.
+    let before = delivered_sale(&env, "seller-of-c", "early-buyer").await;
+    env.set_now(since[1]);
+    let by_creator = delivered_sale(&env, "seller-of-c", "buyer-1").await;
+    let by_platform = delivered_sale(&env, "seller-of-p", "buyer-2").await;
+    let delivered = env.now();
+    env.set_now(delivered + Duration::days(7) + Duration::seconds(1));
+    assert!(env.sweep_and_settle().await.is_empty());
+    // 5,997 cents: fee 359 (6 %), commission 899 (15 %); the cut is 20 % of 899: 179.
+    for (order, fee) in [
+        (&before, 359),
+        (&by_creator, 359),
+        (&by_platform, 359 - 179),
+    ] {
+        assert_eq!(env.balance(AccountKind::Order, order).await, fee, "{order}");
+    }
+    assert_eq!(
+        env.balance(AccountKind::CommissionPending, "seller-of-c")
+            .await,
+        899 + 899 - 179
+    );
+    assert_eq!(
+        env.balance(AccountKind::CommissionPending, "seller-of-p")
+            .await,
+        899
+    );
+    let balance = env.agency_get("shop-guild", "balance").await;
+    assert_eq!(balance["cents_pending"], 2 * 179, "{balance}");
+    let entries = env.statement("seller-of-c", 50).await;
+    let cuts: Vec<_> = entries
+        .iter()
+        .filter(|e| e["kind"] == "affiliate_commission")
+        .map(|e| (e["ref"].as_str().unwrap(), e["agency_cut"].as_u64()))
+        .collect();
+    assert_eq!(cuts.len(), 2, "{entries:#?}");
+    assert!(cuts.contains(&(before.as_str(), None)));
+    assert!(cuts.contains(&(by_creator.as_str(), Some(179))));
+
+    // An admin's refund inside the commission's hold takes back the creator's part and the
+    // agency's; the seller owes the rest.
+    let refund = env
+        .order_action(
+            Identity::admin("ops"),
+            &by_creator,
+            "refund",
+            json!({"reason": "fraud"}),
+        )
+        .await;
+    assert_eq!(refund.body["status"], "refunded", "{refund:?}");
+    assert_eq!(
+        env.agency_get("shop-guild", "balance").await["cents_pending"],
+        179
+    );
+    assert_eq!(
+        env.balance(AccountKind::CommissionPending, "seller-of-c")
+            .await,
+        899
+    );
+    assert_eq!(
+        env.balance(AccountKind::SellerClawback, "lamp-seller")
+            .await,
+        -(5_997 - 720 - 179)
+    );
+    // The hold ends: what is left of the agency's cut becomes payable.
+    env.set_now(delivered + Duration::days(15) + Duration::hours(1));
+    env.sweep().await;
+    let balance = env.agency_get("shop-guild", "balance").await;
+    assert_eq!(
+        (
+            balance["cents_pending"].as_i64(),
+            balance["cents_available"].as_i64()
+        ),
+        (Some(0), Some(179)),
+        "{balance}"
+    );
+    // The buyer's refund leaves through the provider.
+    assert!(env.run_payouts().await.is_empty());
+    env.assert_audited().await;
+}

@@ -78,11 +78,11 @@ pub async fn balance(app: &App, req: ApiRequest) -> Result<ApiResponse, ApiError
 pub(super) async fn balances(app: &App, payee: &Payee) -> Result<Balances, ApiError> {
     let kind = payee.kind;
     let (pending_diamonds, pending_cents) = match kind {
-        PayeeKind::Agency => (AccountKind::AgencyEarningsPending, None),
-        _ => (
-            AccountKind::EarningsPending,
-            Some(AccountKind::CommissionPending),
+        PayeeKind::Agency => (
+            AccountKind::AgencyEarningsPending,
+            AccountKind::AgencyCentsPending,
         ),
+        _ => (AccountKind::EarningsPending, AccountKind::CommissionPending),
     };
     let balance = |kind: Option<AccountKind>| async move {
         match kind {
@@ -102,7 +102,7 @@ pub(super) async fn balances(app: &App, payee: &Payee) -> Result<Balances, ApiEr
         balance(Some(pending_diamonds)),
         balance(kind.diamonds_source()),
         balance(Some(kind.debt())),
-        balance(pending_cents),
+        balance(Some(pending_cents)),
         balance(Some(kind.cents_source())),
         balance(Some(kind.in_payout())),
         balance(Some(kind.paid_out())),

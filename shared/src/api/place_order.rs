@@ -91,6 +91,7 @@ async fn place_order(app: &App, req: ApiRequest) -> Result<ApiResponse, ApiError
         }
     }
     let order = Order {
+        agency_cut: None,
         order_id: idem.derived_id("ord"),
         affiliate_id: affiliate(stream_creator.as_deref(), &caller.user_id, &seller_id),
         buyer_id: caller.user_id.clone(),

@@ -8,7 +8,7 @@ use lambda_http::{Body, Request, Response};
 use serde::{Deserialize, Serialize};
 
 use super::MAX_PINNED_ATTEMPTS;
-use crate::domain::ledger::{AccountId, AccountKind, Transfer};
+use crate::domain::ledger::{Transfer, TransferKind};
 use crate::domain::refunds::{order_refund, Refund};
 use crate::domain::shop::{
     commission_clawback, completion_due, refund_transfers, validate_stock_delta, Order,
@@ -686,12 +686,19 @@ pub(crate) fn add_order_reversal(
         RepaidBy::Refund(refund) => (Repayer::Platform, Some(refund)),
         RepaidBy::Chargeback(event_id) => (Repayer::Provider(event_id), None),
     };
-    let transfers = refund_transfers(order, booking, clawback.map_or(0, |(c, _)| c), repayer)?;
+    let transfers = refund_transfers(order, booking, clawback.as_ref(), repayer)?;
     let mut other_edits = HashMap::new();
-    if let (Some((amount, release)), Some(creator)) = (clawback, &order.affiliate_id) {
+    // Each pending commission a clawback takes from keeps what its hold still holds.
+    for t in transfers
+        .iter()
+        .filter(|t| t.kind == TransferKind::CommissionClawback)
+    {
+        let release = clawback
+            .expect("a commission clawback was asked for")
+            .release;
         other_edits.insert(
-            AccountId::new(AccountKind::CommissionPending, creator),
-            hold_clawback_edit(&sortable(release), amount),
+            t.debit.clone(),
+            hold_clawback_edit(&sortable(release), t.amount),
         );
     }
     app.store.add_order_change(

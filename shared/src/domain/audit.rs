@@ -9,7 +9,7 @@ use super::ledger::{AccountId, AccountKind};
 use super::payouts::{PayeeKind, Payout, PayoutStatus};
 use super::refunds::{Refund, RefundStatus};
 use super::settlement::{split_with_agency, GiftToSettle, SettlementPolicy};
-use super::shop::{split_order, Order, OrderStatus, ShopPolicy};
+use super::shop::{agency_cut, split_order, Order, OrderStatus, ShopPolicy};
 
 /// Everything the audit reads.
 #[derive(Debug, Clone, Default)]
@@ -181,8 +181,23 @@ pub fn violations(s: &LedgerSnapshot, policies: &Policies<'_>, moment: Moment) -
         }
     }
 
-    // 4. Every order's money accounted for: its account holds what its status says.
+    // 4. Every order's money accounted for: its account holds what its status says, and a
+    //    completed order gave the creator's agency of its sale's time exactly its cut.
     for order in &s.orders {
+        let completed = order.at(OrderStatus::Completed).is_some();
+        if let (true, Some(creator), Some(paid_at)) =
+            (completed, &order.affiliate_id, order.at(OrderStatus::Paid))
+        {
+            let split = split_order(order, policies.shop.platform_fee_bps);
+            let stint = s.attachments.get(creator).and_then(|a| a.at(paid_at));
+            let due = agency_cut(&split, stint);
+            if order.agency_cut != due {
+                found.push(format!(
+                    "order {}: its agency cut is {:?}, its creator's stints say {due:?}",
+                    order.order_id, order.agency_cut
+                ));
+            }
+        }
         let expected = order_account_balance(order, policies.shop);
         let held = balance(&order.account());
         if held != expected as i64 {
@@ -314,10 +329,16 @@ pub fn order_account_balance(order: &Order, shop: &ShopPolicy) -> u64 {
     match order.status {
         OrderStatus::PendingPayment | OrderStatus::Cancelled | OrderStatus::Expired => 0,
         OrderStatus::Paid | OrderStatus::Shipped | OrderStatus::Delivered => order.total_cents,
-        OrderStatus::Completed => split_order(order, shop.platform_fee_bps).fee,
-        OrderStatus::Refunded if completed => split_order(order, shop.platform_fee_bps).fee,
+        OrderStatus::Completed => kept_fee(order, shop),
+        OrderStatus::Refunded if completed => kept_fee(order, shop),
         OrderStatus::Refunded => 0,
     }
+}
+
+/// The platform's fee a completed order keeps: less the agency cut it funds.
+fn kept_fee(order: &Order, shop: &ShopPolicy) -> u64 {
+    let split = split_order(order, shop.platform_fee_bps);
+    split.after(order.agency_cut.as_ref()).fee
 }
 
 #[cfg(test)]

@@ -100,7 +100,10 @@ pub enum AccountKind {
     /// What an agency owes back in diamonds: the payout machine's debt slot for agencies. Nothing
     /// books a debt on it yet (a chargeback leaves the agency's cut with the agency).
     AgencyClawback,
-    /// An agency's cents: what a reversed payout gave back, drawn first by its next payout.
+    /// An agency's cut of its creators' commissions still inside their hold.
+    AgencyCentsPending,
+    /// An agency's cents that may be paid out: its cut of commissions, and what a reversed
+    /// payout gave back.
     AgencyCents,
     /// An agency's payouts requested and not yet paid or failed.
     AgencyInPayout,
@@ -111,7 +114,7 @@ pub enum AccountKind {
 }
 
 impl AccountKind {
-    const ALL: [AccountKind; 29] = [
+    const ALL: [AccountKind; 30] = [
         AccountKind::Wallet,
         AccountKind::PendingGift,
         AccountKind::Earnings,
@@ -137,6 +140,7 @@ impl AccountKind {
         AccountKind::AgencyEarningsPending,
         AccountKind::AgencyEarnings,
         AccountKind::AgencyClawback,
+        AccountKind::AgencyCentsPending,
         AccountKind::AgencyCents,
         AccountKind::AgencyInPayout,
         AccountKind::AgencyPaidOut,
@@ -170,6 +174,7 @@ impl AccountKind {
             AccountKind::AgencyEarningsPending => "agency-pending",
             AccountKind::AgencyEarnings => "agency-earnings",
             AccountKind::AgencyClawback => "agency-clawback",
+            AccountKind::AgencyCentsPending => "agency-cents-pending",
             AccountKind::AgencyCents => "agency-cents",
             AccountKind::AgencyInPayout => "agency-in-payout",
             AccountKind::AgencyPaidOut => "agency-paid-out",
@@ -205,6 +210,7 @@ impl AccountKind {
             | AccountKind::SellerInPayout
             | AccountKind::SellerPaidOut
             | AccountKind::RedemptionCash
+            | AccountKind::AgencyCentsPending
             | AccountKind::AgencyCents
             | AccountKind::AgencyInPayout
             | AccountKind::AgencyPaidOut => Unit::Cents,
@@ -248,6 +254,7 @@ impl AccountKind {
             AccountKind::AgencyEarningsPending => (Agency, "diamonds_pending"),
             AccountKind::AgencyEarnings => (Agency, "diamonds_available"),
             AccountKind::AgencyClawback => (Agency, "diamonds_clawback_balance"),
+            AccountKind::AgencyCentsPending => (Agency, "cents_pending"),
             AccountKind::AgencyCents => (Agency, "cents_available"),
             AccountKind::AgencyInPayout => (Agency, "cents_in_payout"),
             AccountKind::AgencyPaidOut => (Agency, "cents_paid_out"),
@@ -267,6 +274,7 @@ impl AccountKind {
             AccountKind::EarningsPending => Some(AccountKind::Earnings),
             AccountKind::CommissionPending => Some(AccountKind::Commission),
             AccountKind::AgencyEarningsPending => Some(AccountKind::AgencyEarnings),
+            AccountKind::AgencyCentsPending => Some(AccountKind::AgencyCents),
             _ => None,
         }
     }
@@ -312,6 +320,7 @@ impl AccountKind {
             AgencyEarningsPending => WayOut::MovesTo(AgencyEarnings),
             AgencyEarnings => WayOut::MovesTo(AgencyDiamondsRedeemed),
             AgencyClawback => WayOut::PaidOffFrom(AgencyEarnings),
+            AgencyCentsPending => WayOut::MovesTo(AgencyCents),
             AgencyCents => WayOut::MovesTo(AgencyInPayout),
             AgencyInPayout => WayOut::Provider(AgencyPaidOut),
             CoinIssuer
@@ -548,7 +557,7 @@ pub enum TransferKind {
     RefundPaid,
     /// A dispute the platform won: what its chargeback took, given back.
     DisputeWon,
-    /// A settled gift's cut for the creator's agency.
+    /// The cut of a settled gift or a completed order's commission for the creator's agency.
     AgencyCut,
 }
 

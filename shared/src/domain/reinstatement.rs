@@ -322,6 +322,7 @@ mod tests {
 
     fn order(history: &[OrderStatus]) -> Order {
         Order {
+            agency_cut: None,
             order_id: "o1".into(),
             buyer_id: "b".into(),
             seller_id: "s".into(),

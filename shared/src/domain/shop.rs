@@ -8,6 +8,7 @@ use std::collections::{HashMap, HashSet};
 
 use time::{Duration, OffsetDateTime};
 
+use super::agencies::{Funding, Stint};
 use super::ledger::{AccountId, AccountKind, LedgerError, Transfer, TransferKind};
 use super::settlement::{round_up_to_hour, BPS};
 use crate::input::{bounded_str, in_range, InvalidInput};
@@ -238,7 +239,55 @@ pub struct Order {
     /// Its units (stock, the buyer's limits) went back when a dispute reversed it, and a won
     /// dispute brought it back without them: a later refund or cancellation returns none again.
     pub units_released: bool,
+    /// What the creator's agency took of the commission, as completion booked it.
+    pub agency_cut: Option<AgencyCut>,
     pub version: u64,
+}
+
+/// An agency's cut of an order's commission (`domain::agencies`): `share_bps` of the commission,
+/// out of the creator's commission or the platform's fee.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgencyCut {
+    pub agency_id: String,
+    pub cents: u64,
+    pub funded_by: Funding,
+}
+
+/// The cut the creator's agency of the sale's time (`stint`) takes of `split`'s commission;
+/// funded by the platform, at most the fee.
+pub fn agency_cut(split: &OrderSplit, stint: Option<&Stint>) -> Option<AgencyCut> {
+    let stint = stint?;
+    let cut = u64::try_from(
+        u128::from(split.commission) * u128::from(stint.share_bps.min(BPS)) / u128::from(BPS),
+    )
+    .expect("a share of a u64 fits a u64");
+    let cents = match stint.funded_by {
+        Funding::Creator => cut,
+        Funding::Platform => cut.min(split.fee),
+    };
+    (cents > 0).then(|| AgencyCut {
+        agency_id: stint.agency_id.clone(),
+        cents,
+        funded_by: stint.funded_by,
+    })
+}
+
+impl OrderSplit {
+    /// The split once `cut` is taken out of whichever part funds it: `commission` is what the
+    /// creator keeps, `fee` what the platform does.
+    pub fn after(&self, cut: Option<&AgencyCut>) -> OrderSplit {
+        match cut {
+            Some(c) if c.funded_by == Funding::Creator => OrderSplit {
+                commission: self.commission - c.cents,
+                ..*self
+            },
+            Some(c) => OrderSplit {
+                fee: self.fee - c.cents,
+                ..*self
+            },
+            None => *self,
+        }
+    }
 }
 
 impl Order {
@@ -428,22 +477,38 @@ pub fn commission_clawback(
     delivered_at: OffsetDateTime,
     now: OffsetDateTime,
     policy: &ShopPolicy,
-) -> Option<(u64, OffsetDateTime)> {
-    let commission = split_order(order, policy.platform_fee_bps).commission;
-    if order.affiliate_id.is_none() || commission == 0 {
+) -> Option<CommissionClawback> {
+    let split = split_order(order, policy.platform_fee_bps);
+    let creator = split.after(order.agency_cut.as_ref()).commission;
+    let agency = order.agency_cut.as_ref().map_or(0, |c| c.cents);
+    if order.affiliate_id.is_none() || creator + agency == 0 {
         return None;
     }
-    commission_release(delivered_at, now, policy).map(|at| (commission, at))
+    commission_release(delivered_at, now, policy).map(|release| CommissionClawback {
+        creator,
+        agency,
+        release,
+    })
+}
+
+/// What a refund after completion takes back of a commission still inside its hold: the
+/// creator's part and their agency's, both from that hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CommissionClawback {
+    pub creator: u64,
+    pub agency: u64,
+    pub release: OffsetDateTime,
 }
 
 /// The transfers that complete an order: the seller's proceeds (first paying off what they owe
-/// for refunds after completion, `seller_debt`) and the creator's commission. The fee stays on
-/// the order's account.
+/// for refunds after completion, `seller_debt`), the creator's commission and their agency's
+/// `cut` of it. The fee (less a cut the platform funds) stays on the order's account.
 pub fn completion_transfers(
     order: &Order,
     split: &OrderSplit,
     seller_debt: u64,
     commission_pending: bool,
+    cut: Option<&AgencyCut>,
 ) -> Result<Vec<Transfer>, LedgerError> {
     let from = order.account();
     let recovery = split.proceeds.min(seller_debt);
@@ -468,18 +533,32 @@ pub fn completion_transfers(
             &order.order_id,
         )?);
     }
-    if let (Some(creator), true) = (&order.affiliate_id, split.commission > 0) {
-        let kind = if commission_pending {
-            AccountKind::CommissionPending
-        } else {
-            AccountKind::Commission
-        };
+    let (creator_kind, agency_kind) = if commission_pending {
+        (
+            AccountKind::CommissionPending,
+            AccountKind::AgencyCentsPending,
+        )
+    } else {
+        (AccountKind::Commission, AccountKind::AgencyCents)
+    };
+    let commission = split.after(cut).commission;
+    if let (Some(creator), true) = (&order.affiliate_id, commission > 0) {
         transfers.push(Transfer::new(
             format!("commission:{}", order.order_id),
-            from,
-            AccountId::new(kind, creator),
-            split.commission,
+            from.clone(),
+            AccountId::new(creator_kind, creator),
+            commission,
             TransferKind::AffiliateCommission,
+            &order.order_id,
+        )?);
+    }
+    if let (Some(cut), Some(_)) = (cut, &order.affiliate_id) {
+        transfers.push(Transfer::new(
+            format!("agency:{}", order.order_id),
+            from,
+            AccountId::new(agency_kind, &cut.agency_id),
+            cut.cents,
+            TransferKind::AgencyCut,
             &order.order_id,
         )?);
     }
@@ -496,13 +575,13 @@ pub enum Repayer<'a> {
 }
 
 /// The reversal of a whole order: its money back to the buyer (or to the provider that repaid
-/// them), from where `booking` says. After completion, `commission_clawback` cents (the
-/// creator's commission, while its hold has not ended) come back from the creator's pending
-/// commission, and the rest from the seller.
+/// them), from where `booking` says. After completion, a `clawback` (the creator's commission
+/// and their agency's cut, while their hold has not ended) comes back from their pending
+/// commissions, and the rest from the seller.
 pub fn refund_transfers(
     order: &Order,
     booking: RefundBooking,
-    commission_clawback: u64,
+    clawback: Option<&CommissionClawback>,
     repayer: Repayer<'_>,
 ) -> Result<Vec<Transfer>, LedgerError> {
     // A chargeback's reversal is named by its event too: an order a won dispute reinstated can
@@ -529,24 +608,34 @@ pub fn refund_transfers(
             TransferKind::OrderRefund,
         )?]),
         (RefundBooking::AgainstSeller, affiliate) => {
-            let clawback = match affiliate {
-                Some(_) => commission_clawback.min(order.total_cents),
-                None => 0,
-            };
+            let clawback = clawback.filter(|_| affiliate.is_some());
+            let creator = clawback.map_or(0, |c| c.creator).min(order.total_cents);
+            let agency = clawback
+                .zip(order.agency_cut.as_ref())
+                .map_or(0, |(c, _)| c.agency)
+                .min(order.total_cents - creator);
             let mut transfers = Vec::new();
-            if let (Some(creator), true) = (affiliate, clawback > 0) {
+            if let (Some(creator_id), true) = (affiliate, creator > 0) {
                 transfers.push(refund(
                     "clawback",
-                    AccountId::new(AccountKind::CommissionPending, creator),
-                    clawback,
+                    AccountId::new(AccountKind::CommissionPending, creator_id),
+                    creator,
                     TransferKind::CommissionClawback,
                 )?);
             }
-            if order.total_cents > clawback {
+            if let (Some(cut), true) = (&order.agency_cut, agency > 0) {
+                transfers.push(refund(
+                    "agency-clawback",
+                    AccountId::new(AccountKind::AgencyCentsPending, &cut.agency_id),
+                    agency,
+                    TransferKind::CommissionClawback,
+                )?);
+            }
+            if order.total_cents > creator + agency {
                 transfers.push(refund(
                     "refund",
                     AccountId::new(AccountKind::SellerClawback, &order.seller_id),
-                    order.total_cents - clawback,
+                    order.total_cents - creator - agency,
                     TransferKind::OrderRefund,
                 )?);
             }
@@ -651,6 +740,7 @@ mod tests {
     fn order(lines: Vec<OrderLine>, affiliate: Option<&str>) -> Order {
         let total_cents = lines.iter().map(OrderLine::total_cents).sum();
         Order {
+            agency_cut: None,
             order_id: "o".into(),
             buyer_id: "b".into(),
             seller_id: "s".into(),
@@ -746,14 +836,92 @@ mod tests {
         assert_eq!(split_order(&unaffiliated, 600).commission, 0);
     }
 
+    fn held(creator: u64) -> CommissionClawback {
+        CommissionClawback {
+            creator,
+            agency: 0,
+            release: time::macros::datetime!(2026-12-01 00:00 UTC),
+        }
+    }
+
+    #[test]
+    fn an_agency_cut_of_a_commission_comes_out_of_whoever_funds_it_and_is_clawed_back_with_it() {
+        let mut o = order(vec![priced(1, 10_001, 1_500)], Some("c"));
+        let s = split_order(&o, 600);
+        assert_eq!((s.fee, s.commission, s.proceeds), (600, 1_500, 7_901));
+        let stint = |funded_by| Stint {
+            agency_id: "ag".into(),
+            share_bps: 3_333,
+            funded_by,
+            since: String::new(),
+            until: None,
+        };
+        // 33.33 % of 1,500 is 499.95: 499.
+        let by_creator = agency_cut(&s, Some(&stint(Funding::Creator))).unwrap();
+        assert_eq!(by_creator.cents, 499);
+        let after = s.after(Some(&by_creator));
+        assert_eq!((after.fee, after.commission), (600, 1_001));
+        let by_platform = agency_cut(&s, Some(&stint(Funding::Platform))).unwrap();
+        let after = s.after(Some(&by_platform));
+        assert_eq!((after.fee, after.commission), (101, 1_500));
+        assert_eq!(agency_cut(&s, None), None);
+        let credits = |t: &[Transfer]| -> Vec<(String, u64)> {
+            t.iter().map(|t| (t.credit.to_string(), t.amount)).collect()
+        };
+        let t = completion_transfers(&o, &s, 0, true, Some(&by_creator)).unwrap();
+        assert_eq!(
+            credits(&t),
+            vec![
+                ("seller:s".into(), 7_901),
+                ("commission-pending:c".into(), 1_001),
+                ("agency-cents-pending:ag".into(), 499),
+            ]
+        );
+        // What stays on the order is the fee: the parts add up to the total.
+        let moved: u64 = t.iter().map(|t| t.amount).sum();
+        assert_eq!(moved + after_fee(&s, &by_creator), o.total_cents);
+        o.agency_cut = Some(by_creator);
+        // An hour before the commission's hold ends.
+        let now = time::macros::datetime!(2026-12-01 00:00 UTC);
+        let policy = ShopPolicy::default();
+        let delivered = now - policy.commission_hold + time::Duration::hours(1);
+        let back = commission_clawback(&o, delivered, now, &policy).unwrap();
+        assert_eq!((back.creator, back.agency), (1_001, 499));
+        let t = refund_transfers(
+            &o,
+            RefundBooking::AgainstSeller,
+            Some(&back),
+            Repayer::Platform,
+        )
+        .unwrap();
+        let debits: Vec<_> = t.iter().map(|t| (t.debit.to_string(), t.amount)).collect();
+        assert_eq!(
+            debits,
+            vec![
+                ("commission-pending:c".into(), 1_001),
+                ("agency-cents-pending:ag".into(), 499),
+                ("seller-clawback:s".into(), 10_001 - 1_500),
+            ]
+        );
+    }
+
+    fn after_fee(s: &OrderSplit, cut: &AgencyCut) -> u64 {
+        s.after(Some(cut)).fee
+    }
+
     #[test]
     fn a_refund_after_completion_takes_the_held_commission_back_from_the_creator() {
         let o = order(vec![priced(1, 10_000, 1_000)], Some("c"));
         let debits = |t: Vec<Transfer>| -> Vec<(String, u64)> {
             t.iter().map(|t| (t.debit.to_string(), t.amount)).collect()
         };
-        let t =
-            refund_transfers(&o, RefundBooking::AgainstSeller, 1_000, Repayer::Platform).unwrap();
+        let t = refund_transfers(
+            &o,
+            RefundBooking::AgainstSeller,
+            Some(&held(1_000)),
+            Repayer::Platform,
+        )
+        .unwrap();
         assert!(t.iter().all(|t| t.credit.to_string() == "refund-owed:b"));
         assert_eq!(
             debits(t),
@@ -763,17 +931,27 @@ mod tests {
             ]
         );
         let final_commission =
-            refund_transfers(&o, RefundBooking::AgainstSeller, 0, Repayer::Platform).unwrap();
+            refund_transfers(&o, RefundBooking::AgainstSeller, None, Repayer::Platform).unwrap();
         assert_eq!(
             debits(final_commission),
             vec![("seller-clawback:s".into(), 10_000)]
         );
-        let before =
-            refund_transfers(&o, RefundBooking::FromOrder, 1_000, Repayer::Platform).unwrap();
+        let before = refund_transfers(
+            &o,
+            RefundBooking::FromOrder,
+            Some(&held(1_000)),
+            Repayer::Platform,
+        )
+        .unwrap();
         assert_eq!(debits(before), vec![(o.account().to_string(), 10_000)]);
         // A chargeback: the provider repaid the buyer, so the money goes to it, not owed.
-        let disputed =
-            refund_transfers(&o, RefundBooking::AgainstSeller, 0, Repayer::Provider("ev")).unwrap();
+        let disputed = refund_transfers(
+            &o,
+            RefundBooking::AgainstSeller,
+            None,
+            Repayer::Provider("ev"),
+        )
+        .unwrap();
         assert_eq!(disputed[0].credit.to_string(), "provider:ev");
     }
 
@@ -781,7 +959,7 @@ mod tests {
     fn completion_pays_off_seller_debt_first() {
         let o = order(vec![priced(1, 10_000, 1_000)], Some("c"));
         let s = split_order(&o, 600);
-        let t = completion_transfers(&o, &s, 3_000, true).unwrap();
+        let t = completion_transfers(&o, &s, 3_000, true, None).unwrap();
         let amounts: Vec<_> = t.iter().map(|t| (t.credit.to_string(), t.amount)).collect();
         assert_eq!(
             amounts,
@@ -791,7 +969,7 @@ mod tests {
                 ("commission-pending:c".into(), 1_000),
             ]
         );
-        let all_debt = completion_transfers(&o, &s, 1_000_000, false).unwrap();
+        let all_debt = completion_transfers(&o, &s, 1_000_000, false, None).unwrap();
         assert_eq!(all_debt.len(), 2);
         assert_eq!(all_debt[0].amount, 8_400);
         assert_eq!(all_debt[1].credit.to_string(), "commission:c");

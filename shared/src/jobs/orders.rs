@@ -10,7 +10,8 @@ use std::collections::HashMap;
 
 use crate::domain::ledger::{AccountId, AccountKind, LedgerError};
 use crate::domain::shop::{
-    commission_release, completion_due, completion_transfers, split_order, Order, OrderStatus,
+    agency_cut, commission_release, completion_due, completion_transfers, split_order, Order,
+    OrderStatus,
 };
 use crate::domain::time::{rfc3339, sortable};
 use crate::store::holds::hold_edit;
@@ -109,18 +110,29 @@ pub async fn complete(app: &App, order_id: &str) -> Result<Outcome, OrderJobErro
         let debt = balance.min(0).unsigned_abs();
 
         let split = split_order(&order, policy.platform_fee_bps);
+        let cut = match (&order.affiliate_id, order.at(OrderStatus::Paid)) {
+            (Some(creator), Some(paid_at)) => {
+                let attachments = app.store.attachments(creator).await?;
+                agency_cut(&split, attachments.at(paid_at))
+            }
+            _ => None,
+        };
         let release = commission_release(delivered, now, &policy);
-        let transfers = completion_transfers(&order, &split, debt, release.is_some())?;
+        let transfers =
+            completion_transfers(&order, &split, debt, release.is_some(), cut.as_ref())?;
         let mut other_edits = HashMap::new();
         if debt > 0 {
             // Pinned, so two completions cannot both pay off the same debt.
             other_edits.insert(clawback, AccountEdit::pinned(version));
         }
-        if let (Some(release), Some(creator)) = (release, &order.affiliate_id) {
-            if split.commission > 0 {
-                let pending = AccountId::new(AccountKind::CommissionPending, creator);
-                let edit = hold_edit(&pending, &sortable(release), split.commission);
-                other_edits.insert(pending, edit);
+        // Each commission landing pending is held until the commission's hold ends.
+        if let Some(release) = release {
+            for t in transfers
+                .iter()
+                .filter(|t| t.credit.kind.released_to().is_some())
+            {
+                let edit = hold_edit(&t.credit, &sortable(release), t.amount);
+                other_edits.insert(t.credit.clone(), edit);
             }
         }
         let mut tx = Tx::new();
@@ -130,6 +142,7 @@ pub async fn complete(app: &App, order_id: &str) -> Result<Outcome, OrderJobErro
                 to: Some(OrderStatus::Completed),
                 transfers: &transfers,
                 sweep: SweepAfter::Done,
+                agency_cut: cut.as_ref(),
                 other_edits,
                 ..OrderChange::new(&order, &at)
             },

@@ -19,12 +19,18 @@ use super::attrs::{get_n, get_s, key, n, opt_n, opt_s, s, Item};
 use super::ledger::{account_pk, ACCOUNT_SK};
 use super::ledger::{AccountEdit, LedgerWrite, TransferRecords};
 use super::products::Units;
+use super::settlement::AGENCY_ID;
 use super::sweep::{order_sweep_shard, Due, SWEEP_AT, SWEEP_SHARD};
 use super::transaction::{Role, Tx, TxError};
 use super::{Store, StoreError};
-use crate::domain::ledger::{AccountId, LedgerError, Transfer};
+use crate::domain::agencies::Funding;
+use crate::domain::ledger::{AccountId, AccountKind, LedgerError, Transfer};
 use crate::domain::refunds::Refund;
-use crate::domain::shop::{Order, OrderLine, OrderStatus};
+use crate::domain::shop::{AgencyCut, Order, OrderLine, OrderStatus};
+
+/// On a completed order whose creator's agency took a cut: the cut, and whose share funded it.
+const AGENCY_CENTS: &str = "agency_cents";
+const AGENCY_FUNDED_BY: &str = "agency_funded_by";
 
 /// The attribute that lists a paid, open order under its seller (the `open_orders` index).
 const OPEN_SELLER: &str = "open_seller";
@@ -68,6 +74,9 @@ pub struct OrderChange<'a> {
     pub paid_by: Option<&'a str>,
     /// A refund this change starts (written in the same transaction), shown on the order.
     pub refund: Option<&'a Refund>,
+    /// The agency's cut a completion books: kept on the order, and on the creator's
+    /// statement entry.
+    pub agency_cut: Option<&'a AgencyCut>,
     pub other_edits: HashMap<AccountId, AccountEdit>,
 }
 
@@ -84,6 +93,7 @@ impl<'a> OrderChange<'a> {
             owed_back_cents: 0,
             paid_by: None,
             refund: None,
+            agency_cut: None,
             other_edits: HashMap::new(),
         }
     }
@@ -268,6 +278,22 @@ impl Store {
             edit.set
                 .push(("refund_created_at".into(), s(&refund.created_at)));
         }
+        let mut entry_notes = HashMap::new();
+        if let (Some(cut), Some(creator)) = (change.agency_cut, &change.order.affiliate_id) {
+            edit.set.extend([
+                (AGENCY_ID.into(), s(&cut.agency_id)),
+                (AGENCY_CENTS.into(), n(cut.cents)),
+                (AGENCY_FUNDED_BY.into(), s(cut.funded_by.as_str())),
+            ]);
+            let notes = Item::from([
+                (AGENCY_ID.to_owned(), s(&cut.agency_id)),
+                ("agency_cut".to_owned(), n(cut.cents)),
+            ]);
+            // The creator's entry is on whichever commission account the commission landed.
+            for kind in [AccountKind::CommissionPending, AccountKind::Commission] {
+                entry_notes.insert(AccountId::new(kind, creator), notes.clone());
+            }
+        }
         let mut edits = change.other_edits;
         edits.insert(change.order.account(), edit);
         self.add_ledger_write(
@@ -277,6 +303,7 @@ impl Store {
                 at: change.at,
                 edits,
                 records: TransferRecords::Items,
+                entry_notes,
                 ..Default::default()
             },
         )
@@ -390,6 +417,21 @@ pub fn order_from_item(item: &Item) -> Result<Order, StoreError> {
         payment_event_id: opt_s(item, "payment_event_id"),
         refund: opt_s(item, "refund_id").zip(opt_s(item, "refund_created_at")),
         units_released: item.contains_key(UNITS_RELEASED),
+        agency_cut: agency_cut_from(item)?,
         version: get_n(item, "version")?,
     })
+}
+
+/// The agency's cut a completion booked on the order, if any.
+fn agency_cut_from(item: &Item) -> Result<Option<AgencyCut>, StoreError> {
+    let Some(agency_id) = opt_s(item, AGENCY_ID) else {
+        return Ok(None);
+    };
+    let funded_by = get_s(item, AGENCY_FUNDED_BY)?;
+    Ok(Some(AgencyCut {
+        agency_id,
+        cents: get_n(item, AGENCY_CENTS)?,
+        funded_by: Funding::parse(funded_by)
+            .ok_or_else(|| StoreError::Corrupt(format!("agency funding {funded_by}")))?,
+    }))
 }
