@@ -51,6 +51,27 @@ pub struct CapacityLog {
     pub reads: Vec<ReadCall>,
 }
 
+impl ItemWrite {
+    /// What kind of item this is, for counting writes: `idempotency` for the idempotency
+    /// table's records, `ACCT#<account kind>` and `BOARD#<board kind>`, else the key's head
+    /// (`XFER`, `STMT`, `STREAM`, ...).
+    pub fn kind(&self, idempotency_table: &str) -> String {
+        item_kind(self.table == idempotency_table, &self.pk)
+    }
+}
+
+/// The kind of the item with key `pk` (see [`ItemWrite::kind`]).
+pub fn item_kind(idempotency_table: bool, pk: &str) -> String {
+    if idempotency_table {
+        return "idempotency".into();
+    }
+    let (head, rest) = pk.split_once('#').unwrap_or((pk, ""));
+    match head {
+        "ACCT" | "BOARD" => format!("{head}#{}", rest.split([':', '#']).next().unwrap_or("")),
+        _ => head.to_owned(),
+    }
+}
+
 pub fn key_of(table: &str, key: &Item, transactional: bool, condition_check: bool) -> ItemWrite {
     let s = |name: &str| {
         key.get(name)

@@ -75,7 +75,9 @@ fn write_units(
             .unwrap_or(1024);
         let units = size.div_ceil(1024).max(1) * if *transactional { 2 } else { 1 };
         table_units += units;
-        *by_kind.entry(kind(table == idempotency, pk)).or_default() += units;
+        *by_kind
+            .entry(livepay_tests::capacity::item_kind(table == idempotency, pk))
+            .or_default() += units;
         if pk.starts_with("ACCT#gift:") {
             let first = seen.insert((pk.clone(), sk.clone()));
             index_units += size.div_ceil(1024).max(1) + usize::from(first);
@@ -91,16 +93,6 @@ fn write_units(
 
 /// An item's kind for the breakdown: `idempotency`, or the partition key's prefix (with the
 /// account or board kind: `ACCT#wallet`, `BOARD#week`).
-fn kind(idempotency_table: bool, pk: &str) -> String {
-    if idempotency_table {
-        return "idempotency".into();
-    }
-    let (head, rest) = pk.split_once('#').unwrap_or((pk, ""));
-    match head {
-        "ACCT" | "BOARD" => format!("{head}#{}", rest.split([':', '#']).next().unwrap_or("")),
-        _ => head.to_owned(),
-    }
-}
 
 #[tokio::test]
 async fn a_gift_costs_what_its_measured_calls_and_items_cost() {

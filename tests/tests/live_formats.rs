@@ -505,45 +505,52 @@ async fn add_guest_req_as(env: &TestEnv, stream: &str, host: &str, guest: &str) 
 fn writes_by_kind(env: &TestEnv) -> BTreeMap<String, usize> {
     let mut kinds = BTreeMap::new();
     for w in env.calls.take_capacity().writes {
-        let (head, rest) = w.pk.split_once('#').unwrap_or((&w.pk, ""));
-        let kind = match head {
-            _ if w.table == env.env["IDEMPOTENCY_TABLE"] => "idempotency".to_owned(),
-            "ACCT" | "BOARD" => format!("{head}#{}", rest.split([':', '#']).next().unwrap_or("")),
-            _ => head.to_owned(),
-        };
-        *kinds.entry(kind).or_default() += 1;
+        *kinds
+            .entry(w.kind(&env.env["IDEMPOTENCY_TABLE"]))
+            .or_default() += 1;
     }
     kinds
 }
 
 #[tokio::test]
-async fn a_gift_to_a_guest_in_a_match_writes_what_a_gift_to_a_host_writes() {
+async fn a_gift_to_a_guest_in_a_match_or_an_agency_creator_writes_what_a_gift_to_a_host_writes() {
     const GIFTS: usize = 98;
     let env = TestEnv::new().await;
-    let (plain, room) = (
+    let (plain, room, guilded) = (
         env.open_stream("plain-host").await,
         env.open_stream(HOST).await,
+        env.open_stream("agency-host").await,
     );
+    let agency = env.create_agency("writes-guild").await;
+    let attached = env.attach("agency-host", &agency, 2_000, "platform").await;
+    assert_eq!(attached.status, 200, "{attached:?}");
     let opponent = env.open_stream("opponent-host").await;
     assert_eq!(add_guest(&env, &room, "guest").await.status, 201);
     let invited = call_as(&env, HOST, invite_req(&room, &opponent), "invite").await;
     let match_id = invited.body["match_id"].as_str().unwrap().to_owned();
     let accepted = call_as(&env, "opponent-host", accept_req(&match_id), "accept").await;
     assert_eq!(accepted.status, 200, "{accepted:?}");
-    // Past the countdown: the gifts below score.
-    env.set_now(
+    // Doughnuts (30 coins): each earns 15 diamonds, of which the agency takes 3.
+    // Past the countdown (and the attachment's lead): the gifts below score, and give a cut.
+    let at = |v: &serde_json::Value| {
         time::OffsetDateTime::parse(
-            accepted.body["starts_at"].as_str().unwrap(),
+            v.as_str().unwrap(),
             &time::format_description::well_known::Rfc3339,
         )
-        .unwrap(),
-    );
+        .unwrap()
+    };
+    env.set_now(at(&accepted.body["starts_at"]).max(at(&attached.body["since"])));
     let viewers: Vec<String> = (0..GIFTS).map(|i| format!("w-viewer-{i:02}")).collect();
-    env.fund_all(&viewers, 100).await;
+    env.fund_all(&viewers, 400).await;
     // Warm: each sender's wallet and each stream read once, as in a warm container.
+    let recipients = [
+        (&plain, "plain-host"),
+        (&room, "guest"),
+        (&guilded, "agency-host"),
+    ];
     for (i, v) in viewers.iter().enumerate() {
-        for (stream, to) in [(&plain, "plain-host"), (&room, "guest")] {
-            let body = json!({"gift_id": "rose", "count": 1, "recipient_id": to});
+        for (stream, to) in recipients {
+            let body = json!({"gift_id": "doughnut", "count": 1, "recipient_id": to});
             let a = env
                 .gift(Identity::adult(v), stream, &format!("warm-{to}-{i}"), body)
                 .await;
@@ -554,10 +561,10 @@ async fn a_gift_to_a_guest_in_a_match_writes_what_a_gift_to_a_host_writes() {
 
     let mut report = Vec::new();
     let mut per_gift = Vec::new();
-    for (stream, to) in [(&plain, "plain-host"), (&room, "guest")] {
+    for (stream, to) in recipients {
         writes_by_kind(&env);
         for (i, v) in viewers.iter().enumerate() {
-            let body = json!({"gift_id": "rose", "count": 1, "recipient_id": to});
+            let body = json!({"gift_id": "doughnut", "count": 1, "recipient_id": to});
             let a = env
                 .gift(Identity::adult(v), stream, &format!("{to}-{i}"), body)
                 .await;
@@ -572,12 +579,21 @@ async fn a_gift_to_a_guest_in_a_match_writes_what_a_gift_to_a_host_writes() {
         per_gift.push((sent, settled));
     }
     println!(
-        "writes per {GIFTS} gifts, host of a plain stream vs guest of a room in a match:\n{}",
+        "writes per {GIFTS} gifts, host of a plain stream vs guest of a room in a match vs a \
+         creator with an agency:\n{}",
         report.join("\n")
     );
-    let (host, guest) = (&per_gift[0], &per_gift[1]);
+    let (host, guest, guilded) = (&per_gift[0], &per_gift[1], &per_gift[2]);
     // send-gift: the same items per gift, and none shared (no stream, match or board item).
     assert_eq!(host.0, guest.0);
+    assert_eq!(host.0, guilded.0);
+    // Settlement with an agency: the same per-gift items; the agency's account and statement
+    // entry once per transaction of up to 96 gifts, as the creator's own.
+    assert_eq!(host.1["ACCT#gift"], guilded.1["ACCT#gift"]);
+    let chunks = GIFTS.div_ceil(96);
+    assert_eq!(guilded.1["ACCT#agency-earnings"], chunks);
+    assert_eq!(guilded.1["ACCT#earnings"], chunks);
+    assert_eq!(guilded.1["STMT"], 2 * chunks);
     assert!(guest
         .0
         .keys()
