@@ -438,7 +438,7 @@ impl TestEnv {
         a.body["agency_id"].as_str().unwrap().to_owned()
     }
 
-    /// An admin attaches `creator` to `agency` (from 10 s after this instance's time).
+    /// An admin attaches `creator` to `agency` (from 30 s after this instance's time).
     pub async fn attach(&self, creator: &str, agency: &str, bps: u64, funded_by: &str) -> Answer {
         self.call(
             Func::CreatorsApi,
@@ -449,7 +449,7 @@ impl TestEnv {
         .await
     }
 
-    /// An admin detaches `creator` from their agency (from 10 s after this instance's time).
+    /// An admin detaches `creator` from their agency (from 30 s after this instance's time).
     pub async fn detach(&self, creator: &str) -> Answer {
         self.call(
             Func::CreatorsApi,

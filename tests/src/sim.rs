@@ -620,7 +620,7 @@ impl<'e> Sim<'e> {
     }
 
     /// An admin attaches a creator to an agency (another share, the other funding, another
-    /// agency), or detaches them; either applies 10 s later.
+    /// agency), or detaches them; either applies 30 s later.
     async fn change_agency(&mut self) {
         let creator = *CREATORS.choose(&mut self.rng).unwrap();
         let req = if self.rng.random_bool(0.3) {

@@ -91,9 +91,6 @@ fn write_units(
         "rru": log.reads.iter().fold(0.0, |sum, r| sum + r.units()), "read_calls": log.reads.len()})
 }
 
-/// An item's kind for the breakdown: `idempotency`, or the partition key's prefix (with the
-/// account or board kind: `ACCT#wallet`, `BOARD#week`).
-
 #[tokio::test]
 async fn a_gift_costs_what_its_measured_calls_and_items_cost() {
     let gifts: usize = std::env::var("LIVEPAY_COST_GIFTS")

@@ -8,7 +8,9 @@ use time::OffsetDateTime;
 use super::admin::MAX_ID_BYTES;
 use super::payouts::{balances, list_for, payee, request_payout_for, statement_for, Balances};
 use super::MAX_PINNED_ATTEMPTS;
-use crate::domain::agencies::{Agency, AgencyError, Attachments, Funding, CHANGE_LEAD_SECONDS};
+use crate::domain::agencies::{
+    Agency, AgencyError, Attachments, Funding, CHANGE_COMMIT_MARGIN_SECONDS,
+};
 use crate::domain::payouts::PayeeKind;
 use crate::domain::time::{rfc3339, seconds, sortable};
 use crate::http::idempotency::Idempotency;
@@ -103,8 +105,8 @@ struct AttachBody {
     /// Whose share the cut comes out of: `platform` or `creator`.
     #[schema(pattern = "^(platform|creator)$")]
     funded_by: String,
-    /// When the attachment applies (RFC 3339): at least 10 s from now and not before the
-    /// creator's last change; 10 s from now if absent. Earnings stamped from then on give the
+    /// When the attachment applies (RFC 3339): at least 30 s from now and not before the
+    /// creator's last change; 30 s from now if absent. Earnings stamped from then on give the
     /// agency its cut; an open attachment to another agency ends there.
     #[serde(default)]
     #[schema(format = DateTime)]
@@ -158,8 +160,9 @@ pub async fn attach(app: &App, req: ApiRequest) -> Result<ApiResponse, ApiError>
     .await
 }
 
-/// `DELETE /v1/admin/creators/{creator_id}/agency`: `200`; earnings stamped from `until` (10 s
-/// from now) on give no cut, earlier ones still do however late they settle.
+/// `DELETE /v1/admin/creators/{creator_id}/agency`: `200`; earnings stamped from `until` (30 s
+/// from now) on give no cut, earlier ones still do however late they settle. An attachment that
+/// has not begun by then is cancelled (`until` is its `since`).
 #[utoipa::path(delete, path = "/v1/admin/creators/{creator_id}/agency", tag = "admin",
     security(("jwt" = [])),
     params(("creator_id" = String, Path, min_length = 1, max_length = 255, pattern = "\\S")),
@@ -175,8 +178,7 @@ pub async fn detach(app: &App, req: ApiRequest) -> Result<ApiResponse, ApiError>
     let idem = Idempotency::from_request(&req, &caller)?;
     let creator_id = creator_id(&req)?;
     change(app, &idem, &caller.user_id, creator_id, |a, now| {
-        let until = a.effective(now, None)?;
-        a.detach(until).cloned()
+        a.detach(now).cloned()
     })
     .await
 }
@@ -195,7 +197,8 @@ fn parse_time(at: &str) -> Result<OffsetDateTime, InvalidInput> {
 
 /// Commits `decide`'s change of a creator's stints over the version read, again on what is
 /// there if another admin changed them meanwhile; gives up rather than commit once the change's
-/// time is less than half the lead away (see `domain::agencies`), so no settler misses it.
+/// time is less than `CHANGE_COMMIT_MARGIN_SECONDS` away (see `domain::agencies`), so no settler
+/// misses it.
 async fn change(
     app: &App,
     idem: &Idempotency,
@@ -229,7 +232,7 @@ async fn change(
         app.store
             .add_attachments(&mut tx, creator_id, &attachments, admin_id, &rfc3339(now));
         let now = app.clock.now();
-        if sortable(now + seconds(CHANGE_LEAD_SECONDS / 2)).as_str() > effective {
+        if sortable(now + seconds(CHANGE_COMMIT_MARGIN_SECONDS)).as_str() > effective {
             return Err(ApiError::Busy(format!(
                 "the agency change of {creator_id} took too long"
             )));

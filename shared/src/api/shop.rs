@@ -689,18 +689,18 @@ pub(crate) fn add_order_reversal(
     let transfers = refund_transfers(order, booking, clawback.as_ref(), repayer)?;
     let mut other_edits = HashMap::new();
     // Each pending commission a clawback takes from keeps what its hold still holds.
-    for t in transfers
+    let clawed: Vec<&Transfer> = transfers
         .iter()
         .filter(|t| t.kind == TransferKind::CommissionClawback)
-    {
-        let release = clawback
-            .expect("a commission clawback was asked for")
-            .release;
-        other_edits.insert(
-            t.debit.clone(),
-            hold_clawback_edit(&sortable(release), t.amount),
-        );
+        .collect();
+    if let Some(c) = &clawback {
+        for t in &clawed {
+            let edit = hold_clawback_edit(&sortable(c.release), t.amount);
+            other_edits.insert(t.debit.clone(), edit);
+        }
     }
+    // A platform-funded cut taken back is the order's fee again.
+    let agency_cut_returned = clawed.iter().any(|t| t.credit == order.account());
     app.store.add_order_change(
         tx,
         OrderChange {
@@ -709,6 +709,7 @@ pub(crate) fn add_order_reversal(
             sweep: SweepAfter::Done,
             refund_reason: Some(reason),
             refund,
+            agency_cut_returned,
             other_edits,
             ..OrderChange::new(order, at)
         },

@@ -15,7 +15,10 @@ use super::time::{seconds, sortable};
 /// The largest share an agency may take of an earning (API.md), in basis points.
 pub const MAX_SHARE_BPS: u64 = 5_000;
 /// From a change to the moment it applies; see the module's comment.
-pub const CHANGE_LEAD_SECONDS: u64 = 10;
+pub const CHANGE_LEAD_SECONDS: u64 = 30;
+/// A change not committed this long before it applies is given up: four times a commit's
+/// contention budget (`store::transaction::CONTENTION_BUDGET`).
+pub const CHANGE_COMMIT_MARGIN_SECONDS: u64 = 20;
 
 /// Whose share an agency's cut comes out of.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -148,14 +151,16 @@ impl Attachments {
         Ok(self.stints.last().expect("just pushed"))
     }
 
-    /// Ends the open stint at `until`: earnings stamped from then on have no agency.
-    pub fn detach(&mut self, until: String) -> Result<&Stint, AgencyError> {
+    /// Ends the open stint, asked for `now`: the lead from now on, earnings have no agency. An
+    /// attachment that has not begun by then ends where it begins (it is cancelled).
+    pub fn detach(&mut self, now: OffsetDateTime) -> Result<&Stint, AgencyError> {
+        let earliest = sortable(now + seconds(CHANGE_LEAD_SECONDS));
         let open = self
             .stints
             .last_mut()
             .filter(|s| s.until.is_none())
             .ok_or(AgencyError::NotAttached)?;
-        open.until = Some(until);
+        open.until = Some(earliest.max(open.since.clone()));
         Ok(open)
     }
 }
@@ -174,19 +179,24 @@ mod tests {
         let mut a = Attachments::default();
         let now = datetime!(2026-12-01 10:00 UTC);
         let since = a.effective(now, None).unwrap();
-        assert_eq!(since, "2026-12-01T10:00:10Z");
+        assert_eq!(since, "2026-12-01T10:00:30Z");
         a.attach("ag_1", 2_000, Funding::Platform, since).unwrap();
-        assert_eq!(a.at("2026-12-01T10:00:09.999Z"), None);
-        assert_eq!(a.at("2026-12-01T10:00:10Z").unwrap().agency_id, "ag_1");
-        let until = a.effective(datetime!(2026-12-01 11:00 UTC), None).unwrap();
-        a.detach(until).unwrap();
+        assert_eq!(a.at("2026-12-01T10:00:29.999Z"), None);
+        assert_eq!(a.at("2026-12-01T10:00:30Z").unwrap().agency_id, "ag_1");
+        a.detach(datetime!(2026-12-01 11:00 UTC)).unwrap();
         assert_eq!(a.current(), None);
-        assert_eq!(a.at("2026-12-01T11:00:09.5Z").unwrap().share_bps, 2_000);
-        assert_eq!(a.at("2026-12-01T11:00:10Z"), None);
+        assert_eq!(a.at("2026-12-01T11:00:29.5Z").unwrap().share_bps, 2_000);
+        assert_eq!(a.at("2026-12-01T11:00:30Z"), None);
         assert_eq!(
-            a.detach("2026-12-01T12:00:00Z".into()),
+            a.detach(datetime!(2026-12-01 12:00 UTC)),
             Err(AgencyError::NotAttached)
         );
+        // A scheduled attachment detached before it begins never applies.
+        a.attach("ag_2", 100, Funding::Creator, "2026-12-02T00:00:00Z".into())
+            .unwrap();
+        let cancelled = a.detach(datetime!(2026-12-01 13:00 UTC)).unwrap();
+        assert_eq!(cancelled.until.as_deref(), Some("2026-12-02T00:00:00Z"));
+        assert_eq!(a.at("2026-12-02T00:00:00Z"), None);
     }
 
     #[test]

@@ -9,7 +9,7 @@ use super::ledger::{AccountId, AccountKind};
 use super::payouts::{PayeeKind, Payout, PayoutStatus};
 use super::refunds::{Refund, RefundStatus};
 use super::settlement::{split_with_agency, GiftToSettle, SettlementPolicy};
-use super::shop::{agency_cut, split_order, Order, OrderStatus, ShopPolicy};
+use super::shop::{agency_cut, split_order, AgencyCut, Order, OrderStatus, ShopPolicy};
 
 /// Everything the audit reads.
 #[derive(Debug, Clone, Default)]
@@ -191,7 +191,11 @@ pub fn violations(s: &LedgerSnapshot, policies: &Policies<'_>, moment: Moment) -
             let split = split_order(order, policies.shop.platform_fee_bps);
             let stint = s.attachments.get(creator).and_then(|a| a.at(paid_at));
             let due = agency_cut(&split, stint);
-            if order.agency_cut != due {
+            let booked = order.agency_cut.clone().map(|c| AgencyCut {
+                returned: false,
+                ..c
+            });
+            if booked != due {
                 found.push(format!(
                     "order {}: its agency cut is {:?}, its creator's stints say {due:?}",
                     order.order_id, order.agency_cut
@@ -335,10 +339,13 @@ pub fn order_account_balance(order: &Order, shop: &ShopPolicy) -> u64 {
     }
 }
 
-/// The platform's fee a completed order keeps: less the agency cut it funds.
+/// The platform's fee a completed order keeps: less the agency cut it funds, unless a refund
+/// gave that cut back.
 fn kept_fee(order: &Order, shop: &ShopPolicy) -> u64 {
     let split = split_order(order, shop.platform_fee_bps);
-    split.after(order.agency_cut.as_ref()).fee
+    split
+        .after(order.agency_cut.as_ref().filter(|c| !c.returned))
+        .fee
 }
 
 #[cfg(test)]

@@ -251,6 +251,8 @@ pub struct AgencyCut {
     pub agency_id: String,
     pub cents: u64,
     pub funded_by: Funding,
+    /// A refund after completion gave it back to the platform's fee, which funded it.
+    pub returned: bool,
 }
 
 /// The cut the creator's agency of the sale's time (`stint`) takes of `split`'s commission;
@@ -269,6 +271,7 @@ pub fn agency_cut(split: &OrderSplit, stint: Option<&Stint>) -> Option<AgencyCut
         agency_id: stint.agency_id.clone(),
         cents,
         funded_by: stint.funded_by,
+        returned: false,
     })
 }
 
@@ -623,19 +626,29 @@ pub fn refund_transfers(
                     TransferKind::CommissionClawback,
                 )?);
             }
+            // The agency's cut goes back to whoever funded it: the buyer's money, if the
+            // creator's commission did; the platform's fee on the order, if the platform did. The
+            // seller repays the buyer what the commission does not, as without an agency.
+            let mut repaid = creator;
             if let (Some(cut), true) = (&order.agency_cut, agency > 0) {
-                transfers.push(refund(
-                    "agency-clawback",
-                    AccountId::new(AccountKind::AgencyCentsPending, &cut.agency_id),
-                    agency,
-                    TransferKind::CommissionClawback,
-                )?);
+                let from = AccountId::new(AccountKind::AgencyCentsPending, &cut.agency_id);
+                let id = format!("agency-clawback:{}{suffix}", order.order_id);
+                let kind = TransferKind::CommissionClawback;
+                transfers.push(match cut.funded_by {
+                    Funding::Creator => {
+                        repaid += agency;
+                        Transfer::new(id, from, to.clone(), agency, kind, &order.order_id)?
+                    }
+                    Funding::Platform => {
+                        Transfer::new(id, from, order.account(), agency, kind, &order.order_id)?
+                    }
+                });
             }
-            if order.total_cents > creator + agency {
+            if order.total_cents > repaid {
                 transfers.push(refund(
                     "refund",
                     AccountId::new(AccountKind::SellerClawback, &order.seller_id),
-                    order.total_cents - creator - agency,
+                    order.total_cents - repaid,
                     TransferKind::OrderRefund,
                 )?);
             }
@@ -880,7 +893,7 @@ mod tests {
         // What stays on the order is the fee: the parts add up to the total.
         let moved: u64 = t.iter().map(|t| t.amount).sum();
         assert_eq!(moved + after_fee(&s, &by_creator), o.total_cents);
-        o.agency_cut = Some(by_creator);
+        o.agency_cut = Some(by_creator.clone());
         // An hour before the commission's hold ends.
         let now = time::macros::datetime!(2026-12-01 00:00 UTC);
         let policy = ShopPolicy::default();
@@ -903,6 +916,39 @@ mod tests {
                 ("seller-clawback:s".into(), 10_001 - 1_500),
             ]
         );
+        // Funded by the platform, the cut goes back to the fee, not to the buyer: the seller
+        // still repays what the commission does not.
+        o.agency_cut = Some(by_platform);
+        let back = commission_clawback(&o, delivered, now, &policy).unwrap();
+        assert_eq!((back.creator, back.agency), (1_500, 499));
+        let t = refund_transfers(
+            &o,
+            RefundBooking::AgainstSeller,
+            Some(&back),
+            Repayer::Platform,
+        )
+        .unwrap();
+        let moves: Vec<_> = t
+            .iter()
+            .map(|t| (t.debit.to_string(), t.credit.to_string(), t.amount))
+            .collect();
+        assert_eq!(
+            moves,
+            vec![
+                ("commission-pending:c".into(), "refund-owed:b".into(), 1_500),
+                (
+                    "agency-cents-pending:ag".into(),
+                    o.account().to_string(),
+                    499
+                ),
+                (
+                    "seller-clawback:s".into(),
+                    "refund-owed:b".into(),
+                    10_001 - 1_500
+                ),
+            ]
+        );
+        assert_eq!(by_creator.funded_by, Funding::Creator);
     }
 
     fn after_fee(s: &OrderSplit, cut: &AgencyCut) -> u64 {

@@ -101,6 +101,15 @@ impl Store {
                 });
                 let nth = recorded.entry(&t.debit).or_default();
                 *nth += 1;
+                assert!(
+                    *nth > 1
+                        || !edit
+                            .set
+                            .iter()
+                            .any(|(name, _)| name.starts_with(RECORD_PREFIX)),
+                    "{} already carries a transfer record",
+                    t.debit
+                );
                 let prefix = match *nth {
                     1 => RECORD_PREFIX.to_owned(),
                     n => format!("xfer{n}_"),

@@ -31,6 +31,8 @@ use crate::domain::shop::{AgencyCut, Order, OrderLine, OrderStatus};
 /// On a completed order whose creator's agency took a cut: the cut, and whose share funded it.
 const AGENCY_CENTS: &str = "agency_cents";
 const AGENCY_FUNDED_BY: &str = "agency_funded_by";
+/// Set when a refund after completion gave a platform-funded cut back to the order's fee.
+const AGENCY_CUT_RETURNED: &str = "agency_cut_returned_at";
 
 /// The attribute that lists a paid, open order under its seller (the `open_orders` index).
 const OPEN_SELLER: &str = "open_seller";
@@ -77,6 +79,8 @@ pub struct OrderChange<'a> {
     /// The agency's cut a completion books: kept on the order, and on the creator's
     /// statement entry.
     pub agency_cut: Option<&'a AgencyCut>,
+    /// A refund gives the platform-funded cut back to the order's fee.
+    pub agency_cut_returned: bool,
     pub other_edits: HashMap<AccountId, AccountEdit>,
 }
 
@@ -94,6 +98,7 @@ impl<'a> OrderChange<'a> {
             paid_by: None,
             refund: None,
             agency_cut: None,
+            agency_cut_returned: false,
             other_edits: HashMap::new(),
         }
     }
@@ -278,6 +283,9 @@ impl Store {
             edit.set
                 .push(("refund_created_at".into(), s(&refund.created_at)));
         }
+        if change.agency_cut_returned {
+            edit.set.push((AGENCY_CUT_RETURNED.into(), s(change.at)));
+        }
         let mut entry_notes = HashMap::new();
         if let (Some(cut), Some(creator)) = (change.agency_cut, &change.order.affiliate_id) {
             edit.set.extend([
@@ -430,6 +438,7 @@ fn agency_cut_from(item: &Item) -> Result<Option<AgencyCut>, StoreError> {
     let funded_by = get_s(item, AGENCY_FUNDED_BY)?;
     Ok(Some(AgencyCut {
         agency_id,
+        returned: item.contains_key(AGENCY_CUT_RETURNED),
         cents: get_n(item, AGENCY_CENTS)?,
         funded_by: Funding::parse(funded_by)
             .ok_or_else(|| StoreError::Corrupt(format!("agency funding {funded_by}")))?,
