@@ -44,8 +44,9 @@ async fn settlement_costs_a_fraction_of_a_call_per_gift() {
     let per_gift = total(&calls) as f64 / gifts as f64;
     println!("round-trips: settle {gifts} gifts from {viewers} viewers to one creator: {calls:?} = {per_gift:.2} calls per gift");
     // Only transactions of up to 100 items, each carrying many gifts with the creator's balance
-    // and leaderboard increments: measured 3 for 90 gifts; a call per gift would be 30 times that.
-    assert!(per_gift <= 0.05, "{calls:?}");
+    // and leaderboard increments, and one read each of the stream and the creator's agency
+    // stints: measured 5 for 90 gifts; a call per gift would be 18 times that.
+    assert!(per_gift <= 0.06, "{calls:?}");
 }
 
 #[tokio::test]
