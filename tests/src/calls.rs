@@ -194,11 +194,11 @@ impl Intercept for CallCounter {
             {
                 *writes.entry(w.pk.clone()).or_default() += 1;
             }
-            self.capacity
-                .lock()
-                .unwrap()
-                .writes
-                .extend(items.iter().cloned());
+            let mut log = self.capacity.lock().unwrap();
+            log.writes.extend(items.iter().cloned());
+            if items.iter().any(|w| w.transactional) {
+                log.transactions.push(items.clone());
+            }
         }
         if let Some(PendingRead { consistent }) = cfg.load::<PendingRead>() {
             let (summed, item_sizes) = if let Some(g) = output.downcast_ref::<GetItemOutput>() {

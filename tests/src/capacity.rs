@@ -49,6 +49,9 @@ impl ReadCall {
 pub struct CapacityLog {
     pub writes: Vec<ItemWrite>,
     pub reads: Vec<ReadCall>,
+    /// The items of each committed `TransactWriteItems`, one entry per transaction: which
+    /// items commits share.
+    pub transactions: Vec<Vec<ItemWrite>>,
 }
 
 impl ItemWrite {

@@ -227,22 +227,43 @@ async fn an_agency_at_2000_bps_takes_its_cut_funded_either_way_exactly_while_att
         *agency_due.entry(agency).or_default() += cut;
     }
     assert!(cut_gifts > 100, "{cut_gifts} gifts gave a cut");
+    let owner = |agency: &String| {
+        if agency == &by_platform {
+            "owner-platform"
+        } else {
+            "owner-creator"
+        }
+    };
+    // With no hold the creator's share is available at once; the agency's cut waits in its
+    // share of the creator until the next sweep releases it (no settlement writes the
+    // agency's own account).
+    for (_, agency, _) in creators {
+        let pending = env.agency_get(owner(agency), "balance").await;
+        assert_eq!(
+            (
+                pending["diamonds_pending"].as_u64(),
+                pending["diamonds_available"].as_u64()
+            ),
+            (Some(agency_due[agency.as_str()]), Some(0)),
+            "{pending}"
+        );
+    }
+    assert_eq!(env.sweep().await.holds_released, creators.len());
     for (creator, agency, _) in creators {
         let balance = env.creator_balance(creator).await;
         assert_eq!(
             balance["diamonds_available"], creator_due[creator],
             "{creator}"
         );
-        let owner = if agency == &by_platform {
-            "owner-platform"
-        } else {
-            "owner-creator"
-        };
+        let owner = owner(agency);
         let agency_balance = env.agency_get(owner, "balance").await;
         assert_eq!(agency_balance["agency_id"], agency.as_str());
         assert_eq!(
-            agency_balance["diamonds_available"],
-            agency_due[agency.as_str()],
+            (
+                agency_balance["diamonds_pending"].as_u64(),
+                agency_balance["diamonds_available"].as_u64()
+            ),
+            (Some(0), Some(agency_due[agency.as_str()])),
             "{agency_balance}"
         );
         // The creator's statement shows each entry's cut; they add up to the agency's.
@@ -256,17 +277,136 @@ async fn an_agency_at_2000_bps_takes_its_cut_funded_either_way_exactly_while_att
         let agency_entries = env
             .statement_of(Identity::user(owner), "agencies", 200)
             .await;
-        assert!(agency_entries.iter().all(|e| e["kind"] == "agency_cut"));
-        let total: i64 = agency_entries
+        // The cuts into the agency's pending diamonds, and their release into its available.
+        let sum = |kind: &str, balance: &str| -> i64 {
+            agency_entries
+                .iter()
+                .filter(|e| e["kind"] == kind && e["balance"] == balance)
+                .map(|e| e["amount"].as_i64().unwrap())
+                .sum()
+        };
+        let due = agency_due[agency.as_str()] as i64;
+        assert_eq!(sum("agency_cut", "diamonds_pending"), due);
+        assert_eq!(sum("hold_release", "diamonds_pending"), -due);
+        assert_eq!(sum("hold_release", "diamonds_available"), due);
+        assert!(agency_entries
             .iter()
-            .map(|e| e["amount"].as_i64().unwrap())
-            .sum();
-        assert_eq!(total as u64, agency_due[agency.as_str()]);
+            .all(|e| ["agency_cut", "hold_release"].contains(&e["kind"].as_str().unwrap())));
     }
     println!(
         "agency split: {} gifts, {cut_gifts} with a cut; creators {creator_due:?}, agencies \
          {agency_due:?}",
         sent.len()
+    );
+    env.assert_audited().await;
+}
+
+/// An agency of many creators, all earning at once and settled by several instances: each
+/// creator's settlement writes only that creator's items (the agency's cut lands in its share
+/// of the creator), so however many creators an agency has, their settlements contend on
+/// nothing they would not without it. The agency's balance is still all its cuts, pending
+/// across the shares and, once released, in its one available balance.
+#[tokio::test]
+async fn creators_of_one_agency_settle_at_once_and_their_settlements_share_no_item() {
+    const CREATORS: usize = 8;
+    let env = TestEnv::with_settings(&CAPS).await;
+    let viewers: Vec<String> = (0..40).map(|i| format!("guild-fan-{i:02}")).collect();
+    env.fund_all(&viewers, 20_000).await;
+    let agency = env.create_agency("big-guild-owner").await;
+    let mut streams = Vec::new();
+    let mut since = env.now();
+    for i in 0..CREATORS {
+        let creator = format!("guild-creator-{i}");
+        streams.push((creator.clone(), env.open_stream(&creator).await));
+        let a = env.attach(&creator, &agency, 2_000, "platform").await;
+        assert_eq!(a.status, 200, "{a:?}");
+        since = since.max(time(&a.body["since"]));
+    }
+    let streams: Vec<(&str, &str)> = streams
+        .iter()
+        .map(|(c, s)| (c.as_str(), s.as_str()))
+        .collect();
+    let sent = send_at(&env, since, &streams, &viewers, 30).await;
+    env.set_now(since);
+    let messages = env.drain_settlement_queue().await;
+    env.calls.take_capacity();
+    // Every batch holds gifts of every creator; the instances settle them at once, and what
+    // contention fails comes back, as SQS redelivers it.
+    let instances: Vec<TestEnv> = (0..INSTANCES).map(|_| env.instance()).collect();
+    let mut pending: Vec<Vec<(String, String)>> = messages
+        .chunks(messages.len().div_ceil(INSTANCES))
+        .map(<[_]>::to_vec)
+        .collect();
+    for _ in 0..10 {
+        let failed = futures::future::join_all(
+            pending
+                .iter()
+                .zip(&instances)
+                .map(|(batch, i)| i.settle(batch)),
+        )
+        .await;
+        for (batch, failed) in pending.iter_mut().zip(failed) {
+            batch.retain(|(id, _)| failed.contains(id));
+        }
+        if pending.iter().all(Vec::is_empty) {
+            break;
+        }
+    }
+    assert!(pending.iter().all(Vec::is_empty), "unsettled: {pending:?}");
+
+    // Which creators' settlements wrote each item: the creator a transaction credits.
+    let mut writers: BTreeMap<(String, String), std::collections::BTreeSet<String>> =
+        BTreeMap::new();
+    let log = env.calls.take_capacity();
+    for tx in &log.transactions {
+        let Some(creator) = tx.iter().find_map(|w| w.pk.strip_prefix("ACCT#earnings:")) else {
+            continue;
+        };
+        for w in tx {
+            writers
+                .entry((w.pk.clone(), w.sk.clone()))
+                .or_default()
+                .insert(creator.to_owned());
+        }
+    }
+    let shared: Vec<_> = writers.iter().filter(|(_, by)| by.len() > 1).collect();
+    assert!(
+        shared.is_empty(),
+        "written for several creators: {shared:?}"
+    );
+    let shares: Vec<_> = writers
+        .keys()
+        .filter(|(pk, _)| pk.starts_with("ACCT#agency"))
+        .collect();
+    assert_eq!(shares.len(), CREATORS, "one share per creator: {shares:?}");
+
+    // Funded by the platform: a fifth of the creator's half, rounded down each time.
+    let due: u64 = sent.iter().map(|g| g.coins / 2 / 5).sum();
+    let balance = |b: &Value, name: &str| b[name].as_u64().unwrap();
+    let before = env.agency_get("big-guild-owner", "balance").await;
+    assert_eq!(
+        (
+            balance(&before, "diamonds_pending"),
+            balance(&before, "diamonds_available")
+        ),
+        (due, 0),
+        "{before}"
+    );
+    assert_eq!(env.sweep().await.holds_released, CREATORS);
+    let after = env.agency_get("big-guild-owner", "balance").await;
+    assert_eq!(
+        (
+            balance(&after, "diamonds_pending"),
+            balance(&after, "diamonds_available")
+        ),
+        (0, due),
+        "{after}"
+    );
+    println!(
+        "{CREATORS} creators of one agency, {} gifts settled by {INSTANCES} instances in {} \
+         transactions: no item shared; the agency's cut {due} diamonds",
+        sent.len(),
+        log.transactions.len()
     );
     env.assert_audited().await;
 }
@@ -344,6 +484,7 @@ async fn an_agency_is_paid_out_through_the_payout_machine_and_its_statement_expl
     env.set_now(time(&a.body["since"]));
     env.fund_creator("guilded", 100).await;
     assert_eq!(env.creator_balance("guilded").await["payable_cents"], 5_000);
+    env.sweep().await;
     let balance = env.agency_get("guild-owner", "balance").await;
     assert_eq!(
         (
@@ -397,8 +538,10 @@ async fn an_agency_is_paid_out_through_the_payout_machine_and_its_statement_expl
             ("cents_in_payout", "payout_paid", -5_000),
             ("cents_in_payout", "payout_request", 5_000),
             ("cents_paid_out", "payout_paid", 5_000),
-            ("diamonds_available", "agency_cut", 10_000),
+            ("diamonds_available", "hold_release", 10_000),
             ("diamonds_available", "payout_request", -10_000),
+            ("diamonds_pending", "agency_cut", 10_000),
+            ("diamonds_pending", "hold_release", -10_000),
         ],
         "{entries:#?}"
     );

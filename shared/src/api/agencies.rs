@@ -231,6 +231,8 @@ async fn change(
         let mut tx = Tx::new();
         app.store
             .add_attachments(&mut tx, creator_id, &attachments, admin_id, &rfc3339(now));
+        app.store
+            .add_agency_member(&mut tx, &stint.agency_id, creator_id);
         let now = app.clock.now();
         if sortable(now + seconds(CHANGE_COMMIT_MARGIN_SECONDS)).as_str() > effective {
             return Err(ApiError::Busy(format!(

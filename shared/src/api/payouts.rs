@@ -86,6 +86,10 @@ pub(super) async fn balances(app: &App, payee: &Payee) -> Result<Balances, ApiEr
     };
     let balance = |kind: Option<AccountKind>| async move {
         match kind {
+            // An agency's pending money is kept per creator: its sum over them.
+            Some(kind) if kind.kept_per_creator() => {
+                app.store.agency_shares_balance(&payee.id, kind).await
+            }
             Some(kind) => app.store.account_balance(&payee.account(kind)).await,
             None => Ok(0),
         }

@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use crate::domain::ledger::{AccountId, AccountKind};
+use crate::domain::ledger::AccountId;
 use crate::domain::payments::ChargebackWon;
 use crate::domain::reinstatement::{reinstate_order, win, Taken, Win};
 use crate::domain::shop::{commission_release, completion_due, OrderStatus, ShopError};
@@ -104,10 +104,11 @@ async fn reinstate_an_order(
         .and_then(|delivered| commission_release(delivered, now, policy));
     let back = reinstate_order(taken, &order, won_event_id, release.is_some())?;
     let mut other_edits = HashMap::new();
-    if let (Some((creator, amount)), Some(release)) = (&back.commission_hold, release) {
-        let pending = AccountId::new(AccountKind::CommissionPending, creator);
-        let edit = hold_edit(&pending, &sortable(release), *amount);
-        other_edits.insert(pending, edit);
+    if let Some(release) = release {
+        for (pending, amount) in &back.commission_holds {
+            let edit = hold_edit(pending, &sortable(release), *amount);
+            other_edits.insert(pending.clone(), edit);
+        }
     }
     let sweep = match (back.status, order.delivered_at()) {
         (Some(OrderStatus::Delivered), Some(delivered)) => {

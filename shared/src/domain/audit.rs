@@ -164,7 +164,7 @@ pub fn violations(s: &LedgerSnapshot, policies: &Policies<'_>, moment: Moment) -
             .iter()
             .filter(|(a, _, _)| kinds.contains(&a.kind))
         {
-            *diamonds.entry(&account.owner).or_default() += b;
+            *diamonds.entry(account.payee_owner()).or_default() += b;
         }
         let owners: std::collections::BTreeSet<&str> =
             earned.keys().chain(diamonds.keys()).copied().collect();

@@ -93,14 +93,16 @@ pub enum AccountKind {
     /// The cash the platform funds for a creator's redeemed diamonds (negative: money out).
     /// Per creator, so a payout run writes no shared platform account.
     RedemptionCash,
-    /// An agency's cut of its creators' gift earnings, still inside the gifts' hold.
+    /// An agency's cut of one of its creators' gift earnings, until the gifts' hold ends: one
+    /// account per (agency, creator) (see [`AccountId::agency_share`]).
     AgencyEarningsPending,
     /// An agency's cut of gift earnings that may be paid out.
     AgencyEarnings,
     /// What an agency owes back in diamonds: the payout machine's debt slot for agencies. Nothing
     /// books a debt on it yet (a chargeback leaves the agency's cut with the agency).
     AgencyClawback,
-    /// An agency's cut of its creators' commissions still inside their hold.
+    /// An agency's cut of one of its creators' commissions, until their hold ends: one account
+    /// per (agency, creator), as its pending diamonds.
     AgencyCentsPending,
     /// An agency's cents that may be paid out: its cut of commissions, and what a reversed
     /// payout gave back.
@@ -266,6 +268,18 @@ impl AccountKind {
     /// them.
     pub fn payable(self) -> bool {
         PayeeKind::drawing_from(self).is_some()
+    }
+
+    /// Accounts kept per (agency, creator) rather than per agency: the ones settlement and
+    /// order completion credit. Only that creator's own settlements write one, and those
+    /// already write the creator's own account, so an agency with many creators adds no item
+    /// their settlements share (DESIGN.md invariant 7). Releases move them into the agency's
+    /// one available account, at most once per hold.
+    pub fn kept_per_creator(self) -> bool {
+        matches!(
+            self,
+            AccountKind::AgencyEarningsPending | AccountKind::AgencyCentsPending
+        )
     }
 
     /// Where value held in a pending account goes when its hold ends.
@@ -454,6 +468,8 @@ impl PayeeKind {
     }
 }
 
+const AGENCY_SHARE_SEPARATOR: char = '~';
+
 /// An account: a kind plus the id of what it belongs to (a user, a gift, or `main` for the
 /// platform's singletons). Rendered as `kind:owner`, which is also its storage key.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -488,6 +504,39 @@ impl AccountId {
 
     pub fn earnings_pending(creator_id: &str) -> Self {
         Self::new(AccountKind::EarningsPending, creator_id)
+    }
+
+    /// An agency's pending share of one creator's earnings (a kind [kept per
+    /// creator](AccountKind::kept_per_creator)): owned by `<agency>~<creator>`. Agency ids are
+    /// derived (`ag_<hex>`), so the first `~` always ends the agency's id.
+    pub fn agency_share(kind: AccountKind, agency_id: &str, creator_id: &str) -> Self {
+        assert!(
+            kind.kept_per_creator(),
+            "{kind:?} is one account per agency"
+        );
+        Self::new(
+            kind,
+            format!("{agency_id}{AGENCY_SHARE_SEPARATOR}{creator_id}"),
+        )
+    }
+
+    /// Whose account this is on a statement and in a balance: the agency for its per-creator
+    /// accounts, else the owner.
+    pub fn payee_owner(&self) -> &str {
+        match self.kind.kept_per_creator() {
+            true => self
+                .owner
+                .split_once(AGENCY_SHARE_SEPARATOR)
+                .map_or(self.owner.as_str(), |(agency, _)| agency),
+            false => &self.owner,
+        }
+    }
+
+    /// The available account a pending one releases into, if it is pending: its payee's.
+    pub fn released(&self) -> Option<AccountId> {
+        self.kind
+            .released_to()
+            .map(|kind| AccountId::new(kind, self.payee_owner()))
     }
 
     /// The platform's account of a kind for one payment event (coin issue, provider cash,
@@ -741,6 +790,28 @@ mod tests {
         assert_eq!(AccountId::parse(&a.to_string()), Some(a));
         assert_eq!(AccountId::parse("nope:x"), None);
         assert_eq!(AccountId::parse("wallet:"), None);
+    }
+
+    #[test]
+    fn an_agency_share_is_the_agency_s_on_statements_and_releases_into_its_one_account() {
+        let share = AccountId::agency_share(AccountKind::AgencyEarningsPending, "ag_1", "c~x:y");
+        assert_eq!(share.to_string(), "agency-pending:ag_1~c~x:y");
+        assert_eq!(AccountId::parse(&share.to_string()).as_ref(), Some(&share));
+        assert_eq!(share.payee_owner(), "ag_1");
+        assert_eq!(
+            share.released(),
+            Some(AccountId::new(AccountKind::AgencyEarnings, "ag_1"))
+        );
+        let cents = AccountId::agency_share(AccountKind::AgencyCentsPending, "ag_1", "c");
+        assert_eq!(
+            cents.released(),
+            Some(AccountId::new(AccountKind::AgencyCents, "ag_1"))
+        );
+        // Any other account is its owner's, `~` or not.
+        let creator = AccountId::earnings_pending("a~b");
+        assert_eq!(creator.payee_owner(), "a~b");
+        assert_eq!(creator.released(), Some(AccountId::earnings("a~b")));
+        assert_eq!(AccountId::earnings("a").released(), None);
     }
 
     #[test]

@@ -96,23 +96,35 @@ impl Taken {
             .any(|m| m.from.kind != AccountKind::PlatformExpense)
     }
 
-    /// The commission it took from the creator's pending commission, if any.
-    fn held_commission(&self) -> Option<(&str, u64)> {
+    /// What it took from pending commissions (the creator's, their agency's share): the
+    /// account and the amount.
+    fn held_commissions(&self) -> Vec<(AccountId, u64)> {
         self.moved
             .iter()
-            .find(|m| m.from.kind == AccountKind::CommissionPending)
-            .map(|m| (m.from.owner.as_str(), m.amount))
+            .filter(|m| is_pending_commission(m.from.kind))
+            .map(|m| (m.from.clone(), m.amount))
+            .collect()
     }
 }
 
+fn is_pending_commission(kind: AccountKind) -> bool {
+    matches!(
+        kind,
+        AccountKind::CommissionPending | AccountKind::AgencyCentsPending
+    )
+}
+
 fn given_back_to(account: &AccountId, commission_held: bool) -> AccountId {
-    let kind = match account.kind {
-        AccountKind::EarningsPending | AccountKind::EarningsClawback => AccountKind::Earnings,
-        AccountKind::CommissionPending if !commission_held => AccountKind::Commission,
-        AccountKind::SellerClawback => AccountKind::SellerProceeds,
-        other => other,
-    };
-    AccountId::new(kind, &account.owner)
+    match account.kind {
+        AccountKind::EarningsPending | AccountKind::EarningsClawback => {
+            AccountId::earnings(&account.owner)
+        }
+        kind if is_pending_commission(kind) && !commission_held => account
+            .released()
+            .expect("a pending commission releases somewhere"),
+        AccountKind::SellerClawback => AccountId::new(AccountKind::SellerProceeds, &account.owner),
+        _ => account.clone(),
+    }
 }
 
 /// A chargeback's marker: one per purchase or order, holding its latest round.
@@ -201,8 +213,9 @@ pub struct OrderReinstatement {
     pub transfers: Vec<Transfer>,
     /// The status it is back in (where the dispute found it), or `None`: it stays refunded.
     pub status: Option<OrderStatus>,
-    /// The creator's commission put back into its return window: the creator and the amount.
-    pub commission_hold: Option<(String, u64)>,
+    /// Commissions put back into their return window (the creator's, their agency's share):
+    /// each account and the amount, for its hold.
+    pub commission_holds: Vec<(AccountId, u64)>,
 }
 
 /// Brings `order` back from what its chargeback took; `commission_held` says whether the
@@ -218,10 +231,10 @@ pub fn reinstate_order(
         transfers: taken.given_back(won, commission_held)?,
         // Only a paid order is ever reversed, so it was at least paid.
         status: restores.then(|| status_before_reversal(order).unwrap_or(OrderStatus::Paid)),
-        commission_hold: taken
-            .held_commission()
-            .filter(|_| commission_held)
-            .map(|(creator, amount)| (creator.to_owned(), amount)),
+        commission_holds: match commission_held {
+            true => taken.held_commissions(),
+            false => Vec::new(),
+        },
     })
 }
 
@@ -364,7 +377,7 @@ mod tests {
         let taken = taken(vec![moved("refund:o1/dp2", o.account(), provider, 10_000)]);
         let back = reinstate_order(&taken, &o, "dp2/won", true).unwrap();
         assert_eq!(back.status, Some(OrderStatus::Delivered));
-        assert_eq!(back.commission_hold, None);
+        assert_eq!(back.commission_holds, []);
         assert_eq!(
             net(&back.transfers),
             BTreeMap::from([
@@ -383,6 +396,7 @@ mod tests {
             OrderStatus::Completed,
         ]);
         let provider = AccountId::outside(AccountKind::PaymentProvider, "dp3");
+        let agency_share = AccountId::agency_share(AccountKind::AgencyCentsPending, "ag", "c");
         let taken = taken(vec![
             moved(
                 "clawback:o1/dp3",
@@ -391,22 +405,37 @@ mod tests {
                 1_000,
             ),
             moved(
+                "agency-clawback:o1/dp3",
+                agency_share.clone(),
+                provider.clone(),
+                250,
+            ),
+            moved(
                 "refund:o1/dp3",
                 AccountId::new(AccountKind::SellerClawback, "s"),
                 provider,
                 9_000,
             ),
         ]);
-        // Inside the commission's return window it goes back into it; after it, available.
-        for (held, commission) in [(true, "commission-pending:c"), (false, "commission:c")] {
+        // Inside the commission's return window it goes back into it, the agency's share
+        // included (each with its hold again); after it, available.
+        for (held, commission, agency) in [
+            (true, "commission-pending:c", "agency-cents-pending:ag~c"),
+            (false, "commission:c", "agency-cents:ag"),
+        ] {
             let back = reinstate_order(&taken, &o, "dp3/won", held).unwrap();
             assert_eq!(back.status, Some(OrderStatus::Completed));
-            assert_eq!(back.commission_hold, held.then(|| ("c".to_owned(), 1_000)));
+            let holds = vec![
+                (AccountId::new(AccountKind::CommissionPending, "c"), 1_000),
+                (agency_share.clone(), 250),
+            ];
+            assert_eq!(back.commission_holds, if held { holds } else { vec![] });
             assert_eq!(
                 net(&back.transfers),
                 BTreeMap::from([
-                    ("provider:dp3".into(), -10_000),
+                    ("provider:dp3".into(), -10_250),
                     (commission.into(), 1_000),
+                    (agency.into(), 250),
                     ("seller:s".into(), 9_000),
                 ])
             );

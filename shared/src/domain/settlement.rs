@@ -14,8 +14,8 @@ use super::time::{sortable, week_key};
 /// and its statement entry. So a creator's balance item is written once per 98 gifts, not once
 /// per gift.
 pub const MAX_GIFTS_PER_SETTLEMENT: usize = 98;
-/// The same, for gifts that give an agency its cut: its account and statement entry are two
-/// more items.
+/// The same, for gifts that give an agency its cut: the agency's share account of the creator
+/// and its statement entry are two more items.
 pub const MAX_AGENCY_GIFTS_PER_SETTLEMENT: usize = MAX_GIFTS_PER_SETTLEMENT - 2;
 
 /// Basis points: 10,000 = 100 %.
@@ -134,9 +134,18 @@ pub struct SettlementChunk {
     /// the agency's.
     pub transfers: Vec<Transfer>,
     pub landing: Landing,
+    /// The agency's share account of this creator's earnings, and when the cuts credited to it
+    /// release: with the creator's share when that is held, at the next sweep when it is not.
+    /// Always pending, so no creator's settlement writes the agency's one available account.
+    pub agency_hold: Option<(AccountId, OffsetDateTime)>,
 }
 
 impl SettlementChunk {
+    /// The account the creator's share lands in.
+    pub fn creator_account(&self) -> AccountId {
+        creator_account(&self.creator_id, &self.landing)
+    }
+
     pub fn creator_total(&self) -> u64 {
         self.gifts.iter().map(|(_, s)| s.creator).sum()
     }
@@ -190,11 +199,34 @@ pub fn plan<'a>(
             Some(_) => MAX_AGENCY_GIFTS_PER_SETTLEMENT,
             None => MAX_GIFTS_PER_SETTLEMENT,
         };
+        let agency_hold = agency_id.map(|agency_id| {
+            let account =
+                AccountId::agency_share(AccountKind::AgencyEarningsPending, agency_id, creator_id);
+            let release_at = match landing {
+                Landing::Pending { release_at } => release_at,
+                Landing::Available => now,
+            };
+            (account, release_at)
+        });
         for part in gifts.chunks(size) {
-            chunks.push(chunk(creator_id, agency_id, part, policy, landing.clone())?);
+            chunks.push(chunk(
+                creator_id,
+                agency_id,
+                part,
+                policy,
+                landing.clone(),
+                agency_hold.clone(),
+            )?);
         }
     }
     Ok(chunks)
+}
+
+fn creator_account(creator_id: &str, landing: &Landing) -> AccountId {
+    match landing {
+        Landing::Available => AccountId::earnings(creator_id),
+        Landing::Pending { .. } => AccountId::earnings_pending(creator_id),
+    }
 }
 
 fn chunk(
@@ -203,15 +235,9 @@ fn chunk(
     gifts: &[(&GiftToSettle, Option<&Stint>)],
     policy: &SettlementPolicy,
     landing: Landing,
+    agency_hold: Option<(AccountId, OffsetDateTime)>,
 ) -> Result<SettlementChunk, LedgerError> {
-    let (creator_kind, agency_kind) = match landing {
-        Landing::Available => (AccountKind::Earnings, AccountKind::AgencyEarnings),
-        Landing::Pending { .. } => (
-            AccountKind::EarningsPending,
-            AccountKind::AgencyEarningsPending,
-        ),
-    };
-    let credit = AccountId::new(creator_kind, creator_id);
+    let credit = creator_account(creator_id, &landing);
     let mut transfers = Vec::new();
     let mut split_gifts = Vec::new();
     for (g, stint) in gifts {
@@ -227,11 +253,11 @@ fn chunk(
                 &g.gift_txn_id,
             )?);
         }
-        if let (Some(agency_id), true) = (agency_id, s.agency > 0) {
+        if let (Some((agency_account, _)), true) = (&agency_hold, s.agency > 0) {
             transfers.push(Transfer::new(
                 agency_transfer_id(&g.gift_txn_id),
                 gift_account,
-                AccountId::new(agency_kind, agency_id),
+                agency_account.clone(),
                 s.agency,
                 TransferKind::AgencyCut,
                 &g.gift_txn_id,
@@ -245,6 +271,7 @@ fn chunk(
         gifts: split_gifts,
         transfers,
         landing,
+        agency_hold,
     })
 }
 
@@ -520,10 +547,12 @@ mod tests {
         let with = &chunks[1];
         assert_eq!((with.creator_total(), with.agency_total()), (96 * 4, 96));
         assert_eq!(with.transfers.len(), 96 * 2);
-        assert_eq!(
-            with.transfers[1].credit,
-            AccountId::new(AccountKind::AgencyEarnings, "ag")
-        );
+        // Pending even with no hold (released at the next sweep): the agency's share of this
+        // creator, not an account every creator of the agency writes.
+        let share = AccountId::agency_share(AccountKind::AgencyEarningsPending, "ag", "a");
+        assert_eq!(with.transfers[1].credit, share);
+        assert_eq!(with.agency_hold, Some((share, now)));
+        assert_eq!(chunks[0].agency_hold, None);
     }
 
     #[test]

@@ -255,6 +255,15 @@ pub struct AgencyCut {
     pub returned: bool,
 }
 
+impl AgencyCut {
+    /// Where the cut of `creator`'s commission lands: the agency's pending share of that
+    /// creator, held with the commission, or until the next sweep when the commission is not
+    /// held, so no completion writes the agency's one available account.
+    pub fn account(&self, creator: &str) -> AccountId {
+        AccountId::agency_share(AccountKind::AgencyCentsPending, &self.agency_id, creator)
+    }
+}
+
 /// The cut the creator's agency of the sale's time (`stint`) takes of `split`'s commission;
 /// funded by the platform, at most the fee.
 pub fn agency_cut(split: &OrderSplit, stint: Option<&Stint>) -> Option<AgencyCut> {
@@ -536,13 +545,10 @@ pub fn completion_transfers(
             &order.order_id,
         )?);
     }
-    let (creator_kind, agency_kind) = if commission_pending {
-        (
-            AccountKind::CommissionPending,
-            AccountKind::AgencyCentsPending,
-        )
+    let creator_kind = if commission_pending {
+        AccountKind::CommissionPending
     } else {
-        (AccountKind::Commission, AccountKind::AgencyCents)
+        AccountKind::Commission
     };
     let commission = split.after(cut).commission;
     if let (Some(creator), true) = (&order.affiliate_id, commission > 0) {
@@ -555,11 +561,12 @@ pub fn completion_transfers(
             &order.order_id,
         )?);
     }
-    if let (Some(cut), Some(_)) = (cut, &order.affiliate_id) {
+    // The agency's cut is always held, if only until the next sweep (see `AgencyCut::account`).
+    if let (Some(cut), Some(creator)) = (cut, &order.affiliate_id) {
         transfers.push(Transfer::new(
             format!("agency:{}", order.order_id),
             from,
-            AccountId::new(agency_kind, &cut.agency_id),
+            cut.account(creator),
             cut.cents,
             TransferKind::AgencyCut,
             &order.order_id,
@@ -630,8 +637,9 @@ pub fn refund_transfers(
             // creator's commission did; the platform's fee on the order, if the platform did. The
             // seller repays the buyer what the commission does not, as without an agency.
             let mut repaid = creator;
-            if let (Some(cut), true) = (&order.agency_cut, agency > 0) {
-                let from = AccountId::new(AccountKind::AgencyCentsPending, &cut.agency_id);
+            if let (Some(cut), Some(creator_id), true) = (&order.agency_cut, affiliate, agency > 0)
+            {
+                let from = cut.account(creator_id);
                 let id = format!("agency-clawback:{}{suffix}", order.order_id);
                 let kind = TransferKind::CommissionClawback;
                 transfers.push(match cut.funded_by {
@@ -887,7 +895,7 @@ mod tests {
             vec![
                 ("seller:s".into(), 7_901),
                 ("commission-pending:c".into(), 1_001),
-                ("agency-cents-pending:ag".into(), 499),
+                ("agency-cents-pending:ag~c".into(), 499),
             ]
         );
         // What stays on the order is the fee: the parts add up to the total.
@@ -912,7 +920,7 @@ mod tests {
             debits,
             vec![
                 ("commission-pending:c".into(), 1_001),
-                ("agency-cents-pending:ag".into(), 499),
+                ("agency-cents-pending:ag~c".into(), 499),
                 ("seller-clawback:s".into(), 10_001 - 1_500),
             ]
         );
@@ -937,7 +945,7 @@ mod tests {
             vec![
                 ("commission-pending:c".into(), "refund-owed:b".into(), 1_500),
                 (
-                    "agency-cents-pending:ag".into(),
+                    "agency-cents-pending:ag~c".into(),
                     o.account().to_string(),
                     499
                 ),

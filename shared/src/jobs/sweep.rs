@@ -194,7 +194,7 @@ async fn release_hold(
             .kind
             .released_to()
             .and_then(PayeeKind::paying_debt_from)
-            .map(|payee| AccountId::new(payee.debt(), &account.owner));
+            .map(|payee| AccountId::new(payee.debt(), account.payee_owner()));
         let debt_state = match &debt {
             Some(debt) => Some(app.store.account_state(debt).await?),
             None => None,

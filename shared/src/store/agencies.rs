@@ -1,18 +1,24 @@
 //! Agencies and creators' attachments to them, in the ledger table (they decide where money
 //! goes): `AGENCY#<agency>` / `G` the agency; `AGENCYOWNER#<owner>` / `G` the agency a user owns
-//! (one each); `AGENCYOF#<creator>` / `G` the creator's stints, written over their `version`.
+//! (one each); `AGENCYOF#<creator>` / `G` the creator's stints, written over their `version`;
+//! `AGENCY#<agency>` / `M#<creator>` each creator ever attached to the agency, whose share
+//! accounts (`AccountId::agency_share`) its balance sums.
 
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
 
 use super::attrs::{get_n, get_s, key, n, opt_s, s, Item};
-use super::ledger::version_condition;
+use super::ledger::{account_pk, version_condition, ACCOUNT_SK};
 use super::transaction::{put_new, Role, Tx};
-use super::{Store, StoreError};
+use super::{sdk_error, Store, StoreError};
 use crate::domain::agencies::{Agency, Attachments, Funding, Stint};
+use crate::domain::ledger::{AccountId, AccountKind};
 
 const SK: &str = "G";
+const MEMBER_PREFIX: &str = "M#";
+/// Keys one `BatchGetItem` may ask for.
+const BATCH_GET_KEYS: usize = 100;
 
 fn agency_key(agency_id: &str) -> Item {
     key(format!("AGENCY#{agency_id}"), SK)
@@ -69,6 +75,76 @@ impl Store {
             .get_item(&self.tables.ledger, owner_key(owner_id))
             .await?
             .and_then(|item| opt_s(&item, "agency_id")))
+    }
+
+    /// Records that `creator_id` is (or was) the agency's: written with every attachment, never
+    /// removed, since a detached creator's share accounts may still hold the agency's money.
+    pub fn add_agency_member(&self, tx: &mut Tx, agency_id: &str, creator_id: &str) {
+        let mut item = key(
+            format!("AGENCY#{agency_id}"),
+            &format!("{MEMBER_PREFIX}{creator_id}"),
+        );
+        item.insert("creator_id".to_owned(), s(creator_id));
+        let put = Put::builder()
+            .table_name(&self.tables.ledger)
+            .set_item(Some(item))
+            .build()
+            .expect("table and item are set");
+        tx.push(
+            Role::AgencyMember(agency_id.to_owned(), creator_id.to_owned()),
+            TransactWriteItem::builder().put(put).build(),
+        );
+    }
+
+    /// Every creator ever attached to the agency.
+    pub async fn agency_members(&self, agency_id: &str) -> Result<Vec<String>, StoreError> {
+        let mut members = Vec::new();
+        let mut start = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.tables.ledger)
+                .key_condition_expression("pk = :pk AND begins_with(sk, :m)")
+                .expression_attribute_values(":pk", s(format!("AGENCY#{agency_id}")))
+                .expression_attribute_values(":m", s(MEMBER_PREFIX))
+                .consistent_read(true)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| sdk_error("Query", e))?;
+            for item in out.items() {
+                members.push(get_s(item, "creator_id")?.to_owned());
+            }
+            start = out.last_evaluated_key;
+            if start.is_none() {
+                return Ok(members);
+            }
+        }
+    }
+
+    /// The sum of the agency's share accounts of `kind` over all its creators: one of its
+    /// balances (pending diamonds, pending cents), read a hundred accounts per call.
+    pub async fn agency_shares_balance(
+        &self,
+        agency_id: &str,
+        kind: AccountKind,
+    ) -> Result<i64, StoreError> {
+        let members = self.agency_members(agency_id).await?;
+        let mut total = 0i64;
+        for part in members.chunks(BATCH_GET_KEYS) {
+            let keys = part
+                .iter()
+                .map(|creator| {
+                    let account = AccountId::agency_share(kind, agency_id, creator);
+                    key(account_pk(&account), ACCOUNT_SK)
+                })
+                .collect();
+            for item in self.batch_get(&self.tables.ledger, keys).await? {
+                total = total.saturating_add(get_n::<i64>(&item, "balance")?);
+            }
+        }
+        Ok(total)
     }
 
     /// A creator's stints as stored now (strongly consistent: a change committed before an

@@ -90,9 +90,7 @@ impl Store {
         }
         let pending_account = pending.account.clone();
         let available = pending_account
-            .kind
-            .released_to()
-            .map(|kind| AccountId::new(kind, &pending_account.owner))
+            .released()
             .expect("only pending accounts carry holds");
         let mut edit = AccountEdit {
             // Each due hold exactly as read: settlement never adds to a hold that is due.

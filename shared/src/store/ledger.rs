@@ -346,7 +346,10 @@ fn statement_entry(
         .kind
         .statement_balance()
         .expect("only accounts on a statement get entries");
-    let mut item = key(statement_pk(&Payee::new(book, &account.owner)), &entry_id);
+    let mut item = key(
+        statement_pk(&Payee::new(book, account.payee_owner())),
+        &entry_id,
+    );
     item.extend([
         ("account".to_owned(), s(account.to_string())),
         ("amount".to_owned(), n(delta)),

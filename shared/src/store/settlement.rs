@@ -18,7 +18,7 @@ use super::ledger::{account_pk, AccountEdit, LedgerWrite, TransferRecords, ACCOU
 use super::sweep::{Due, SWEEP_AT, SWEEP_SHARD};
 use super::transaction::{Role, Tx};
 use super::{Store, StoreError};
-use crate::domain::ledger::{AccountId, AccountKind, LedgerError, Transfer, TransferKind};
+use crate::domain::ledger::{AccountId, LedgerError, Transfer, TransferKind};
 use crate::domain::settlement::{GiftToSettle, Landing, SettlementChunk};
 use crate::domain::time::sortable;
 
@@ -84,33 +84,29 @@ impl Store {
             };
             edits.insert(AccountId::pending_gift(&gift.gift_txn_id), edit);
         }
-        let (creator_kind, agency_kind) = match chunk.landing {
-            Landing::Available => (AccountKind::Earnings, AccountKind::AgencyEarnings),
-            Landing::Pending { .. } => (
-                AccountKind::EarningsPending,
-                AccountKind::AgencyEarningsPending,
-            ),
+        let creator = chunk.creator_account();
+        let creator_hold = match &chunk.landing {
+            Landing::Pending { release_at } => Some((creator.clone(), *release_at)),
+            Landing::Available => None,
         };
-        let creator = AccountId::new(creator_kind, &chunk.creator_id);
-        let agency = chunk
-            .agency_id
-            .as_deref()
-            .map(|id| (AccountId::new(agency_kind, id), chunk.agency_total()));
-        if let Landing::Pending { release_at } = &chunk.landing {
-            let shares = [(creator.clone(), chunk.creator_total())];
-            for (account, total) in shares.into_iter().chain(agency.clone()) {
-                if total > 0 {
-                    let edit = hold_edit(&account, &sortable(*release_at), total);
-                    edits.insert(account, edit);
-                }
+        let holds = [
+            (creator_hold, chunk.creator_total()),
+            (chunk.agency_hold.clone(), chunk.agency_total()),
+        ];
+        for (hold, total) in holds {
+            if let (Some((account, release_at)), true) = (hold, total > 0) {
+                let edit = hold_edit(&account, &sortable(release_at), total);
+                edits.insert(account, edit);
             }
         }
         // The creator's entry says what their agency took of the batch, funded either way.
-        let entry_notes = agency
-            .map(|(account, cut)| {
+        let entry_notes = chunk
+            .agency_id
+            .as_ref()
+            .map(|agency_id| {
                 let notes = Item::from([
-                    (AGENCY_ID.to_owned(), s(&account.owner)),
-                    ("agency_cut".to_owned(), n(cut)),
+                    (AGENCY_ID.to_owned(), s(agency_id)),
+                    ("agency_cut".to_owned(), n(chunk.agency_total())),
                 ]);
                 HashMap::from([(creator, notes)])
             })

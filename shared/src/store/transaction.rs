@@ -53,6 +53,8 @@ pub enum Role {
     AgencyOwner(String),
     /// A creator's attachments to agencies, by the creator's id.
     Attachments(String),
+    /// The record that a creator is an agency's: the agency's id, the creator's.
+    AgencyMember(String, String),
 }
 
 /// A Put that creates `item` and fails (returning what is there) if its key exists: how every
