@@ -67,7 +67,10 @@ async fn assert_bank(env: &TestEnv, expected_cents: i64) {
         .filter(|(a, _, _)| {
             matches!(
                 a.kind,
-                AccountKind::PaymentProvider | AccountKind::PaidOut | AccountKind::SellerPaidOut
+                AccountKind::PaymentProvider
+                    | AccountKind::PaidOut
+                    | AccountKind::SellerPaidOut
+                    | AccountKind::AgencyPaidOut
             )
         })
         .map(|(_, _, b)| *b)
@@ -164,6 +167,113 @@ async fn a_stolen_card_charged_back_after_the_hold_is_a_debt_paid_off_from_the_n
     );
     // Bought 29,900 and 84,942 (60,000 coins at 99 cents per 70), 29,900 charged back, $50 paid.
     assert_bank(&env, 29_900 + 84_942 - 29_900 - 5_000).await;
+    env.assert_audited().await;
+}
+
+/// A stolen card's crowns gifted to a creator with an agency (half the creator's share,
+/// funded by the platform): the chargeback takes back the agency's cut as well as the creator's,
+/// from the agency's share of the creator while held and as the agency's debt once paid out;
+/// the dispute won gives both back, the debt staying for the agency's next payout to pay off.
+#[tokio::test]
+async fn a_chargeback_takes_back_the_agency_cut_and_a_won_dispute_gives_it_back() {
+    let env = held_env().await;
+    let agency = env.create_agency("cb-guild-owner").await;
+    let attached = env
+        .attach("guild-streamer", &agency, 5_000, "platform")
+        .await;
+    assert_eq!(attached.status, 200, "{attached:?}");
+    env.set_now(
+        time::OffsetDateTime::parse(
+            attached.body["since"].as_str().unwrap(),
+            &time::format_description::well_known::Rfc3339,
+        )
+        .unwrap(),
+    );
+    webhook(&env, &purchase("pur_ag", "thief", 60_500, 89_900)).await;
+    // The first two crowns' cut (10,000 diamonds) is released and paid out to the agency ($50).
+    gift_crowns(&env, "thief", "guild-streamer", 2).await;
+    env.set_now(env.now() + Duration::days(2));
+    assert_eq!(env.sweep().await.diamonds_released, 30_000);
+    let payout = env
+        .call(
+            Func::CreatorsApi,
+            livepay_tests::Req::post("/v1/agencies/me/payouts", "POST /v1/agencies/me/payouts")
+                .identity(Identity::user("cb-guild-owner"))
+                .key("agency-payout")
+                .json(json!({"amount_cents": 5_000})),
+        )
+        .await;
+    assert_eq!(payout.status, 202, "{payout:?}");
+    assert!(env.run_payouts().await.is_empty());
+    // The third is still held, the agency's cut in its share of the creator.
+    gift_crowns(&env, "thief", "guild-streamer", 1).await;
+    let b = env.agency_get("cb-guild-owner", "balance").await;
+    assert_eq!(
+        (&b["diamonds_pending"], &b["diamonds_available"]),
+        (&json!(5_000), &json!(0)),
+        "{b}"
+    );
+
+    let ack = webhook(
+        &env,
+        &chargeback("cb_ag", "thief", 60_500, 89_900, "pur_ag"),
+    )
+    .await;
+    // The creator's shares (30,000) and the cuts (15,000).
+    assert_eq!(ack["outcome"], "reversed:clawed_back_45000", "{ack}");
+    let b = env.agency_get("cb-guild-owner", "balance").await;
+    assert_eq!(
+        (
+            &b["diamonds_pending"],
+            &b["diamonds_available"],
+            &b["diamonds_owed"]
+        ),
+        (&json!(0), &json!(0), &json!(10_000)),
+        "{b}"
+    );
+    let c = env.creator_balance("guild-streamer").await;
+    assert_eq!(
+        (&c["diamonds_pending"], &c["diamonds_available"]),
+        (&json!(0), &json!(0)),
+        "{c}"
+    );
+    // What the cuts were the platform's to fund is back: its loss is only its own share.
+    assert_eq!(
+        env.balance(AccountKind::ChargebackLoss, "cb_ag").await,
+        -(60_000 - 45_000)
+    );
+    let kinds: Vec<_> = env
+        .statement_of(Identity::user("cb-guild-owner"), "agencies", 50)
+        .await
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert!(
+        kinds.contains(&"chargeback_clawback".to_owned()),
+        "{kinds:?}"
+    );
+    env.assert_audited().await;
+
+    let won = webhook(
+        &env,
+        &won("won_ag", "cb_ag", ("purchase_event_id", "pur_ag")),
+    )
+    .await;
+    assert_eq!(won["outcome"], "reinstated", "{won}");
+    let b = env.agency_get("cb-guild-owner", "balance").await;
+    assert_eq!(
+        (
+            &b["diamonds_pending"],
+            &b["diamonds_available"],
+            &b["diamonds_owed"],
+            &b["payable_cents"]
+        ),
+        (&json!(0), &json!(15_000), &json!(10_000), &json!(2_500)),
+        "{b}"
+    );
+    assert_eq!(env.balance(AccountKind::ChargebackLoss, "cb_ag").await, 0);
+    // Bought 89,900; charged back and returned; $50 paid out.
+    assert_bank(&env, 89_900 - 5_000).await;
     env.assert_audited().await;
 }
 

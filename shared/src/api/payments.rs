@@ -14,7 +14,7 @@ use super::reinstatement::reinstate;
 use super::shop::{add_order_reversal, RepaidBy};
 use crate::config::WebhookSecrets;
 use crate::domain::chargebacks::{
-    attribute, check_against_purchase, Attribution, ChargebackError, Reversal, SpentGift,
+    attribute, check_against_purchase, Attribution, ChargebackError, Earner, Reversal, SpentGift,
 };
 use crate::domain::ledger::{AccountId, AccountKind, Transfer, TransferKind};
 use crate::domain::payments::{
@@ -437,7 +437,7 @@ async fn charge_back(
     }
     let wallet = app.store.wallet(&e.user_id).await?;
     let (from_wallet, spent) = chargeback_split(wallet.balance, e.coins);
-    let mut creators = HashMap::new();
+    let mut earnings = Earnings::default();
     let attribution = match since {
         // An older body names no purchase: its spent coins stay the platform's loss.
         Some(since) if spent > 0 => {
@@ -449,19 +449,19 @@ async fn charge_back(
                     e.user_id
                 )));
             }
-            creators = creators_earnings(app, &gifts).await?;
-            let hold = |creator: &str, release_at: &str| {
-                creators
-                    .get(creator)
-                    .and_then(|c: &CreatorEarnings| {
-                        c.holds.iter().find(|h| h.release_at == release_at)
-                    })
+            earnings = earners_earnings(app, &gifts).await?;
+            let hold = |pending: &AccountId, release_at: &str| {
+                earnings
+                    .holds
+                    .get(pending)
+                    .and_then(|holds| holds.iter().find(|h| h.release_at == release_at))
                     .map_or(0, |h| h.amount)
             };
-            let available = |creator: &str| {
-                creators
-                    .get(creator)
-                    .map_or(0, |c| u64::try_from(c.available).unwrap_or(0))
+            let available = |account: &AccountId| {
+                earnings
+                    .available
+                    .get(account)
+                    .map_or(0, |(b, _)| u64::try_from(*b).unwrap_or(0))
             };
             attribute(spent, &gifts, hold, available)
         }
@@ -476,9 +476,10 @@ async fn charge_back(
         cash,
     }
     .transfers()?;
-    let versions = creators
+    let versions = earnings
+        .available
         .iter()
-        .map(|(creator, c)| (creator.clone(), c.available_version))
+        .map(|(account, (_, version))| (account.clone(), *version))
         .collect();
     let mut edits = attribution_edits(&attribution, &versions);
     if from_wallet > 0 {
@@ -506,42 +507,45 @@ async fn charge_back(
     Ok(cash.map(|_| format!("reversed:clawed_back_{}", attribution.clawed())))
 }
 
-/// A traced creator's gift earnings as stored now: their pending holds and available diamonds.
-struct CreatorEarnings {
-    holds: Vec<Hold>,
-    available: i64,
-    available_version: u64,
+/// The traced gifts' earners' earnings as stored now (creators', their agencies'): each pending
+/// account's holds, and each available account's balance and version.
+#[derive(Default)]
+struct Earnings {
+    holds: HashMap<AccountId, Vec<Hold>>,
+    available: HashMap<AccountId, (i64, u64)>,
 }
 
-async fn creators_earnings(
-    app: &App,
-    gifts: &[SpentGift],
-) -> Result<HashMap<String, CreatorEarnings>, ApiError> {
-    let creators: std::collections::BTreeSet<&str> =
-        gifts.iter().map(|g| g.creator_id.as_str()).collect();
-    let reads = creators.into_iter().map(|creator| async move {
-        let (pending, earnings) = (
-            AccountId::earnings_pending(creator),
-            AccountId::earnings(creator),
-        );
-        let (pending, (available, available_version)) = futures::try_join!(
-            app.store.pending_earnings(&pending),
-            app.store.account_state(&earnings),
-        )?;
-        let holds = pending.map(|p| p.holds).unwrap_or_default();
-        Ok::<_, ApiError>((
-            creator.to_owned(),
-            CreatorEarnings {
-                holds,
-                available,
-                available_version,
-            },
-        ))
+async fn earners_earnings(app: &App, gifts: &[SpentGift]) -> Result<Earnings, ApiError> {
+    let mut earners = std::collections::BTreeSet::new();
+    for g in gifts {
+        earners.insert(Earner::Creator(g.creator_id.clone()));
+        if let Some(a) = &g.agency {
+            earners.insert(Earner::Agency {
+                agency_id: a.agency_id.clone(),
+                creator_id: g.creator_id.clone(),
+            });
+        }
+    }
+    let pending: std::collections::BTreeSet<AccountId> =
+        earners.iter().map(Earner::pending).collect();
+    let available: std::collections::BTreeSet<AccountId> =
+        earners.iter().map(Earner::available).collect();
+    let holds = pending.into_iter().map(|account| async move {
+        let held = app.store.pending_earnings(&account).await?;
+        Ok::<_, ApiError>((account, held.map(|p| p.holds).unwrap_or_default()))
     });
-    Ok(futures::future::try_join_all(reads)
-        .await?
-        .into_iter()
-        .collect())
+    let states = available.into_iter().map(|account| async move {
+        let state = app.store.account_state(&account).await?;
+        Ok::<_, ApiError>((account, state))
+    });
+    let (holds, states) = futures::try_join!(
+        futures::future::try_join_all(holds),
+        futures::future::try_join_all(states),
+    )?;
+    Ok(Earnings {
+        holds: holds.into_iter().collect(),
+        available: states.into_iter().collect(),
+    })
 }
 
 /// An `order.charged_back`: the provider repaid the buyer, so the order is reversed as an admin

@@ -35,6 +35,8 @@ pub enum GiftState {
     /// that paid for it took this much of the share back (`domain::chargebacks`).
     Settled {
         charged_back_diamonds: u64,
+        /// Of its agency cut.
+        charged_back_agency_diamonds: u64,
     },
     /// Sent after its stream's end plus the grace: every coin went back to the sender.
     Refunded,
@@ -122,17 +124,24 @@ pub fn violations(s: &LedgerSnapshot, policies: &Policies<'_>, moment: Moment) -
         match state {
             &GiftState::Settled {
                 charged_back_diamonds,
+                charged_back_agency_diamonds,
             } => {
-                if charged_back_diamonds > shares.creator {
-                    found.push(format!(
-                        "gift {}: chargebacks took back {charged_back_diamonds} of a {} share",
-                        gift.gift_txn_id, shares.creator
-                    ));
+                for (taken, share) in [
+                    (charged_back_diamonds, shares.creator),
+                    (charged_back_agency_diamonds, shares.agency),
+                ] {
+                    if taken > share {
+                        found.push(format!(
+                            "gift {}: chargebacks took back {taken} of a {share} share",
+                            gift.gift_txn_id
+                        ));
+                    }
                 }
                 *earned.entry(&gift.creator_id).or_default() +=
                     shares.creator as i64 - charged_back_diamonds as i64;
                 if let Some(stint) = stint {
-                    *agency_earned.entry(&stint.agency_id).or_default() += shares.agency as i64;
+                    *agency_earned.entry(&stint.agency_id).or_default() +=
+                        shares.agency as i64 - charged_back_agency_diamonds as i64;
                 }
             }
             GiftState::Unsettled if moment == Moment::Drained => {
@@ -379,6 +388,7 @@ mod tests {
                 gift("g1", "c", 100),
                 GiftState::Settled {
                     charged_back_diamonds: 0,
+                    charged_back_agency_diamonds: 0,
                 },
             )],
             ..Default::default()

@@ -8,7 +8,9 @@
 //! Each traced coin takes back the creator share it earned, in proportion: from the creator's
 //! pending earnings while that gift's hold still holds it; once released, from their available
 //! diamonds while they have them; else (paid out) as a creator debt (`earnings-clawback`),
-//! which their next released earnings and any payout pay off first. A
+//! which their next released earnings and any payout pay off first. The gift's agency cut, if it
+//! gave one, comes back the same way, from the agency's ([`Earner::Agency`]): its share of the
+//! creator while held, its available diamonds, else its debt (`agency-clawback`). A
 //! gift's coins are traced at most once across all chargebacks (`charged_back_coins` on the
 //! gift). A chargeback waits (503) while a gift since the purchase is still settling. What cannot
 //! be traced — the platform's share, or gifts past the first [`MAX_TRACED_GIFTS`] or the
@@ -22,11 +24,11 @@ use super::ledger::{AccountId, AccountKind, LedgerError, Transfer, TransferKind}
 /// event, the marker, the wallet, issuer, loss, cash and provider accounts and their transfer
 /// records (10), less a margin.
 pub const ATTRIBUTION_ITEMS: usize = 88;
-/// Each gift traced costs its account's edit; each creator account clawed from costs the
+/// Each gift traced costs its account's edit; each earner's account clawed from costs the
 /// account, its statement entry and the transfer record.
 const ITEMS_PER_GIFT: usize = 1;
 const ITEMS_PER_CLAWBACK: usize = 3;
-/// A debt is booked pinned to the creator's available diamonds as read (none, or all taken):
+/// A debt is booked pinned to the earner's available diamonds as read (none, or all taken):
 /// one more item when nothing was taken from them.
 const ITEMS_PER_DEBT: usize = ITEMS_PER_CLAWBACK + 1;
 /// Most gifts read to trace one chargeback (oldest first from the purchase): coins spent on
@@ -43,9 +45,64 @@ pub struct SpentGift {
     /// Coins of it earlier chargebacks traced already, and the diamonds they took back.
     pub charged_back_coins: u64,
     pub charged_back_diamonds: u64,
-    /// The hold its creator share landed in, if it landed pending.
+    /// The agency it gave a cut to, the cut, and what chargebacks took back of the cut.
+    pub agency: Option<AgencyShare>,
+    /// The hold its creator share (and its agency cut) landed in, if it landed pending.
     pub release_at: Option<String>,
     pub version: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgencyShare {
+    pub agency_id: String,
+    pub share: u64,
+    pub charged_back: u64,
+}
+
+/// Whose part of a gift a chargeback takes back: the creator's share, or their agency's cut.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Earner {
+    Creator(String),
+    Agency {
+        agency_id: String,
+        creator_id: String,
+    },
+}
+
+impl Earner {
+    /// Where its part waits while held.
+    pub fn pending(&self) -> AccountId {
+        match self {
+            Earner::Creator(c) => AccountId::earnings_pending(c),
+            Earner::Agency {
+                agency_id,
+                creator_id,
+            } => AccountId::agency_share(AccountKind::AgencyEarningsPending, agency_id, creator_id),
+        }
+    }
+
+    /// Its available diamonds (an agency's are one account for all its creators).
+    pub fn available(&self) -> AccountId {
+        match self {
+            Earner::Creator(c) => AccountId::earnings(c),
+            Earner::Agency { agency_id, .. } => {
+                AccountId::new(AccountKind::AgencyEarnings, agency_id)
+            }
+        }
+    }
+
+    fn account(&self, from: &ClawbackFrom) -> AccountId {
+        match (from, self) {
+            (ClawbackFrom::Hold(_), _) => self.pending(),
+            (ClawbackFrom::Available, _) => self.available(),
+            (ClawbackFrom::Debt, Earner::Creator(c)) => {
+                AccountId::new(AccountKind::EarningsClawback, c)
+            }
+            (ClawbackFrom::Debt, Earner::Agency { agency_id, .. }) => {
+                AccountId::new(AccountKind::AgencyClawback, agency_id)
+            }
+        }
+    }
 }
 
 /// A chargeback the ledger cannot take as sent.
@@ -100,15 +157,19 @@ pub struct TracedGift {
     pub version: u64,
     pub charged_back_coins: u64,
     pub charged_back_diamonds: u64,
+    /// The new total taken back of its agency cut (0 without one).
+    pub charged_back_agency_diamonds: u64,
     pub coins: u64,
     pub diamonds: u64,
+    /// What this attribution took of its agency cut.
+    pub agency_diamonds: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Attribution {
     pub gifts: Vec<TracedGift>,
-    /// Diamonds per creator and source.
-    pub clawbacks: BTreeMap<(String, ClawbackFrom), u64>,
+    /// Diamonds per earner and source.
+    pub clawbacks: BTreeMap<(Earner, ClawbackFrom), u64>,
 }
 
 impl Attribution {
@@ -116,13 +177,13 @@ impl Attribution {
         self.clawbacks.values().sum()
     }
 
-    /// Diamonds taken from each creator's pending holds, per release time.
-    pub fn from_holds(&self) -> BTreeMap<&str, Vec<(&str, u64)>> {
-        let mut holds: BTreeMap<&str, Vec<(&str, u64)>> = BTreeMap::new();
-        for ((creator, from), amount) in &self.clawbacks {
+    /// Diamonds taken from each pending account's holds, per release time.
+    pub fn from_holds(&self) -> BTreeMap<AccountId, Vec<(&str, u64)>> {
+        let mut holds: BTreeMap<AccountId, Vec<(&str, u64)>> = BTreeMap::new();
+        for ((earner, from), amount) in &self.clawbacks {
             if let ClawbackFrom::Hold(release_at) = from {
                 holds
-                    .entry(creator)
+                    .entry(earner.pending())
                     .or_default()
                     .push((release_at, *amount));
             }
@@ -131,22 +192,77 @@ impl Attribution {
     }
 }
 
-/// Traces `spent` coins to `gifts` (oldest first). `holds(creator, release_at)` says how many
-/// diamonds that hold of the creator's pending earnings holds now, `available(creator)` how many
-/// they have available.
+/// Diamonds each hold and each available account still has once an attribution's earlier takes
+/// are counted.
+#[derive(Default)]
+struct AlreadyTaken {
+    from_hold: BTreeMap<(AccountId, String), u64>,
+    available: BTreeMap<AccountId, u64>,
+}
+
+impl AlreadyTaken {
+    /// Where `diamonds` of `earner`'s part come back from: its hold at `release_at` as far as it
+    /// holds them, then its available diamonds, then its debt.
+    fn sources(
+        &self,
+        earner: &Earner,
+        diamonds: u64,
+        release_at: Option<&String>,
+        holds: &impl Fn(&AccountId, &str) -> u64,
+        available: &impl Fn(&AccountId) -> u64,
+    ) -> Vec<(ClawbackFrom, u64)> {
+        let pending = earner.pending();
+        let from_hold = release_at.map_or(0, |at| {
+            let used = self.from_hold.get(&(pending.clone(), at.clone()));
+            holds(&pending, at)
+                .saturating_sub(used.copied().unwrap_or(0))
+                .min(diamonds)
+        });
+        let released = diamonds - from_hold;
+        let account = earner.available();
+        let used = self.available.get(&account).copied().unwrap_or(0);
+        let from_available = available(&account).saturating_sub(used).min(released);
+        let parts = [
+            release_at.map(|at| (ClawbackFrom::Hold(at.clone()), from_hold)),
+            Some((ClawbackFrom::Available, from_available)),
+            Some((ClawbackFrom::Debt, released - from_available)),
+        ];
+        parts
+            .into_iter()
+            .flatten()
+            .filter(|(_, d)| *d > 0)
+            .collect()
+    }
+
+    fn record(&mut self, earner: &Earner, from: &ClawbackFrom, diamonds: u64) {
+        match from {
+            ClawbackFrom::Hold(at) => {
+                *self
+                    .from_hold
+                    .entry((earner.pending(), at.clone()))
+                    .or_default() += diamonds
+            }
+            ClawbackFrom::Available => {
+                *self.available.entry(earner.available()).or_default() += diamonds
+            }
+            ClawbackFrom::Debt => {}
+        }
+    }
+}
+
+/// Traces `spent` coins to `gifts` (oldest first). `holds(pending, release_at)` says how many
+/// diamonds that hold of a pending account (a creator's earnings, an agency's share of them)
+/// holds now, `available(account)` how many an available account has.
 pub fn attribute(
     spent: u64,
     gifts: &[SpentGift],
-    holds: impl Fn(&str, &str) -> u64,
-    available: impl Fn(&str) -> u64,
+    holds: impl Fn(&AccountId, &str) -> u64,
+    available: impl Fn(&AccountId) -> u64,
 ) -> Attribution {
     let mut out = Attribution::default();
     let mut remaining = spent;
     let mut items = 0;
-    // Diamonds each hold, and each creator's available balance, still has once this
-    // attribution's earlier takes are counted.
-    let mut taken_from_hold: BTreeMap<(String, String), u64> = BTreeMap::new();
-    let mut taken_available: BTreeMap<String, u64> = BTreeMap::new();
+    let mut taken = AlreadyTaken::default();
     for g in gifts {
         if remaining == 0 {
             break;
@@ -155,35 +271,33 @@ pub fn attribute(
         if take == 0 {
             continue;
         }
-        let diamonds = share_of(g.creator_share, take, g.coins);
-        let from_hold = g.release_at.as_ref().map_or(0, |at| {
-            let key = (g.creator_id.clone(), at.clone());
-            let used = taken_from_hold.get(&key).copied().unwrap_or(0);
-            holds(&g.creator_id, at).saturating_sub(used).min(diamonds)
-        });
-        let released = diamonds - from_hold;
-        let used = taken_available.get(&g.creator_id).copied().unwrap_or(0);
-        let from_available = available(&g.creator_id).saturating_sub(used).min(released);
-        let parts = [
-            g.release_at
-                .as_ref()
-                .map(|at| (ClawbackFrom::Hold(at.clone()), from_hold)),
-            Some((ClawbackFrom::Available, from_available)),
-            Some((ClawbackFrom::Debt, released - from_available)),
-        ];
-        let parts: Vec<_> = parts
+        // Each part of the gift's value that was earned: the creator's, the agency's.
+        let mut earned = vec![(Earner::Creator(g.creator_id.clone()), g.creator_share)];
+        if let Some(a) = &g.agency {
+            let agency = Earner::Agency {
+                agency_id: a.agency_id.clone(),
+                creator_id: g.creator_id.clone(),
+            };
+            earned.push((agency, a.share));
+        }
+        let parts: Vec<_> = earned
             .into_iter()
-            .flatten()
-            .filter(|(_, d)| *d > 0)
+            .map(|(earner, share)| {
+                let diamonds = share_of(share, take, g.coins);
+                let sources =
+                    taken.sources(&earner, diamonds, g.release_at.as_ref(), &holds, &available);
+                (earner, diamonds, sources)
+            })
             .collect();
         let cost = ITEMS_PER_GIFT
             + parts
                 .iter()
-                .filter(|(from, _)| {
+                .flat_map(|(earner, _, sources)| sources.iter().map(move |(f, _)| (earner, f)))
+                .filter(|(earner, from)| {
                     !out.clawbacks
-                        .contains_key(&(g.creator_id.clone(), from.clone()))
+                        .contains_key(&((*earner).clone(), (*from).clone()))
                 })
-                .map(|(from, _)| match from {
+                .map(|(_, from)| match from {
                     ClawbackFrom::Debt => ITEMS_PER_DEBT,
                     _ => ITEMS_PER_CLAWBACK,
                 })
@@ -192,37 +306,33 @@ pub fn attribute(
             break;
         }
         items += cost;
-        for (from, d) in parts {
-            match &from {
-                ClawbackFrom::Hold(at) => {
-                    *taken_from_hold
-                        .entry((g.creator_id.clone(), at.clone()))
-                        .or_default() += d
-                }
-                ClawbackFrom::Available => {
-                    *taken_available.entry(g.creator_id.clone()).or_default() += d
-                }
-                ClawbackFrom::Debt => {}
+        // The creator's part first, the agency's (if any) second.
+        let diamonds = parts[0].1;
+        let agency_diamonds = parts.get(1).map_or(0, |(_, d, _)| *d);
+        for (earner, _, sources) in parts {
+            for (from, d) in sources {
+                taken.record(&earner, &from, d);
+                *out.clawbacks.entry((earner.clone(), from)).or_default() += d;
             }
-            *out.clawbacks
-                .entry((g.creator_id.clone(), from))
-                .or_default() += d;
         }
         out.gifts.push(TracedGift {
             gift_txn_id: g.gift_txn_id.clone(),
             version: g.version,
             charged_back_coins: g.charged_back_coins + take,
             charged_back_diamonds: g.charged_back_diamonds + diamonds,
+            charged_back_agency_diamonds: g.agency.as_ref().map_or(0, |a| a.charged_back)
+                + agency_diamonds,
             coins: take,
             diamonds,
+            agency_diamonds,
         });
         remaining -= take;
     }
     out
 }
 
-/// The creator share of `take` of a gift's `coins`, rounded down: what rounding leaves is the
-/// platform's loss, never the creator's.
+/// An earner's share of `take` of a gift's `coins`, rounded down: what rounding leaves is the
+/// platform's loss, never the earner's.
 fn share_of(creator_share: u64, take: u64, coins: u64) -> u64 {
     let share = u128::from(creator_share) * u128::from(take) / u128::from(coins.max(1));
     u64::try_from(share).expect("at most the creator share")
@@ -258,15 +368,8 @@ impl Reversal<'_> {
             )?);
         }
         let mut per_account: BTreeMap<AccountId, u64> = BTreeMap::new();
-        for ((creator, from), amount) in &self.attribution.clawbacks {
-            let kind = match from {
-                ClawbackFrom::Hold(_) => AccountKind::EarningsPending,
-                ClawbackFrom::Available => AccountKind::Earnings,
-                ClawbackFrom::Debt => AccountKind::EarningsClawback,
-            };
-            *per_account
-                .entry(AccountId::new(kind, creator))
-                .or_default() += amount;
+        for ((earner, from), amount) in &self.attribution.clawbacks {
+            *per_account.entry(earner.account(from)).or_default() += amount;
         }
         for (account, amount) in per_account {
             transfers.push(to_issuer(
@@ -313,12 +416,17 @@ mod tests {
             creator_share: coins / 2,
             charged_back_coins: 0,
             charged_back_diamonds: 0,
+            agency: None,
             release_at: release_at.map(Into::into),
             version: 2,
         }
     }
 
     const H: &str = "2026-12-09T10:00:00Z";
+
+    fn c(creator: &str) -> Earner {
+        Earner::Creator(creator.into())
+    }
 
     #[test]
     fn spent_coins_are_traced_in_order_and_pending_shares_come_back_from_their_hold() {
@@ -328,7 +436,7 @@ mod tests {
             gift("g1", "a", 5_000, Some(H)),
         ];
         // Creator a's hold has everything; b's hold was released (empty).
-        let holds = |creator: &str, _: &str| if creator == "a" { 10_000 } else { 0 };
+        let holds = |p: &AccountId, _: &str| if p.owner == "a" { 10_000 } else { 0 };
         let a = attribute(2_000, &gifts, holds, |_| 0);
         assert_eq!(
             a.gifts
@@ -340,8 +448,8 @@ mod tests {
         assert_eq!(
             a.clawbacks,
             BTreeMap::from([
-                (("a".into(), ClawbackFrom::Hold(H.into())), 500 + 200),
-                (("b".into(), ClawbackFrom::Debt), 300),
+                ((c("a"), ClawbackFrom::Hold(H.into())), 500 + 200),
+                ((c("b"), ClawbackFrom::Debt), 300),
             ])
         );
     }
@@ -353,11 +461,11 @@ mod tests {
         assert_eq!(
             a.clawbacks,
             BTreeMap::from([
-                (("a".into(), ClawbackFrom::Hold(H.into())), 70),
-                (("a".into(), ClawbackFrom::Debt), 30),
+                ((c("a"), ClawbackFrom::Hold(H.into())), 70),
+                ((c("a"), ClawbackFrom::Debt), 30),
             ])
         );
-        assert_eq!(a.from_holds()["a"], [(H, 70)]);
+        assert_eq!(a.from_holds()[&AccountId::earnings_pending("a")], [(H, 70)]);
     }
 
     #[test]
@@ -368,10 +476,79 @@ mod tests {
         assert_eq!(
             a.clawbacks,
             BTreeMap::from([
-                (("a".into(), ClawbackFrom::Available), 60),
-                (("a".into(), ClawbackFrom::Debt), 40),
+                ((c("a"), ClawbackFrom::Available), 60),
+                ((c("a"), ClawbackFrom::Debt), 40),
             ])
         );
+    }
+
+    #[test]
+    fn an_agency_cut_comes_back_from_its_share_of_the_creator_then_its_diamonds_then_as_debt() {
+        let with_agency = |id: &str, creator: &str, release_at| {
+            let mut g = gift(id, creator, 1_000, release_at);
+            g.agency = Some(AgencyShare {
+                agency_id: "ag".into(),
+                share: 100,
+                charged_back: 0,
+            });
+            g
+        };
+        let share_a = AccountId::agency_share(AccountKind::AgencyEarningsPending, "ag", "a");
+        let agency_diamonds = AccountId::new(AccountKind::AgencyEarnings, "ag");
+        // Held: the creator's hold has all of it, the agency's share of a only 60 diamonds; the
+        // agency has 30 available for both gifts together.
+        let gifts = [
+            with_agency("g2", "a", Some(H)),
+            with_agency("g1", "b", None),
+        ];
+        let holds = |p: &AccountId, _: &str| if *p == share_a { 60 } else { 10_000 };
+        let available = |p: &AccountId| if *p == agency_diamonds { 30 } else { 0 };
+        let a = attribute(2_000, &gifts, holds, available);
+        let agency = |creator: &str| Earner::Agency {
+            agency_id: "ag".into(),
+            creator_id: creator.into(),
+        };
+        assert_eq!(
+            a.clawbacks,
+            BTreeMap::from([
+                ((c("a"), ClawbackFrom::Hold(H.into())), 500),
+                ((agency("a"), ClawbackFrom::Hold(H.into())), 60),
+                ((agency("a"), ClawbackFrom::Available), 30),
+                ((agency("a"), ClawbackFrom::Debt), 10),
+                ((c("b"), ClawbackFrom::Debt), 500),
+                ((agency("b"), ClawbackFrom::Debt), 100),
+            ])
+        );
+        assert_eq!(
+            a.gifts
+                .iter()
+                .map(|g| (
+                    g.diamonds,
+                    g.agency_diamonds,
+                    g.charged_back_agency_diamonds
+                ))
+                .collect::<Vec<_>>(),
+            [(500, 100, 100), (500, 100, 100)]
+        );
+        let r = Reversal {
+            event_id: "cb",
+            user_id: "u",
+            coins: 2_000,
+            from_wallet: 0,
+            attribution: &a,
+            cash: None,
+        };
+        let debits: BTreeMap<String, u64> = r
+            .transfers()
+            .unwrap()
+            .iter()
+            .map(|t| (t.debit.to_string(), t.amount))
+            .collect();
+        assert_eq!(debits["agency-pending:ag~a"], 60);
+        assert_eq!(debits["agency-earnings:ag"], 30);
+        assert_eq!(debits["agency-clawback:ag"], 110);
+        // What neither earned, the platform's share, is its loss.
+        assert_eq!(debits["chargeback-loss:cb"], 2_000 - 1_200);
     }
 
     #[test]

@@ -98,8 +98,8 @@ pub enum AccountKind {
     AgencyEarningsPending,
     /// An agency's cut of gift earnings that may be paid out.
     AgencyEarnings,
-    /// What an agency owes back in diamonds: the payout machine's debt slot for agencies. Nothing
-    /// books a debt on it yet (a chargeback leaves the agency's cut with the agency).
+    /// What an agency owes back in diamonds for the cuts of gifts paid with coins charged back
+    /// after the agency's diamonds were paid out: negative, like a creator's clawback.
     AgencyClawback,
     /// An agency's cut of one of its creators' commissions, until their hold ends: one account
     /// per (agency, creator), as its pending diamonds.

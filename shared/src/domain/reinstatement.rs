@@ -1,7 +1,8 @@
 //! A dispute the platform won: the card network returns the money, so what its chargeback took
 //! is given back, once. A chargeback keeps what it booked ([`Taken`], on its [`Marker`]) and the
 //! reinstatement books the inverse, with the destination changed in two cases:
-//! - what came out of a creator's pending earnings goes back available: that hold waited for
+//! - what came out of a creator's pending earnings (or an agency's share of them) goes back
+//!   available: that hold waited for
 //!   exactly the risk the won dispute ended (a chargeback of the coins' purchase). A commission
 //!   inside its return window goes back into it, since a return can still come;
 //! - what was booked as a payee's debt goes back to their available money and the debt stays:
@@ -33,6 +34,8 @@ pub struct Untrace {
     pub gift_txn_id: String,
     pub coins: u64,
     pub diamonds: u64,
+    /// Of the gift's agency cut.
+    pub agency_diamonds: u64,
 }
 
 /// What a chargeback took.
@@ -60,6 +63,7 @@ impl Taken {
                     gift_txn_id: g.gift_txn_id.clone(),
                     coins: g.coins,
                     diamonds: g.diamonds,
+                    agency_diamonds: g.agency_diamonds,
                 })
                 .collect(),
         }
@@ -118,6 +122,9 @@ fn given_back_to(account: &AccountId, commission_held: bool) -> AccountId {
     match account.kind {
         AccountKind::EarningsPending | AccountKind::EarningsClawback => {
             AccountId::earnings(&account.owner)
+        }
+        AccountKind::AgencyEarningsPending | AccountKind::AgencyClawback => {
+            AccountId::new(AccountKind::AgencyEarnings, account.payee_owner())
         }
         kind if is_pending_commission(kind) && !commission_held => account
             .released()

@@ -6,7 +6,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 
 use super::agencies::{attachments_from_item, ATTACHMENTS_PREFIX};
 use super::attrs::{get_n, get_s, opt_n, Item};
-use super::chargebacks::CHARGED_BACK_DIAMONDS;
+use super::chargebacks::{CHARGED_BACK_AGENCY_DIAMONDS, CHARGED_BACK_DIAMONDS};
 use super::ledger::ACCOUNT_SK;
 use super::orders::order_from_item;
 use super::payouts::payout_from_item;
@@ -48,6 +48,11 @@ impl Store {
                             GiftState::Settled {
                                 charged_back_diamonds: opt_n(&item, CHARGED_BACK_DIAMONDS)?
                                     .unwrap_or(0),
+                                charged_back_agency_diamonds: opt_n(
+                                    &item,
+                                    CHARGED_BACK_AGENCY_DIAMONDS,
+                                )?
+                                .unwrap_or(0),
                             }
                         }
                         Some(AttributeValue::S(s)) if s == SETTLEMENT_REFUNDED => {

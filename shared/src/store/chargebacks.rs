@@ -16,10 +16,14 @@ use aws_sdk_dynamodb::types::{
 use super::attrs::{get_n, get_s, key, n, opt_n, opt_s, s, Item};
 use super::holds::hold_clawback_edit;
 use super::ledger::{AccountEdit, ACCOUNT_SK};
-use super::settlement::{RELEASE_AT, SETTLEMENT_PENDING, SETTLEMENT_SETTLED};
+use super::settlement::{
+    AGENCY_ID, AGENCY_SHARE, RELEASE_AT, SETTLEMENT_PENDING, SETTLEMENT_SETTLED,
+};
 use super::transaction::{put_new, Role, Tx};
 use super::{sdk_error, Store, StoreError};
-use crate::domain::chargebacks::{Attribution, ClawbackFrom, SpentGift, MAX_TRACED_GIFTS};
+use crate::domain::chargebacks::{
+    AgencyShare, Attribution, ClawbackFrom, SpentGift, MAX_TRACED_GIFTS,
+};
 use crate::domain::ledger::{AccountId, AccountKind};
 use crate::domain::payments::ChargedBackOf;
 use crate::domain::reinstatement::{Marker, Moved, Taken, Untrace};
@@ -28,6 +32,8 @@ use crate::domain::reinstatement::{Marker, Moved, Taken, Untrace};
 /// creator's diamonds they took back.
 const CHARGED_BACK_COINS: &str = "charged_back_coins";
 pub(crate) const CHARGED_BACK_DIAMONDS: &str = "charged_back_diamonds";
+/// On a gift account that gave an agency its cut: how much of the cut chargebacks took back.
+pub(crate) const CHARGED_BACK_AGENCY_DIAMONDS: &str = "charged_back_agency_diamonds";
 
 /// What a chargeback reversed: a coin purchase (its event id), or an order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -84,6 +90,7 @@ fn taken_attributes(taken: &Taken) -> [(String, AttributeValue); 2] {
             ("gift", s(&g.gift_txn_id)),
             ("coins", n(g.coins)),
             ("diamonds", n(g.diamonds)),
+            ("agency_diamonds", n(g.agency_diamonds)),
         ])
     });
     [
@@ -127,6 +134,8 @@ fn marker_from_item(item: &Item) -> Result<Marker, StoreError> {
                         gift_txn_id: get_s(g, "gift")?.to_owned(),
                         coins: get_n(g, "coins")?,
                         diamonds: get_n(g, "diamonds")?,
+                        // Absent on markers from before agencies' cuts came back.
+                        agency_diamonds: opt_n(g, "agency_diamonds")?.unwrap_or(0),
                     })
                 })
                 .collect::<Result<_, StoreError>>()?,
@@ -152,11 +161,18 @@ pub fn untrace_edits(traced: &[Untrace]) -> HashMap<AccountId, AccountEdit> {
     traced
         .iter()
         .map(|g| {
+            let mut add = vec![
+                (CHARGED_BACK_COINS.into(), minus(g.coins)),
+                (CHARGED_BACK_DIAMONDS.into(), minus(g.diamonds)),
+            ];
+            if g.agency_diamonds > 0 {
+                add.push((
+                    CHARGED_BACK_AGENCY_DIAMONDS.into(),
+                    minus(g.agency_diamonds),
+                ));
+            }
             let edit = AccountEdit {
-                add: vec![
-                    (CHARGED_BACK_COINS.into(), minus(g.coins)),
-                    (CHARGED_BACK_DIAMONDS.into(), minus(g.diamonds)),
-                ],
+                add,
                 ..AccountEdit::default()
             };
             (AccountId::pending_gift(&g.gift_txn_id), edit)
@@ -392,41 +408,50 @@ impl Store {
 }
 
 /// The account edits an attribution makes: each traced gift pinned to the version read, with
-/// its new traced total; each creator's pending earnings refused unless every hold taken from
-/// still holds what is taken; and the available diamonds of each creator whose share came from
-/// them or became debt pinned to `available_versions` as read, so a debt is never booked while
-/// a release or a payout changes what they hold.
+/// its new traced totals; each pending account (a creator's earnings, an agency's share of
+/// them) refused unless every hold taken from still holds what is taken; and the available
+/// diamonds of each earner whose part came from them or became debt pinned to
+/// `available_versions` as read, so a debt is never booked while a release or a payout changes
+/// what they hold.
 pub fn attribution_edits(
     a: &Attribution,
-    available_versions: &HashMap<String, u64>,
+    available_versions: &HashMap<AccountId, u64>,
 ) -> HashMap<AccountId, AccountEdit> {
     let mut edits = HashMap::new();
-    for (creator, from) in a.clawbacks.keys() {
+    for (earner, from) in a.clawbacks.keys() {
         if matches!(from, ClawbackFrom::Available | ClawbackFrom::Debt) {
-            let version = available_versions.get(creator).copied().unwrap_or(0);
-            edits.insert(AccountId::earnings(creator), AccountEdit::pinned(version));
+            let available = earner.available();
+            let version = available_versions.get(&available).copied().unwrap_or(0);
+            edits.insert(available, AccountEdit::pinned(version));
         }
     }
     for g in &a.gifts {
+        let mut set = vec![
+            (CHARGED_BACK_COINS.into(), n(g.charged_back_coins)),
+            (CHARGED_BACK_DIAMONDS.into(), n(g.charged_back_diamonds)),
+        ];
+        if g.charged_back_agency_diamonds > 0 {
+            set.push((
+                CHARGED_BACK_AGENCY_DIAMONDS.into(),
+                n(g.charged_back_agency_diamonds),
+            ));
+        }
         edits.insert(
             AccountId::pending_gift(&g.gift_txn_id),
             AccountEdit {
-                set: vec![
-                    (CHARGED_BACK_COINS.into(), n(g.charged_back_coins)),
-                    (CHARGED_BACK_DIAMONDS.into(), n(g.charged_back_diamonds)),
-                ],
+                set,
                 ..AccountEdit::pinned(g.version)
             },
         );
     }
-    for (creator, holds) in a.from_holds() {
+    for (pending, holds) in a.from_holds() {
         let mut edit = AccountEdit::default();
         for (release_at, amount) in holds {
             let hold = hold_clawback_edit(release_at, amount);
             edit.add.extend(hold.add);
             edit.at_least.extend(hold.at_least);
         }
-        edits.insert(AccountId::earnings_pending(creator), edit);
+        edits.insert(pending, edit);
     }
     edits
 }
@@ -439,6 +464,14 @@ fn spent_gift(item: &Item) -> Result<SpentGift, StoreError> {
         creator_share: get_n(item, "creator_share")?,
         charged_back_coins: opt_n(item, CHARGED_BACK_COINS)?.unwrap_or(0),
         charged_back_diamonds: opt_n(item, CHARGED_BACK_DIAMONDS)?.unwrap_or(0),
+        agency: match opt_s(item, AGENCY_ID) {
+            Some(agency_id) => Some(AgencyShare {
+                agency_id,
+                share: opt_n(item, AGENCY_SHARE)?.unwrap_or(0),
+                charged_back: opt_n(item, CHARGED_BACK_AGENCY_DIAMONDS)?.unwrap_or(0),
+            }),
+            None => None,
+        },
         release_at: opt_s(item, RELEASE_AT),
         version: get_n(item, "version")?,
     })
@@ -447,30 +480,48 @@ fn spent_gift(item: &Item) -> Result<SpentGift, StoreError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::chargebacks::TracedGift;
+    use crate::domain::chargebacks::{Earner, TracedGift};
     use std::collections::BTreeMap;
 
     #[test]
     fn attribution_edits_pin_each_gift_and_guard_each_hold() {
+        let creator = Earner::Creator("c".into());
+        let agency = Earner::Agency {
+            agency_id: "ag".into(),
+            creator_id: "c".into(),
+        };
         let a = Attribution {
             gifts: vec![TracedGift {
                 gift_txn_id: "g1".into(),
                 version: 3,
                 charged_back_coins: 40,
                 charged_back_diamonds: 20,
+                charged_back_agency_diamonds: 4,
                 coins: 10,
                 diamonds: 5,
+                agency_diamonds: 1,
             }],
             clawbacks: BTreeMap::from([
-                (("c".into(), ClawbackFrom::Hold("T1".into())), 5),
-                (("c".into(), ClawbackFrom::Hold("T2".into())), 7),
-                (("c".into(), ClawbackFrom::Debt), 9),
+                ((creator.clone(), ClawbackFrom::Hold("T1".into())), 5),
+                ((creator.clone(), ClawbackFrom::Hold("T2".into())), 7),
+                ((creator, ClawbackFrom::Debt), 9),
+                ((agency.clone(), ClawbackFrom::Hold("T1".into())), 1),
+                ((agency, ClawbackFrom::Debt), 2),
             ]),
         };
-        let edits = attribution_edits(&a, &HashMap::from([("c".to_owned(), 7)]));
-        assert_eq!(edits.len(), 3);
+        let agency_diamonds = AccountId::new(AccountKind::AgencyEarnings, "ag");
+        let versions = HashMap::from([(AccountId::earnings("c"), 7), (agency_diamonds.clone(), 2)]);
+        let edits = attribution_edits(&a, &versions);
+        assert_eq!(edits.len(), 5);
         assert_eq!(edits[&AccountId::earnings("c")].version, Some(7));
-        assert_eq!(edits[&AccountId::pending_gift("g1")].version, Some(3));
+        assert_eq!(edits[&agency_diamonds].version, Some(2));
+        let share = AccountId::agency_share(AccountKind::AgencyEarningsPending, "ag", "c");
+        assert_eq!(edits[&share].at_least, [("hold:T1".to_owned(), 1)]);
+        let gift = &edits[&AccountId::pending_gift("g1")];
+        assert_eq!(gift.version, Some(3));
+        assert!(gift
+            .set
+            .contains(&(CHARGED_BACK_AGENCY_DIAMONDS.to_owned(), n(4))));
         let pending = &edits[&AccountId::earnings_pending("c")];
         assert_eq!(
             pending.at_least,
