@@ -1237,6 +1237,7 @@ impl<'e> Sim<'e> {
         self.report.agency_diamonds = held(&[
             AgencyEarnings,
             AgencyEarningsPending,
+            AgencyClawback,
             AgencyDiamondsRedeemed,
         ]);
         self.report.agency_cents = held(&[

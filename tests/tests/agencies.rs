@@ -235,8 +235,8 @@ async fn an_agency_at_2000_bps_takes_its_cut_funded_either_way_exactly_while_att
         }
     };
     // With no hold the creator's share is available at once; the agency's cut waits in its
-    // share of the creator until the next sweep releases it (no settlement writes the
-    // agency's own account).
+    // share of the creator until the next minute's sweep releases it (no settlement writes
+    // the agency's own account).
     for (_, agency, _) in creators {
         let pending = env.agency_get(owner(agency), "balance").await;
         assert_eq!(
@@ -248,6 +248,8 @@ async fn an_agency_at_2000_bps_takes_its_cut_funded_either_way_exactly_while_att
             "{pending}"
         );
     }
+    assert_eq!(env.sweep().await.holds_released, 0, "not due yet");
+    env.set_now(env.now() + Duration::minutes(1));
     assert_eq!(env.sweep().await.holds_released, creators.len());
     for (creator, agency, _) in creators {
         let balance = env.creator_balance(creator).await;
@@ -392,6 +394,7 @@ async fn creators_of_one_agency_settle_at_once_and_their_settlements_share_no_it
         (due, 0),
         "{before}"
     );
+    env.set_now(since + Duration::minutes(1));
     assert_eq!(env.sweep().await.holds_released, CREATORS);
     let after = env.agency_get("big-guild-owner", "balance").await;
     assert_eq!(
@@ -484,6 +487,7 @@ async fn an_agency_is_paid_out_through_the_payout_machine_and_its_statement_expl
     env.set_now(time(&a.body["since"]));
     env.fund_creator("guilded", 100).await;
     assert_eq!(env.creator_balance("guilded").await["payable_cents"], 5_000);
+    env.set_now(env.now() + Duration::minutes(1));
     env.sweep().await;
     let balance = env.agency_get("guild-owner", "balance").await;
     assert_eq!(

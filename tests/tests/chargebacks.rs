@@ -274,6 +274,67 @@ async fn a_chargeback_takes_back_the_agency_cut_and_a_won_dispute_gives_it_back(
     assert_eq!(env.balance(AccountKind::ChargebackLoss, "cb_ag").await, 0);
     // Bought 89,900; charged back and returned; $50 paid out.
     assert_bank(&env, 89_900 - 5_000).await;
+    // An honest fan's two crowns: the cut their release brings pays the agency's debt first.
+    env.buy_coins("fan", 40_000).await;
+    gift_crowns(&env, "fan", "guild-streamer", 2).await;
+    env.set_now(env.now() + Duration::days(2));
+    assert_eq!(env.sweep().await.diamonds_released, 30_000);
+    let b = env.agency_get("cb-guild-owner", "balance").await;
+    assert_eq!(
+        (
+            &b["diamonds_available"],
+            &b["diamonds_owed"],
+            &b["payable_cents"]
+        ),
+        (&json!(15_000), &json!(0), &json!(7_500)),
+        "{b}"
+    );
+    let kinds: Vec<_> = env
+        .statement_of(Identity::user("cb-guild-owner"), "agencies", 50)
+        .await
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert!(kinds.contains(&"clawback_recovery".to_owned()), "{kinds:?}");
+    env.assert_audited().await;
+}
+
+/// With no hold an agency's cut still waits in its share of the creator until the next
+/// minute's sweep: a chargeback in that minute takes it back from there, not as a debt.
+#[tokio::test]
+async fn an_unheld_agency_cut_charged_back_before_its_release_comes_back_from_its_share() {
+    let env = TestEnv::with_settings(&PAYOUT_SETTINGS).await;
+    let agency = env.create_agency("quick-guild-owner").await;
+    let attached = env
+        .attach("quick-streamer", &agency, 5_000, "creator")
+        .await;
+    assert_eq!(attached.status, 200, "{attached:?}");
+    env.set_now(
+        time::OffsetDateTime::parse(
+            attached.body["since"].as_str().unwrap(),
+            &time::format_description::well_known::Rfc3339,
+        )
+        .unwrap(),
+    );
+    webhook(&env, &purchase("pur_q", "thief", 20_000, 29_900)).await;
+    gift_crowns(&env, "thief", "quick-streamer", 1).await;
+    let b = env.agency_get("quick-guild-owner", "balance").await;
+    assert_eq!(b["diamonds_pending"], 5_000, "{b}");
+    let ack = webhook(&env, &chargeback("cb_q", "thief", 20_000, 29_900, "pur_q")).await;
+    // The creator's 5,000 (available at once) and the agency's 5,000, out of the creator's half.
+    assert_eq!(ack["outcome"], "reversed:clawed_back_10000", "{ack}");
+    let b = env.agency_get("quick-guild-owner", "balance").await;
+    assert_eq!(
+        (&b["diamonds_pending"], &b["diamonds_owed"]),
+        (&json!(0), &json!(0)),
+        "{b}"
+    );
+    env.set_now(env.now() + Duration::minutes(2));
+    assert_eq!(env.sweep().await.diamonds_released, 0);
+    assert_eq!(
+        env.creator_balance("quick-streamer").await["diamonds_available"],
+        0
+    );
     env.assert_audited().await;
 }
 

@@ -234,7 +234,9 @@ pub(super) async fn apply(
                         // A dispute racing a commission's release: read again.
                         if let Some(creator) = &order.affiliate_id {
                             pinned.push(AccountId::new(AccountKind::CommissionPending, creator));
-                            pinned.extend(order.agency_cut.as_ref().map(|c| c.account(creator)));
+                            pinned.extend(
+                                order.agency_cut.as_ref().map(|c| c.account(creator, true)),
+                            );
                         }
                         let reversed =
                             reverse_order(app, &mut tx, event_id, &order, e.amount_cents);

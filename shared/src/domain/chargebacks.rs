@@ -47,7 +47,7 @@ pub struct SpentGift {
     pub charged_back_diamonds: u64,
     /// The agency it gave a cut to, the cut, and what chargebacks took back of the cut.
     pub agency: Option<AgencyShare>,
-    /// The hold its creator share (and its agency cut) landed in, if it landed pending.
+    /// The hold its creator share landed in, if it landed pending.
     pub release_at: Option<String>,
     pub version: u64,
 }
@@ -57,6 +57,8 @@ pub struct AgencyShare {
     pub agency_id: String,
     pub share: u64,
     pub charged_back: u64,
+    /// The hold the cut landed in (always pending: the creator's hold, or the next minute).
+    pub release_at: Option<String>,
 }
 
 /// Whose part of a gift a chargeback takes back: the creator's share, or their agency's cut.
@@ -272,31 +274,35 @@ pub fn attribute(
             continue;
         }
         // Each part of the gift's value that was earned: the creator's, the agency's.
-        let mut earned = vec![(Earner::Creator(g.creator_id.clone()), g.creator_share)];
+        let creator = Earner::Creator(g.creator_id.clone());
+        let mut earned = vec![(creator, g.creator_share, g.release_at.as_ref())];
         if let Some(a) = &g.agency {
             let agency = Earner::Agency {
                 agency_id: a.agency_id.clone(),
                 creator_id: g.creator_id.clone(),
             };
-            earned.push((agency, a.share));
+            earned.push((agency, a.share, a.release_at.as_ref()));
         }
         let parts: Vec<_> = earned
             .into_iter()
-            .map(|(earner, share)| {
+            .map(|(earner, share, release_at)| {
                 let diamonds = share_of(share, take, g.coins);
-                let sources =
-                    taken.sources(&earner, diamonds, g.release_at.as_ref(), &holds, &available);
+                let sources = taken.sources(&earner, diamonds, release_at, &holds, &available);
                 (earner, diamonds, sources)
             })
+            .collect();
+        // An account already clawed from costs nothing more (an agency's available diamonds
+        // and debt serve all its creators).
+        let clawed: std::collections::BTreeSet<AccountId> = out
+            .clawbacks
+            .keys()
+            .map(|(earner, from)| earner.account(from))
             .collect();
         let cost = ITEMS_PER_GIFT
             + parts
                 .iter()
                 .flat_map(|(earner, _, sources)| sources.iter().map(move |(f, _)| (earner, f)))
-                .filter(|(earner, from)| {
-                    !out.clawbacks
-                        .contains_key(&((*earner).clone(), (*from).clone()))
-                })
+                .filter(|(earner, from)| !clawed.contains(&earner.account(from)))
                 .map(|(_, from)| match from {
                     ClawbackFrom::Debt => ITEMS_PER_DEBT,
                     _ => ITEMS_PER_CLAWBACK,
@@ -490,6 +496,7 @@ mod tests {
                 agency_id: "ag".into(),
                 share: 100,
                 charged_back: 0,
+                release_at: release_at.map(Into::into),
             });
             g
         };
@@ -570,6 +577,21 @@ mod tests {
         let a = attribute(2_000, &gifts, |_, _| 0, |_| 0);
         // Each gift to a new creator, all of it debt, costs 1 + 4 items.
         assert_eq!(a.gifts.len(), ATTRIBUTION_ITEMS / 5);
+        // With one agency's cut each: the agency's debt costs its 4 items once, for them all.
+        let with_agency: Vec<_> = gifts
+            .into_iter()
+            .map(|mut g| {
+                g.agency = Some(AgencyShare {
+                    agency_id: "ag".into(),
+                    share: 1,
+                    charged_back: 0,
+                    release_at: None,
+                });
+                g
+            })
+            .collect();
+        let a = attribute(2_000, &with_agency, |_, _| 0, |_| 0);
+        assert_eq!(a.gifts.len(), 1 + (ATTRIBUTION_ITEMS - 9) / 5);
     }
 
     #[test]

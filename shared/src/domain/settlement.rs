@@ -135,8 +135,10 @@ pub struct SettlementChunk {
     pub transfers: Vec<Transfer>,
     pub landing: Landing,
     /// The agency's share account of this creator's earnings, and when the cuts credited to it
-    /// release: with the creator's share when that is held, at the next sweep when it is not.
-    /// Always pending, so no creator's settlement writes the agency's one available account.
+    /// release: with the creator's share when that is held, else at the start of the next
+    /// minute (strictly later: settlement only ever adds to holds not yet due, and a share has at
+    /// most one hold per minute). Always pending, so no creator's settlement writes the agency's
+    /// one available account.
     pub agency_hold: Option<(AccountId, OffsetDateTime)>,
 }
 
@@ -204,7 +206,7 @@ pub fn plan<'a>(
                 AccountId::agency_share(AccountKind::AgencyEarningsPending, agency_id, creator_id);
             let release_at = match landing {
                 Landing::Pending { release_at } => release_at,
-                Landing::Available => now,
+                Landing::Available => next_minute(now),
             };
             (account, release_at)
         });
@@ -273,6 +275,14 @@ fn chunk(
         landing,
         agency_hold,
     })
+}
+
+/// The start of the minute after `at`'s.
+fn next_minute(at: OffsetDateTime) -> OffsetDateTime {
+    at.replace_second(0)
+        .and_then(|t| t.replace_nanosecond(0))
+        .expect("zero is a valid second and nanosecond")
+        + Duration::MINUTE
 }
 
 pub fn round_up_to_hour(at: OffsetDateTime) -> OffsetDateTime {
@@ -551,8 +561,15 @@ mod tests {
         // creator, not an account every creator of the agency writes.
         let share = AccountId::agency_share(AccountKind::AgencyEarningsPending, "ag", "a");
         assert_eq!(with.transfers[1].credit, share);
-        assert_eq!(with.agency_hold, Some((share, now)));
+        assert_eq!(
+            with.agency_hold,
+            Some((share, datetime!(2026-11-22 10:01 UTC)))
+        );
         assert_eq!(chunks[0].agency_hold, None);
+        assert_eq!(
+            next_minute(datetime!(2026-11-22 10:00:59.9 UTC)),
+            datetime!(2026-11-22 10:01 UTC)
+        );
     }
 
     #[test]

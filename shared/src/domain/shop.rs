@@ -256,11 +256,17 @@ pub struct AgencyCut {
 }
 
 impl AgencyCut {
-    /// Where the cut of `creator`'s commission lands: the agency's pending share of that
-    /// creator, held with the commission, or until the next sweep when the commission is not
-    /// held, so no completion writes the agency's one available account.
-    pub fn account(&self, creator: &str) -> AccountId {
-        AccountId::agency_share(AccountKind::AgencyCentsPending, &self.agency_id, creator)
+    /// Where the cut of `creator`'s commission lands: held with the commission, in the agency's
+    /// pending share of that creator, so no completion writes an account all the agency's
+    /// creators share. A completion so late that the commission is no longer held (the sweep
+    /// days behind) credits the agency's available cents, as it does the creator's.
+    pub fn account(&self, creator: &str, held: bool) -> AccountId {
+        match held {
+            true => {
+                AccountId::agency_share(AccountKind::AgencyCentsPending, &self.agency_id, creator)
+            }
+            false => AccountId::new(AccountKind::AgencyCents, &self.agency_id),
+        }
     }
 }
 
@@ -561,12 +567,11 @@ pub fn completion_transfers(
             &order.order_id,
         )?);
     }
-    // The agency's cut is always held, if only until the next sweep (see `AgencyCut::account`).
     if let (Some(cut), Some(creator)) = (cut, &order.affiliate_id) {
         transfers.push(Transfer::new(
             format!("agency:{}", order.order_id),
             from,
-            cut.account(creator),
+            cut.account(creator, commission_pending),
             cut.cents,
             TransferKind::AgencyCut,
             &order.order_id,
@@ -639,7 +644,8 @@ pub fn refund_transfers(
             let mut repaid = creator;
             if let (Some(cut), Some(creator_id), true) = (&order.agency_cut, affiliate, agency > 0)
             {
-                let from = cut.account(creator_id);
+                // Taken back only while held (`commission_clawback`).
+                let from = cut.account(creator_id, true);
                 let id = format!("agency-clawback:{}{suffix}", order.order_id);
                 let kind = TransferKind::CommissionClawback;
                 transfers.push(match cut.funded_by {
@@ -901,6 +907,15 @@ mod tests {
         // What stays on the order is the fee: the parts add up to the total.
         let moved: u64 = t.iter().map(|t| t.amount).sum();
         assert_eq!(moved + after_fee(&s, &by_creator), o.total_cents);
+        // Completed after the commission's hold: both available.
+        let late = completion_transfers(&o, &s, 0, false, Some(&by_creator)).unwrap();
+        assert_eq!(
+            credits(&late)[1..],
+            [
+                ("commission:c".into(), 1_001),
+                ("agency-cents:ag".into(), 499)
+            ]
+        );
         o.agency_cut = Some(by_creator.clone());
         // An hour before the commission's hold ends.
         let now = time::macros::datetime!(2026-12-01 00:00 UTC);

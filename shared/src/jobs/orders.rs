@@ -125,14 +125,16 @@ pub async fn complete(app: &App, order_id: &str) -> Result<Outcome, OrderJobErro
             // Pinned, so two completions cannot both pay off the same debt.
             other_edits.insert(clawback, AccountEdit::pinned(version));
         }
-        // Each commission landing pending is held until the commission's hold ends; an agency's
-        // cut, which always lands pending, until the next sweep if the commission is not held.
-        for t in transfers
-            .iter()
-            .filter(|t| t.credit.kind.released_to().is_some())
-        {
-            let edit = hold_edit(&t.credit, &sortable(release.unwrap_or(now)), t.amount);
-            other_edits.insert(t.credit.clone(), edit);
+        // Each commission landing pending (the creator's, their agency's share) is held until
+        // the commission's hold ends.
+        if let Some(release) = release {
+            for t in transfers
+                .iter()
+                .filter(|t| t.credit.kind.released_to().is_some())
+            {
+                let edit = hold_edit(&t.credit, &sortable(release), t.amount);
+                other_edits.insert(t.credit.clone(), edit);
+            }
         }
         let mut tx = Tx::new();
         app.store.add_order_change(

@@ -17,7 +17,7 @@ use super::attrs::{get_n, get_s, key, n, opt_n, opt_s, s, Item};
 use super::holds::hold_clawback_edit;
 use super::ledger::{AccountEdit, ACCOUNT_SK};
 use super::settlement::{
-    AGENCY_ID, AGENCY_SHARE, RELEASE_AT, SETTLEMENT_PENDING, SETTLEMENT_SETTLED,
+    AGENCY_ID, AGENCY_RELEASE_AT, AGENCY_SHARE, RELEASE_AT, SETTLEMENT_PENDING, SETTLEMENT_SETTLED,
 };
 use super::transaction::{put_new, Role, Tx};
 use super::{sdk_error, Store, StoreError};
@@ -469,6 +469,7 @@ fn spent_gift(item: &Item) -> Result<SpentGift, StoreError> {
                 agency_id,
                 share: opt_n(item, AGENCY_SHARE)?.unwrap_or(0),
                 charged_back: opt_n(item, CHARGED_BACK_AGENCY_DIAMONDS)?.unwrap_or(0),
+                release_at: opt_s(item, AGENCY_RELEASE_AT),
             }),
             None => None,
         },

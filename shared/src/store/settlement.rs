@@ -37,6 +37,8 @@ pub(crate) const HOLD_PREFIX: &str = "hold:";
 pub(crate) const AGENCY_ID: &str = "agency_id";
 /// On a settled gift: the agency's cut of it.
 pub(crate) const AGENCY_SHARE: &str = "agency_share";
+/// On a settled gift: the hold its agency cut is in (the creator's, or the next minute's).
+pub(crate) const AGENCY_RELEASE_AT: &str = "agency_release_at";
 
 /// What the stored gift says about a gift a message named, when settling it did not go through.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -67,10 +69,12 @@ impl Store {
                 ("creator_share".into(), n(split.creator)),
                 ("platform_share".into(), n(split.platform)),
             ];
-            if let Some(agency_id) = &chunk.agency_id {
+            if let (Some(agency_id), Some((_, release_at))) = (&chunk.agency_id, &chunk.agency_hold)
+            {
                 set.extend([
                     (AGENCY_ID.into(), s(agency_id)),
                     (AGENCY_SHARE.into(), n(split.agency)),
+                    (AGENCY_RELEASE_AT.into(), s(sortable(*release_at))),
                 ]);
             }
             // Where its share waits, so a chargeback can take it back from that hold.
