@@ -449,6 +449,16 @@ impl TestEnv {
         .await
     }
 
+    /// Attaches `creator` and moves this instance's clock to when the attachment applies.
+    pub async fn attached_from_now(&self, creator: &str, agency: &str, bps: u64, funded_by: &str) {
+        let a = self.attach(creator, agency, bps, funded_by).await;
+        assert_eq!(a.status, 200, "{a:?}");
+        let since = a.body["since"].as_str().unwrap();
+        self.set_now(
+            OffsetDateTime::parse(since, &time::format_description::well_known::Rfc3339).unwrap(),
+        );
+    }
+
     /// An admin detaches `creator` from their agency (from 30 s after this instance's time).
     pub async fn detach(&self, creator: &str) -> Answer {
         self.call(

@@ -482,9 +482,8 @@ async fn an_agency_is_paid_out_through_the_payout_machine_and_its_statement_expl
 
     // Half of each earning, out of the creator's share: a crown's 10,000 diamonds ($50) give
     // the agency 5,000 ($25).
-    let a = env.attach("guilded", &agency, 5_000, "creator").await;
-    assert_eq!(a.status, 200, "{a:?}");
-    env.set_now(time(&a.body["since"]));
+    env.attached_from_now("guilded", &agency, 5_000, "creator")
+        .await;
     env.fund_creator("guilded", 100).await;
     assert_eq!(env.creator_balance("guilded").await["payable_cents"], 5_000);
     env.set_now(env.now() + Duration::minutes(1));

@@ -170,6 +170,20 @@ async fn a_stolen_card_charged_back_after_the_hold_is_a_debt_paid_off_from_the_n
     env.assert_audited().await;
 }
 
+/// The named fields of the balance of the agency `owner` owns.
+async fn agency_balance(env: &TestEnv, owner: &str, fields: &[&str]) -> Vec<u64> {
+    let b = env.agency_get(owner, "balance").await;
+    fields.iter().map(|f| b[*f].as_u64().unwrap()).collect()
+}
+
+async fn agency_entry_kinds(env: &TestEnv, owner: &str) -> Vec<String> {
+    env.statement_of(Identity::user(owner), "agencies", 50)
+        .await
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap_or_default().to_owned())
+        .collect()
+}
+
 /// A stolen card's crowns gifted to a creator with an agency (half the creator's share,
 /// funded by the platform): the chargeback takes back the agency's cut as well as the creator's,
 /// from the agency's share of the creator while held and as the agency's debt once paid out;
@@ -178,17 +192,8 @@ async fn a_stolen_card_charged_back_after_the_hold_is_a_debt_paid_off_from_the_n
 async fn a_chargeback_takes_back_the_agency_cut_and_a_won_dispute_gives_it_back() {
     let env = held_env().await;
     let agency = env.create_agency("cb-guild-owner").await;
-    let attached = env
-        .attach("guild-streamer", &agency, 5_000, "platform")
+    env.attached_from_now("guild-streamer", &agency, 5_000, "platform")
         .await;
-    assert_eq!(attached.status, 200, "{attached:?}");
-    env.set_now(
-        time::OffsetDateTime::parse(
-            attached.body["since"].as_str().unwrap(),
-            &time::format_description::well_known::Rfc3339,
-        )
-        .unwrap(),
-    );
     webhook(&env, &purchase("pur_ag", "thief", 60_500, 89_900)).await;
     // The first two crowns' cut (10,000 diamonds) is released and paid out to the agency ($50).
     gift_crowns(&env, "thief", "guild-streamer", 2).await;
@@ -207,11 +212,14 @@ async fn a_chargeback_takes_back_the_agency_cut_and_a_won_dispute_gives_it_back(
     assert!(env.run_payouts().await.is_empty());
     // The third is still held, the agency's cut in its share of the creator.
     gift_crowns(&env, "thief", "guild-streamer", 1).await;
-    let b = env.agency_get("cb-guild-owner", "balance").await;
     assert_eq!(
-        (&b["diamonds_pending"], &b["diamonds_available"]),
-        (&json!(5_000), &json!(0)),
-        "{b}"
+        agency_balance(
+            &env,
+            "cb-guild-owner",
+            &["diamonds_pending", "diamonds_available"]
+        )
+        .await,
+        [5_000, 0]
     );
 
     let ack = webhook(
@@ -221,15 +229,14 @@ async fn a_chargeback_takes_back_the_agency_cut_and_a_won_dispute_gives_it_back(
     .await;
     // The creator's shares (30,000) and the cuts (15,000).
     assert_eq!(ack["outcome"], "reversed:clawed_back_45000", "{ack}");
-    let b = env.agency_get("cb-guild-owner", "balance").await;
     assert_eq!(
-        (
-            &b["diamonds_pending"],
-            &b["diamonds_available"],
-            &b["diamonds_owed"]
-        ),
-        (&json!(0), &json!(0), &json!(10_000)),
-        "{b}"
+        agency_balance(
+            &env,
+            "cb-guild-owner",
+            &["diamonds_pending", "diamonds_available", "diamonds_owed"]
+        )
+        .await,
+        [0, 0, 10_000]
     );
     let c = env.creator_balance("guild-streamer").await;
     assert_eq!(
@@ -242,12 +249,7 @@ async fn a_chargeback_takes_back_the_agency_cut_and_a_won_dispute_gives_it_back(
         env.balance(AccountKind::ChargebackLoss, "cb_ag").await,
         -(60_000 - 45_000)
     );
-    let kinds: Vec<_> = env
-        .statement_of(Identity::user("cb-guild-owner"), "agencies", 50)
-        .await
-        .iter()
-        .map(|e| e["kind"].as_str().unwrap_or_default().to_owned())
-        .collect();
+    let kinds = agency_entry_kinds(&env, "cb-guild-owner").await;
     assert!(
         kinds.contains(&"chargeback_clawback".to_owned()),
         "{kinds:?}"
@@ -260,16 +262,19 @@ async fn a_chargeback_takes_back_the_agency_cut_and_a_won_dispute_gives_it_back(
     )
     .await;
     assert_eq!(won["outcome"], "reinstated", "{won}");
-    let b = env.agency_get("cb-guild-owner", "balance").await;
     assert_eq!(
-        (
-            &b["diamonds_pending"],
-            &b["diamonds_available"],
-            &b["diamonds_owed"],
-            &b["payable_cents"]
-        ),
-        (&json!(0), &json!(15_000), &json!(10_000), &json!(2_500)),
-        "{b}"
+        agency_balance(
+            &env,
+            "cb-guild-owner",
+            &[
+                "diamonds_pending",
+                "diamonds_available",
+                "diamonds_owed",
+                "payable_cents"
+            ]
+        )
+        .await,
+        [0, 15_000, 10_000, 2_500]
     );
     assert_eq!(env.balance(AccountKind::ChargebackLoss, "cb_ag").await, 0);
     // Bought 89,900; charged back and returned; $50 paid out.
@@ -279,22 +284,16 @@ async fn a_chargeback_takes_back_the_agency_cut_and_a_won_dispute_gives_it_back(
     gift_crowns(&env, "fan", "guild-streamer", 2).await;
     env.set_now(env.now() + Duration::days(2));
     assert_eq!(env.sweep().await.diamonds_released, 30_000);
-    let b = env.agency_get("cb-guild-owner", "balance").await;
     assert_eq!(
-        (
-            &b["diamonds_available"],
-            &b["diamonds_owed"],
-            &b["payable_cents"]
-        ),
-        (&json!(15_000), &json!(0), &json!(7_500)),
-        "{b}"
+        agency_balance(
+            &env,
+            "cb-guild-owner",
+            &["diamonds_available", "diamonds_owed", "payable_cents"]
+        )
+        .await,
+        [15_000, 0, 7_500]
     );
-    let kinds: Vec<_> = env
-        .statement_of(Identity::user("cb-guild-owner"), "agencies", 50)
-        .await
-        .iter()
-        .map(|e| e["kind"].as_str().unwrap_or_default().to_owned())
-        .collect();
+    let kinds = agency_entry_kinds(&env, "cb-guild-owner").await;
     assert!(kinds.contains(&"clawback_recovery".to_owned()), "{kinds:?}");
     env.assert_audited().await;
 }
@@ -305,29 +304,25 @@ async fn a_chargeback_takes_back_the_agency_cut_and_a_won_dispute_gives_it_back(
 async fn an_unheld_agency_cut_charged_back_before_its_release_comes_back_from_its_share() {
     let env = TestEnv::with_settings(&PAYOUT_SETTINGS).await;
     let agency = env.create_agency("quick-guild-owner").await;
-    let attached = env
-        .attach("quick-streamer", &agency, 5_000, "creator")
+    env.attached_from_now("quick-streamer", &agency, 5_000, "creator")
         .await;
-    assert_eq!(attached.status, 200, "{attached:?}");
-    env.set_now(
-        time::OffsetDateTime::parse(
-            attached.body["since"].as_str().unwrap(),
-            &time::format_description::well_known::Rfc3339,
-        )
-        .unwrap(),
-    );
     webhook(&env, &purchase("pur_q", "thief", 20_000, 29_900)).await;
     gift_crowns(&env, "thief", "quick-streamer", 1).await;
-    let b = env.agency_get("quick-guild-owner", "balance").await;
-    assert_eq!(b["diamonds_pending"], 5_000, "{b}");
+    assert_eq!(
+        agency_balance(&env, "quick-guild-owner", &["diamonds_pending"]).await,
+        [5_000]
+    );
     let ack = webhook(&env, &chargeback("cb_q", "thief", 20_000, 29_900, "pur_q")).await;
     // The creator's 5,000 (available at once) and the agency's 5,000, out of the creator's half.
     assert_eq!(ack["outcome"], "reversed:clawed_back_10000", "{ack}");
-    let b = env.agency_get("quick-guild-owner", "balance").await;
     assert_eq!(
-        (&b["diamonds_pending"], &b["diamonds_owed"]),
-        (&json!(0), &json!(0)),
-        "{b}"
+        agency_balance(
+            &env,
+            "quick-guild-owner",
+            &["diamonds_pending", "diamonds_owed"]
+        )
+        .await,
+        [0, 0]
     );
     env.set_now(env.now() + Duration::minutes(2));
     assert_eq!(env.sweep().await.diamonds_released, 0);
