@@ -126,6 +126,8 @@ pub struct SimReport {
     pub agency_diamonds: i64,
     /// Cents agencies hold or were paid: their cuts of commissions and converted diamonds.
     pub agency_cents: i64,
+    /// Matches whose window had ended by the audit, each checked final with its winner.
+    pub matches_final: usize,
 }
 
 struct Order {
@@ -197,7 +199,7 @@ impl<'e> Sim<'e> {
         let found = self.audit().await;
         let faults = self.env.faults.counts();
         println!(
-            "simulation seed={} ops={} in {:.1} s: {:?}; answers {:?}; faults: {} requests dropped, {} responses lost, {} processes killed; {} requests retried, {} messages redelivered, {} same-key races, clock moved {} h; {} provider calls; {} gifts, {} orders, payouts {:?}, refunds {:?}; provider events {:?}; chargebacks took back {} diamonds, creators owe {} after the drain; agencies took {} diamonds and hold or were paid {} cents",
+            "simulation seed={} ops={} in {:.1} s: {:?}; answers {:?}; faults: {} requests dropped, {} responses lost, {} processes killed; {} requests retried, {} messages redelivered, {} same-key races, clock moved {} h; {} provider calls; {} gifts, {} orders, payouts {:?}, refunds {:?}; provider events {:?}; chargebacks took back {} diamonds, creators owe {} after the drain; agencies took {} diamonds and hold or were paid {} cents; {} matches final",
             self.config.seed,
             self.config.ops,
             started.elapsed().as_secs_f64(),
@@ -220,6 +222,7 @@ impl<'e> Sim<'e> {
             self.report.creator_debt_diamonds,
             self.report.agency_diamonds,
             self.report.agency_cents,
+            self.report.matches_final,
         );
         assert!(
             found.is_empty(),
@@ -1069,7 +1072,7 @@ impl<'e> Sim<'e> {
     /// Every recipient's board in every stream holds exactly the coins of the gifts to them
     /// that counted, and every match side's points exactly those of its window's gifts.
     async fn room_and_match_sums(
-        &self,
+        &mut self,
         gifts: &[(livepay::domain::settlement::GiftToSettle, GiftState)],
     ) -> Vec<String> {
         use livepay::domain::settlement::Board;
@@ -1121,6 +1124,30 @@ impl<'e> Sim<'e> {
                 if points != expected {
                     found.push(format!("match {match_id} side {stream_id} has {points} points, its window's gifts {expected}"));
                 }
+            }
+            // Its window over and everything drained: the result is final, and the winner is
+            // the side with more points (none on a tie).
+            let now = livepay::domain::time::sortable(self.env.now());
+            if m.ends_at.as_deref().is_some_and(|end| end <= now.as_str()) {
+                let req = crate::match_req(match_id).identity(Identity::user("sim-auditor"));
+                let view = self.env.call(Func::StreamsApi, req).await.body;
+                let sides: Vec<(&Value, u64)> = view["sides"]
+                    .as_array()
+                    .map(|s| {
+                        s.iter()
+                            .map(|s| (&s["stream_id"], s["points"].as_u64().unwrap_or(0)))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                let winner = match sides.as_slice() {
+                    [(a, pa), (_, pb)] if pa > pb => (*a).clone(),
+                    [(_, pa), (b, pb)] if pb > pa => (*b).clone(),
+                    _ => Value::Null,
+                };
+                if view["final"] != true || view["winner_stream_id"] != winner {
+                    found.push(format!("match {match_id} ended but reads {view}"));
+                }
+                self.report.matches_final += 1;
             }
         }
         found
