@@ -14,9 +14,11 @@ use time::{Duration, OffsetDateTime};
 
 const INSTANCES: usize = 4;
 const IN_FLIGHT: usize = 32;
-const CAPS: [(&str, &str); 2] = [
+const CAPS: [(&str, &str); 3] = [
     ("DAILY_CAP_COINS", "100000000"),
     ("WEEKLY_CAP_COINS", "100000000"),
+    // Each agency is paid out whatever its cuts come to.
+    ("PAYOUT_MINIMUM_CENTS", "1"),
 ];
 /// Counts of 1-coin roses and 5-coin finger hearts: odd amounts, so every share rounds.
 const COUNTS: [u64; 7] = [1, 3, 7, 13, 37, 99, 333];
@@ -294,6 +296,41 @@ async fn an_agency_at_2000_bps_takes_its_cut_funded_either_way_exactly_while_att
         assert!(agency_entries
             .iter()
             .all(|e| ["agency_cut", "hold_release"].contains(&e["kind"].as_str().unwrap())));
+    }
+    // Each agency, funded either way, is paid out all it can be (half a cent a diamond), and its
+    // statement explains the payout.
+    for (_, agency, _) in creators {
+        let owner = owner(agency);
+        let cents = agency_due[agency.as_str()] / 2;
+        let request = Req::post("/v1/agencies/me/payouts", "POST /v1/agencies/me/payouts")
+            .identity(Identity::user(owner))
+            .key(&format!("payout-{owner}"))
+            .json(json!({ "amount_cents": cents }));
+        let a = env.call(Func::CreatorsApi, request).await;
+        assert_eq!(a.status, 202, "{a:?}");
+        assert!(env.run_payouts().await.is_empty());
+        let paid = env.agency_get(owner, "balance").await;
+        assert_eq!(
+            (
+                paid["cents_paid_out"].as_u64(),
+                paid["diamonds_available"].as_u64()
+            ),
+            (Some(cents), Some(agency_due[agency.as_str()] - 2 * cents)),
+            "{paid}"
+        );
+        let kinds: Vec<_> = env
+            .statement_of(Identity::user(owner), "agencies", 200)
+            .await
+            .iter()
+            .map(|e| (e["kind"].clone(), e["balance"].clone()))
+            .collect();
+        for step in [
+            ("payout_request", "diamonds_available"),
+            ("payout_request", "cents_in_payout"),
+            ("payout_paid", "cents_paid_out"),
+        ] {
+            assert!(kinds.contains(&(json!(step.0), json!(step.1))), "{kinds:?}");
+        }
     }
     println!(
         "agency split: {} gifts, {cut_gifts} with a cut; creators {creator_due:?}, agencies \

@@ -478,12 +478,36 @@ async fn a_match_scores_the_coins_sent_inside_its_window_once_and_ends_final_whe
     assert_eq!(points(&ended), expected);
     let winner = if expected[0] > expected[1] { &a } else { &b };
     assert_eq!(ended["winner_stream_id"], json!(winner));
-    // Top contributors are the side's gifters, by the coins they sent inside the window.
+    // Top contributors are the side's gifters, by the coins they sent inside the window: each
+    // one's points worked out here from the stored gifts (sent before, in the countdown and
+    // after, they sent more).
+    let (from, until) = (
+        livepay::domain::time::sortable(starts_at),
+        livepay::domain::time::sortable(ends_at),
+    );
+    let mut window_coins: BTreeMap<String, u64> = BTreeMap::new();
+    for (_, item) in env.all_items().await {
+        let s = |name: &str| item.get(name).and_then(|v| v.as_s().ok()).cloned();
+        let is_gift = s("pk").is_some_and(|pk| pk.starts_with("ACCT#gift:"));
+        let sent_at = s("sent_at").unwrap_or_default();
+        if is_gift
+            && s("stream_id").as_deref() == Some(b.as_str())
+            && from <= sent_at
+            && sent_at < until
+        {
+            let coins: u64 = item["coins"].as_n().unwrap().parse().unwrap();
+            *window_coins.entry(s("sender_id").unwrap()).or_default() += coins;
+        }
+    }
     let top = ended["sides"][1]["top"].as_array().unwrap();
-    assert!(!top.is_empty() && top.len() <= 10);
+    assert_eq!(top.len(), window_coins.len().min(10), "{top:?}");
     assert!(top
         .windows(2)
         .all(|w| w[0]["points"].as_u64() >= w[1]["points"].as_u64()));
+    for entry in top {
+        let user = entry["user_id"].as_str().unwrap();
+        assert_eq!(entry["points"].as_u64(), Some(window_coins[user]), "{user}");
+    }
     // Once final, the result is fixed: a redelivery afterwards changes nothing.
     assert!(env.settle(&held).await.is_empty());
     assert_eq!(points(&score(&env, &match_id).await), expected);
