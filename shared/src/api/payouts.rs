@@ -77,36 +77,40 @@ pub async fn balance(app: &App, req: ApiRequest) -> Result<ApiResponse, ApiError
 /// The balances of a payee that earns diamonds (a creator, an agency).
 pub(super) async fn balances(app: &App, payee: &Payee) -> Result<Balances, ApiError> {
     let kind = payee.kind;
-    let (pending_diamonds, pending_cents) = match kind {
-        PayeeKind::Agency => (
-            AccountKind::AgencyEarningsPending,
-            AccountKind::AgencyCentsPending,
-        ),
-        _ => (AccountKind::EarningsPending, AccountKind::CommissionPending),
-    };
     let balance = |kind: Option<AccountKind>| async move {
         match kind {
-            // An agency's pending money is kept per creator: its sum over them.
-            Some(kind) if kind.kept_per_creator() => {
-                app.store.agency_shares_balance(&payee.id, kind).await
-            }
             Some(kind) => app.store.account_balance(&payee.account(kind)).await,
             None => Ok(0),
         }
     };
+    let pending = async {
+        match kind {
+            // An agency's pending money is kept per creator: its sums over them.
+            PayeeKind::Agency => {
+                let kinds = [
+                    AccountKind::AgencyEarningsPending,
+                    AccountKind::AgencyCentsPending,
+                ];
+                app.store.agency_shares_balances(&payee.id, kinds).await
+            }
+            _ => futures::try_join!(
+                balance(Some(AccountKind::EarningsPending)),
+                balance(Some(AccountKind::CommissionPending)),
+            )
+            .map(|(diamonds, cents)| [diamonds, cents]),
+        }
+    };
     let (
-        diamonds_pending,
+        [diamonds_pending, cents_pending],
         diamonds_available,
         clawback,
-        cents_pending,
         cents_available,
         in_payout,
         paid,
     ) = futures::try_join!(
-        balance(Some(pending_diamonds)),
+        pending,
         balance(kind.diamonds_source()),
         balance(Some(kind.debt())),
-        balance(Some(pending_cents)),
         balance(Some(kind.cents_source())),
         balance(Some(kind.in_payout())),
         balance(Some(kind.paid_out())),

@@ -18,7 +18,7 @@
 
 use std::collections::BTreeMap;
 
-use super::ledger::{AccountId, AccountKind, LedgerError, Transfer, TransferKind};
+use super::ledger::{AccountId, AccountKind, LedgerError, PayeeKind, Transfer, TransferKind};
 
 /// Items one attribution may add to the chargeback's transaction: DynamoDB's 100, less the
 /// event, the marker, the wallet, issuer, loss, cash and provider accounts and their transfer
@@ -83,25 +83,28 @@ impl Earner {
         }
     }
 
-    /// Its available diamonds (an agency's are one account for all its creators).
-    pub fn available(&self) -> AccountId {
+    /// The payee it is, and its payee id.
+    fn payee(&self) -> (PayeeKind, &str) {
         match self {
-            Earner::Creator(c) => AccountId::earnings(c),
-            Earner::Agency { agency_id, .. } => {
-                AccountId::new(AccountKind::AgencyEarnings, agency_id)
-            }
+            Earner::Creator(c) => (PayeeKind::Creator, c),
+            Earner::Agency { agency_id, .. } => (PayeeKind::Agency, agency_id),
         }
     }
 
+    /// Its available diamonds, the balance that pays its debt off (an agency's are one account
+    /// for all its creators).
+    pub fn available(&self) -> AccountId {
+        let (payee, id) = self.payee();
+        AccountId::new(payee.debt_source(), id)
+    }
+
     fn account(&self, from: &ClawbackFrom) -> AccountId {
-        match (from, self) {
-            (ClawbackFrom::Hold(_), _) => self.pending(),
-            (ClawbackFrom::Available, _) => self.available(),
-            (ClawbackFrom::Debt, Earner::Creator(c)) => {
-                AccountId::new(AccountKind::EarningsClawback, c)
-            }
-            (ClawbackFrom::Debt, Earner::Agency { agency_id, .. }) => {
-                AccountId::new(AccountKind::AgencyClawback, agency_id)
+        match from {
+            ClawbackFrom::Hold(_) => self.pending(),
+            ClawbackFrom::Available => self.available(),
+            ClawbackFrom::Debt => {
+                let (payee, id) = self.payee();
+                AccountId::new(payee.debt(), id)
             }
         }
     }

@@ -16,7 +16,7 @@
 //! reversal is a round of its own on the same marker.
 
 use super::chargebacks::TracedGift;
-use super::ledger::{AccountId, AccountKind, LedgerError, Transfer, TransferKind};
+use super::ledger::{AccountId, AccountKind, LedgerError, PayeeKind, Transfer, TransferKind};
 use super::shop::{Order, OrderStatus};
 
 /// One transfer a chargeback booked.
@@ -119,18 +119,20 @@ fn is_pending_commission(kind: AccountKind) -> bool {
 }
 
 fn given_back_to(account: &AccountId, commission_held: bool) -> AccountId {
-    match account.kind {
-        AccountKind::EarningsPending | AccountKind::EarningsClawback => {
-            AccountId::earnings(&account.owner)
-        }
-        AccountKind::AgencyEarningsPending | AccountKind::AgencyClawback => {
-            AccountId::new(AccountKind::AgencyEarnings, account.payee_owner())
-        }
-        kind if is_pending_commission(kind) && !commission_held => account
-            .released()
-            .expect("a pending commission releases somewhere"),
-        AccountKind::SellerClawback => AccountId::new(AccountKind::SellerProceeds, &account.owner),
-        _ => account.clone(),
+    // A debt's money goes to the available balance that pays that debt off.
+    if let Some(payee) = PayeeKind::ALL
+        .into_iter()
+        .find(|p| p.debt() == account.kind)
+    {
+        return AccountId::new(payee.debt_source(), account.payee_owner());
+    }
+    let released = match account.kind {
+        AccountKind::EarningsPending | AccountKind::AgencyEarningsPending => true,
+        kind => is_pending_commission(kind) && !commission_held,
+    };
+    match released.then(|| account.released()).flatten() {
+        Some(available) => available,
+        None => account.clone(),
     }
 }
 

@@ -123,28 +123,36 @@ impl Store {
         }
     }
 
-    /// The sum of the agency's share accounts of `kind` over all its creators: one of its
-    /// balances (pending diamonds, pending cents), read a hundred accounts per call.
-    pub async fn agency_shares_balance(
+    /// The sums of the agency's share accounts of each of `kinds` over all its creators: its
+    /// balances kept per creator (pending diamonds, pending cents), from one read of its
+    /// creators and a hundred accounts per call.
+    pub async fn agency_shares_balances<const N: usize>(
         &self,
         agency_id: &str,
-        kind: AccountKind,
-    ) -> Result<i64, StoreError> {
+        kinds: [AccountKind; N],
+    ) -> Result<[i64; N], StoreError> {
         let members = self.agency_members(agency_id).await?;
-        let mut total = 0i64;
-        for part in members.chunks(BATCH_GET_KEYS) {
+        let accounts: Vec<AccountId> = members
+            .iter()
+            .flat_map(|creator| kinds.map(|kind| AccountId::agency_share(kind, agency_id, creator)))
+            .collect();
+        let mut totals = [0i64; N];
+        for part in accounts.chunks(BATCH_GET_KEYS) {
             let keys = part
                 .iter()
-                .map(|creator| {
-                    let account = AccountId::agency_share(kind, agency_id, creator);
-                    key(account_pk(&account), ACCOUNT_SK)
-                })
+                .map(|account| key(account_pk(account), ACCOUNT_SK))
                 .collect();
             for item in self.batch_get(&self.tables.ledger, keys).await? {
-                total = total.saturating_add(get_n::<i64>(&item, "balance")?);
+                let id = get_s(&item, "account_id")?;
+                let kind = AccountId::parse(id).map(|a| a.kind);
+                let slot = kinds
+                    .iter()
+                    .position(|k| Some(*k) == kind)
+                    .ok_or_else(|| StoreError::Corrupt(format!("share account {id}")))?;
+                totals[slot] = totals[slot].saturating_add(get_n::<i64>(&item, "balance")?);
             }
         }
-        Ok(total)
+        Ok(totals)
     }
 
     /// A creator's stints as stored now (strongly consistent: a change committed before an
