@@ -557,7 +557,7 @@ mod tests {
         let with = &chunks[1];
         assert_eq!((with.creator_total(), with.agency_total()), (96 * 4, 96));
         assert_eq!(with.transfers.len(), 96 * 2);
-        // Pending even with no hold (released at the next sweep): the agency's share of this
+        // Pending even with no hold (until the next minute's sweep): the agency's share of this
         // creator, not an account every creator of the agency writes.
         let share = AccountId::agency_share(AccountKind::AgencyEarningsPending, "ag", "a");
         assert_eq!(with.transfers[1].credit, share);
